@@ -1,0 +1,140 @@
+// `kmk-live channel …`: create, list, show, update, delete channels.
+
+import type { Command } from 'commander';
+import { ValidationError } from '../errors.js';
+import {
+  parseLadder, parseLatency, parseOnOff, parseOverflow, parseSlug, parseTitle, type Channel,
+} from '../live/channel-rules.js';
+import type { ChannelPatch } from '../store/channels.js';
+import { contextFor, obsServer } from './context.js';
+import { fields, print, printJson, table } from './output.js';
+
+interface ChannelOpts {
+  title?: string;
+  ladder?: string;
+  latency?: string;
+  record?: string;
+  archive?: string;
+  overflow?: string;
+  json?: boolean;
+  yes?: boolean;
+}
+
+function patchFrom(o: ChannelOpts): ChannelPatch {
+  const p: ChannelPatch = {};
+  if (o.title !== undefined) p.title = parseTitle(o.title);
+  if (o.ladder !== undefined) p.ladder = parseLadder(o.ladder);
+  if (o.latency !== undefined) p.latency = parseLatency(o.latency);
+  if (o.record !== undefined) p.record = parseOnOff('record setting', o.record);
+  if (o.archive !== undefined) p.archive = parseOnOff('archive setting', o.archive);
+  if (o.overflow !== undefined) p.overflow = parseOverflow(o.overflow);
+  return p;
+}
+
+const settingOptions = (c: Command): Command =>
+  c
+    .option('--title <title>', 'display title')
+    .option('--ladder <rungs>', 'ladder profile, e.g. 1080p,720p,480p,360p')
+    .option('--latency <profile>', 'standard (2 s segments) or low (1 s)')
+    .option('--record <on|off>', 'keep the whole class on disk for replay')
+    .option('--archive <on|off>', 'upload the recording to Mux')
+    .option('--overflow <policy>', 'when the box is full: mux, degrade or refuse');
+
+export function channelDetails(c: Channel): [string, string | number][] {
+  return [
+    ['slug', c.slug], ['title', c.title], ['ladder', c.ladder.join(',')], ['latency', c.latency],
+    ['record', c.record ? 'on' : 'off'], ['archive', c.archive ? 'on' : 'off'], ['overflow', c.overflow],
+    ['created', c.createdAt], ['updated', c.updatedAt],
+  ];
+}
+
+export function registerChannel(program: Command): void {
+  const group = program.command('channel').description('manage channels (one per class or room)');
+
+  settingOptions(group.command('create <slug>'))
+    .description('create a channel and its first stream key')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live channel create math-101 --title "Math 101" --latency low')
+    .action((slugArg: string, o: ChannelOpts, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      const slug = parseSlug(slugArg);
+      const p = patchFrom(o);
+      const store = ctx.store();
+      const created = store.db.transaction(() => {
+        const channel = store.channels.create({
+          slug,
+          title: p.title ?? slug,
+          ladder: p.ladder ?? parseLadder(ctx.config['channels.defaultLadder']),
+          latency: p.latency ?? ctx.config['channels.defaultLatency'],
+          record: p.record ?? true,
+          archive: p.archive ?? false,
+          overflow: p.overflow ?? ctx.config['channels.defaultOverflow'],
+        });
+        return { channel, ...store.streamKeys.rotate(channel.id) };
+      }).immediate();
+      const server = obsServer(ctx.config);
+      if (o.json) {
+        printJson({ channel: created.channel, streamKey: created.key, fingerprint: created.info.fingerprint, obs: { server, streamKey: created.key } });
+        return;
+      }
+      print(`Channel "${slug}" created.\n`);
+      print('OBS → Settings → Stream (Service: Custom...):');
+      print(`  Server:      ${server}`);
+      print(`  Stream Key:  ${created.key}`);
+      print(`\nThe stream key is shown only now (fingerprint ${created.info.fingerprint}). Keep it secret;`);
+      print(`"kmk-live key rotate ${slug}" issues a new one.`);
+    });
+
+  group.command('list')
+    .description('list channels')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live channel list --json')
+    .action((o: ChannelOpts, cmd: Command) => {
+      const channels = contextFor(cmd).store().channels.list();
+      if (o.json) return printJson(channels);
+      if (channels.length === 0) return print('No channels yet. Create one: kmk-live channel create <slug>');
+      print(table(['slug', 'title', 'ladder', 'latency', 'record', 'archive', 'overflow'],
+        channels.map((c) => [c.slug, c.title, c.ladder.join(','), c.latency, c.record ? 'on' : 'off', c.archive ? 'on' : 'off', c.overflow])));
+    });
+
+  group.command('show <slug>')
+    .description('show one channel, its OBS server and active key fingerprint')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live channel show math-101')
+    .action((slug: string, o: ChannelOpts, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      const store = ctx.store();
+      const c = store.channels.get(parseSlug(slug));
+      const active = store.streamKeys.list(c.id).find((k) => k.active);
+      if (o.json) return printJson({ ...c, obsServer: obsServer(ctx.config), activeKey: active ?? null });
+      print(fields([...channelDetails(c), ['obs server', obsServer(ctx.config)],
+        ['stream key', active ? `fingerprint ${active.fingerprint}` : 'none (kmk-live key rotate ' + c.slug + ')']]));
+    });
+
+  settingOptions(group.command('update <slug>'))
+    .description('change a channel\'s settings')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live channel update math-101 --ladder 720p,480p --record off')
+    .action((slug: string, o: ChannelOpts, cmd: Command) => {
+      const p = patchFrom(o);
+      if (Object.keys(p).length === 0) {
+        throw new ValidationError('nothing to update: give at least one of --title, --ladder, --latency, --record, --archive, --overflow');
+      }
+      const c = contextFor(cmd).store().channels.update(parseSlug(slug), p);
+      if (o.json) return printJson(c);
+      print(fields(channelDetails(c)));
+    });
+
+  group.command('delete <slug>')
+    .description('delete a channel and its stream keys')
+    .option('--yes', 'confirm the deletion')
+    .addHelpText('after', '\nExample:\n  $ kmk-live channel delete math-101 --yes')
+    .action((slug: string, o: ChannelOpts, cmd: Command) => {
+      const s = parseSlug(slug);
+      const store = contextFor(cmd).store();
+      store.channels.get(s);
+      if (!o.yes) throw new ValidationError(`refusing to delete channel "${s}" without --yes`);
+      store.channels.delete(s);
+      print(`Channel "${s}" deleted.`);
+    });
+}

@@ -1,0 +1,39 @@
+// `kmk-live db …`: apply migrations, take an online backup.
+
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConflictError } from '../errors.js';
+import { backupDb, migrate } from '../store/db.js';
+import { LATEST_VERSION } from '../store/migrations.js';
+import { contextFor } from './context.js';
+import { print, printJson } from './output.js';
+
+export function registerDb(program: Command): void {
+  const group = program.command('db').description('database maintenance');
+
+  group.command('migrate')
+    .description('apply pending schema migrations (safe to run any time)')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live db migrate')
+    .action((o: { json?: boolean }, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      const db = ctx.store().db; // opening applies what is pending
+      const applied = migrate(db);
+      if (o.json) return printJson({ file: ctx.config['paths.db'], version: LATEST_VERSION, applied });
+      print(`Database ${ctx.config['paths.db']} is at schema version ${LATEST_VERSION}.`);
+    });
+
+  group.command('backup <file>')
+    .description('write an online, consistent copy of the database (safe while the server runs)')
+    .option('--force', 'overwrite FILE if it exists')
+    .addHelpText('after', '\nExample:\n  $ kmk-live db backup /var/backups/kmk-$(date +%F).db')
+    .action(async (file: string, o: { force?: boolean }, cmd: Command) => {
+      const target = resolve(file);
+      if (existsSync(target) && !o.force) throw new ConflictError(`${target} exists; pass --force to overwrite it`);
+      const ctx = contextFor(cmd);
+      if (resolve(ctx.config['paths.db']) === target) throw new ConflictError('the backup file cannot be the database itself');
+      await backupDb(ctx.store().db, target);
+      print(`Backup written to ${target}.`);
+    });
+}

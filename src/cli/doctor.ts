@@ -1,0 +1,108 @@
+// `kmk-live doctor`: checks this box can run the server. One line per check; exit 1 if a required one fails.
+
+import type { Command } from 'commander';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { migrationStatus } from '../store/db.js';
+import { inspectTool, locateTool, type Tool } from '../transcode/locate.js';
+import { contextFor } from './context.js';
+import { print, printJson } from './output.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  required: boolean;
+  detail: string;
+}
+
+function toolCheck(tool: Tool, config: Config): Check {
+  const configured = tool === 'ffmpeg' ? config['transcode.ffmpegPath'] : config['transcode.ffprobePath'];
+  const found = locateTool(tool, { configured });
+  if ('error' in found) return { name: tool, ok: false, required: true, detail: found.error };
+  const info = inspectTool(found);
+  if ('error' in info) return { name: tool, ok: false, required: true, detail: info.error };
+  let detail = `${found.path} (${found.source}) version ${info.version}`;
+  let ok = true;
+  if (tool === 'ffmpeg') {
+    detail += `, libx264 ${info.encoders.libx264 ? 'yes' : 'MISSING'}, aac ${info.encoders.aac ? 'yes' : 'MISSING'}`;
+    ok = info.encoders.libx264 && info.encoders.aac;
+  }
+  return { name: tool, ok, required: true, detail };
+}
+
+function writableCheck(name: string, dir: string): Check {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const probe = join(dir, `.doctor-${process.pid}`);
+    writeFileSync(probe, 'ok');
+    rmSync(probe);
+    return { name, ok: true, required: true, detail: `${dir} is writable` };
+  } catch (err) {
+    return { name, ok: false, required: true, detail: `${dir} is not writable: ${(err as NodeJS.ErrnoException).code ?? err}` };
+  }
+}
+
+function dbCheck(config: Config): Check {
+  const file = config['paths.db'];
+  try {
+    const s = migrationStatus(file);
+    if (!s.exists) return { name: 'database', ok: false, required: true, detail: `${file} does not exist yet; run: kmk-live db migrate` };
+    if (s.current < s.latest) {
+      return { name: 'database', ok: false, required: true, detail: `${file} is at schema ${s.current} of ${s.latest}; run: kmk-live db migrate` };
+    }
+    return { name: 'database', ok: true, required: true, detail: `${file} at schema version ${s.current}` };
+  } catch (err) {
+    return { name: 'database', ok: false, required: true, detail: `${file} cannot be opened: ${(err as Error).message}` };
+  }
+}
+
+function portCheck(name: string, host: string, port: number): Promise<Check> {
+  return new Promise((done) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'in use (is kmk-live serve already running?)' : err.code ?? err.message;
+      done({ name, ok: false, required: true, detail: `${host}:${port} ${why}` });
+    });
+    srv.listen(port, host, () => srv.close(() => done({ name, ok: true, required: true, detail: `${host}:${port} is free` })));
+  });
+}
+
+function muxCheck(config: Config): Check {
+  const has = config['mux.tokenId'] !== '' && config['mux.tokenSecret'] !== '';
+  return {
+    name: 'mux', ok: true, required: false,
+    detail: has ? 'credentials present (overflow and archive available)' : 'no credentials (overflow to Mux and archive disabled; optional)',
+  };
+}
+
+export async function runChecks(config: Config): Promise<Check[]> {
+  return [
+    toolCheck('ffmpeg', config),
+    toolCheck('ffprobe', config),
+    writableCheck('data folder', config['paths.data']),
+    writableCheck('media folder', config['paths.media']),
+    dbCheck(config),
+    await portCheck('http port', config.bindAddress, config['http.port']),
+    await portCheck('rtmp port', config.bindAddress, config['rtmp.port']),
+    muxCheck(config),
+  ];
+}
+
+export function registerDoctor(program: Command): void {
+  program.command('doctor')
+    .description('check ffmpeg, folders, database, ports and Mux credentials')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live doctor')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const checks = await runChecks(contextFor(cmd).config);
+      const failed = checks.filter((c) => c.required && !c.ok);
+      if (o.json) printJson({ ok: failed.length === 0, checks });
+      else {
+        for (const c of checks) print(`${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'}  ${c.name.padEnd(13)} ${c.detail}`);
+        print(failed.length ? `\n${failed.length} required check(s) failed.` : '\nAll required checks passed.');
+      }
+      if (failed.length) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,45 @@
+// `kmk-live token …`: API tokens for the REST API.
+
+import type { Command } from 'commander';
+import { parseScopes, parseTokenName, SCOPES } from '../store/api-tokens.js';
+import { contextFor } from './context.js';
+import { print, printJson, table } from './output.js';
+
+export function registerToken(program: Command): void {
+  const group = program.command('token').description('manage API tokens for the REST API');
+
+  group.command('create <name>')
+    .description('create an API token; it is shown once')
+    .requiredOption('--scopes <list>', `comma-separated: ${SCOPES.join(', ')}`)
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live token create lms --scopes channels:read,tokens:join')
+    .action((nameArg: string, o: { scopes: string; json?: boolean }, cmd: Command) => {
+      const name = parseTokenName(nameArg);
+      const scopes = parseScopes(o.scopes);
+      const { token, info } = contextFor(cmd).store().apiTokens.create(name, scopes);
+      if (o.json) return printJson({ ...info, token });
+      print(`API token "${name}" (${scopes.join(', ')}):\n\n  ${token}\n`);
+      print(`Shown only now (fingerprint ${info.fingerprint}). Send it as: Authorization: Bearer <token>`);
+    });
+
+  group.command('list')
+    .description('list API tokens (never the tokens themselves)')
+    .option('--all', 'include revoked tokens')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live token list --json')
+    .action((o: { all?: boolean; json?: boolean }, cmd: Command) => {
+      const tokens = contextFor(cmd).store().apiTokens.list(o.all ?? false);
+      if (o.json) return printJson(tokens);
+      if (tokens.length === 0) return print('No API tokens. Create one: kmk-live token create <name> --scopes admin');
+      print(table(['name', 'fingerprint', 'scopes', 'created', 'last used', 'revoked'],
+        tokens.map((t) => [t.name, t.fingerprint, t.scopes.join(','), t.createdAt, t.lastUsedAt, t.revokedAt])));
+    });
+
+  group.command('revoke <nameOrFingerprint>')
+    .description('revoke an API token by name or fingerprint')
+    .addHelpText('after', '\nExample:\n  $ kmk-live token revoke lms')
+    .action((name: string, _o: unknown, cmd: Command) => {
+      const info = contextFor(cmd).store().apiTokens.revoke(name);
+      print(`API token "${info.name}" (${info.fingerprint}) revoked.`);
+    });
+}

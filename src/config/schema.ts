@@ -1,0 +1,106 @@
+// Owns the shape of the configuration: every key, its type, range and meaning.
+// Pure data and pure checks; never reads files or the environment (load.ts does).
+
+export type KeyType = 'string' | 'integer' | 'number' | 'boolean' | 'enum';
+
+export interface KeySpec {
+  type: KeyType;
+  description: string;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  /** Redacted by `config print`, never logged. */
+  secret?: boolean;
+  /** A string that may not be empty. */
+  nonEmpty?: boolean;
+  /** Extra check for strings; returns what was expected, or null when fine. */
+  check?: (v: string) => string | null;
+}
+
+const ladderProfileCheck = (v: string): string | null =>
+  /^(1080p|720p|480p|360p|240p)(,(1080p|720p|480p|360p|240p))*$/.test(v)
+    ? null
+    : 'a comma-separated list of rungs from 1080p, 720p, 480p, 360p, 240p';
+
+const hostCheck = (v: string): string | null =>
+  /^[A-Za-z0-9.:\-[\]]+$/.test(v) ? null : 'a host name or IP address';
+
+/** Every configuration key, by dotted path. config/default.json must hold exactly these keys. */
+export const SCHEMA = {
+  publicHost: {
+    type: 'string', nonEmpty: true, check: hostCheck,
+    description: 'Host name learners and OBS use to reach this box; printed in OBS settings and URLs.',
+  },
+  bindAddress: {
+    type: 'string', nonEmpty: true, check: hostCheck,
+    description: 'Address the RTMP and HTTP listeners bind to (0.0.0.0 for all IPv4, :: for all).',
+  },
+  'http.port': { type: 'integer', min: 1, max: 65535, description: 'HTTP port (pages, HLS, REST API, WebSocket).' },
+  'rtmp.port': { type: 'integer', min: 1, max: 65535, description: 'RTMP ingest port.' },
+  'rtmp.tlsPort': { type: 'integer', min: 1, max: 65535, description: 'RTMPS port, used when rtmp.tlsCert and rtmp.tlsKey are set.' },
+  'rtmp.tlsCert': { type: 'string', description: 'PEM certificate file for RTMPS; empty disables RTMPS.' },
+  'rtmp.tlsKey': { type: 'string', description: 'PEM private key file for RTMPS; empty disables RTMPS.' },
+  'paths.data': { type: 'string', nonEmpty: true, description: 'Folder for the SQLite database and generated secrets.' },
+  'paths.media': { type: 'string', nonEmpty: true, description: 'Folder for live HLS output and recordings.' },
+  'paths.db': { type: 'string', description: 'SQLite file; empty means <paths.data>/kmk.db.' },
+  'store.busyTimeoutMs': { type: 'integer', min: 0, max: 600000, description: 'How long a writer waits for a lock before failing.' },
+  'channels.defaultLadder': {
+    type: 'string', check: ladderProfileCheck,
+    description: 'Ladder profile given to new channels.',
+  },
+  'channels.defaultLatency': { type: 'enum', values: ['standard', 'low'], description: 'Latency profile given to new channels.' },
+  'channels.defaultOverflow': { type: 'enum', values: ['mux', 'degrade', 'refuse'], description: 'Overflow policy given to new channels.' },
+  'transcode.ffmpegPath': { type: 'string', description: 'ffmpeg binary; empty: system PATH, then the npm static fallback.' },
+  'transcode.ffprobePath': { type: 'string', description: 'ffprobe binary; empty: system PATH, then the npm static fallback.' },
+  'transcode.budgetPixelsPerSecond': {
+    type: 'integer', min: 0, max: 1e12,
+    description: 'Encoded pixels per second this box may transcode; 0 derives it from the core count.',
+  },
+  'ingest.reconnectGraceSeconds': { type: 'integer', min: 0, max: 3600, description: 'A publisher reconnecting within this window continues its session.' },
+  'ingest.maxFailuresPerMinute': { type: 'integer', min: 1, max: 10000, description: 'Bad stream keys per address per minute before the address is refused.' },
+  'mux.tokenId': { type: 'string', description: 'Mux API token id (also read from MUX_TOKEN_ID). Empty: no Mux.' },
+  'mux.tokenSecret': { type: 'string', secret: true, description: 'Mux API token secret (also read from MUX_TOKEN_SECRET).' },
+  'mux.webhookSecret': { type: 'string', secret: true, description: 'Mux webhook signing secret.' },
+  'mux.baseUrl': { type: 'string', description: 'Mux API base URL; empty: the SDK default.' },
+  'log.level': { type: 'enum', values: ['debug', 'info', 'warn', 'error'], description: 'Least severe log level printed.' },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof SCHEMA;
+
+type ValueOf<S> = S extends { type: 'integer' | 'number' } ? number
+  : S extends { type: 'boolean' } ? boolean
+  : S extends { type: 'enum'; values: readonly (infer V)[] } ? V
+  : string;
+
+/** The flat, typed configuration: one field per dotted key. */
+export type Config = { readonly [K in ConfigKey]: ValueOf<(typeof SCHEMA)[K]> };
+
+/** Checks one value against its key's spec; returns what was expected, or null when the value fits. */
+export function checkValue(spec: KeySpec, value: unknown): string | null {
+  switch (spec.type) {
+    case 'string': {
+      if (typeof value !== 'string') return 'a string';
+      if (spec.nonEmpty && value.length === 0) return 'a non-empty string';
+      if (value.length > 0 && spec.check) return spec.check(value);
+      return null;
+    }
+    case 'integer':
+    case 'number': {
+      const what = spec.type === 'integer' ? 'an integer' : 'a number';
+      const range = spec.min !== undefined && spec.max !== undefined ? ` from ${spec.min} to ${spec.max}` : '';
+      if (typeof value !== 'number' || !Number.isFinite(value)) return what + range;
+      if (spec.type === 'integer' && !Number.isInteger(value)) return what + range;
+      if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) return what + range;
+      return null;
+    }
+    case 'boolean':
+      return typeof value === 'boolean' ? null : 'true or false';
+    case 'enum':
+      return typeof value === 'string' && spec.values?.includes(value) ? null : `one of ${spec.values?.join(', ')}`;
+  }
+}
+
+/** `mux.tokenId` → `KMK_MUX_TOKEN_ID`. */
+export function envName(key: string): string {
+  return 'KMK_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+}

@@ -1,0 +1,101 @@
+// Repository for REST API tokens: named, scoped, stored hashed, shown once, revocable.
+
+import { API_TOKEN_PATTERN, fingerprintOf, generateApiToken, hashSecret, sameHash } from '../auth/secrets.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import type { Db } from './db.js';
+
+export const SCOPES = ['admin', 'channels:read', 'channels:write', 'sessions:read', 'tokens:join'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export interface ApiTokenInfo {
+  id: number;
+  name: string;
+  scopes: Scope[];
+  fingerprint: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+interface Row {
+  id: number;
+  name: string;
+  scopes: string;
+  hash: string;
+  fingerprint: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+const toInfo = (r: Row): ApiTokenInfo => ({
+  id: r.id,
+  name: r.name,
+  scopes: r.scopes.split(',') as Scope[],
+  fingerprint: r.fingerprint,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+});
+
+export function parseScopes(input: string): Scope[] {
+  const parts = input.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = parts.filter((s) => !(SCOPES as readonly string[]).includes(s));
+  if (parts.length === 0 || bad.length) {
+    throw new ValidationError(`invalid scope ${JSON.stringify(bad[0] ?? input)}: expected a comma-separated list of ${SCOPES.join(', ')}`);
+  }
+  return SCOPES.filter((s) => parts.includes(s));
+}
+
+export function parseTokenName(input: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(input)) {
+    throw new ValidationError(`invalid token name ${JSON.stringify(input.slice(0, 80))}: use 1-64 characters of A-Z, a-z, 0-9, ., _ and -`);
+  }
+  return input;
+}
+
+export class ApiTokenRepo {
+  constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
+
+  /** Returns the plaintext token once; only its hash is stored. */
+  create(name: string, scopes: Scope[]): { token: string; info: ApiTokenInfo } {
+    const token = generateApiToken();
+    const hash = hashSecret(token);
+    try {
+      const id = this.db
+        .prepare('INSERT INTO api_tokens (name, scopes, hash, fingerprint, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(name, scopes.join(','), hash, fingerprintOf(hash), this.now().toISOString()).lastInsertRowid;
+      return { token, info: toInfo(this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as Row) };
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new ConflictError(`an active token named "${name}" already exists`);
+      }
+      throw err;
+    }
+  }
+
+  list(includeRevoked = false): ApiTokenInfo[] {
+    const sql = includeRevoked ? 'SELECT * FROM api_tokens ORDER BY id' : 'SELECT * FROM api_tokens WHERE revoked_at IS NULL ORDER BY id';
+    return (this.db.prepare(sql).all() as Row[]).map(toInfo);
+  }
+
+  /** Revokes by name or fingerprint. */
+  revoke(nameOrFingerprint: string): ApiTokenInfo {
+    const row = this.db
+      .prepare('SELECT * FROM api_tokens WHERE revoked_at IS NULL AND (name = ? OR fingerprint = ?)')
+      .get(nameOrFingerprint, nameOrFingerprint) as Row | undefined;
+    if (!row) throw new NotFoundError(`no active token "${nameOrFingerprint}" (see: kmk-live token list)`);
+    this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ?').run(this.now().toISOString(), row.id);
+    return toInfo(this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(row.id) as Row);
+  }
+
+  /** The active token matching the plaintext (constant-time hash comparison), marking it used. */
+  verify(token: string): ApiTokenInfo | undefined {
+    if (!API_TOKEN_PATTERN.test(token)) return undefined;
+    const hash = hashSecret(token);
+    const row = this.db.prepare('SELECT * FROM api_tokens WHERE hash = ? AND revoked_at IS NULL').get(hash) as Row | undefined;
+    if (!row || !sameHash(row.hash, hash)) return undefined;
+    this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(this.now().toISOString(), row.id);
+    return toInfo(row);
+  }
+}

@@ -1,0 +1,100 @@
+// Repository for the channel aggregate. SQL for channels lives here and nowhere else.
+
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { Channel, Latency, Overflow, RungName } from '../live/channel-rules.js';
+import type { Db } from './db.js';
+
+interface Row {
+  id: number;
+  slug: string;
+  title: string;
+  ladder: string;
+  latency: Latency;
+  record: number;
+  archive: number;
+  overflow: Overflow;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NewChannel {
+  slug: string;
+  title: string;
+  ladder: RungName[];
+  latency: Latency;
+  record: boolean;
+  archive: boolean;
+  overflow: Overflow;
+}
+
+export type ChannelPatch = Partial<Omit<NewChannel, 'slug'>>;
+
+const toChannel = (r: Row): Channel => ({
+  id: r.id,
+  slug: r.slug,
+  title: r.title,
+  ladder: r.ladder.split(',') as RungName[],
+  latency: r.latency,
+  record: r.record === 1,
+  archive: r.archive === 1,
+  overflow: r.overflow,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class ChannelRepo {
+  constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
+
+  create(c: NewChannel): Channel {
+    const at = this.now().toISOString();
+    try {
+      const info = this.db
+        .prepare(`INSERT INTO channels (slug, title, ladder, latency, record, archive, overflow, created_at, updated_at)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(c.slug, c.title, c.ladder.join(','), c.latency, c.record ? 1 : 0, c.archive ? 1 : 0, c.overflow, at, at);
+      return this.byId(Number(info.lastInsertRowid));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new ConflictError(`channel "${c.slug}" already exists`);
+      }
+      throw err;
+    }
+  }
+
+  find(slug: string): Channel | undefined {
+    const row = this.db.prepare('SELECT * FROM channels WHERE slug = ?').get(slug) as Row | undefined;
+    return row && toChannel(row);
+  }
+
+  get(slug: string): Channel {
+    const c = this.find(slug);
+    if (!c) throw new NotFoundError(`no channel "${slug}" (see: kmk-live channel list)`);
+    return c;
+  }
+
+  byId(id: number): Channel {
+    const row = this.db.prepare('SELECT * FROM channels WHERE id = ?').get(id) as Row | undefined;
+    if (!row) throw new NotFoundError(`no channel with id ${id}`);
+    return toChannel(row);
+  }
+
+  list(): Channel[] {
+    return (this.db.prepare('SELECT * FROM channels ORDER BY slug').all() as Row[]).map(toChannel);
+  }
+
+  update(slug: string, patch: ChannelPatch): Channel {
+    const current = this.get(slug);
+    const next = { ...current, ...patch };
+    this.db
+      .prepare(`UPDATE channels SET title = ?, ladder = ?, latency = ?, record = ?, archive = ?, overflow = ?, updated_at = ?
+                WHERE id = ?`)
+      .run(next.title, next.ladder.join(','), next.latency, next.record ? 1 : 0, next.archive ? 1 : 0, next.overflow,
+        this.now().toISOString(), current.id);
+    return this.byId(current.id);
+  }
+
+  delete(slug: string): void {
+    const info = this.db.prepare('DELETE FROM channels WHERE slug = ?').run(slug);
+    if (info.changes === 0) throw new NotFoundError(`no channel "${slug}" (see: kmk-live channel list)`);
+  }
+}

@@ -1,0 +1,27 @@
+// The store: one open database and a repository per aggregate. Components receive the repositories they need.
+
+import { ApiTokenRepo } from './api-tokens.js';
+import { ChannelRepo } from './channels.js';
+import { openDb, type Db, type OpenOptions } from './db.js';
+import { StreamKeyRepo } from './stream-keys.js';
+
+export interface Store {
+  db: Db;
+  channels: ChannelRepo;
+  streamKeys: StreamKeyRepo;
+  apiTokens: ApiTokenRepo;
+  close(): void;
+}
+
+export function openStore(file: string, opts: OpenOptions = {}): Store {
+  const db = openDb(file, opts);
+  return {
+    db,
+    channels: new ChannelRepo(db),
+    streamKeys: new StreamKeyRepo(db),
+    apiTokens: new ApiTokenRepo(db),
+    close: () => {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+// Repository for stream keys: at most one active key per channel, stored only as SHA-256 hash + fingerprint.
+// The plaintext is returned once by rotate() and never written anywhere.
+
+import { fingerprintOf, generateStreamKey, hashSecret, sameHash, STREAM_KEY_PATTERN } from '../auth/secrets.js';
+import type { Db } from './db.js';
+
+export interface StreamKeyInfo {
+  fingerprint: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  active: boolean;
+}
+
+interface Row {
+  id: number;
+  channel_id: number;
+  hash: string;
+  fingerprint: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+const toInfo = (r: Row): StreamKeyInfo => ({
+  fingerprint: r.fingerprint,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+  active: r.revoked_at === null,
+});
+
+export class StreamKeyRepo {
+  constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
+
+  /** Revokes the active key (if any) and issues a new one, atomically. Returns the plaintext: show it once. */
+  rotate(channelId: number): { key: string; info: StreamKeyInfo } {
+    const key = generateStreamKey();
+    const hash = hashSecret(key);
+    const at = this.now().toISOString();
+    const id = this.db.transaction(() => {
+      this.db.prepare('UPDATE stream_keys SET revoked_at = ? WHERE channel_id = ? AND revoked_at IS NULL').run(at, channelId);
+      return this.db
+        .prepare('INSERT INTO stream_keys (channel_id, hash, fingerprint, created_at) VALUES (?, ?, ?, ?)')
+        .run(channelId, hash, fingerprintOf(hash), at).lastInsertRowid;
+    }).immediate();
+    const row = this.db.prepare('SELECT * FROM stream_keys WHERE id = ?').get(id) as Row;
+    return { key, info: toInfo(row) };
+  }
+
+  /** Revokes the active key; returns false when the channel had none. */
+  revoke(channelId: number): boolean {
+    const info = this.db
+      .prepare('UPDATE stream_keys SET revoked_at = ? WHERE channel_id = ? AND revoked_at IS NULL')
+      .run(this.now().toISOString(), channelId);
+    return info.changes > 0;
+  }
+
+  list(channelId: number): StreamKeyInfo[] {
+    return (this.db.prepare('SELECT * FROM stream_keys WHERE channel_id = ? ORDER BY id DESC').all(channelId) as Row[]).map(toInfo);
+  }
+
+  /**
+   * The channel id an active key belongs to, or undefined. The lookup is by the key's hash (so timing reveals
+   * nothing about the plaintext) and the stored hash is then compared in constant time.
+   */
+  channelForKey(key: string, markUsed = true): number | undefined {
+    if (!STREAM_KEY_PATTERN.test(key)) return undefined;
+    const hash = hashSecret(key);
+    const row = this.db.prepare('SELECT * FROM stream_keys WHERE hash = ? AND revoked_at IS NULL').get(hash) as Row | undefined;
+    if (!row || !sameHash(row.hash, hash)) return undefined;
+    if (markUsed) this.db.prepare('UPDATE stream_keys SET last_used_at = ? WHERE id = ?').run(this.now().toISOString(), row.id);
+    return row.channel_id;
+  }
+}

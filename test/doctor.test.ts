@@ -1,0 +1,57 @@
+import t from 'tap';
+import { createServer } from 'node:net';
+import { cli } from './helpers/cli.js';
+
+interface Report { ok: boolean; checks: { name: string; ok: boolean; required: boolean; detail: string }[] }
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+t.test('doctor passes on a migrated box with free ports and says Mux is optional', async (t) => {
+  const dir = t.testdir();
+  const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) };
+  t.equal(cli(dir, ['db', 'migrate'], env).code, 0);
+  const r = cli(dir, ['doctor', '--json'], env);
+  t.equal(r.code, 0, r.stdout);
+  const report = JSON.parse(r.stdout) as Report;
+  t.equal(report.ok, true);
+  t.same(report.checks.map((c) => c.name), ['ffmpeg', 'ffprobe', 'data folder', 'media folder', 'database', 'http port', 'rtmp port', 'mux']);
+  const ffmpeg = report.checks.find((c) => c.name === 'ffmpeg');
+  t.match(ffmpeg?.detail, /\((system|npm)\).*libx264 yes, aac yes/);
+  const mux = report.checks.find((c) => c.name === 'mux');
+  t.match(mux, { ok: true, required: false, detail: /no credentials/ });
+  const human = cli(dir, ['doctor'], env);
+  t.match(human.stdout, /^ok {4}ffmpeg/m);
+  t.match(human.stdout, 'All required checks passed.');
+});
+
+t.test('doctor fails when the database is not migrated, a port is taken or ffmpeg is missing', async (t) => {
+  const dir = t.testdir({ 'not-ffmpeg': 'plain file' });
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  t.teardown(() => busy.close());
+  const env = {
+    KMK_BIND_ADDRESS: '127.0.0.1',
+    KMK_HTTP_PORT: String((busy.address() as { port: number }).port),
+    KMK_RTMP_PORT: String(await freePort()),
+    KMK_TRANSCODE_FFMPEG_PATH: './not-ffmpeg',
+    MUX_TOKEN_ID: 'id', MUX_TOKEN_SECRET: 'secret',
+  };
+  const r = cli(dir, ['doctor'], env);
+  t.equal(r.code, 1);
+  t.match(r.stdout, /^FAIL  ffmpeg .*not-ffmpeg is not an executable file/m);
+  t.match(r.stdout, /^FAIL  database .*does not exist yet; run: kmk-live db migrate/m);
+  t.match(r.stdout, /^FAIL  http port .*in use/m);
+  t.match(r.stdout, /^ok {4}rtmp port/m);
+  t.match(r.stdout, /^ok {4}mux .*credentials present/m);
+  t.match(r.stdout, '3 required check(s) failed.');
+  const again = cli(dir, ['doctor', '--json'], { ...env, KMK_TRANSCODE_FFMPEG_PATH: '' });
+  t.equal(again.code, 1, 'still failing: database and port');
+  const j = (JSON.parse(again.stdout) as Report).checks;
+  t.equal(j.find((c) => c.name === 'ffmpeg')?.ok, true, 'without the bad path, ffmpeg is found');
+});
