@@ -10,6 +10,8 @@ import { registerDb } from './db.js';
 import { registerDoctor } from './doctor.js';
 import { registerKey } from './key.js';
 import { registerToken } from './token.js';
+import { registerServe } from './serve.js';
+import { registerStatus } from './status.js';
 
 export function buildProgram(): Command {
   const program = new Command('kmk-live')
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerDb(program);
   registerDoctor(program);
+  registerServe(program);
+  registerStatus(program);
   return program;
 }
 

@@ -3,6 +3,7 @@
 import { ApiTokenRepo } from './api-tokens.js';
 import { ChannelRepo } from './channels.js';
 import { openDb, type Db, type OpenOptions } from './db.js';
+import { SessionRepo } from './sessions.js';
 import { StreamKeyRepo } from './stream-keys.js';
 
 export interface Store {
@@ -10,6 +11,7 @@ export interface Store {
   channels: ChannelRepo;
   streamKeys: StreamKeyRepo;
   apiTokens: ApiTokenRepo;
+  sessions: SessionRepo;
   close(): void;
 }
 
@@ -20,6 +22,7 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
     channels: new ChannelRepo(db),
     streamKeys: new StreamKeyRepo(db),
     apiTokens: new ApiTokenRepo(db),
+    sessions: new SessionRepo(db),
     close: () => {
       if (db.open) db.close();
     },

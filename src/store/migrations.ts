@@ -46,6 +46,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX api_tokens_active_name ON api_tokens(name) WHERE revoked_at IS NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'sessions',
+    sql: `
+      CREATE TABLE sessions (
+        id            TEXT PRIMARY KEY,
+        channel_id    INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        started_at    TEXT NOT NULL,
+        ended_at      TEXT,
+        source_codec  TEXT,
+        source_width  INTEGER,
+        source_height INTEGER,
+        source_fps    REAL,
+        audio_codec   TEXT,
+        ladder        TEXT NOT NULL DEFAULT '[]',
+        bytes_in      INTEGER NOT NULL DEFAULT 0,
+        reconnects    INTEGER NOT NULL DEFAULT 0,
+        restarts      INTEGER NOT NULL DEFAULT 0,
+        recorded      INTEGER NOT NULL DEFAULT 0,
+        end_reason    TEXT
+      );
+      CREATE INDEX sessions_channel ON sessions(channel_id, started_at);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,41 @@
+// `kmk-live serve`: runs RTMP ingest, transcoding, the HLS origin and the API in one process until SIGTERM/SIGINT.
+
+import type { Command } from 'commander';
+import { writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createLogger } from '../log.js';
+import { startServer } from '../server.js';
+import { contextFor, obsServer } from './context.js';
+
+export const STATUS_FILE = 'status.json';
+
+export function registerServe(program: Command): void {
+  program.command('serve')
+    .description('run the server: RTMP ingest, transcoding, HLS origin, REST API (stop with Ctrl-C or SIGTERM)')
+    .addHelpText('after', '\nExample:\n  $ kmk-live serve\n  $ KMK_HTTP_PORT=9090 kmk-live serve --config /etc/kmk/site.json')
+    .action(async (_o: unknown, cmd: Command) => {
+      const { config } = contextFor(cmd);
+      const log = createLogger(config['log.level']);
+      process.on('uncaughtException', (err) => log.error('uncaught exception (contained)', { err: err.stack ?? err.message }));
+      process.on('unhandledRejection', (err) => log.error('unhandled rejection (contained)', { err: String(err) }));
+      const server = await startServer(config, { log });
+      log.info('ready', { obs: obsServer(config), hls: `http://${config.publicHost}:${server.httpPort}/hls/<channel>/master.m3u8` });
+      const statusPath = join(config['paths.data'], STATUS_FILE);
+      const writeStatus = async (): Promise<void> => {
+        const body = JSON.stringify({ writtenAt: new Date().toISOString(), pid: process.pid, ...server.live.snapshot() });
+        await writeFile(statusPath + '.tmp', body);
+        await rename(statusPath + '.tmp', statusPath);
+      };
+      const timer = setInterval(() => void writeStatus().catch(() => {}), 2000);
+      await writeStatus().catch(() => {});
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          log.info('signal received', { signal });
+          clearInterval(timer);
+          void server.stop().then(resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+}

@@ -1,0 +1,46 @@
+// Writes the master playlist text with hls-parser (the only module importing it). Pure: variants in, text out.
+
+import * as HLS from 'hls-parser';
+
+export interface MasterVariant {
+  /** Path of the variant playlist relative to the master. */
+  uri: string;
+  bandwidth: number;
+  averageBandwidth: number;
+  width: number;
+  height: number;
+  frameRate: number;
+  /** Video codec string (avc1.…). */
+  videoCodec: string;
+}
+
+export interface MasterAudio {
+  uri: string;
+  codec: string;
+  name: string;
+}
+
+export const AUDIO_GROUP = 'aud';
+
+export function masterPlaylist(variants: readonly MasterVariant[], audio?: MasterAudio): string {
+  const { MasterPlaylist, Variant, Rendition } = HLS.types;
+  const rendition = audio
+    ? new Rendition({ type: 'AUDIO', uri: audio.uri, groupId: AUDIO_GROUP, name: audio.name, isDefault: true, autoselect: true, forced: false, channels: '2' })
+    : undefined;
+  const playlist = new MasterPlaylist({
+    version: 6,
+    independentSegments: true,
+    variants: [...variants]
+      .sort((a, b) => b.bandwidth - a.bandwidth)
+      .map((v) => new Variant({
+        uri: v.uri,
+        bandwidth: Math.round(v.bandwidth),
+        averageBandwidth: Math.round(v.averageBandwidth),
+        resolution: { width: v.width, height: v.height },
+        frameRate: Math.round(v.frameRate * 1000) / 1000,
+        codecs: audio ? `${v.videoCodec},${audio.codec}` : v.videoCodec,
+        audio: rendition ? [rendition] : [],
+      })),
+  });
+  return HLS.stringify(playlist);
+}

@@ -1,0 +1,103 @@
+// The HTTP origin's logic for live and VOD files: path checks, headers, ranges, a bounded in-memory cache of
+// recent segments. No synchronous disk I/O; the HTTP layer only copies the answer onto the socket.
+
+import { readFile } from 'node:fs/promises';
+import { parseRange, resolveMediaPath } from './paths.js';
+import { liveWindow } from './window.js';
+
+export interface OriginResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer | string;
+}
+
+export interface OriginOptions {
+  mediaDir: string;
+  /** Most bytes of segments kept in memory. */
+  cacheBytes: number;
+  liveWindow: number;
+}
+
+export const CORS_HEADERS: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+  'Access-Control-Allow-Headers': 'Range, Content-Type',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges',
+  'Access-Control-Max-Age': '86400',
+};
+
+const notFound = (status: 400 | 404 | 416, size?: number): OriginResponse => ({
+  status,
+  headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', ...(size !== undefined ? { 'Content-Range': `bytes */${size}` } : {}) },
+  body: status === 400 ? 'bad request\n' : status === 416 ? 'range not satisfiable\n' : 'not found\n',
+});
+
+export class Origin {
+  private readonly cache = new Map<string, Buffer>();
+  private cachedBytes = 0;
+  readonly counters = { requests: 0, cacheHits: 0, notFound: 0, bytesOut: 0, cacheEvictions: 0 };
+
+  constructor(private readonly o: OriginOptions) {}
+
+  async serve(kind: 'hls' | 'vod', rawPath: string, range: string): Promise<OriginResponse> {
+    this.counters.requests += 1;
+    const r = resolveMediaPath(this.o.mediaDir, kind, rawPath);
+    if (!r.ok) {
+      this.counters.notFound += 1;
+      return notFound(r.status);
+    }
+    const { file } = r;
+    let body: Buffer;
+    try {
+      if (file.playlist) body = await readFile(file.path);
+      else body = await this.segment(file.path);
+    } catch {
+      this.counters.notFound += 1;
+      return notFound(404);
+    }
+    if (file.playlist && kind === 'hls' && file.rel.includes('/')) {
+      body = Buffer.from(liveWindow(body.toString('utf8'), this.o.liveWindow));
+    }
+    const headers: Record<string, string> = {
+      ...CORS_HEADERS,
+      'Content-Type': file.contentType,
+      'Cache-Control': file.playlist ? 'no-cache' : 'public, max-age=31536000, immutable',
+      'Accept-Ranges': 'bytes',
+    };
+    const byteRange = parseRange(range, body.length);
+    if (byteRange === 'invalid') return notFound(416, body.length);
+    if (byteRange) {
+      const part = body.subarray(byteRange.start, byteRange.end + 1);
+      this.counters.bytesOut += part.length;
+      return { status: 206, headers: { ...headers, 'Content-Range': `bytes ${byteRange.start}-${byteRange.end}/${body.length}` }, body: part };
+    }
+    this.counters.bytesOut += body.length;
+    return { status: 200, headers, body };
+  }
+
+  private async segment(path: string): Promise<Buffer> {
+    const hit = this.cache.get(path);
+    if (hit) {
+      this.counters.cacheHits += 1;
+      this.cache.delete(path); // re-insert: most recently used last
+      this.cache.set(path, hit);
+      return hit;
+    }
+    const buf = await readFile(path);
+    if (buf.length <= this.o.cacheBytes / 4) {
+      this.cache.set(path, buf);
+      this.cachedBytes += buf.length;
+      for (const [k, v] of this.cache) {
+        if (this.cachedBytes <= this.o.cacheBytes) break;
+        this.cache.delete(k);
+        this.cachedBytes -= v.length;
+        this.counters.cacheEvictions += 1;
+      }
+    }
+    return buf;
+  }
+
+  get cacheSize(): number {
+    return this.cachedBytes;
+  }
+}

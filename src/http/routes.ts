@@ -1,0 +1,84 @@
+// The route table: health, metrics, HLS/VOD origin, REST API. Each handler parses its input and answers JSON
+// or media; none touches a socket.
+
+import type { Origin } from '../hls/origin.js';
+import { CORS_HEADERS } from '../hls/origin.js';
+import type { ApiTokenInfo, Scope } from '../store/api-tokens.js';
+import type { SessionRecord } from '../store/sessions.js';
+import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
+
+export interface RouteDeps {
+  origin: Origin;
+  verifyToken(token: string): ApiTokenInfo | undefined;
+  status(): unknown;
+  sessions: { list(opts: { channel?: string; limit?: number }): SessionRecord[]; find(id: string): SessionRecord | undefined };
+  metrics(): string;
+}
+
+function authorize(req: HttpRequest, deps: RouteDeps, scope: Scope): HttpAnswer | undefined {
+  const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
+  const token = m ? deps.verifyToken(m[1]!) : undefined;
+  if (!token) {
+    return json(401, { error: 'unauthorized', message: 'send a valid API token: Authorization: Bearer <token>' }, { 'WWW-Authenticate': 'Bearer' });
+  }
+  if (!token.scopes.includes(scope) && !token.scopes.includes('admin')) {
+    return json(403, { error: 'forbidden', message: `this token lacks the "${scope}" scope` });
+  }
+  return undefined;
+}
+
+function queryParam(query: string, name: string): string | undefined {
+  for (const pair of query.split('&')) {
+    const [k, v = ''] = pair.split('=');
+    if (k === name) {
+      try {
+        return decodeURIComponent(v.replace(/\+/g, ' '));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+export function routes(deps: RouteDeps): Route[] {
+  const media = (kind: 'hls' | 'vod') => async (req: HttpRequest): Promise<HttpAnswer> => {
+    const rest = req.path.slice(kind.length + 2); // strip "/hls/" or "/vod/"
+    return deps.origin.serve(kind, rest, req.headers.range);
+  };
+  const preflight = (): HttpAnswer => ({ status: 204, headers: CORS_HEADERS });
+  return [
+    { method: 'get', pattern: '/healthz', handler: () => json(200, { status: 'ok' }) },
+    { method: 'get', pattern: '/metrics', handler: () => ({ status: 200, headers: { 'Content-Type': 'text/plain; version=0.0.4' }, body: deps.metrics() }) },
+    { method: 'get', pattern: '/hls/*', handler: media('hls') },
+    { method: 'head', pattern: '/hls/*', handler: media('hls') },
+    { method: 'options', pattern: '/hls/*', handler: preflight },
+    { method: 'get', pattern: '/vod/*', handler: media('vod') },
+    { method: 'head', pattern: '/vod/*', handler: media('vod') },
+    { method: 'options', pattern: '/vod/*', handler: preflight },
+    {
+      method: 'get', pattern: '/api/status', handler: (req) => authorize(req, deps, 'sessions:read') ?? json(200, deps.status()),
+    },
+    {
+      method: 'get', pattern: '/api/sessions', handler: (req) => {
+        const denied = authorize(req, deps, 'sessions:read');
+        if (denied) return denied;
+        const limitText = queryParam(req.query, 'limit');
+        const limit = limitText === undefined ? 50 : Number(limitText);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+          return json(400, { error: 'bad_request', message: 'limit must be an integer from 1 to 1000' });
+        }
+        return json(200, deps.sessions.list({ channel: queryParam(req.query, 'channel'), limit }));
+      },
+    },
+    {
+      method: 'get', pattern: '/api/sessions/:id', handler: (req) => {
+        const denied = authorize(req, deps, 'sessions:read');
+        if (denied) return denied;
+        const id = req.path.slice('/api/sessions/'.length);
+        const s = deps.sessions.find(id);
+        return s ? json(200, s) : json(404, { error: 'not_found', message: 'no such session' });
+      },
+    },
+  ];
+}

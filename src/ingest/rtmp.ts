@@ -1,0 +1,262 @@
+// RTMP/RTMPS ingest on node-media-server 4.x (the only module that imports it). Checks every publish before
+// media is processed, refuses remote RTMP play (the path holds the secret key), marks rejected sessions so
+// nothing downstream reacts to NMS's late postPublish/donePublish, and hands media out through bounded pipes.
+// Never logs a stream path or key.
+
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:net';
+import type { Logger } from '../log.js';
+import { FailureGuard } from './failure-guard.js';
+
+const require = createRequire(import.meta.url);
+
+interface NmsSession {
+  id: string;
+  ip: string;
+  protocol: string;
+  streamApp: string;
+  streamName: string;
+  streamPath: string;
+  inBytes: number;
+  videoCodec: number;
+  videoWidth: number;
+  videoHeight: number;
+  videoFramerate: number;
+  videoDatarate: number;
+  audioCodec: number;
+  audioSamplerate: number;
+  audioChannels: number;
+  socket?: { destroy(): void; once(ev: string, fn: () => void): void };
+  close(): void;
+}
+interface NmsBroadcast {
+  publisher: NmsSession | null;
+  publishGraceMs: number;
+  postPlay(s: unknown): string | null;
+  donePlay(s: unknown): void;
+}
+interface NmsContext {
+  config: Record<string, unknown>;
+  sessions: Map<string, NmsSession>;
+  broadcasts: Map<string, NmsBroadcast>;
+  eventEmitter: { on(ev: string, fn: (s: NmsSession) => void): void; removeAllListeners(): void };
+}
+interface NmsRtmpServer {
+  tcpServer?: Server;
+  tlsServer?: Server;
+  run(): void;
+  stop(): void;
+}
+
+export interface PublishAttempt {
+  id: string;
+  key: string;
+  /** Remote address without the port. */
+  address: string;
+}
+
+export type Admission = { ok: true } | { ok: false; reason: string };
+
+export interface SourceMeta {
+  videoCodecId: number;
+  width: number;
+  height: number;
+  fps: number;
+  videoKbps: number;
+  audioCodecId: number;
+  inBytes: number;
+}
+
+export interface IngestHandlers {
+  /** Decides synchronously whether a publish may go on; a refusal closes the connection. */
+  admit(a: PublishAttempt): Admission;
+  /** The publisher's connection closed (it may come back within the grace window). */
+  disconnected(id: string): void;
+  /** node-media-server ended the publish for good. */
+  ended(id: string): void;
+}
+
+export interface IngestOptions {
+  host: string;
+  port: number;
+  tls?: { port: number; cert: string; key: string };
+  graceMs: number;
+  maxFailuresPerMinute: number;
+  log: Logger;
+}
+
+export interface MediaSink {
+  write(buf: Buffer): void;
+}
+
+const addressOf = (ip: string): string => ip.replace(/:\d+$/, '').replace(/^::ffff:/, '');
+export const isLoopback = (address: string): boolean => address === '::1' || address.startsWith('127.');
+
+export class RtmpIngest {
+  private server?: NmsRtmpServer;
+  private readonly ctx: NmsContext;
+  private readonly rejected = new Set<string>();
+  private readonly accepted = new Map<string, NmsSession>();
+  readonly guard: FailureGuard;
+  readonly counters = { rejectedPublishes: 0, refusedConnections: 0, refusedPlays: 0 };
+
+  constructor(private readonly opts: IngestOptions, private readonly handlers: IngestHandlers) {
+    // NMS logs stream paths, which contain stream keys: silence it, we log ourselves.
+    const logger = require('node-media-server/src/core/logger.js') as { log: (...a: unknown[]) => void };
+    logger.log = () => {};
+    this.ctx = require('node-media-server/src/core/context.js') as NmsContext;
+    this.guard = new FailureGuard({ maxFailuresPerMinute: opts.maxFailuresPerMinute, blockMs: 5 * 60000 });
+  }
+
+  async start(): Promise<void> {
+    const { opts } = this;
+    this.ctx.config = {
+      bind: opts.host,
+      rtmp: { port: opts.port },
+      ...(opts.tls ? { rtmps: { port: opts.tls.port, cert: opts.tls.cert, key: opts.tls.key } } : {}),
+    };
+    if (opts.tls) {
+      readFileSync(opts.tls.cert); // fail here with a clear error rather than inside NMS
+      readFileSync(opts.tls.key);
+    }
+    this.ctx.eventEmitter.on('prePublish', this.onPrePublish);
+    this.ctx.eventEmitter.on('postPublish', this.onPostPublish);
+    this.ctx.eventEmitter.on('donePublish', this.onDonePublish);
+    this.ctx.eventEmitter.on('prePlay', this.onPrePlay);
+    const RtmpServer = require('node-media-server/src/server/rtmp_server.js') as new () => NmsRtmpServer;
+    const server = new RtmpServer();
+    this.server = server;
+    for (const srv of [server.tcpServer, server.tlsServer]) {
+      // Runs after NMS's own connection handler: an address over the failure limit is cut off at once.
+      srv?.on('connection', (socket) => {
+        const address = addressOf(`${socket.remoteAddress ?? ''}:0`);
+        if (this.guard.isBlocked(address, Date.now())) {
+          this.counters.refusedConnections += 1;
+          socket.destroy();
+        }
+      });
+    }
+    await listen(server.tcpServer!, opts.port, opts.host);
+    if (server.tlsServer && opts.tls) await listen(server.tlsServer, opts.tls.port, opts.host);
+    for (const srv of [server.tcpServer, server.tlsServer]) srv?.on('error', (err) => this.opts.log.error('rtmp listener error', { err }));
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    const { tcpServer, tlsServer } = this.server;
+    this.server.stop();
+    this.ctx.eventEmitter.removeAllListeners();
+    await Promise.all([tcpServer, tlsServer].filter((s): s is Server => !!s && s.listening).map((s) => new Promise((r) => s.close(r))));
+    this.server = undefined;
+  }
+
+  /** The port actually bound (useful when configured as 0 in tests). */
+  get port(): number {
+    const a = this.server?.tcpServer?.address();
+    return typeof a === 'object' && a ? a.port : this.opts.port;
+  }
+
+  meta(id: string): SourceMeta | undefined {
+    const s = this.accepted.get(id);
+    if (!s) return undefined;
+    return {
+      videoCodecId: Number(s.videoCodec) || 0, width: Number(s.videoWidth) || 0, height: Number(s.videoHeight) || 0,
+      fps: Number(s.videoFramerate) || 0, videoKbps: Number(s.videoDatarate) || 0, audioCodecId: Number(s.audioCodec) || 0,
+      inBytes: s.inBytes,
+    };
+  }
+
+  /** Attaches an internal FLV subscriber to a publisher's stream; NMS sends it the headers and GOP cache first. */
+  subscribe(id: string, sink: MediaSink): () => void {
+    const s = this.accepted.get(id);
+    const broadcast = s ? this.ctx.broadcasts.get(s.streamPath) : undefined;
+    if (!s || !broadcast) throw new Error(`publish ${id} is not live`);
+    const sub = {
+      id: 'kmk-' + randomBytes(6).toString('hex'), ip: '', protocol: 'flv', streamPath: s.streamPath, endTime: 0,
+      sendBuffer: (buf: Buffer) => sink.write(buf),
+    };
+    broadcast.postPlay(sub);
+    let attached = true;
+    return () => {
+      if (attached) broadcast.donePlay(sub);
+      attached = false;
+    };
+  }
+
+  /** Closes a publisher's connection (end of class from our side, or shutdown). */
+  kick(id: string): void {
+    const s = this.accepted.get(id);
+    s?.socket?.destroy();
+  }
+
+  private refuse(s: NmsSession, reason: string): void {
+    this.rejected.add(s.id);
+    this.counters.rejectedPublishes += 1;
+    this.opts.log.warn('publish refused', { from: addressOf(s.ip), reason });
+    if (s.socket) s.socket.destroy();
+    else s.close();
+  }
+
+  private readonly onPrePublish = (s: NmsSession): void => {
+    try {
+      const address = addressOf(s.ip);
+      if (this.guard.isBlocked(address, Date.now())) return this.refuse(s, 'too many failed attempts from this address');
+      if (s.streamApp !== 'live') return this.refuse(s, `unknown application "${s.streamApp.slice(0, 32)}" (publish to /live/<stream key>)`);
+      const verdict = this.handlers.admit({ id: s.id, key: s.streamName, address });
+      if (!verdict.ok) {
+        if (verdict.reason === 'unknown or revoked stream key') this.guard.recordFailure(address, Date.now());
+        return this.refuse(s, verdict.reason);
+      }
+      this.accepted.set(s.id, s);
+      const broadcast = this.ctx.broadcasts.get(s.streamPath);
+      if (broadcast) broadcast.publishGraceMs = this.opts.graceMs;
+      s.socket?.once('close', () => {
+        if (this.accepted.has(s.id)) this.handlers.disconnected(s.id);
+      });
+    } catch (err) {
+      this.opts.log.error('publish check failed', { err });
+      this.refuse(s, 'internal error');
+    }
+  };
+
+  private readonly onPostPublish = (s: NmsSession): void => {
+    // NMS fires this even for sessions we closed in prePublish; they are simply ignored.
+    if (this.rejected.has(s.id)) return;
+  };
+
+  private readonly onDonePublish = (s: NmsSession): void => {
+    if (this.rejected.delete(s.id)) return;
+    if (!this.accepted.has(s.id)) return;
+    this.accepted.delete(s.id);
+    try {
+      this.handlers.ended(s.id);
+    } catch (err) {
+      this.opts.log.error('unpublish handling failed', { err });
+    }
+  };
+
+  private readonly onPrePlay = (s: NmsSession): void => {
+    if (!isLoopback(addressOf(s.ip))) {
+      this.counters.refusedPlays += 1;
+      this.opts.log.warn('rtmp play refused: only loopback may play', { from: addressOf(s.ip) });
+      if (s.socket) s.socket.destroy();
+      else s.close();
+    }
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  // NMS's own run() would exit the process on a listen error; we listen ourselves and report instead.
+  return new Promise((resolve, reject) => {
+    const fail = (err: NodeJS.ErrnoException): void => {
+      reject(new Error(err.code === 'EADDRINUSE' ? `RTMP port ${host}:${port} is already in use` : `RTMP listen on ${host}:${port} failed: ${err.message}`));
+    };
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
+}

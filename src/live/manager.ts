@@ -1,0 +1,420 @@
+// The one owner of live state: which channel is live, with which publisher, session and ladder. Every change
+// to that state happens here, in response to ingest events; others read snapshots or subscribe to events.
+
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { Admission, PublishAttempt, SourceMeta } from '../ingest/rtmp.js';
+import type { MediaSink } from '../ingest/rtmp.js';
+import { Preroll } from './preroll.js';
+import { masterPlaylist, type MasterVariant } from '../hls/master.js';
+import { planLadder, pixelRate, type LadderPlan, type SourceInfo } from '../transcode/ladder.js';
+import { AUDIO_VARIANT } from '../transcode/args.js';
+import { codecString, type ProbedStream } from '../transcode/probe.js';
+import type { TranscoderStatus } from '../transcode/supervisor.js';
+import { admit as admitCapacity } from './admission.js';
+import type { Channel } from './channel-rules.js';
+
+export interface TranscoderLike {
+  start(resume?: boolean): void;
+  stop(timeoutMs?: number): Promise<void>;
+  status(): TranscoderStatus;
+}
+
+export interface TranscoderRequest {
+  plan: LadderPlan;
+  outDir: string;
+  record: boolean;
+  segmentPrefix: string;
+  feed(sink: MediaSink): () => void;
+  onSlowChange(slow: boolean): void;
+}
+
+export interface LiveDeps {
+  channelForKey(key: string): number | undefined;
+  channelById(id: number): Channel;
+  sessions: {
+    start(channelId: number, recorded: boolean): { id: string };
+    setSource(id: string, s: { codec: string; width: number; height: number; fps: number; audioCodec: string }, ladder: string[]): void;
+    update(id: string, p: { bytesIn?: number; reconnects?: number; restarts?: number }): void;
+    end(id: string, reason: string): void;
+  };
+  ingest: {
+    meta(id: string): SourceMeta | undefined;
+    subscribe(id: string, sink: MediaSink): () => void;
+    kick(id: string): void;
+  };
+  createTranscoder(req: TranscoderRequest): TranscoderLike;
+  probe(path: string): Promise<ProbedStream[]>;
+  log: Logger;
+}
+
+export interface LiveOptions {
+  mediaDir: string;
+  graceMs: number;
+  budget: number;
+  /** How long to wait for the publisher's metadata before giving up. */
+  probeTimeoutMs?: number;
+}
+
+export type ChannelState = 'starting' | 'live' | 'reconnecting' | 'ending';
+
+interface LiveChannel {
+  channel: Channel;
+  sessionId: string;
+  publisherId: string;
+  state: ChannelState;
+  since: string;
+  plan?: LadderPlan;
+  transcoder?: TranscoderLike;
+  graceTimer?: NodeJS.Timeout;
+  reconnects: number;
+  bytesBefore: number;
+  notes: string[];
+  slow: boolean;
+  masterWritten: boolean;
+  preroll?: Preroll;
+  /** Bytes received from the current publisher when last seen (NMS forgets a session once it ends). */
+  lastBytes: number;
+  detachPreroll?: () => void;
+}
+
+export interface LiveChannelView {
+  channel: string;
+  state: ChannelState;
+  sessionId: string;
+  since: string;
+  ladder: string[];
+  pixelRate: number;
+  reconnects: number;
+  slow: boolean;
+  notes: string[];
+  transcoder?: TranscoderStatus;
+}
+
+export interface LiveEvents {
+  started: [{ channel: string; sessionId: string }];
+  ended: [{ channel: string; sessionId: string; reason: string; recorded: boolean }];
+}
+
+const SEGMENT_SECONDS = { standard: 2, low: 1 } as const;
+
+export class LiveManager extends EventEmitter<LiveEvents> {
+  private readonly live = new Map<string, LiveChannel>();
+  private readonly byPublisher = new Map<string, LiveChannel>();
+  private accepting = true;
+
+  constructor(private readonly o: LiveOptions, private readonly d: LiveDeps) {
+    super();
+  }
+
+  liveDir(slug: string): string {
+    return join(this.o.mediaDir, 'live', slug);
+  }
+
+  vodDir(sessionId: string): string {
+    return join(this.o.mediaDir, 'vod', sessionId);
+  }
+
+  used(): number {
+    let sum = 0;
+    for (const c of this.live.values()) if (c.plan) sum += pixelRate(c.plan.rungs);
+    return sum;
+  }
+
+  snapshot(): { budget: number; used: number; channels: LiveChannelView[] } {
+    return {
+      budget: this.o.budget,
+      used: this.used(),
+      channels: [...this.live.values()].map((c) => ({
+        channel: c.channel.slug,
+        state: c.state,
+        sessionId: c.sessionId,
+        since: c.since,
+        ladder: c.plan?.rungs.map((r) => r.name + (r.copy ? ' (copy)' : '')) ?? [],
+        pixelRate: c.plan ? pixelRate(c.plan.rungs) : 0,
+        reconnects: c.reconnects,
+        slow: c.slow,
+        notes: [...c.notes],
+        transcoder: c.transcoder?.status(),
+      })),
+    };
+  }
+
+  /** The session live on a channel now, if any. */
+  current(slug: string): { sessionId: string; state: ChannelState } | undefined {
+    const c = this.live.get(slug);
+    return c && { sessionId: c.sessionId, state: c.state };
+  }
+
+  // ---- ingest events -------------------------------------------------------------------------
+
+  admit(a: PublishAttempt): Admission {
+    if (!this.accepting) return { ok: false, reason: 'the server is shutting down' };
+    const channelId = this.d.channelForKey(a.key);
+    if (channelId === undefined) return { ok: false, reason: 'unknown or revoked stream key' };
+    const channel = this.d.channelById(channelId);
+    const existing = this.live.get(channel.slug);
+    if (existing) {
+      if (existing.state !== 'reconnecting') return { ok: false, reason: `channel "${channel.slug}" is already live` };
+      this.resume(existing, a.id);
+      return { ok: true };
+    }
+    const free = this.o.budget - this.used();
+    if (free <= 0 && channel.overflow === 'refuse') return { ok: false, reason: 'the box is at its transcode capacity (overflow policy: refuse)' };
+    const session = this.d.sessions.start(channel.id, channel.record);
+    const lc: LiveChannel = {
+      channel, sessionId: session.id, publisherId: a.id, state: 'starting', since: new Date().toISOString(),
+      reconnects: 0, bytesBefore: 0, lastBytes: 0, notes: [], slow: false, masterWritten: false,
+    };
+    this.live.set(channel.slug, lc);
+    this.byPublisher.set(a.id, lc);
+    this.d.log.info('class starting', { channel: channel.slug, session: session.id, from: a.address });
+    // Hold the media from the first packet on, so the recording starts when the class does.
+    lc.preroll = new Preroll(32 * 1024 * 1024);
+    queueMicrotask(() => {
+      try {
+        if (lc.preroll && lc.state === 'starting') lc.detachPreroll = this.d.ingest.subscribe(a.id, lc.preroll);
+      } catch (err) {
+        this.fail(lc, err);
+      }
+    });
+    void this.startLadder(lc).catch((err: unknown) => this.fail(lc, err));
+    return { ok: true };
+  }
+
+  disconnected(publisherId: string): void {
+    const lc = this.byPublisher.get(publisherId);
+    if (!lc || lc.publisherId !== publisherId || lc.state === 'ending') return;
+    lc.state = 'reconnecting';
+    this.publisherBytes(lc);
+    this.d.log.info('publisher dropped; waiting for it to come back', { channel: lc.channel.slug, graceMs: this.o.graceMs });
+    clearTimeout(lc.graceTimer);
+    lc.graceTimer = setTimeout(() => void this.end(lc, 'publisher left'), this.o.graceMs);
+  }
+
+  ended(publisherId: string): void {
+    const lc = this.byPublisher.get(publisherId);
+    this.byPublisher.delete(publisherId);
+    if (!lc || lc.publisherId !== publisherId) return;
+    if (lc.state === 'reconnecting') return; // the grace timer decides
+    void this.end(lc, 'publisher left');
+  }
+
+  /** Stops accepting publishes and ends every live class (playlists closed). */
+  async shutdown(): Promise<void> {
+    this.accepting = false;
+    await Promise.all([...this.live.values()].map((lc) => this.end(lc, 'server shutdown')));
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private resume(lc: LiveChannel, publisherId: string): void {
+    clearTimeout(lc.graceTimer);
+    lc.bytesBefore += this.publisherBytes(lc);
+    lc.lastBytes = 0;
+    lc.publisherId = publisherId;
+    this.byPublisher.set(publisherId, lc);
+    if (lc.preroll) {
+      // Still probing: follow the new publisher from here.
+      lc.detachPreroll?.();
+      const pre = lc.preroll;
+      queueMicrotask(() => {
+        if (lc.preroll === pre) lc.detachPreroll = this.d.ingest.subscribe(publisherId, pre);
+      });
+    }
+    lc.reconnects += 1;
+    lc.state = lc.plan ? 'live' : 'starting';
+    this.d.sessions.update(lc.sessionId, { reconnects: lc.reconnects });
+    this.d.log.info('publisher reconnected; session continues', { channel: lc.channel.slug, session: lc.sessionId, reconnects: lc.reconnects });
+    if (lc.transcoder && lc.plan) {
+      // A new publisher means new timestamps and codec headers: restart the ladder on it, after a discontinuity.
+      const old = lc.transcoder;
+      const plan = lc.plan;
+      void old.stop(5000).then(() => {
+        if (lc.state === 'ending' || lc.transcoder !== old) return;
+        lc.transcoder = this.makeTranscoder(lc, plan);
+        lc.transcoder.start(true);
+      });
+    }
+  }
+
+  private async startLadder(lc: LiveChannel): Promise<void> {
+    const segment = SEGMENT_SECONDS[lc.channel.latency];
+    const source = await this.probeSource(lc, segment);
+    if (lc.state === 'ending') return;
+    const full = planLadder(source, { profile: lc.channel.ladder, segmentSeconds: segment });
+    const smallest = full.rungs.length ? pixelRate(full.rungs.slice(-1)) : 0;
+    const free = this.o.budget - this.used();
+    const decision = admitCapacity(lc.channel.overflow, free, pixelRate(full.rungs), smallest);
+    if (decision.kind === 'refuse') {
+      this.d.log.warn('publish refused', { channel: lc.channel.slug, reason: decision.reason });
+      this.d.ingest.kick(lc.publisherId);
+      await this.end(lc, `refused: ${decision.reason}`);
+      return;
+    }
+    const plan = decision.kind === 'degrade'
+      ? planLadder(source, { profile: lc.channel.ladder, segmentSeconds: segment, budget: decision.budget })
+      : full;
+    if (decision.kind === 'degrade') lc.notes.push(`${decision.note}; dropped ${plan.dropped.join(', ')}`);
+    lc.plan = plan;
+    this.d.sessions.setSource(lc.sessionId, {
+      codec: source.videoCodec, width: source.width, height: source.height, fps: source.fps, audioCodec: source.audioCodec,
+    }, plan.rungs.map((r) => r.name));
+    const dir = this.liveDir(lc.channel.slug);
+    await rm(dir, { recursive: true, force: true }); // a previous class's leftovers
+    await mkdir(dir, { recursive: true });
+    if ((lc.state as ChannelState) === 'ending') return;
+    lc.transcoder = this.makeTranscoder(lc, plan);
+    lc.transcoder.start(false);
+    if (lc.state === 'starting') lc.state = 'live';
+    this.emit('started', { channel: lc.channel.slug, sessionId: lc.sessionId });
+    await this.writeMasterWhenReady(lc, plan);
+  }
+
+  private makeTranscoder(lc: LiveChannel, plan: LadderPlan): TranscoderLike {
+    return this.d.createTranscoder({
+      plan,
+      outDir: this.liveDir(lc.channel.slug),
+      record: lc.channel.record,
+      segmentPrefix: lc.sessionId,
+      feed: (sink) => {
+        const pre = lc.preroll;
+        const detach = lc.detachPreroll;
+        lc.preroll = undefined;
+        lc.detachPreroll = undefined;
+        if (pre && detach) {
+          pre.drainInto(sink); // the same subscription continues: no gap, no duplicate
+          return detach;
+        }
+        return this.d.ingest.subscribe(lc.publisherId, sink);
+      },
+      onSlowChange: (slow) => {
+        lc.slow = slow;
+      },
+    });
+  }
+
+  /** Reads the publisher's metadata and the spacing of its first keyframes. */
+  private async probeSource(lc: LiveChannel, segment: number): Promise<SourceInfo> {
+    const deadline = Date.now() + (this.o.probeTimeoutMs ?? 10000);
+    let meta = this.d.ingest.meta(lc.publisherId);
+    while (!meta || meta.width <= 0 || meta.height <= 0) {
+      if (Date.now() > deadline || lc.state === 'ending') throw new Error('no video metadata from the publisher within 10 s');
+      await sleep(100);
+      meta = this.d.ingest.meta(lc.publisherId);
+    }
+    await lc.preroll?.waitForKeyframes(2, segment * 1000 + 1000);
+    const keyframeInterval = lc.preroll?.keyframeInterval();
+    return {
+      videoCodec: meta.videoCodecId === 7 ? 'h264' : 'other',
+      width: meta.width,
+      height: meta.height,
+      fps: meta.fps,
+      audioCodec: meta.audioCodecId === 10 ? 'aac' : meta.audioCodecId === 0 ? 'none' : 'other',
+      keyframeInterval,
+      videoKbps: meta.videoKbps,
+    };
+  }
+
+  /** Once every variant has a segment, probes one per variant for CODECS and writes master.m3u8. */
+  private async writeMasterWhenReady(lc: LiveChannel, plan: LadderPlan): Promise<void> {
+    const dir = this.liveDir(lc.channel.slug);
+    const names = [...plan.rungs.map((r) => r.name as string), ...(plan.audio !== 'none' ? [AUDIO_VARIANT] : [])];
+    const deadline = Date.now() + 60000;
+    const first = new Map<string, string>();
+    while (first.size < names.length) {
+      if (lc.state === 'ending' || Date.now() > deadline) return;
+      for (const n of names) {
+        if (first.has(n)) continue;
+        const seg = await firstSegment(join(dir, n));
+        if (seg) first.set(n, seg);
+      }
+      if (first.size < names.length) await sleep(200);
+    }
+    const variants: MasterVariant[] = [];
+    let audioCodec = 'mp4a.40.2';
+    if (plan.audio !== 'none') {
+      const a = (await this.d.probe(first.get(AUDIO_VARIANT)!)).find((s) => s.kind === 'audio');
+      audioCodec = (a && codecString(a)) ?? audioCodec;
+    }
+    for (const r of plan.rungs) {
+      const path = first.get(r.name)!;
+      const v = (await this.d.probe(path)).find((s) => s.kind === 'video');
+      const bytes = (await stat(path)).size;
+      const measured = (bytes * 8) / plan.segmentSeconds;
+      const audioBps = plan.audio === 'none' ? 0 : plan.audioKbps * 1000;
+      const nominal = r.videoKbps * 1000 + audioBps;
+      variants.push({
+        uri: `${r.name}/index.m3u8`,
+        bandwidth: Math.max(r.copy ? measured * 1.25 : r.videoKbps * 1100 + audioBps, measured) ,
+        averageBandwidth: r.copy ? measured + audioBps : nominal,
+        width: v?.width ?? r.width,
+        height: v?.height ?? r.height,
+        frameRate: r.fps,
+        videoCodec: (v && codecString(v)) ?? 'avc1.640028',
+      });
+    }
+    const text = masterPlaylist(variants, plan.audio !== 'none' ? { uri: `${AUDIO_VARIANT}/index.m3u8`, codec: audioCodec, name: 'audio' } : undefined);
+    if ((lc.state as ChannelState) === 'ending' && !existsSync(dir)) return;
+    await writeFile(join(dir, 'master.m3u8.tmp'), text);
+    await rename(join(dir, 'master.m3u8.tmp'), join(dir, 'master.m3u8'));
+    lc.masterWritten = true;
+    this.d.log.info('class is live', { channel: lc.channel.slug, session: lc.sessionId, variants: variants.length });
+  }
+
+  private publisherBytes(lc: LiveChannel): number {
+    const now = this.d.ingest.meta(lc.publisherId)?.inBytes;
+    if (now !== undefined) lc.lastBytes = now;
+    return lc.lastBytes;
+  }
+
+  private fail(lc: LiveChannel, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    this.d.log.error('class could not start', { channel: lc.channel.slug, err: message });
+    this.d.ingest.kick(lc.publisherId);
+    void this.end(lc, `failed: ${message}`);
+  }
+
+  private async end(lc: LiveChannel, reason: string): Promise<void> {
+    if (lc.state === 'ending') return;
+    lc.state = 'ending';
+    clearTimeout(lc.graceTimer);
+    lc.detachPreroll?.();
+    lc.preroll = undefined;
+    const status = lc.transcoder?.status();
+    await lc.transcoder?.stop();
+    this.d.sessions.update(lc.sessionId, { bytesIn: lc.bytesBefore + this.publisherBytes(lc), restarts: status?.restarts ?? 0 });
+    this.d.sessions.end(lc.sessionId, reason);
+    this.live.delete(lc.channel.slug);
+    for (const [id, c] of this.byPublisher) if (c === lc) this.byPublisher.delete(id);
+    let recorded = false;
+    if (lc.channel.record && lc.masterWritten) {
+      try {
+        await mkdir(join(this.o.mediaDir, 'vod'), { recursive: true });
+        await rename(this.liveDir(lc.channel.slug), this.vodDir(lc.sessionId));
+        recorded = true;
+      } catch (err) {
+        this.d.log.error('could not keep the recording', { session: lc.sessionId, err });
+      }
+    }
+    this.d.log.info('class ended', { channel: lc.channel.slug, session: lc.sessionId, reason, recorded });
+    this.emit('ended', { channel: lc.channel.slug, sessionId: lc.sessionId, reason, recorded });
+  }
+}
+
+async function firstSegment(dir: string): Promise<string | undefined> {
+  try {
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort();
+    // The newest file may still be being written; the first complete one is any but the last.
+    const playlist = existsSync(join(dir, 'index.m3u8'));
+    if (!playlist || files.length === 0) return undefined;
+    return join(dir, files[0]!);
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

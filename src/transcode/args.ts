@@ -1,0 +1,84 @@
+// Builds the one-process ffmpeg argument list for a live ladder. Pure: golden-tested per profile in
+// test/transcode-args.test.ts, so every flag change is a visible diff there. One comment per flag says why.
+
+import { join } from 'node:path';
+import type { LadderPlan } from './ladder.js';
+
+export interface ArgsOptions {
+  /** Folder the variant playlists and segments go to (one subfolder per variant). */
+  outDir: string;
+  /** Keep every segment (recording) instead of a sliding live window. */
+  record: boolean;
+  /** Continue existing playlists after a restart, marking the gap with EXT-X-DISCONTINUITY. */
+  resume: boolean;
+  preset: string;
+  liveWindow: number;
+  /** Unique per session, so segment URLs never repeat across classes (they are cached as immutable). */
+  segmentPrefix: string;
+}
+
+export const AUDIO_VARIANT = 'audio';
+
+export function ffmpegArgs(plan: LadderPlan, o: ArgsOptions): string[] {
+  const seg = plan.segmentSeconds;
+  const a: string[] = [
+    '-hide_banner',
+    '-loglevel', 'warning', // warnings and errors only: stderr is matched against known failures
+    '-nostats', // progress comes from -progress, not the interactive status line
+    '-progress', 'pipe:1', // key=value progress blocks on stdout (fps, speed, bitrate)
+    '-stats_period', '1',
+    '-fflags', '+genpts', // tolerate FLV packets without pts after a publisher reconnect
+    '-analyzeduration', '1000000', // the FLV header and metadata arrive first; 1 s is plenty
+    '-f', 'flv', '-i', 'pipe:0', // media arrives through our bounded pipe, not a second RTMP hop
+  ];
+  const encoded = plan.rungs.map((r, i) => ({ r, i })).filter(({ r }) => !r.copy);
+  if (encoded.length > 0) {
+    // Decode once, split into one scaler per encoded rung.
+    const splits = encoded.map(({ i }) => `[s${i}]`).join('');
+    const scales = encoded.map(({ r, i }) => `[s${i}]scale=${r.width}:${r.height},setsar=1[v${i}]`).join(';');
+    a.push('-filter_complex', `[0:v:0]split=${encoded.length}${splits};${scales}`);
+  }
+  const topCopied = plan.rungs[0]?.copy === true;
+  plan.rungs.forEach((r, i) => {
+    if (r.copy) {
+      a.push('-map', '0:v:0', `-c:v:${i}`, 'copy'); // the source is already a fitting H.264 stream
+      return;
+    }
+    const gop = String(Math.max(1, Math.round(r.fps * seg)));
+    a.push(
+      '-map', `[v${i}]`,
+      `-c:v:${i}`, 'libx264',
+      `-preset:v:${i}`, o.preset,
+      `-profile:v:${i}`, 'high',
+      `-b:v:${i}`, `${r.videoKbps}k`,
+      `-maxrate:v:${i}`, `${Math.round(r.videoKbps * 1.1)}k`, // capped VBR keeps the advertised BANDWIDTH honest
+      `-bufsize:v:${i}`, `${r.videoKbps * 2}k`,
+      `-g:v:${i}`, gop, `-keyint_min:v:${i}`, gop, // one keyframe per segment on every rung
+      `-sc_threshold:v:${i}`, '0', // no scene-cut keyframes: they would misalign the rungs
+      // Keyframes on segment boundaries; with a copied top rung, follow the source's keyframes instead.
+      `-force_key_frames:v:${i}`, topCopied ? 'source' : `expr:gte(t,n_forced*${seg})`,
+    );
+  });
+  if (plan.audio !== 'none') {
+    a.push('-map', '0:a:0');
+    if (plan.audio === 'copy') a.push('-c:a', 'copy'); // AAC already: no re-encode
+    else a.push('-c:a', 'aac', '-b:a', `${plan.audioKbps}k`, '-ac', '2', '-ar', '48000'); // encoded once, shared by all rungs
+  }
+  const flags = ['independent_segments', 'program_date_time'];
+  if (!o.record) flags.push('delete_segments'); // sliding window: old segments leave the disk
+  if (o.resume) flags.push('append_list', 'discont_start'); // restart continues the playlist after a discontinuity
+  const streamMap = plan.rungs.map((r, i) => `v:${i},agroup:aud,name:${r.name}`);
+  if (plan.audio !== 'none') streamMap.push(`a:0,agroup:aud,name:${AUDIO_VARIANT}`);
+  a.push(
+    '-f', 'hls',
+    '-hls_time', String(seg),
+    '-hls_list_size', o.record ? '0' : String(o.liveWindow), // recording keeps the whole class in the playlist
+    '-hls_flags', flags.join('+'),
+    '-hls_segment_type', 'mpegts',
+    '-hls_segment_filename', join(o.outDir, '%v', `${o.segmentPrefix}_%05d.ts`),
+    '-var_stream_map', streamMap.join(' '),
+    join(o.outDir, '%v', 'index.m3u8'),
+  );
+  if (o.record) a.splice(a.indexOf('-hls_flags'), 0, '-hls_playlist_type', 'event');
+  return a;
+}

@@ -1,0 +1,100 @@
+// Plans the output ladder for one source: which rungs, what size and bitrate, whether the top rung is copied.
+// Pure: the same source and profile always give the same plan.
+
+import type { RungName } from '../live/channel-rules.js';
+
+export interface RungSpec {
+  name: RungName;
+  height: number;
+  videoKbps: number;
+}
+
+/** Default rungs; width follows the source aspect ratio. */
+export const DEFAULT_RUNGS: Record<RungName, RungSpec> = {
+  '1080p': { name: '1080p', height: 1080, videoKbps: 5000 },
+  '720p': { name: '720p', height: 720, videoKbps: 2800 },
+  '480p': { name: '480p', height: 480, videoKbps: 1400 },
+  '360p': { name: '360p', height: 360, videoKbps: 800 },
+  '240p': { name: '240p', height: 240, videoKbps: 400 },
+};
+
+export interface SourceInfo {
+  videoCodec: 'h264' | 'other';
+  width: number;
+  height: number;
+  fps: number;
+  audioCodec: 'aac' | 'other' | 'none';
+  /** Seconds between source keyframes, when observed. */
+  keyframeInterval?: number;
+  videoKbps?: number;
+}
+
+export interface PlannedRung {
+  name: RungName;
+  width: number;
+  height: number;
+  fps: number;
+  videoKbps: number;
+  /** Copied from the source without re-encoding. */
+  copy: boolean;
+}
+
+export interface LadderPlan {
+  rungs: PlannedRung[];
+  segmentSeconds: number;
+  audio: 'copy' | 'aac' | 'none';
+  audioKbps: number;
+  /** Rungs dropped to fit the transcode budget. */
+  dropped: RungName[];
+}
+
+const even = (n: number): number => Math.max(2, Math.round(n / 2) * 2);
+
+/** Encoded pixels per second of the rungs that are re-encoded (copied rungs cost no encode). */
+export function pixelRate(rungs: readonly PlannedRung[]): number {
+  return rungs.filter((r) => !r.copy).reduce((sum, r) => sum + r.width * r.height * r.fps, 0);
+}
+
+/** True when the source's keyframes fall on every segment boundary. */
+export function keyframesAligned(source: SourceInfo, segmentSeconds: number): boolean {
+  const k = source.keyframeInterval;
+  if (!k || k <= 0) return false;
+  const ratio = segmentSeconds / k;
+  return Math.abs(ratio - Math.round(ratio)) < 0.02 && Math.round(ratio) >= 1;
+}
+
+export interface PlanOptions {
+  profile: readonly RungName[];
+  segmentSeconds: number;
+  rungs?: Record<RungName, RungSpec>;
+  /** Encoded-pixel budget left for this channel; rungs are dropped from the top to fit. */
+  budget?: number;
+  audioKbps?: number;
+}
+
+export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
+  const specs = opts.rungs ?? DEFAULT_RUNGS;
+  const aspect = source.width > 0 && source.height > 0 ? source.width / source.height : 16 / 9;
+  const fps = source.fps > 0 ? Math.min(Math.round(source.fps * 100) / 100, 60) : 30;
+  const fitting = opts.profile.map((n) => specs[n]).filter((s) => s.height <= source.height).sort((a, b) => b.height - a.height);
+  // A source below every rung still gets one rung at its own size.
+  const chosen = fitting.length > 0 ? fitting : [{ ...specs[opts.profile[opts.profile.length - 1] ?? '360p'], height: even(source.height) }];
+  let rungs: PlannedRung[] = chosen.map((s) => ({
+    name: s.name, height: even(s.height), width: even(s.height * aspect), fps, videoKbps: s.videoKbps, copy: false,
+  }));
+  const top = rungs[0];
+  if (top && source.videoCodec === 'h264' && source.height === top.height && keyframesAligned(source, opts.segmentSeconds)) {
+    top.width = source.width;
+    top.copy = true;
+    if (source.videoKbps && source.videoKbps > 0) top.videoKbps = Math.round(source.videoKbps);
+  }
+  const dropped: RungName[] = [];
+  if (opts.budget !== undefined) {
+    while (rungs.length > 1 && pixelRate(rungs) > opts.budget) {
+      dropped.push(rungs[0]!.name);
+      rungs = rungs.slice(1);
+    }
+  }
+  const audio = source.audioCodec === 'none' ? 'none' : source.audioCodec === 'aac' ? 'copy' : 'aac';
+  return { rungs, segmentSeconds: opts.segmentSeconds, audio, audioKbps: opts.audioKbps ?? 128, dropped };
+}

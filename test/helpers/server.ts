@@ -1,0 +1,113 @@
+// Starts a real server in this process on free loopback ports with a temporary data and media folder, and
+// pushes real RTMP with ffmpeg. Used by the live pipeline tests.
+
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+export interface TestServer {
+  server: RunningServer;
+  dir: string;
+  logs: string[];
+  base: string;
+  rtmp(key: string): string;
+  createChannel(slug: string, opts?: { record?: boolean; ladder?: string[]; latency?: 'standard' | 'low' }): { key: string; id: number };
+  get(path: string, headers?: Record<string, string>): Promise<Response>;
+}
+
+export async function startTestServer(dir: string, env: Record<string, string> = {}): Promise<TestServer> {
+  const config = loadConfig({
+    env: {
+      KMK_BIND_ADDRESS: '127.0.0.1',
+      KMK_HTTP_PORT: String(await freePort()),
+      KMK_RTMP_PORT: String(await freePort()),
+      KMK_INGEST_RECONNECT_GRACE_SECONDS: '5',
+      KMK_LOG_LEVEL: 'debug',
+      ...env,
+    },
+    cwd: dir,
+  });
+  const logs: string[] = [];
+  const log = createLogger('debug', (line) => {
+    logs.push(line);
+    if (process.env.KMK_TEST_LOG) process.stderr.write(line);
+  });
+  const server = await startServer(config, { log, preset: 'ultrafast' });
+  const base = `http://127.0.0.1:${server.httpPort}`;
+  return {
+    server, dir, logs, base,
+    rtmp: (key) => `rtmp://127.0.0.1:${server.rtmpPort}/live/${key}`,
+    createChannel(slug, o = {}) {
+      const c = server.store.channels.create({
+        slug, title: slug, ladder: (o.ladder ?? ['1080p', '720p', '480p', '360p']) as never, latency: o.latency ?? 'standard',
+        record: o.record ?? true, archive: false, overflow: 'degrade',
+      });
+      return { key: server.store.streamKeys.rotate(c.id).key, id: c.id };
+    },
+    get: (path, headers = {}) => fetch(base + path, { headers }),
+  };
+}
+
+export interface PushOptions {
+  seconds?: number;
+  size?: string;
+  gop?: number;
+}
+
+/** A real ffmpeg publisher: 30 fps H.264 (testsrc2) + AAC (sine), paced in real time. */
+export function push(url: string, o: PushOptions = {}): ChildProcess & { done: Promise<number | null> } {
+  const args = [
+    '-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '1280x720'}:rate=30`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    ...(o.seconds ? ['-t', String(o.seconds)] : []),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+    '-g', String(o.gop ?? 60), '-keyint_min', String(o.gop ?? 60), '-sc_threshold', '0',
+    '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', url,
+  ];
+  const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }) as ChildProcess & { done: Promise<number | null> };
+  proc.done = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
+  return proc;
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+export interface ProbeResult {
+  streams: { codec_type: string; codec_name: string; width?: number; height?: number; profile?: string }[];
+  format?: { duration?: string };
+}
+
+/** Async on purpose: the server under test runs in this process and must keep answering while ffprobe reads. */
+export function ffprobe(target: string, extra: string[] = []): Promise<ProbeResult> {
+  return new Promise((resolve, reject) => {
+    execFile('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', ...extra, target], { timeout: 60000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => (err ? reject(new Error(`ffprobe ${target} failed: ${stderr || err.message}`)) : resolve(JSON.parse(stdout) as ProbeResult)));
+  });
+}
+
+/** True when the first video frame of a segment file is a keyframe. */
+export function startsWithKeyframe(file: string): boolean {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=key_frame', '-read_intervals', '%+#1', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+  return r.stdout.trim().split('\n')[0]?.trim() === '1';
+}
+
+export const liveDir = (ts: TestServer, slug: string): string => join(ts.server.config['paths.media'], 'live', slug);
