@@ -1,0 +1,66 @@
+import t from 'tap';
+import * as HLS from 'hls-parser';
+import { parseRange, resolveMediaPath } from '../src/hls/paths.js';
+import { liveWindow } from '../src/hls/window.js';
+import { masterPlaylist } from '../src/hls/master.js';
+import { codecString } from '../src/transcode/probe.js';
+
+t.test('media paths resolve inside the media folder only', async (t) => {
+  const ok = resolveMediaPath('/m', 'hls', 'math-101/720p/index.m3u8');
+  t.match(ok, { ok: true, file: { path: '/m/live/math-101/720p/index.m3u8', playlist: true, contentType: 'application/vnd.apple.mpegurl' } });
+  t.match(resolveMediaPath('/m', 'vod', 's_0123456789abcdef/master.m3u8'), { ok: true, file: { path: '/m/vod/s_0123456789abcdef/master.m3u8' } });
+  t.match(resolveMediaPath('/m', 'hls', 'math-101/360p/s_x_00001.ts'), { ok: true, file: { contentType: 'video/mp2t', playlist: false } });
+  for (const bad of ['../data/kmk.db', '%2e%2e/x.m3u8', 'math-101/..%2fkmk.db', 'math-101/%00.ts', '%E0%A4%A', 'a\\b/x.ts']) {
+    t.match(resolveMediaPath('/m', 'hls', bad), { ok: false, status: 400 }, `${bad} is a bad request`);
+  }
+  for (const missing of ['Math/x.m3u8', 'math-101', 'math-101/a/b/c.ts', 'math-101/x.db', 'math-101/.hidden.ts']) {
+    t.match(resolveMediaPath('/m', 'hls', missing), { ok: false, status: 404 }, `${missing} is not found`);
+  }
+  t.match(resolveMediaPath('/m', 'vod', 'math-101/master.m3u8'), { ok: false, status: 404 }, 'vod wants a session id');
+});
+
+t.test('byte ranges', async (t) => {
+  t.same(parseRange('bytes=0-99', 1000), { start: 0, end: 99 });
+  t.same(parseRange('bytes=900-', 1000), { start: 900, end: 999 });
+  t.same(parseRange('bytes=-100', 1000), { start: 900, end: 999 });
+  t.same(parseRange('bytes=0-5000', 1000), { start: 0, end: 999 });
+  t.equal(parseRange('', 1000), undefined);
+  for (const bad of ['bytes=1000-', 'bytes=5-1', 'bytes=-0', 'items=0-1', 'bytes=0-1,5-6', 'bytes=-']) t.equal(parseRange(bad, 1000), 'invalid', bad);
+});
+
+const event = (n: number, discontinuityAt: number[] = []): string => {
+  let s = '#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:EVENT\n';
+  for (let i = 0; i < n; i++) s += `${discontinuityAt.includes(i) ? '#EXT-X-DISCONTINUITY\n' : ''}#EXTINF:2.000000,\nseg_${i}.ts\n`;
+  return s;
+};
+
+t.test('a recording playlist is served to live viewers as a 6-segment window', async (t) => {
+  const w = HLS.parse(liveWindow(event(10, [3, 8]), 6)) as HLS.types.MediaPlaylist;
+  t.same(w.segments.map((s) => s.uri), ['seg_4.ts', 'seg_5.ts', 'seg_6.ts', 'seg_7.ts', 'seg_8.ts', 'seg_9.ts']);
+  t.equal(w.mediaSequenceBase, 4);
+  t.equal(w.discontinuitySequenceBase, 1, 'one removed discontinuity bumps the sequence');
+  t.equal(w.playlistType, undefined, 'the window is a plain live playlist');
+  t.equal(liveWindow(event(4), 6), event(4), 'short playlists pass unchanged');
+  t.equal(liveWindow('not a playlist', 6), 'not a playlist');
+});
+
+t.test('the master playlist lists every variant with CODECS and the shared audio group', async (t) => {
+  const text = masterPlaylist([
+    { uri: '480p/index.m3u8', bandwidth: 1.6e6, averageBandwidth: 1.5e6, width: 854, height: 480, frameRate: 30, videoCodec: 'avc1.64001e' },
+    { uri: '720p/index.m3u8', bandwidth: 3.2e6, averageBandwidth: 2.9e6, width: 1280, height: 720, frameRate: 30, videoCodec: 'avc1.64001f' },
+  ], { uri: 'audio/index.m3u8', codec: 'mp4a.40.2', name: 'audio' });
+  const m = HLS.parse(text) as HLS.types.MasterPlaylist;
+  t.same(m.variants.map((v) => v.uri), ['720p/index.m3u8', '480p/index.m3u8'], 'highest first');
+  t.same(m.variants.map((v) => v.codecs), ['avc1.64001f,mp4a.40.2', 'avc1.64001e,mp4a.40.2']);
+  t.match(text, 'AVERAGE-BANDWIDTH=2900000');
+  t.match(text, '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud"');
+});
+
+t.test('codec strings from probed streams', async (t) => {
+  t.equal(codecString({ kind: 'video', codec: 'h264', profile: 'High', level: 31 }), 'avc1.64001f');
+  t.equal(codecString({ kind: 'video', codec: 'h264', profile: 'Main', level: 30 }), 'avc1.4d401e');
+  t.equal(codecString({ kind: 'video', codec: 'h264', profile: 'Constrained Baseline', level: 31 }), 'avc1.42e01f');
+  t.equal(codecString({ kind: 'audio', codec: 'aac', profile: 'LC' }), 'mp4a.40.2');
+  t.equal(codecString({ kind: 'audio', codec: 'aac', profile: 'HE-AAC' }), 'mp4a.40.5');
+  t.equal(codecString({ kind: 'video', codec: 'vp9' }), undefined);
+});

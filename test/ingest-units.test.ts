@@ -1,0 +1,130 @@
+import t from 'tap';
+import { Writable } from 'node:stream';
+import { BoundedFlvPipe, classifyTag } from '../src/ingest/flv-pipe.js';
+import { FailureGuard } from '../src/ingest/failure-guard.js';
+import { Preroll } from '../src/live/preroll.js';
+import { ProgressParser } from '../src/transcode/progress.js';
+import { explainFfmpegError } from '../src/transcode/failures.js';
+
+const tag = (type: number, b11: number, b12: number, size = 100, ts = 0): Buffer => {
+  const buf = Buffer.alloc(11 + size + 4);
+  buf[0] = type;
+  buf.writeUIntBE(size, 1, 3);
+  buf[4] = (ts >> 16) & 0xff;
+  buf[5] = (ts >> 8) & 0xff;
+  buf[6] = ts & 0xff;
+  buf[7] = (ts >> 24) & 0xff;
+  buf[11] = b11;
+  buf[12] = b12;
+  return buf;
+};
+const keyframe = (size = 100, ts = 0) => tag(9, 0x17, 1, size, ts);
+const inter = (size = 100) => tag(9, 0x27, 1, size);
+const audio = () => tag(8, 0xaf, 1, 50);
+
+t.test('FLV tags are classified', async (t) => {
+  t.equal(classifyTag(Buffer.from('FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00', 'latin1')), 'header');
+  t.equal(classifyTag(tag(18, 2, 0)), 'script');
+  t.equal(classifyTag(tag(9, 0x17, 0)), 'video-config');
+  t.equal(classifyTag(keyframe()), 'video-key');
+  t.equal(classifyTag(inter()), 'video');
+  t.equal(classifyTag(tag(8, 0xaf, 0)), 'audio-config');
+  t.equal(classifyTag(audio()), 'audio');
+  t.equal(classifyTag(Buffer.alloc(3)), 'unknown');
+});
+
+t.test('a stalled reader cannot make the pipe buffer more than its bound', async (t) => {
+  // A writable that never finishes a write: ffmpeg stopped reading.
+  const stalled = new Writable({ highWaterMark: 1024, write: () => {} });
+  const pipe = new BoundedFlvPipe(stalled, 64 * 1024);
+  pipe.write(tag(9, 0x17, 0));
+  for (let i = 0; i < 2000; i++) pipe.write(i % 30 === 0 ? keyframe(1000) : i % 3 === 0 ? audio() : inter(1000));
+  t.ok(stalled.writableLength <= 64 * 1024, `buffered ${stalled.writableLength} bytes of a 64 KiB bound`);
+  t.ok(pipe.stats.droppedBytes > 1_000_000, 'the rest was dropped');
+  t.ok(pipe.stats.droppedTags > 1000, 'and counted');
+  const before = pipe.stats.writtenBytes;
+  const config = tag(9, 0x17, 0);
+  pipe.write(config);
+  t.equal(pipe.stats.writtenBytes, before + config.length, 'codec configuration is never dropped');
+});
+
+t.test('after a stall the pipe resumes at a keyframe, never mid-GOP', async (t) => {
+  const written: Buffer[] = [];
+  let release: (() => void) | undefined;
+  const slow = new Writable({
+    highWaterMark: 1,
+    write: (chunk: Buffer, _e, cb) => {
+      written.push(chunk);
+      release = cb;
+    },
+  });
+  const pipe = new BoundedFlvPipe(slow, 5000);
+  for (let i = 0; i < 20; i++) pipe.write(inter(1000)); // fills and starts dropping
+  t.ok(pipe.stats.dropping);
+  while (release) {
+    const r = release;
+    release = undefined;
+    r();
+    await new Promise((res) => setImmediate(res));
+  }
+  const countBefore = written.length;
+  pipe.write(inter(1000));
+  t.equal(written.length, countBefore, 'a delta frame after the stall is still dropped');
+  pipe.write(keyframe(1000));
+  await new Promise((res) => setImmediate(res));
+  t.equal(classifyTag(written[written.length - 1]!), 'video-key', 'flow resumes with a keyframe');
+  t.notOk(pipe.stats.dropping);
+});
+
+t.test('the failure guard blocks an address over the limit and forgets old failures', async (t) => {
+  const g = new FailureGuard({ maxFailuresPerMinute: 3, blockMs: 1000, maxAddresses: 2 });
+  for (let i = 0; i < 3; i++) t.equal(g.recordFailure('1.2.3.4', 1000 + i), false);
+  t.notOk(g.isBlocked('1.2.3.4', 1004));
+  t.equal(g.recordFailure('1.2.3.4', 1005), true, 'the fourth failure within a minute blocks');
+  t.ok(g.isBlocked('1.2.3.4', 1006));
+  t.notOk(g.isBlocked('1.2.3.4', 2006), 'the block expires');
+  t.notOk(g.isBlocked('5.6.7.8', 1006), 'other addresses are unaffected');
+  g.recordFailure('a', 0);
+  g.recordFailure('b', 0);
+  t.equal(g.size, 2, 'bounded number of addresses');
+  g.recordFailure('1.2.3.4', 70000);
+  t.notOk(g.isBlocked('1.2.3.4', 70001), 'failures older than a minute do not count');
+});
+
+t.test('the preroll holds media from the first packet and replays it once', async (t) => {
+  const p = new Preroll(10_000);
+  p.write(tag(9, 0x17, 0));
+  p.write(keyframe(100, 0));
+  p.write(inter(100));
+  p.write(keyframe(100, 2000));
+  t.equal(p.keyframeInterval(), 2);
+  const out: Buffer[] = [];
+  p.drainInto({ write: (b) => out.push(b) });
+  t.same(out.map(classifyTag), ['video-config', 'video-key', 'video', 'video-key']);
+  p.write(inter(100));
+  t.equal(out.length, 5, 'then forwards live');
+  const small = new Preroll(500);
+  for (let i = 0; i < 10; i++) small.write(i % 4 === 0 ? keyframe(200, i * 1000) : inter(200));
+  const kept: Buffer[] = [];
+  small.drainInto({ write: (b) => kept.push(b) });
+  t.ok(kept.reduce((n, b) => n + b.length, 0) <= 500, 'bounded');
+  t.equal(classifyTag(kept[0]!), 'video-key', 'restarts at a keyframe when over the bound');
+});
+
+t.test('ffmpeg progress blocks are parsed', async (t) => {
+  const seen: number[] = [];
+  const p = new ProgressParser((b) => seen.push(b.speed, b.fps, b.bitrateKbps, b.outTimeSeconds));
+  p.push('frame=60\nfps=29.9\nbitrate=2800.5kbits/s\nout_time_us=2000000\nspe');
+  p.push('ed=0.98x\nprogress=continue\n');
+  t.same(seen, [0.98, 29.9, 2800.5, 2]);
+  p.push('x'.repeat(100000));
+  p.push('\nprogress=end\n');
+  t.equal(seen.length, 8, 'a junk line is bounded and ignored');
+});
+
+t.test('known ffmpeg failures become plain messages', async (t) => {
+  t.match(explainFfmpegError("[AVFilterGraph] Unknown encoder 'libx264'"), /no libx264/);
+  t.match(explainFfmpegError('av_interleaved_write_frame(): No space left on device'), /disk is full/);
+  t.match(explainFfmpegError('pipe:0: Invalid data found when processing input'), /cannot read/);
+  t.equal(explainFfmpegError('something new'), undefined);
+});

@@ -1,0 +1,69 @@
+// Golden tests: the whole ffmpeg argument list for each profile. A flag change shows up as a diff here.
+import t from 'tap';
+import { ffmpegArgs } from '../src/transcode/args.js';
+import { planLadder } from '../src/transcode/ladder.js';
+
+const common = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1',
+  '-fflags', '+genpts', '-analyzeduration', '1000000', '-f', 'flv', '-i', 'pipe:0'];
+const x264 = (i: number, kbps: number, gop: string, keys: string) => [
+  `-c:v:${i}`, 'libx264', `-preset:v:${i}`, 'veryfast', `-profile:v:${i}`, 'high', `-b:v:${i}`, `${kbps}k`,
+  `-maxrate:v:${i}`, `${Math.round(kbps * 1.1)}k`, `-bufsize:v:${i}`, `${kbps * 2}k`, `-g:v:${i}`, gop, `-keyint_min:v:${i}`, gop,
+  `-sc_threshold:v:${i}`, '0', `-force_key_frames:v:${i}`, keys,
+];
+
+t.test('standard latency, 720p H.264/AAC source with unaligned keyframes: three encoded rungs, audio copied', async (t) => {
+  const plan = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac' },
+    { profile: ['1080p', '720p', '480p', '360p'], segmentSeconds: 2 });
+  t.same(ffmpegArgs(plan, { outDir: '/m/live/math', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 's_x' }), [
+    ...common,
+    '-filter_complex', '[0:v:0]split=3[s0][s1][s2];[s0]scale=1280:720,setsar=1[v0];[s1]scale=854:480,setsar=1[v1];[s2]scale=640:360,setsar=1[v2]',
+    '-map', '[v0]', ...x264(0, 2800, '60', 'expr:gte(t,n_forced*2)'),
+    '-map', '[v1]', ...x264(1, 1400, '60', 'expr:gte(t,n_forced*2)'),
+    '-map', '[v2]', ...x264(2, 800, '60', 'expr:gte(t,n_forced*2)'),
+    '-map', '0:a:0', '-c:a', 'copy',
+    '-f', 'hls', '-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'independent_segments+program_date_time+delete_segments',
+    '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/math/%v/s_x_%05d.ts',
+    '-var_stream_map', 'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p v:2,agroup:aud,name:360p a:0,agroup:aud,name:audio',
+    '/m/live/math/%v/index.m3u8',
+  ]);
+});
+
+t.test('aligned 2 s keyframes: the top rung is copied and the others follow the source keyframes', async (t) => {
+  const plan = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', keyframeInterval: 2, videoKbps: 3000 },
+    { profile: ['720p', '480p'], segmentSeconds: 2 });
+  t.same(ffmpegArgs(plan, { outDir: '/m/live/math', record: true, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 's_y' }), [
+    ...common,
+    '-filter_complex', '[0:v:0]split=1[s1];[s1]scale=854:480,setsar=1[v1]',
+    '-map', '0:v:0', '-c:v:0', 'copy',
+    '-map', '[v1]', ...x264(1, 1400, '60', 'source'),
+    '-map', '0:a:0', '-c:a', 'copy',
+    '-f', 'hls', '-hls_time', '2', '-hls_list_size', '0', '-hls_playlist_type', 'event', '-hls_flags', 'independent_segments+program_date_time',
+    '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/math/%v/s_y_%05d.ts',
+    '-var_stream_map', 'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p a:0,agroup:aud,name:audio',
+    '/m/live/math/%v/index.m3u8',
+  ]);
+});
+
+t.test('low latency 1080p source with MP3 audio, resumed after a restart: 1 s GOPs, audio encoded once', async (t) => {
+  const plan = planLadder({ videoCodec: 'h264', width: 1920, height: 1080, fps: 25, audioCodec: 'other', keyframeInterval: 2 },
+    { profile: ['1080p', '360p'], segmentSeconds: 1 });
+  t.same(ffmpegArgs(plan, { outDir: '/m/live/bio', record: false, resume: true, preset: 'faster', liveWindow: 6, segmentPrefix: 's_z' }), [
+    ...common,
+    '-filter_complex', '[0:v:0]split=2[s0][s1];[s0]scale=1920:1080,setsar=1[v0];[s1]scale=640:360,setsar=1[v1]',
+    '-map', '[v0]', ...x264(0, 5000, '25', 'expr:gte(t,n_forced*1)').map((a) => (a === 'veryfast' ? 'faster' : a)),
+    '-map', '[v1]', ...x264(1, 800, '25', 'expr:gte(t,n_forced*1)').map((a) => (a === 'veryfast' ? 'faster' : a)),
+    '-map', '0:a:0', '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000',
+    '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6',
+    '-hls_flags', 'independent_segments+program_date_time+delete_segments+append_list+discont_start',
+    '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/bio/%v/s_z_%05d.ts',
+    '-var_stream_map', 'v:0,agroup:aud,name:1080p v:1,agroup:aud,name:360p a:0,agroup:aud,name:audio',
+    '/m/live/bio/%v/index.m3u8',
+  ]);
+});
+
+t.test('a source without audio gets no audio mapping or rendition', async (t) => {
+  const plan = planLadder({ videoCodec: 'h264', width: 640, height: 360, fps: 30, audioCodec: 'none' }, { profile: ['360p'], segmentSeconds: 2 });
+  const args = ffmpegArgs(plan, { outDir: '/o', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 'p' });
+  t.notOk(args.includes('0:a:0'));
+  t.equal(args[args.indexOf('-var_stream_map') + 1], 'v:0,agroup:aud,name:360p');
+});
