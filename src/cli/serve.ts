@@ -1,7 +1,7 @@
 // `kmk-live serve`: runs RTMP ingest, transcoding, the HLS origin and the API in one process until SIGTERM/SIGINT.
 
 import type { Command } from 'commander';
-import { writeFile, rename } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../log.js';
 import { startServer } from '../server.js';
@@ -27,12 +27,14 @@ export function registerServe(program: Command): void {
         await rename(statusPath + '.tmp', statusPath);
       };
       const timer = setInterval(() => void writeStatus().catch(() => {}), 2000);
+      server.live.on('started', () => void writeStatus().catch(() => {}));
+      server.live.on('ended', () => void writeStatus().catch(() => {}));
       await writeStatus().catch(() => {});
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info('signal received', { signal });
           clearInterval(timer);
-          void server.stop().then(resolve);
+          void server.stop().then(() => rm(statusPath, { force: true })).then(resolve);
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));

@@ -22,7 +22,7 @@ export interface TestServer {
   logs: string[];
   base: string;
   rtmp(key: string): string;
-  createChannel(slug: string, opts?: { record?: boolean; ladder?: string[]; latency?: 'standard' | 'low' }): { key: string; id: number };
+  createChannel(slug: string, opts?: { record?: boolean; ladder?: string[]; latency?: 'standard' | 'low'; overflow?: 'mux' | 'degrade' | 'refuse' }): { key: string; id: number };
   get(path: string, headers?: Record<string, string>): Promise<Response>;
 }
 
@@ -51,7 +51,7 @@ export async function startTestServer(dir: string, env: Record<string, string> =
     createChannel(slug, o = {}) {
       const c = server.store.channels.create({
         slug, title: slug, ladder: (o.ladder ?? ['1080p', '720p', '480p', '360p']) as never, latency: o.latency ?? 'standard',
-        record: o.record ?? true, archive: false, overflow: 'degrade',
+        record: o.record ?? true, archive: false, overflow: o.overflow ?? 'degrade',
       });
       return { key: server.store.streamKeys.rotate(c.id).key, id: c.id };
     },

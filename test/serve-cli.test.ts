@@ -1,0 +1,61 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, cleanEnv, cli, cliJson } from './helpers/cli.js';
+import { freePort, push, waitFor } from './helpers/server.js';
+
+t.test('kmk-live serve: OBS settings from channel create give a playable stream; SIGTERM closes the class', async (t) => {
+  const dir = t.testdir();
+  const http = await freePort();
+  const rtmp = await freePort();
+  const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(http), KMK_RTMP_PORT: String(rtmp), KMK_PUBLIC_HOST: '127.0.0.1' };
+  const created = cliJson<{ obs: { server: string; streamKey: string } }>(dir, ['channel', 'create', 'math-101'], env);
+  t.equal(created.obs.server, `rtmp://127.0.0.1:${rtmp}/live`);
+
+  const server = spawn(process.execPath, [BIN, 'serve'], { cwd: dir, env: cleanEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  server.stderr.setEncoding('utf8').on('data', (c: string) => (log += c));
+  const exited = new Promise<number | null>((r) => server.once('close', (code) => r(code)));
+  t.teardown(() => server.kill('SIGKILL'));
+  await waitFor('healthz', async () => (await fetch(`http://127.0.0.1:${http}/healthz`).catch(() => undefined))?.status === 200);
+
+  // Exactly what an instructor pastes into OBS: Server + Stream Key.
+  const pub = push(`${created.obs.server}/${created.obs.streamKey}`, { seconds: 60, size: '640x360' });
+  t.teardown(() => pub.kill('SIGKILL'));
+  await waitFor('the master playlist', async () => (await fetch(`http://127.0.0.1:${http}/hls/math-101/master.m3u8`)).status === 200, 30000);
+
+  const status = await waitFor('kmk-live status to show the class', () => {
+    const s = cliJson<{ running: boolean; channels: { channel: string; state: string }[] }>(dir, ['status'], env);
+    return s.running && s.channels[0]?.state === 'live' ? s : undefined;
+  });
+  t.match(status.channels[0], { channel: 'math-101', state: 'live' });
+  const human = cli(dir, ['status'], env);
+  t.match(human.stdout, /Transcode budget: [\d.]+ Mpx\/s used of [\d.]+ Mpx\/s/);
+  t.match(human.stdout, /math-101\s+live/);
+
+  server.kill('SIGTERM');
+  t.equal(await exited, 0, 'exits cleanly on SIGTERM');
+  t.match(log, 'stopping: no new publishes');
+  t.notMatch(log, created.obs.streamKey, 'the key never reaches the log');
+  const sessions = cliJson<{ id: string; endReason: string; recorded: boolean }[]>(dir, ['session', 'list'], env);
+  t.match(sessions[0], { endReason: 'server shutdown', recorded: true });
+  const variant = readFileSync(join(dir, 'media', 'vod', sessions[0]!.id, '360p', 'index.m3u8'), 'utf8');
+  t.match(variant, '#EXT-X-ENDLIST', 'the playlists were closed');
+  const shown = cli(dir, ['session', 'show', sessions[0]!.id], env);
+  t.match(shown.stdout, `/vod/${sessions[0]!.id}/master.m3u8`);
+  t.equal(cli(dir, ['session', 'show', 'nope'], env).code, 2);
+  t.equal(cli(dir, ['session', 'list', '--limit', 'x'], env).code, 2);
+  t.match(cliJson<{ running: boolean }>(dir, ['status'], env), { running: false }, 'status knows the server stopped');
+});
+
+t.test('serve stops with a clear message when its port is taken', async (t) => {
+  const dir = t.testdir();
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  t.teardown(() => busy.close());
+  const r = cli(dir, ['serve'], { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String((busy.address() as { port: number }).port) });
+  t.equal(r.code, 1);
+  t.match(r.stderr, /RTMP port 127\.0\.0\.1:\d+ is already in use/);
+});
