@@ -21,20 +21,28 @@ export function registerServe(program: Command): void {
       const server = await startServer(config, { log });
       log.info('ready', { obs: obsServer(config), hls: `http://${config.publicHost}:${server.httpPort}/hls/<channel>/master.m3u8` });
       const statusPath = join(config['paths.data'], STATUS_FILE);
-      const writeStatus = async (): Promise<void> => {
+      let stopped = false;
+      let pending: Promise<void> = Promise.resolve();
+      const writeStatus = (): Promise<void> => (pending = pending.then(() => writeStatusNow()).catch(() => {}));
+      const writeStatusNow = async (): Promise<void> => {
+        if (stopped) return;
         const body = JSON.stringify({ writtenAt: new Date().toISOString(), pid: process.pid, ...server.live.snapshot() });
         await writeFile(statusPath + '.tmp', body);
         await rename(statusPath + '.tmp', statusPath);
       };
-      const timer = setInterval(() => void writeStatus().catch(() => {}), 2000);
-      server.live.on('started', () => void writeStatus().catch(() => {}));
-      server.live.on('ended', () => void writeStatus().catch(() => {}));
-      await writeStatus().catch(() => {});
+      const timer = setInterval(() => void writeStatus(), 2000);
+      server.live.on('started', () => void writeStatus());
+      server.live.on('ended', () => void writeStatus());
+      await writeStatus();
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info('signal received', { signal });
           clearInterval(timer);
-          void server.stop().then(() => rm(statusPath, { force: true })).then(resolve);
+          void server.stop().then(async () => {
+            stopped = true;
+            await pending;
+            await rm(statusPath, { force: true });
+          }).then(resolve);
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
