@@ -104,10 +104,15 @@ export function ffprobe(target: string, extra: string[] = []): Promise<ProbeResu
   });
 }
 
-/** True when the first video frame of a segment file is a keyframe. */
+/** The key_frame flags of a segment's first video packets, e.g. "1,0,0" when it starts with a keyframe. */
+export function firstVideoFlags(file: string): string {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-read_intervals', '%+#3', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+  return r.stdout.trim().split('\n').map((l) => l.trim()).join(' ') + (r.stderr ? ` (${r.stderr.trim()})` : '');
+}
+
+/** True when the first video packet of a segment file is a keyframe. */
 export function startsWithKeyframe(file: string): boolean {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=key_frame', '-read_intervals', '%+#1', '-of', 'csv=p=0', file], { encoding: 'utf8' });
-  return r.stdout.trim().split('\n')[0]?.trim() === '1';
+  return firstVideoFlags(file).startsWith('K');
 }
 
 export const liveDir = (ts: TestServer, slug: string): string => join(ts.server.config['paths.media'], 'live', slug);
