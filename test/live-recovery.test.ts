@@ -67,7 +67,7 @@ t.test('a publisher that drops and comes back within the grace window continues 
 
 t.test('a stalled ffmpeg cannot grow memory: media is dropped and counted, then flow resumes', async (t) => {
   const { key } = ts.createChannel('stall', { ladder: ['720p'] });
-  const pub = push(ts.rtmp(key), { seconds: 60, size: '1280x720' });
+  const pub = push(ts.rtmp(key), { seconds: 90, size: '1280x720' });
   t.teardown(() => pub.kill('SIGKILL'));
   await waitFor('the class to be live', async () => (await ts.get('/hls/stall/master.m3u8')).status === 200, 30000);
   const pid = transcoder('stall')!.pid!;
@@ -90,6 +90,10 @@ t.test('a stalled ffmpeg cannot grow memory: media is dropped and counted, then 
   t.ok(later.pipe.droppedBytes > stalled.pipe.droppedBytes, `drops are counted (${later.pipe.droppedBytes} bytes)`);
   const metrics = await (await ts.get('/metrics')).text();
   t.match(metrics, /kmk_pipe_dropped_bytes_total\{channel="stall"\} [1-9]/);
+  const slow = await waitFor('the stalled ladder to be reported slow', () => transcoder('stall')?.slow || undefined, 20000);
+  t.ok(slow, 'status says the ladder cannot keep up');
+  t.ok(ts.logs.some((l) => l.includes('ladder cannot keep up with real time')), 'and the log says so');
+  t.ok(ts.server.live.snapshot().channels.find((c) => c.channel === 'stall')?.slow, 'the channel view carries it');
   process.kill(pid, 'SIGCONT');
   const dir = join(liveDir(ts, 'stall'), '720p');
   const resumedAt = Date.now();

@@ -65,6 +65,7 @@ export class Transcoder {
   private slowSince?: number;
   private slow = false;
   private exited?: Promise<void>;
+  private watch?: NodeJS.Timeout;
   private readonly pipeTotals = { ...EMPTY_PIPE };
 
   constructor(private readonly o: TranscoderOptions) {
@@ -105,6 +106,7 @@ export class Transcoder {
   /** Ends the input so ffmpeg finishes its segments and closes the playlists; kills it after timeoutMs. */
   async stop(timeoutMs = 10000): Promise<void> {
     clearTimeout(this.restartTimer);
+    clearInterval(this.watch);
     if (this.state === 'stopped') return;
     this.state = 'stopping';
     this.detach?.();
@@ -148,6 +150,9 @@ export class Transcoder {
         resolve();
       });
     });
+    clearInterval(this.watch);
+    this.watch = setInterval(() => this.judgeSpeed(), 1000);
+    this.watch.unref();
     this.detach = o.feed(pipe);
     o.log.info('ffmpeg started', { pid: proc.pid, rungs: o.plan.rungs.map((r) => r.name + (r.copy ? '(copy)' : '')).join(','), resume });
   }
@@ -184,6 +189,12 @@ export class Transcoder {
     this.samples.push({ wall: now, out: p.outTimeSeconds });
     while (this.samples.length > 2 && this.samples[0]!.wall < now - 10000) this.samples.shift();
     if (p.outTimeSeconds > 5 && this.samples.length > 1) this.backoffMs = this.o.backoff?.initialMs ?? 500; // healthy again
+    this.judgeSpeed();
+  }
+
+  /** Runs on every progress block and once a second, so a process that stopped reporting is judged too. */
+  private judgeSpeed(): void {
+    const now = Date.now();
     const speed = this.windowSpeed();
     if (speed === undefined) return;
     // A live source cannot run faster than real time; a 10 s window of a healthy ladder stays within a few percent of 1.0.
@@ -203,10 +214,15 @@ export class Transcoder {
     }
   }
 
+  /** Output seconds gained per wall-clock second over the last 10 s, counting silence since the last report. */
   private windowSpeed(): number | undefined {
-    const first = this.samples[0];
+    const now = Date.now();
+    const recent = this.samples.filter((s) => s.wall >= now - 10000);
+    const first = recent[0] ?? this.samples[this.samples.length - 1];
     const last = this.samples[this.samples.length - 1];
-    if (!first || !last || last.wall - first.wall < 3000) return undefined;
-    return (last.out - first.out) / ((last.wall - first.wall) / 1000);
+    // Reports come once a second: only silence beyond 2 s counts against the process.
+    const until = Math.max(last?.wall ?? now, now - 2000);
+    if (!first || !last || until - first.wall < 3000) return undefined;
+    return (last.out - first.out) / ((until - first.wall) / 1000);
   }
 }
