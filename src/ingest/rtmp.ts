@@ -118,8 +118,14 @@ export class RtmpIngest {
       ...(opts.tls ? { rtmps: { port: opts.tls.port, cert: opts.tls.cert, key: opts.tls.key } } : {}),
     };
     if (opts.tls) {
-      readFileSync(opts.tls.cert); // fail here with a clear error rather than inside NMS
-      readFileSync(opts.tls.key);
+      // Fail here with a clear error rather than inside NMS.
+      for (const [key, file] of [['rtmp.tlsCert', opts.tls.cert], ['rtmp.tlsKey', opts.tls.key]] as const) {
+        try {
+          readFileSync(file);
+        } catch (err) {
+          throw new Error(`cannot read the RTMPS file ${key} = ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+        }
+      }
     }
     this.ctx.eventEmitter.on('prePublish', this.onPrePublish);
     this.ctx.eventEmitter.on('postPublish', this.onPostPublish);
