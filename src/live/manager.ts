@@ -332,24 +332,24 @@ export class LiveManager extends EventEmitter<LiveEvents> {
         const seg = await firstSegment(join(dir, n));
         if (seg) first.set(n, seg);
       }
-      if (first.size < names.length) await sleep(200);
+      if (first.size < names.length) await sleep(100);
     }
+    // Probe every variant's first segment at once: the master playlist waits on the slowest.
+    const probes = new Map(await Promise.all(names.map(async (n) => [n, await this.d.probe(first.get(n)!)] as const)));
+    const a = probes.get(AUDIO_VARIANT)?.find((s) => s.kind === 'audio');
+    const audioCodec = (a && codecString(a)) ?? 'mp4a.40.2';
     const variants: MasterVariant[] = [];
-    let audioCodec = 'mp4a.40.2';
-    if (plan.audio !== 'none') {
-      const a = (await this.d.probe(first.get(AUDIO_VARIANT)!)).find((s) => s.kind === 'audio');
-      audioCodec = (a && codecString(a)) ?? audioCodec;
-    }
     for (const r of plan.rungs) {
       const path = first.get(r.name)!;
-      const v = (await this.d.probe(path)).find((s) => s.kind === 'video');
+      const v = probes.get(r.name)?.find((s) => s.kind === 'video');
       const bytes = (await stat(path)).size;
       const measured = (bytes * 8) / plan.segmentSeconds;
       const audioBps = plan.audio === 'none' ? 0 : plan.audioKbps * 1000;
       const nominal = r.videoKbps * 1000 + audioBps;
       variants.push({
         uri: `${r.name}/index.m3u8`,
-        bandwidth: Math.max(r.copy ? measured * 1.25 : r.videoKbps * 1100 + audioBps, measured) ,
+        // Copied rungs have no configured rate: measure the first segment and leave headroom for peaks.
+        bandwidth: Math.max(r.copy ? measured * 1.25 : r.videoKbps * 1100 + audioBps, measured),
         averageBandwidth: r.copy ? measured + audioBps : nominal,
         width: v?.width ?? r.width,
         height: v?.height ?? r.height,
