@@ -14,7 +14,13 @@ import { locateTool } from './transcode/locate.js';
 import { probeFile } from './transcode/probe.js';
 import { Origin } from './hls/origin.js';
 import { HttpServer } from './http/app.js';
+import { json } from './http/app.js';
 import { routes } from './http/routes.js';
+import { Hub } from './hub/hub.js';
+import { bindHub } from './hub/socket.js';
+import { mint } from './hub/mint.js';
+import { loadJoinSecret } from './auth/join-secret.js';
+import { UserError } from './errors.js';
 
 export interface ServerOptions {
   log?: Logger;
@@ -29,6 +35,7 @@ export interface RunningServer {
   ingest: RtmpIngest;
   http: HttpServer;
   origin: Origin;
+  hub: Hub;
   httpPort: number;
   rtmpPort: number;
   stop(): Promise<void>;
@@ -79,20 +86,61 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ended: (id) => live.ended(id),
   });
 
+  const secret = loadJoinSecret(config['hub.joinSecret'], config['paths.data']);
+  store.engagement.closeOpenAttendance(Date.now());
+  const hub = new Hub({
+    tickMs: config['hub.tickMs'], flushMs: 250, chatMaxLength: config['hub.chatMaxLength'], chatBurst: config['hub.chatBurst'],
+    chatWindowMs: config['hub.chatWindowSeconds'] * 1000, historySize: 100, presenceEveryMs: 2000, maxQueue: 5000,
+  }, {
+    channelId: (slug) => store.channels.find(slug)?.id,
+    loadRoom: (id, session, n) => store.engagement.loadRoom(id, session, n),
+    liveSession: (slug) => {
+      const c = live.current(slug);
+      return c && c.state !== 'starting' ? c.sessionId : undefined;
+    },
+    persist: (ops) => store.engagement.apply(ops),
+    log,
+  });
+  live.on('started', (e) => hub.classStarted(e.channel, e.sessionId));
+  live.on('ended', (e) => hub.classEnded(e.channel, e.sessionId, e.recorded));
+
   const origin = new Origin({ mediaDir: config['paths.media'], cacheBytes: 64 * 1024 * 1024, liveWindow: 6 });
   const status = () => ({ ...live.snapshot(), cores: availableParallelism() });
-  const http = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, routes({
+  const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, routes({
     origin,
     verifyToken: (t) => store.apiTokens.verify(t),
     status,
     sessions: store.sessions,
-    metrics: () => metricsText(live, origin, ingest),
+    metrics: (): string => metricsText(live, origin, ingest, hub, http),
+    mintJoinToken: ({ channel, body }) => {
+      if (!store.channels.find(channel)) return json(404, { error: 'not_found', message: 'no such channel' });
+      let input: Record<string, unknown>;
+      try {
+        const parsed: unknown = JSON.parse(body);
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+        input = parsed as Record<string, unknown>;
+      } catch {
+        return json(400, { error: 'bad_request', message: 'send a JSON object: {"user": "...", "name": "...", "role": "learner", "ttl": "4h"}' });
+      }
+      try {
+        const { token, claims } = mint({ channel, user: input.user, name: input.name, role: input.role, ttl: input.ttl }, secret, Math.floor(Date.now() / 1000));
+        return json(201, { token, expiresAt: new Date(claims.exp * 1000).toISOString(), watchUrl: `/watch/${channel}?token=${token}`, wsUrl: `/ws?token=${token}` });
+      } catch (err) {
+        if (err instanceof UserError) return json(400, { error: 'bad_request', message: err.message });
+        throw err;
+      }
+    },
   }));
+  bindHub(http, hub, { secret, allowsGuests: (slug) => store.channels.find(slug)?.allowGuests }, {
+    maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
+  });
+  hub.start();
 
   try {
     await http.start();
     await ingest.start();
   } catch (err) {
+    hub.stop();
     http.stop();
     await ingest.stop();
     store.close();
@@ -102,19 +150,20 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   let stopping: Promise<void> | undefined;
   return {
-    config, store, live, ingest, http, origin, httpPort: http.boundPort, rtmpPort: ingest.port,
+    config, store, live, ingest, http, origin, hub, httpPort: http.boundPort, rtmpPort: ingest.port,
     stop: () => (stopping ??= (async () => {
       log.info('stopping: no new publishes; closing live classes');
       await live.shutdown();
       await ingest.stop();
       http.stop();
+      hub.stop();
       store.close();
       log.info('stopped');
     })()),
   };
 }
 
-function metricsText(live: LiveManager, origin: Origin, ingest: RtmpIngest): string {
+function metricsText(live: LiveManager, origin: Origin, ingest: RtmpIngest, hub: Hub, http: HttpServer): string {
   const snap = live.snapshot();
   const lines = [
     `kmk_transcode_budget_pixels_per_second ${snap.budget}`,
@@ -127,6 +176,13 @@ function metricsText(live: LiveManager, origin: Origin, ingest: RtmpIngest): str
     `kmk_ingest_rejected_publishes_total ${ingest.counters.rejectedPublishes}`,
     `kmk_ingest_refused_connections_total ${ingest.counters.refusedConnections}`,
     `kmk_ingest_refused_plays_total ${ingest.counters.refusedPlays}`,
+    `kmk_hub_connections ${hub.connections}`,
+    `kmk_hub_frames_total ${hub.counters.frames}`,
+    `kmk_hub_invalid_frames_total ${hub.counters.invalid}`,
+    `kmk_hub_events_dropped_total ${hub.counters.eventsDropped}`,
+    `kmk_hub_send_dropped_total ${http.wsCounters.sendDropped}`,
+    `kmk_hub_closed_abnormal_total ${http.wsCounters.closedAbnormal}`,
+    `kmk_hub_persist_failures_total ${hub.counters.persistFailures}`,
   ];
   for (const c of snap.channels) {
     const t = c.transcoder;

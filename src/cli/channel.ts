@@ -16,6 +16,7 @@ interface ChannelOpts {
   record?: string;
   archive?: string;
   overflow?: string;
+  guests?: string;
   json?: boolean;
   yes?: boolean;
 }
@@ -28,6 +29,7 @@ function patchFrom(o: ChannelOpts): ChannelPatch {
   if (o.record !== undefined) p.record = parseOnOff('record setting', o.record);
   if (o.archive !== undefined) p.archive = parseOnOff('archive setting', o.archive);
   if (o.overflow !== undefined) p.overflow = parseOverflow(o.overflow);
+  if (o.guests !== undefined) p.allowGuests = parseOnOff('guests setting', o.guests);
   return p;
 }
 
@@ -38,13 +40,14 @@ const settingOptions = (c: Command): Command =>
     .option('--latency <profile>', 'standard (2 s segments) or low (1 s)')
     .option('--record <on|off>', 'keep the whole class on disk for replay')
     .option('--archive <on|off>', 'upload the recording to Mux')
-    .option('--overflow <policy>', 'when the box is full: mux, degrade or refuse');
+    .option('--overflow <policy>', 'when the box is full: mux, degrade or refuse')
+    .option('--guests <on|off>', 'let learners join the engagement hub with just a display name');
 
 export function channelDetails(c: Channel): [string, string | number][] {
   return [
     ['slug', c.slug], ['title', c.title], ['ladder', c.ladder.join(',')], ['latency', c.latency],
     ['record', c.record ? 'on' : 'off'], ['archive', c.archive ? 'on' : 'off'], ['overflow', c.overflow],
-    ['created', c.createdAt], ['updated', c.updatedAt],
+    ['guests', c.allowGuests ? 'on' : 'off'], ['created', c.createdAt], ['updated', c.updatedAt],
   ];
 }
 
@@ -69,6 +72,7 @@ export function registerChannel(program: Command): void {
           record: p.record ?? true,
           archive: p.archive ?? false,
           overflow: p.overflow ?? ctx.config['channels.defaultOverflow'],
+          allowGuests: p.allowGuests ?? false,
         });
         return { channel, ...store.streamKeys.rotate(channel.id) };
       }).immediate();
@@ -118,7 +122,7 @@ export function registerChannel(program: Command): void {
     .action((slug: string, o: ChannelOpts, cmd: Command) => {
       const p = patchFrom(o);
       if (Object.keys(p).length === 0) {
-        throw new ValidationError('nothing to update: give at least one of --title, --ladder, --latency, --record, --archive, --overflow');
+        throw new ValidationError('nothing to update: give at least one of --title, --ladder, --latency, --record, --archive, --overflow, --guests');
       }
       const c = contextFor(cmd).store().channels.update(parseSlug(slug), p);
       if (o.json) return printJson(c);

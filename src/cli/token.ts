@@ -2,6 +2,10 @@
 
 import type { Command } from 'commander';
 import { parseScopes, parseTokenName, SCOPES } from '../store/api-tokens.js';
+import { loadJoinSecret } from '../auth/join-secret.js';
+import { ROLES } from '../auth/join-token.js';
+import { parseSlug } from '../live/channel-rules.js';
+import { mint } from '../hub/mint.js';
 import { contextFor } from './context.js';
 import { print, printJson, table } from './output.js';
 
@@ -33,6 +37,26 @@ export function registerToken(program: Command): void {
       if (tokens.length === 0) return print('No API tokens. Create one: kmk-live token create <name> --scopes admin');
       print(table(['name', 'fingerprint', 'scopes', 'created', 'last used', 'revoked'],
         tokens.map((t) => [t.name, t.fingerprint, t.scopes.join(','), t.createdAt, t.lastUsedAt, t.revokedAt])));
+    });
+
+  group.command('join <channel>')
+    .description('mint a join token for the engagement hub (learner, moderator or instructor)')
+    .requiredOption('--user <id>', 'the LMS user id')
+    .requiredOption('--name <name>', 'display name')
+    .option('--role <role>', ROLES.join(', '), 'learner')
+    .option('--ttl <ttl>', 'lifetime, e.g. 90m, 4h, 2d (at most 30d)', '4h')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live token join math-101 --user 4711 --name "Ada Lovelace" --role learner --ttl 4h')
+    .action((slug: string, o: { user: string; name: string; role: string; ttl: string; json?: boolean }, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      const channel = ctx.store().channels.get(parseSlug(slug));
+      const secret = loadJoinSecret(ctx.config['hub.joinSecret'], ctx.config['paths.data']);
+      const { token, claims } = mint({ channel: channel.slug, user: o.user, name: o.name, role: o.role, ttl: o.ttl }, secret, Math.floor(Date.now() / 1000));
+      const base = `http://${ctx.config.publicHost}:${ctx.config['http.port']}`;
+      const watch = `${base}/watch/${channel.slug}?token=${token}`;
+      if (o.json) return printJson({ token, claims, expiresAt: new Date(claims.exp * 1000).toISOString(), watchUrl: watch });
+      print(`Join token for ${claims.name} (${claims.role}) in "${channel.slug}", valid until ${new Date(claims.exp * 1000).toISOString()}:\n\n  ${token}\n`);
+      print(`Watch page: ${watch}`);
     });
 
   group.command('revoke <nameOrFingerprint>')

@@ -62,6 +62,17 @@ export const SCHEMA = {
   'mux.tokenSecret': { type: 'string', secret: true, description: 'Mux API token secret (also read from MUX_TOKEN_SECRET).' },
   'mux.webhookSecret': { type: 'string', secret: true, description: 'Mux webhook signing secret.' },
   'mux.baseUrl': { type: 'string', description: 'Mux API base URL; empty: the SDK default.' },
+  'hub.joinSecret': {
+    type: 'string', secret: true,
+    description: 'Secret that signs join tokens (32+ characters); empty: generated once into <paths.data>/join-secret.',
+    check: (v: string) => (v.length >= 32 ? null : 'at least 32 characters'),
+  },
+  'hub.chatMaxLength': { type: 'integer', min: 1, max: 2000, description: 'Longest chat message, in characters.' },
+  'hub.chatBurst': { type: 'integer', min: 1, max: 1000, description: 'Chat messages a learner may send at once before the rate limit applies.' },
+  'hub.chatWindowSeconds': { type: 'integer', min: 1, max: 3600, description: 'A learner may send hub.chatBurst messages per this many seconds.' },
+  'hub.tickMs': { type: 'integer', min: 10, max: 1000, description: 'Outgoing room events are batched into one frame per tick of this length.' },
+  'hub.maxBackpressureBytes': { type: 'integer', min: 16384, max: 67108864, description: 'Bytes queued for one slow client before it is disconnected.' },
+  'hub.idleTimeoutSeconds': { type: 'integer', min: 8, max: 960, description: 'A socket silent this long is closed (pings are sent automatically).' },
   'log.level': { type: 'enum', values: ['debug', 'info', 'warn', 'error'], description: 'Least severe log level printed.' },
 } as const satisfies Record<string, KeySpec>;
 

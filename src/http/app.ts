@@ -10,7 +10,11 @@ export interface HttpRequest {
   path: string;
   query: string;
   headers: { authorization: string; range: string; origin: string };
+  /** Request body (POST only), at most MAX_BODY_BYTES. */
+  body?: string;
 }
+
+export const MAX_BODY_BYTES = 16 * 1024;
 
 export interface HttpAnswer {
   status: number;
@@ -38,6 +42,36 @@ export interface HttpServerOptions {
   log: Logger;
 }
 
+export interface WsConn<U> {
+  readonly id: number;
+  readonly user: U;
+  send(frame: string): void;
+  subscribe(topic: string): void;
+  close(code: number, reason: string): void;
+}
+
+export type Upgrade<U> = { ok: true; user: U } | { ok: false; status: number; body: string };
+
+export interface WsHandlers<U> {
+  /** Decides before the upgrade completes; a refusal is a plain HTTP answer. */
+  upgrade(req: HttpRequest): Upgrade<U>;
+  open(conn: WsConn<U>): void;
+  /** `text` is null for binary frames. */
+  message(conn: WsConn<U>, text: string | null): void;
+  close(conn: WsConn<U>, code: number): void;
+}
+
+export interface WsOptions {
+  maxPayloadLength: number;
+  maxBackpressure: number;
+  idleTimeoutSeconds: number;
+}
+
+interface WsData<U> {
+  conn?: WsConn<U>;
+  user: U;
+}
+
 export class HttpServer {
   private listenSocket?: uWS.us_listen_socket;
   private readonly app: uWS.TemplatedApp;
@@ -49,9 +83,104 @@ export class HttpServer {
     this.app.any('/*', (res, req) => this.handle(res, req, () => json(404, { error: 'not_found', message: 'no such path' })));
   }
 
-  /** The uWS app, for the socket binding to add its WebSocket route. */
-  get raw(): uWS.TemplatedApp {
-    return this.app;
+  private nextConnId = 1;
+  readonly wsCounters = { sendDropped: 0, closedAbnormal: 0 };
+
+  /** Adds a WebSocket route; handlers see only WsConn, never uWS objects. Call before start(). */
+  ws<U>(pattern: string, h: WsHandlers<U>, o: WsOptions): void {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    this.app.ws<WsData<U>>(pattern, {
+      compression: uWS.DISABLED,
+      maxPayloadLength: o.maxPayloadLength,
+      maxBackpressure: o.maxBackpressure,
+      closeOnBackpressureLimit: 1, // a client too slow for the room is cut off (it can rejoin), never buffered without bound
+      idleTimeout: o.idleTimeoutSeconds,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        const request: HttpRequest = {
+          method: 'GET', path: req.getUrl(), query: req.getQuery() ?? '',
+          headers: { authorization: req.getHeader('authorization'), range: '', origin: req.getHeader('origin') },
+        };
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        let verdict: Upgrade<U>;
+        try {
+          verdict = h.upgrade(request);
+        } catch (err) {
+          this.o.log.error('websocket upgrade check failed', { err });
+          verdict = { ok: false, status: 500, body: 'internal error' };
+        }
+        if (!verdict.ok) {
+          res.cork(() => {
+            res.writeStatus(`${verdict.status} ${STATUS_TEXT[verdict.status] ?? ''}`.trim());
+            res.writeHeader('Content-Type', 'application/json; charset=utf-8');
+            res.end(verdict.body);
+          });
+          return;
+        }
+        res.upgrade<WsData<U>>({ user: verdict.user }, key, protocol, extensions, context);
+      },
+      open: (ws) => {
+        const data = ws.getUserData();
+        const conn: WsConn<U> = {
+          id: this.nextConnId++,
+          user: data.user,
+          send: (frame) => {
+            let r = 1;
+            ws.cork(() => {
+              r = ws.send(frame, false, false);
+            });
+            if (r === 2) this.wsCounters.sendDropped += 1;
+          },
+          subscribe: (topic) => void ws.subscribe(topic),
+          close: (code, reason) => ws.end(code, reason),
+        };
+        data.conn = conn;
+        this.guard(() => h.open(conn));
+      },
+      message: (ws, message, isBinary) => {
+        const conn = ws.getUserData().conn;
+        if (!conn) return;
+        let text: string | null = null;
+        if (!isBinary) {
+          try {
+            text = decoder.decode(message);
+          } catch {
+            text = '\u0000invalid utf-8';
+          }
+        }
+        this.guard(() => h.message(conn, text));
+      },
+      close: (ws, code) => {
+        const conn = ws.getUserData().conn;
+        if (code === 1006) this.wsCounters.closedAbnormal += 1; // includes clients cut off for backpressure
+        // The socket is gone: a WsConn must not touch it any more.
+        if (conn) {
+          conn.send = () => {};
+          conn.subscribe = () => {};
+          conn.close = () => {};
+          this.guard(() => h.close(conn, code));
+        }
+      },
+    });
+  }
+
+  /** Sends a frame to every subscriber of a topic (uWS applies each subscriber's backpressure limit). */
+  publish(topic: string, frame: string): void {
+    this.app.publish(topic, frame, false, false);
+  }
+
+  numSubscribers(topic: string): number {
+    return this.app.numSubscribers(topic);
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.o.log.error('websocket handler failed', { err: err instanceof Error ? err.stack ?? err.message : String(err) });
+    }
   }
 
   start(): Promise<void> {
@@ -91,15 +220,36 @@ export class HttpServer {
         else res.end(a.body ?? '');
       });
     };
-    let answer: Promise<HttpAnswer>;
-    try {
-      answer = Promise.resolve(handler(request));
-    } catch (err) {
-      answer = Promise.reject(err);
-    }
-    answer.then(send, (err: unknown) => {
-      this.o.log.error('http handler failed', { path: request.path.slice(0, 200), err });
-      send(json(500, { error: 'internal', message: 'internal error' }));
+    const run = (): void => {
+      let answer: Promise<HttpAnswer>;
+      try {
+        answer = Promise.resolve(handler(request));
+      } catch (err) {
+        answer = Promise.reject(err);
+      }
+      answer.then(send, (err: unknown) => {
+        this.o.log.error('http handler failed', { path: request.path.slice(0, 200), err });
+        send(json(500, { error: 'internal', message: 'internal error' }));
+      });
+    };
+    if (request.method !== 'POST') return run();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    res.onData((chunk, isLast) => {
+      if (done) return;
+      size += chunk.byteLength;
+      if (size > MAX_BODY_BYTES) {
+        done = true;
+        send(json(413, { error: 'too_large', message: `request bodies are limited to ${MAX_BODY_BYTES} bytes` }));
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this callback
+      if (isLast) {
+        done = true;
+        request.body = Buffer.concat(chunks).toString('utf8');
+        run();
+      }
     });
   }
 }

@@ -7,7 +7,13 @@ import type { ApiTokenInfo, Scope } from '../store/api-tokens.js';
 import type { SessionRecord } from '../store/sessions.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 
+export interface JoinTokenRequest {
+  channel: string;
+  body: string;
+}
+
 export interface RouteDeps {
+  mintJoinToken(req: JoinTokenRequest): HttpAnswer;
   origin: Origin;
   verifyToken(token: string): ApiTokenInfo | undefined;
   status(): unknown;
@@ -69,6 +75,14 @@ export function routes(deps: RouteDeps): Route[] {
           return json(400, { error: 'bad_request', message: 'limit must be an integer from 1 to 1000' });
         }
         return json(200, deps.sessions.list({ channel: queryParam(req.query, 'channel'), limit }));
+      },
+    },
+    {
+      method: 'post', pattern: '/api/channels/:slug/join-tokens', handler: (req) => {
+        const denied = authorize(req, deps, 'tokens:join');
+        if (denied) return denied;
+        const slug = req.path.slice('/api/channels/'.length, -'/join-tokens'.length);
+        return deps.mintJoinToken({ channel: slug, body: req.body ?? '' });
       },
     },
     {

@@ -19,6 +19,8 @@ export interface Channel {
   record: boolean;
   archive: boolean;
   overflow: Overflow;
+  /** Learners may join the engagement hub with just a display name. */
+  allowGuests: boolean;
   createdAt: string;
   updatedAt: string;
 }

@@ -13,6 +13,7 @@ interface Row {
   record: number;
   archive: number;
   overflow: Overflow;
+  allow_guests: number;
   created_at: string;
   updated_at: string;
 }
@@ -25,6 +26,7 @@ export interface NewChannel {
   record: boolean;
   archive: boolean;
   overflow: Overflow;
+  allowGuests?: boolean;
 }
 
 export type ChannelPatch = Partial<Omit<NewChannel, 'slug'>>;
@@ -38,6 +40,7 @@ const toChannel = (r: Row): Channel => ({
   record: r.record === 1,
   archive: r.archive === 1,
   overflow: r.overflow,
+  allowGuests: r.allow_guests === 1,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -49,9 +52,9 @@ export class ChannelRepo {
     const at = this.now().toISOString();
     try {
       const info = this.db
-        .prepare(`INSERT INTO channels (slug, title, ladder, latency, record, archive, overflow, created_at, updated_at)
-                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(c.slug, c.title, c.ladder.join(','), c.latency, c.record ? 1 : 0, c.archive ? 1 : 0, c.overflow, at, at);
+        .prepare(`INSERT INTO channels (slug, title, ladder, latency, record, archive, overflow, allow_guests, created_at, updated_at)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(c.slug, c.title, c.ladder.join(','), c.latency, c.record ? 1 : 0, c.archive ? 1 : 0, c.overflow, c.allowGuests ? 1 : 0, at, at);
       return this.byId(Number(info.lastInsertRowid));
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -86,10 +89,10 @@ export class ChannelRepo {
     const current = this.get(slug);
     const next = { ...current, ...patch };
     this.db
-      .prepare(`UPDATE channels SET title = ?, ladder = ?, latency = ?, record = ?, archive = ?, overflow = ?, updated_at = ?
-                WHERE id = ?`)
+      .prepare(`UPDATE channels SET title = ?, ladder = ?, latency = ?, record = ?, archive = ?, overflow = ?, allow_guests = ?,
+                updated_at = ? WHERE id = ?`)
       .run(next.title, next.ladder.join(','), next.latency, next.record ? 1 : 0, next.archive ? 1 : 0, next.overflow,
-        this.now().toISOString(), current.id);
+        next.allowGuests ? 1 : 0, this.now().toISOString(), current.id);
     return this.byId(current.id);
   }
 

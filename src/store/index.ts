@@ -3,6 +3,7 @@
 import { ApiTokenRepo } from './api-tokens.js';
 import { ChannelRepo } from './channels.js';
 import { openDb, type Db, type OpenOptions } from './db.js';
+import { EngagementRepo } from './engagement.js';
 import { SessionRepo } from './sessions.js';
 import { StreamKeyRepo } from './stream-keys.js';
 
@@ -12,6 +13,7 @@ export interface Store {
   streamKeys: StreamKeyRepo;
   apiTokens: ApiTokenRepo;
   sessions: SessionRepo;
+  engagement: EngagementRepo;
   close(): void;
 }
 
@@ -23,6 +25,7 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
     streamKeys: new StreamKeyRepo(db),
     apiTokens: new ApiTokenRepo(db),
     sessions: new SessionRepo(db),
+    engagement: new EngagementRepo(db),
     close: () => {
       if (db.open) db.close();
     },

@@ -70,6 +70,76 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_channel ON sessions(channel_id, started_at);
     `,
   },
+  {
+    version: 3,
+    name: 'engagement: guests, chat, questions, polls, bans, attendance',
+    sql: `
+      ALTER TABLE channels ADD COLUMN allow_guests INTEGER NOT NULL DEFAULT 0 CHECK (allow_guests IN (0, 1));
+      CREATE TABLE chat_messages (
+        id         TEXT PRIMARY KEY,
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        session_id TEXT,
+        user_id    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        text       TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        deleted_at INTEGER
+      );
+      CREATE INDEX chat_messages_channel ON chat_messages(channel_id, at);
+      CREATE TABLE questions (
+        id         TEXT PRIMARY KEY,
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        session_id TEXT,
+        user_id    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        text       TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        at         INTEGER NOT NULL
+      );
+      CREATE INDEX questions_channel ON questions(channel_id, session_id);
+      CREATE TABLE question_votes (
+        question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+        user_id     TEXT NOT NULL,
+        PRIMARY KEY (question_id, user_id)
+      );
+      CREATE TABLE polls (
+        id         TEXT PRIMARY KEY,
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        session_id TEXT,
+        question   TEXT NOT NULL,
+        options    TEXT NOT NULL,
+        closed     INTEGER NOT NULL DEFAULT 0,
+        at         INTEGER NOT NULL
+      );
+      CREATE INDEX polls_channel ON polls(channel_id, session_id);
+      CREATE TABLE poll_votes (
+        poll_id TEXT NOT NULL REFERENCES polls(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        option  INTEGER NOT NULL,
+        PRIMARY KEY (poll_id, user_id)
+      );
+      CREATE TABLE bans (
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        by_user    TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (channel_id, user_id)
+      );
+      CREATE TABLE attendance (
+        key        TEXT PRIMARY KEY,
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        session_id TEXT,
+        user_id    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        joined_at  INTEGER NOT NULL,
+        left_at    INTEGER
+      );
+      CREATE INDEX attendance_session ON attendance(session_id, user_id);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,31 @@
+// Minting join tokens from a request (REST or CLI): validates the fields into claims. Pure given the clock.
+
+import { parseTtl, ROLES, signJoinToken, validName, type JoinClaims, type Role } from '../auth/join-token.js';
+import { ValidationError } from '../errors.js';
+
+export interface MintInput {
+  channel: string;
+  user: unknown;
+  name: unknown;
+  role: unknown;
+  ttl?: unknown;
+}
+
+export function claimsFrom(input: MintInput, nowSeconds: number): JoinClaims {
+  if (typeof input.user !== 'string' || input.user.length === 0 || input.user.length > 128 || /[\u0000-\u001f]/.test(input.user)) {
+    throw new ValidationError('"user" must be the LMS user id (1-128 characters)');
+  }
+  if (!validName(input.name)) throw new ValidationError('"name" must be a display name of 1-80 printable characters');
+  if (typeof input.role !== 'string' || !(ROLES as readonly string[]).includes(input.role)) {
+    throw new ValidationError(`"role" must be one of ${ROLES.join(', ')}`);
+  }
+  const ttlText = input.ttl === undefined ? '4h' : input.ttl;
+  const ttl = typeof ttlText === 'string' ? parseTtl(ttlText) : undefined;
+  if (ttl === undefined) throw new ValidationError('"ttl" must look like 90m, 4h or 2d (at most 30d)');
+  return { sub: input.user, name: input.name.trim(), role: input.role as Role, channel: input.channel, iat: nowSeconds, exp: nowSeconds + ttl };
+}
+
+export function mint(input: MintInput, secret: Buffer, nowSeconds: number): { token: string; claims: JoinClaims } {
+  const claims = claimsFrom(input, nowSeconds);
+  return { token: signJoinToken(claims, secret), claims };
+}

@@ -1,0 +1,191 @@
+// The engagement protocol, version 1: typed client and server messages and the one parser that turns an
+// untrusted text frame into a typed ClientMsg. Pure. Every message is documented in docs/protocol.md.
+
+import type { Role } from '../auth/join-token.js';
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_FRAME_BYTES = 4096;
+export const REACTIONS = ['👍', '👏', '❤️', '😂', '😮', '🎉'] as const;
+export type Reaction = (typeof REACTIONS)[number];
+
+export type ClientMsg =
+  | { t: 'chat'; text: string }
+  | { t: 'ask'; text: string }
+  | { t: 'q_vote'; id: string }
+  | { t: 'q_answer'; id: string }
+  | { t: 'q_dismiss'; id: string }
+  | { t: 'poll_create'; question: string; options: string[] }
+  | { t: 'poll_vote'; id: string; option: number }
+  | { t: 'poll_close'; id: string }
+  | { t: 'react'; emoji: Reaction }
+  | { t: 'hand_raise' }
+  | { t: 'hand_lower'; userId?: string }
+  | { t: 'participants' }
+  | { t: 'delete'; id: string }
+  | { t: 'mute'; userId: string; minutes: number }
+  | { t: 'ban'; userId: string }
+  | { t: 'clear_reactions' }
+  | { t: 'lock_chat'; locked: boolean }
+  | { t: 'slow_mode'; seconds: number }
+  | { t: 'ping' };
+
+export type ClientType = ClientMsg['t'];
+
+export type ErrorCode =
+  | 'bad_json' | 'bad_frame' | 'bad_version' | 'unknown_type' | 'invalid' | 'forbidden' | 'rate_limited' | 'slow_mode'
+  | 'chat_locked' | 'muted' | 'not_found' | 'poll_closed' | 'internal';
+
+export interface Participant {
+  userId: string;
+  name: string;
+  role: Role;
+}
+
+export interface ChatMessage extends Participant {
+  id: string;
+  text: string;
+  at: number;
+}
+
+export interface QuestionView extends Participant {
+  id: string;
+  text: string;
+  votes: number;
+  status: 'open' | 'answered' | 'dismissed';
+  at: number;
+}
+
+export interface PollView {
+  id: string;
+  question: string;
+  options: string[];
+  counts: number[];
+  total: number;
+  closed: boolean;
+  at: number;
+}
+
+export interface HandView {
+  userId: string;
+  name: string;
+  at: number;
+}
+
+export type ClassState = { state: 'waiting' | 'live' | 'ended'; sessionId: string | null; replay: string | null };
+
+export type RoomEvent =
+  | { t: 'chat'; msg: ChatMessage }
+  | { t: 'chat_deleted'; id: string }
+  | { t: 'question'; q: QuestionView }
+  | { t: 'poll'; poll: PollView }
+  | { t: 'reactions'; counts: Partial<Record<Reaction, number>> }
+  | { t: 'reactions_cleared' }
+  | { t: 'presence'; count: number }
+  | { t: 'hands'; queue: HandView[] }
+  | { t: 'chat_state'; locked: boolean; slowModeSeconds: number }
+  | ({ t: 'class' } & ClassState)
+  | { t: 'kicked'; userId: string; reason: 'banned' };
+
+export interface Snapshot {
+  class: ClassState;
+  chat: ChatMessage[];
+  questions: QuestionView[];
+  polls: PollView[];
+  hands?: HandView[];
+  chatState: { locked: boolean; slowModeSeconds: number };
+  presence: number;
+  reactions: readonly Reaction[];
+}
+
+export type ServerMsg =
+  | { v: 1; t: 'welcome'; you: Participant & { guest: boolean }; room: Snapshot; mine: { questionVotes: string[]; pollVotes: Record<string, number>; handRaised: boolean } }
+  | { v: 1; t: 'batch'; events: RoomEvent[] }
+  | { v: 1; t: 'error'; code: ErrorCode; message: string; ref?: string }
+  | { v: 1; t: 'participants'; list: Participant[] }
+  | { v: 1; t: 'hand'; raised: boolean }
+  | { v: 1; t: 'muted'; until: number }
+  | { v: 1; t: 'pong' };
+
+export type Parsed = { ok: true; msg: ClientMsg; ref?: string } | { ok: false; code: ErrorCode; message: string; ref?: string };
+
+const ID = /^[a-z0-9_]{1,40}$/;
+const USER = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128;
+const bad = (message: string, ref?: string): Parsed => ({ ok: false, code: 'invalid', message, ref });
+
+function text(v: unknown, max: number): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const s = v.trim();
+  if (s.length === 0 || s.length > max) return undefined;
+  return s;
+}
+
+export interface Limits {
+  chatMaxLength: number;
+}
+
+/** Parses one text frame. Never throws. */
+export function parseClientMessage(frame: string, limits: Limits): Parsed {
+  if (frame.length > MAX_FRAME_BYTES) return { ok: false, code: 'bad_frame', message: `frames are limited to ${MAX_FRAME_BYTES} bytes` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(frame);
+  } catch {
+    return { ok: false, code: 'bad_json', message: 'frames must be JSON' };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, code: 'bad_frame', message: 'a frame must be a JSON object' };
+  const o = raw as Record<string, unknown>;
+  const ref = typeof o.ref === 'string' && o.ref.length <= 32 ? o.ref : undefined;
+  if (o.v !== PROTOCOL_VERSION) return { ok: false, code: 'bad_version', message: `unsupported protocol version; send "v": ${PROTOCOL_VERSION}`, ref };
+  if (typeof o.t !== 'string') return { ok: false, code: 'bad_frame', message: 'a frame needs a string "t" (type)', ref };
+  const ok = (msg: ClientMsg): Parsed => ({ ok: true, msg, ref });
+  switch (o.t) {
+    case 'chat': {
+      const s = text(o.text, limits.chatMaxLength);
+      return s ? ok({ t: 'chat', text: s }) : bad(`chat text must be 1-${limits.chatMaxLength} characters`, ref);
+    }
+    case 'ask': {
+      const s = text(o.text, 300);
+      return s ? ok({ t: 'ask', text: s }) : bad('a question must be 1-300 characters', ref);
+    }
+    case 'q_vote':
+    case 'q_answer':
+    case 'q_dismiss':
+    case 'poll_close':
+    case 'delete':
+      return typeof o.id === 'string' && ID.test(o.id) ? ok({ t: o.t, id: o.id }) : bad('"id" must be an id string', ref);
+    case 'poll_create': {
+      const q = text(o.question, 200);
+      const opts = Array.isArray(o.options) ? o.options.map((x) => text(x, 100)) : [];
+      if (!q) return bad('a poll question must be 1-200 characters', ref);
+      if (opts.length < 2 || opts.length > 10 || opts.some((x) => x === undefined)) return bad('a poll needs 2-10 options of 1-100 characters', ref);
+      return ok({ t: 'poll_create', question: q, options: opts as string[] });
+    }
+    case 'poll_vote':
+      if (typeof o.id !== 'string' || !ID.test(o.id)) return bad('"id" must be an id string', ref);
+      if (typeof o.option !== 'number' || !Number.isInteger(o.option) || o.option < 0 || o.option > 9) return bad('"option" must be an option index', ref);
+      return ok({ t: 'poll_vote', id: o.id, option: o.option });
+    case 'react':
+      return (REACTIONS as readonly unknown[]).includes(o.emoji) ? ok({ t: 'react', emoji: o.emoji as Reaction }) : bad(`"emoji" must be one of ${REACTIONS.join(' ')}`, ref);
+    case 'hand_raise':
+    case 'participants':
+    case 'clear_reactions':
+    case 'ping':
+      return ok({ t: o.t });
+    case 'hand_lower':
+      if (o.userId !== undefined && !USER(o.userId)) return bad('"userId" must be a user id', ref);
+      return ok(o.userId === undefined ? { t: 'hand_lower' } : { t: 'hand_lower', userId: o.userId as string });
+    case 'mute':
+      if (!USER(o.userId)) return bad('"userId" must be a user id', ref);
+      if (typeof o.minutes !== 'number' || !Number.isInteger(o.minutes) || o.minutes < 1 || o.minutes > 1440) return bad('"minutes" must be 1-1440', ref);
+      return ok({ t: 'mute', userId: o.userId, minutes: o.minutes });
+    case 'ban':
+      return USER(o.userId) ? ok({ t: 'ban', userId: o.userId }) : bad('"userId" must be a user id', ref);
+    case 'lock_chat':
+      return typeof o.locked === 'boolean' ? ok({ t: 'lock_chat', locked: o.locked }) : bad('"locked" must be true or false', ref);
+    case 'slow_mode':
+      return typeof o.seconds === 'number' && Number.isInteger(o.seconds) && o.seconds >= 0 && o.seconds <= 3600
+        ? ok({ t: 'slow_mode', seconds: o.seconds }) : bad('"seconds" must be 0-3600 (0 turns slow mode off)', ref);
+    default:
+      return { ok: false, code: 'unknown_type', message: `unknown message type ${JSON.stringify(o.t.slice(0, 32))}`, ref };
+  }
+}

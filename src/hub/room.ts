@@ -1,0 +1,406 @@
+// One class's engagement state and rules: chat, Q&A, polls, reactions, hands, presence, moderation. Pure and
+// synchronous: every call takes the clock, returns what to send and what to persist, and touches no socket.
+// The room is the single owner of this state; the hub only routes messages to it.
+
+import type { Role } from '../auth/join-token.js';
+import { RateLimiter } from './rate.js';
+import {
+  REACTIONS, type ChatMessage, type ClassState, type ClientMsg, type ErrorCode, type HandView, type Participant,
+  type PollView, type QuestionView, type Reaction, type RoomEvent, type ServerMsg, type Snapshot,
+} from './protocol.js';
+
+export interface Member extends Participant {
+  connId: number;
+  guest: boolean;
+}
+
+export type PersistOp =
+  | { op: 'chat'; msg: ChatMessage; sessionId: string | null }
+  | { op: 'chat_delete'; id: string; at: number }
+  | { op: 'question'; q: QuestionView; sessionId: string | null }
+  | { op: 'question_vote'; id: string; userId: string; on: boolean }
+  | { op: 'poll'; poll: PollView; sessionId: string | null }
+  | { op: 'poll_vote'; id: string; userId: string; option: number }
+  | { op: 'ban'; userId: string; by: string; at: number };
+
+export interface Outcome {
+  events: RoomEvent[];
+  staffEvents: RoomEvent[];
+  reply: ServerMsg[];
+  toUser: { userId: string; msg: ServerMsg }[];
+  persist: PersistOp[];
+  kick: string[];
+}
+
+export interface RoomOptions {
+  chatMaxLength: number;
+  chatBurst: number;
+  chatWindowMs: number;
+  historySize: number;
+  presenceEveryMs: number;
+  newId: () => string;
+}
+
+interface Question extends QuestionView {
+  voters: Set<string>;
+}
+interface Poll {
+  view: PollView;
+  votes: Map<string, number>;
+}
+
+const isStaff = (r: Role): boolean => r === 'instructor' || r === 'moderator';
+const empty = (): Outcome => ({ events: [], staffEvents: [], reply: [], toUser: [], persist: [], kick: [] });
+
+export interface RoomInit {
+  chat?: ChatMessage[];
+  questions?: (QuestionView & { voters: string[] })[];
+  polls?: (PollView & { votes: [string, number][] })[];
+  bans?: string[];
+  sessionId?: string | null;
+}
+
+export class Room {
+  private readonly members = new Map<number, Member>();
+  private readonly connsByUser = new Map<string, Set<number>>();
+  private chat: ChatMessage[] = [];
+  private questions = new Map<string, Question>();
+  private polls = new Map<string, Poll>();
+  private readonly hands = new Map<string, HandView>();
+  private readonly bans = new Set<string>();
+  private readonly mutes = new Map<string, number>();
+  private readonly lastChat = new Map<string, number>();
+  private readonly chatLimiter: RateLimiter;
+  private readonly askLimiter = new RateLimiter(3, 60000);
+  private readonly reactLimiter = new RateLimiter(20, 10000);
+  private pendingReactions = new Map<Reaction, number>();
+  private readonly dirtyPolls = new Set<string>();
+  private readonly dirtyQuestions = new Set<string>();
+  private locked = false;
+  private slowModeSeconds = 0;
+  private classState: ClassState = { state: 'waiting', sessionId: null, replay: null };
+  private lastPresenceSent = -1;
+  private lastPresenceAt = 0;
+  readonly counters = { rejected: 0, reactions: 0, chat: 0 };
+
+  constructor(readonly channel: string, private readonly o: RoomOptions, init: RoomInit = {}) {
+    this.chatLimiter = new RateLimiter(o.chatBurst, o.chatWindowMs);
+    this.chat = (init.chat ?? []).slice(-o.historySize);
+    for (const q of init.questions ?? []) this.questions.set(q.id, { ...q, voters: new Set(q.voters) });
+    for (const p of init.polls ?? []) {
+      const { votes, ...view } = p;
+      this.polls.set(p.id, { view, votes: new Map(votes) });
+    }
+    for (const b of init.bans ?? []) this.bans.add(b);
+    if (init.sessionId) this.classState = { state: 'live', sessionId: init.sessionId, replay: null };
+  }
+
+  get sessionId(): string | null {
+    return this.classState.state === 'live' ? this.classState.sessionId : null;
+  }
+
+  isBanned(userId: string): boolean {
+    return this.bans.has(userId);
+  }
+
+  /** Distinct users present. */
+  get presence(): number {
+    return this.connsByUser.size;
+  }
+
+  member(connId: number): Member | undefined {
+    return this.members.get(connId);
+  }
+
+  connsOf(userId: string): number[] {
+    return [...(this.connsByUser.get(userId) ?? [])];
+  }
+
+  join(m: Member): ServerMsg {
+    this.members.set(m.connId, m);
+    let conns = this.connsByUser.get(m.userId);
+    if (!conns) this.connsByUser.set(m.userId, (conns = new Set()));
+    conns.add(m.connId);
+    const mine = {
+      questionVotes: [...this.questions.values()].filter((q) => q.voters.has(m.userId)).map((q) => q.id),
+      pollVotes: Object.fromEntries([...this.polls.values()].filter((p) => p.votes.has(m.userId)).map((p) => [p.view.id, p.votes.get(m.userId)!])),
+      handRaised: this.hands.has(m.userId),
+    };
+    return { v: 1, t: 'welcome', you: { userId: m.userId, name: m.name, role: m.role, guest: m.guest }, room: this.snapshot(m.role), mine };
+  }
+
+  /** Returns events to send when the last connection of a user leaves (their hand is lowered). */
+  leave(connId: number): Outcome {
+    const out = empty();
+    const m = this.members.get(connId);
+    if (!m) return out;
+    this.members.delete(connId);
+    const conns = this.connsByUser.get(m.userId);
+    conns?.delete(connId);
+    if (conns && conns.size === 0) {
+      this.connsByUser.delete(m.userId);
+      if (this.hands.delete(m.userId)) out.staffEvents.push(this.handsEvent());
+    }
+    return out;
+  }
+
+  snapshot(role: Role): Snapshot {
+    return {
+      class: { ...this.classState },
+      chat: [...this.chat],
+      questions: this.orderedQuestions(),
+      polls: [...this.polls.values()].map((p) => ({ ...p.view, counts: [...p.view.counts] })),
+      ...(isStaff(role) ? { hands: [...this.hands.values()] } : {}),
+      chatState: { locked: this.locked, slowModeSeconds: this.slowModeSeconds },
+      presence: this.presence,
+      reactions: REACTIONS,
+    };
+  }
+
+  participants(): Participant[] {
+    const seen = new Map<string, Participant>();
+    for (const m of this.members.values()) if (!seen.has(m.userId)) seen.set(m.userId, { userId: m.userId, name: m.name, role: m.role });
+    return [...seen.values()];
+  }
+
+  /** The class went live or ended: Q&A, polls and hands start afresh for a new class. */
+  setClass(state: ClassState): Outcome {
+    const out = empty();
+    if (state.state === 'live' && state.sessionId !== this.classState.sessionId) {
+      this.questions.clear();
+      this.polls.clear();
+      this.hands.clear();
+      out.staffEvents.push(this.handsEvent());
+    }
+    this.classState = { ...state };
+    out.events.push({ t: 'class', ...state });
+    return out;
+  }
+
+  handle(connId: number, msg: ClientMsg, now: number): Outcome {
+    const out = empty();
+    const m = this.members.get(connId);
+    if (!m) return out;
+    const fail = (code: ErrorCode, message: string): Outcome => {
+      this.counters.rejected += 1;
+      out.reply.push({ v: 1, t: 'error', code, message });
+      return out;
+    };
+    const staff = isStaff(m.role);
+    const needStaff = (): Outcome | undefined => (staff ? undefined : fail('forbidden', 'only instructors and moderators can do that'));
+    const needInstructor = (): Outcome | undefined => (m.role === 'instructor' ? undefined : fail('forbidden', 'only the instructor can do that'));
+    const mutedUntil = this.mutes.get(m.userId);
+    const muted = mutedUntil !== undefined && mutedUntil > now;
+
+    switch (msg.t) {
+      case 'ping':
+        out.reply.push({ v: 1, t: 'pong' });
+        return out;
+      case 'chat': {
+        if (!staff) {
+          if (this.locked) return fail('chat_locked', 'chat is locked by the instructor');
+          if (muted) return fail('muted', `you are muted until ${new Date(mutedUntil!).toISOString()}`);
+          const last = this.lastChat.get(m.userId);
+          if (this.slowModeSeconds > 0 && last !== undefined && now - last < this.slowModeSeconds * 1000) {
+            return fail('slow_mode', `slow mode: one message every ${this.slowModeSeconds} s`);
+          }
+          if (!this.chatLimiter.take(m.userId, now)) return fail('rate_limited', `at most ${this.o.chatBurst} messages per ${this.o.chatWindowMs / 1000} s`);
+        }
+        this.lastChat.set(m.userId, now);
+        const chat: ChatMessage = { id: this.o.newId(), userId: m.userId, name: m.name, role: m.role, text: msg.text, at: now };
+        this.chat.push(chat);
+        if (this.chat.length > this.o.historySize) this.chat.splice(0, this.chat.length - this.o.historySize);
+        this.counters.chat += 1;
+        out.events.push({ t: 'chat', msg: chat });
+        out.persist.push({ op: 'chat', msg: chat, sessionId: this.classState.sessionId });
+        return out;
+      }
+      case 'ask': {
+        if (muted) return fail('muted', 'you are muted');
+        if (!staff && !this.askLimiter.take(m.userId, now)) return fail('rate_limited', 'at most 3 questions a minute');
+        const q: Question = { id: this.o.newId(), userId: m.userId, name: m.name, role: m.role, text: msg.text, votes: 0, status: 'open', at: now, voters: new Set() };
+        this.questions.set(q.id, q);
+        out.events.push({ t: 'question', q: view(q) });
+        out.persist.push({ op: 'question', q: view(q), sessionId: this.classState.sessionId });
+        return out;
+      }
+      case 'q_vote': {
+        const q = this.questions.get(msg.id);
+        if (!q) return fail('not_found', 'no such question');
+        const on = !q.voters.has(m.userId);
+        if (on) q.voters.add(m.userId);
+        else q.voters.delete(m.userId);
+        q.votes = q.voters.size;
+        this.dirtyQuestions.add(q.id);
+        out.persist.push({ op: 'question_vote', id: q.id, userId: m.userId, on });
+        return out;
+      }
+      case 'q_answer':
+      case 'q_dismiss': {
+        const denied = needStaff();
+        if (denied) return denied;
+        const q = this.questions.get(msg.id);
+        if (!q) return fail('not_found', 'no such question');
+        q.status = msg.t === 'q_answer' ? 'answered' : 'dismissed';
+        out.events.push({ t: 'question', q: view(q) });
+        out.persist.push({ op: 'question', q: view(q), sessionId: this.classState.sessionId });
+        return out;
+      }
+      case 'poll_create': {
+        const denied = needInstructor();
+        if (denied) return denied;
+        const poll: Poll = {
+          view: { id: this.o.newId(), question: msg.question, options: msg.options, counts: msg.options.map(() => 0), total: 0, closed: false, at: now },
+          votes: new Map(),
+        };
+        this.polls.set(poll.view.id, poll);
+        out.events.push({ t: 'poll', poll: { ...poll.view, counts: [...poll.view.counts] } });
+        out.persist.push({ op: 'poll', poll: { ...poll.view }, sessionId: this.classState.sessionId });
+        return out;
+      }
+      case 'poll_vote': {
+        const p = this.polls.get(msg.id);
+        if (!p) return fail('not_found', 'no such poll');
+        if (p.view.closed) return fail('poll_closed', 'this poll is closed');
+        if (msg.option >= p.view.options.length) return fail('invalid', 'no such option');
+        const prev = p.votes.get(m.userId);
+        if (prev === msg.option) return out;
+        if (prev !== undefined) p.view.counts[prev]! -= 1;
+        else p.view.total += 1;
+        p.view.counts[msg.option]! += 1;
+        p.votes.set(m.userId, msg.option);
+        this.dirtyPolls.add(p.view.id);
+        out.persist.push({ op: 'poll_vote', id: p.view.id, userId: m.userId, option: msg.option });
+        return out;
+      }
+      case 'poll_close': {
+        const denied = needInstructor();
+        if (denied) return denied;
+        const p = this.polls.get(msg.id);
+        if (!p) return fail('not_found', 'no such poll');
+        p.view.closed = true;
+        this.dirtyPolls.delete(p.view.id);
+        out.events.push({ t: 'poll', poll: { ...p.view, counts: [...p.view.counts] } });
+        out.persist.push({ op: 'poll', poll: { ...p.view }, sessionId: this.classState.sessionId });
+        return out;
+      }
+      case 'react': {
+        if (!this.reactLimiter.take(m.userId, now)) return out; // silently dropped: reactions are ephemeral
+        this.pendingReactions.set(msg.emoji, (this.pendingReactions.get(msg.emoji) ?? 0) + 1);
+        this.counters.reactions += 1;
+        return out;
+      }
+      case 'hand_raise':
+        if (!this.hands.has(m.userId)) {
+          this.hands.set(m.userId, { userId: m.userId, name: m.name, at: now });
+          out.staffEvents.push(this.handsEvent());
+        }
+        out.toUser.push({ userId: m.userId, msg: { v: 1, t: 'hand', raised: true } });
+        return out;
+      case 'hand_lower': {
+        const target = msg.userId ?? m.userId;
+        if (target !== m.userId) {
+          const denied = needStaff();
+          if (denied) return denied;
+        }
+        if (this.hands.delete(target)) out.staffEvents.push(this.handsEvent());
+        out.toUser.push({ userId: target, msg: { v: 1, t: 'hand', raised: false } });
+        return out;
+      }
+      case 'participants': {
+        const denied = needStaff();
+        if (denied) return denied;
+        out.reply.push({ v: 1, t: 'participants', list: this.participants() });
+        return out;
+      }
+      case 'delete': {
+        const denied = needStaff();
+        if (denied) return denied;
+        const i = this.chat.findIndex((c) => c.id === msg.id);
+        if (i < 0) return fail('not_found', 'no such message');
+        this.chat.splice(i, 1);
+        out.events.push({ t: 'chat_deleted', id: msg.id });
+        out.persist.push({ op: 'chat_delete', id: msg.id, at: now });
+        return out;
+      }
+      case 'mute': {
+        const denied = needStaff();
+        if (denied) return denied;
+        const until = now + msg.minutes * 60000;
+        this.mutes.set(msg.userId, until);
+        out.toUser.push({ userId: msg.userId, msg: { v: 1, t: 'muted', until } });
+        return out;
+      }
+      case 'ban': {
+        const denied = needStaff();
+        if (denied) return denied;
+        if (msg.userId === m.userId) return fail('invalid', 'you cannot ban yourself');
+        this.bans.add(msg.userId);
+        this.hands.delete(msg.userId);
+        out.events.push({ t: 'kicked', userId: msg.userId, reason: 'banned' });
+        out.persist.push({ op: 'ban', userId: msg.userId, by: m.userId, at: now });
+        out.kick.push(msg.userId);
+        return out;
+      }
+      case 'clear_reactions': {
+        const denied = needStaff();
+        if (denied) return denied;
+        this.pendingReactions.clear();
+        out.events.push({ t: 'reactions_cleared' });
+        return out;
+      }
+      case 'lock_chat': {
+        const denied = needStaff();
+        if (denied) return denied;
+        this.locked = msg.locked;
+        out.events.push({ t: 'chat_state', locked: this.locked, slowModeSeconds: this.slowModeSeconds });
+        return out;
+      }
+      case 'slow_mode': {
+        const denied = needInstructor();
+        if (denied) return denied;
+        this.slowModeSeconds = msg.seconds;
+        out.events.push({ t: 'chat_state', locked: this.locked, slowModeSeconds: this.slowModeSeconds });
+        return out;
+      }
+    }
+  }
+
+  /** Called every tick: aggregated reactions, coalesced poll and question updates, presence at most every 2 s. */
+  tick(now: number): RoomEvent[] {
+    const events: RoomEvent[] = [];
+    if (this.pendingReactions.size > 0) {
+      events.push({ t: 'reactions', counts: Object.fromEntries(this.pendingReactions) });
+      this.pendingReactions = new Map();
+    }
+    for (const id of this.dirtyPolls) {
+      const p = this.polls.get(id);
+      if (p) events.push({ t: 'poll', poll: { ...p.view, counts: [...p.view.counts] } });
+    }
+    this.dirtyPolls.clear();
+    for (const id of this.dirtyQuestions) {
+      const q = this.questions.get(id);
+      if (q) events.push({ t: 'question', q: view(q) });
+    }
+    this.dirtyQuestions.clear();
+    if (this.presence !== this.lastPresenceSent && now - this.lastPresenceAt >= this.o.presenceEveryMs) {
+      this.lastPresenceSent = this.presence;
+      this.lastPresenceAt = now;
+      events.push({ t: 'presence', count: this.presence });
+    }
+    return events;
+  }
+
+  private orderedQuestions(): QuestionView[] {
+    return [...this.questions.values()].sort((a, b) => b.votes - a.votes || a.at - b.at).map(view);
+  }
+
+  private handsEvent(): RoomEvent {
+    return { t: 'hands', queue: [...this.hands.values()] };
+  }
+}
+
+function view(q: Question): QuestionView {
+  const { voters: _voters, ...rest } = q;
+  return { ...rest };
+}
