@@ -62,7 +62,8 @@ export interface WsHandlers<U> {
 }
 
 export interface WsOptions {
-  maxPayloadLength: number;
+  /** Larger frames close the socket with 1009 (message too big). */
+  maxMessageBytes: number;
   maxBackpressure: number;
   idleTimeoutSeconds: number;
 }
@@ -84,14 +85,15 @@ export class HttpServer {
   }
 
   private nextConnId = 1;
-  readonly wsCounters = { sendDropped: 0, closedAbnormal: 0 };
+  readonly wsCounters = { sendDropped: 0, closedAbnormal: 0, oversize: 0 };
 
   /** Adds a WebSocket route; handlers see only WsConn, never uWS objects. Call before start(). */
   ws<U>(pattern: string, h: WsHandlers<U>, o: WsOptions): void {
     const decoder = new TextDecoder('utf-8', { fatal: true });
     this.app.ws<WsData<U>>(pattern, {
       compression: uWS.DISABLED,
-      maxPayloadLength: o.maxPayloadLength,
+      // uWS drops frames over its limit with an abrupt close; a larger hard cap lets us answer 1009 properly.
+      maxPayloadLength: Math.max(o.maxMessageBytes * 16, 65536),
       maxBackpressure: o.maxBackpressure,
       closeOnBackpressureLimit: 1, // a client too slow for the room is cut off (it can rejoin), never buffered without bound
       idleTimeout: o.idleTimeoutSeconds,
@@ -142,6 +144,11 @@ export class HttpServer {
       message: (ws, message, isBinary) => {
         const conn = ws.getUserData().conn;
         if (!conn) return;
+        if (message.byteLength > o.maxMessageBytes) {
+          this.wsCounters.oversize += 1;
+          ws.end(1009, 'frame too big');
+          return;
+        }
         let text: string | null = null;
         if (!isBinary) {
           try {

@@ -85,5 +85,5 @@ export function bindHub(http: HttpServer, hub: Hub, d: SocketDeps, o: SocketOpti
       conns.delete(conn.id);
       hub.leave(conn.id);
     },
-  }, { maxPayloadLength: MAX_FRAME_BYTES, maxBackpressure: o.maxBackpressureBytes, idleTimeoutSeconds: o.idleTimeoutSeconds });
+  }, { maxMessageBytes: MAX_FRAME_BYTES, maxBackpressure: o.maxBackpressureBytes, idleTimeoutSeconds: o.idleTimeoutSeconds });
 }
