@@ -1,0 +1,85 @@
+import t from 'tap';
+import { parseTtl, signJoinToken, verifyJoinToken } from '../src/auth/join-token.js';
+import { parseClientMessage } from '../src/hub/protocol.js';
+import { RateLimiter } from '../src/hub/rate.js';
+import { Room, type Member } from '../src/hub/room.js';
+import { claimsFrom } from '../src/hub/mint.js';
+
+const secret = Buffer.from('s'.repeat(64));
+let n = 0;
+const room = () => new Room('c', { chatMaxLength: 500, chatBurst: 5, chatWindowMs: 10000, historySize: 3, presenceEveryMs: 2000, newId: () => `id${++n}` });
+const member = (connId: number, userId: string, role: Member['role'] = 'learner'): Member => ({ connId, userId, name: userId, role, guest: false });
+
+t.test('join tokens: signed, verified, expiring, tamper-evident', async (t) => {
+  const claims = { sub: 'u1', name: 'Ada', role: 'learner' as const, channel: 'math-101', exp: 2000 };
+  const tok = signJoinToken(claims, secret);
+  t.match(verifyJoinToken(tok, secret, 1000), { ok: true, claims });
+  t.match(verifyJoinToken(tok, secret, 2000), { ok: false, code: 'expired' });
+  t.match(verifyJoinToken(tok, Buffer.from('other'), 1000), { ok: false, code: 'bad_signature' });
+  const [h, , s] = tok.split('.');
+  const forgedBody = Buffer.from(JSON.stringify({ ...claims, role: 'instructor' })).toString('base64url');
+  t.match(verifyJoinToken(`${h}.${forgedBody}.${s}`, secret, 1000), { ok: false, code: 'bad_signature' });
+  t.match(verifyJoinToken('a.b', secret, 1000), { ok: false, code: 'malformed' });
+  t.match(verifyJoinToken(signJoinToken({ ...claims, role: 'root' as never }, secret), secret, 1000), { ok: false, code: 'bad_claims' });
+  t.equal(parseTtl('4h'), 14400);
+  t.equal(parseTtl('90m'), 5400);
+  t.equal(parseTtl('31d'), undefined);
+  t.equal(parseTtl('0s'), undefined);
+  t.throws(() => claimsFrom({ channel: 'c', user: '', name: 'x', role: 'learner' }, 0), /user/);
+  t.throws(() => claimsFrom({ channel: 'c', user: 'u', name: 'x', role: 'learner', ttl: 5 }, 0), /ttl/);
+});
+
+t.test('the parser turns untrusted frames into typed messages or stable error codes', async (t) => {
+  const p = (s: string) => parseClientMessage(s, { chatMaxLength: 10 });
+  t.match(p('{"v":1,"t":"chat","text":"  hi  "}'), { ok: true, msg: { t: 'chat', text: 'hi' } });
+  t.match(p('{"v":1,"t":"chat","text":"01234567890"}'), { ok: false, code: 'invalid' });
+  t.match(p('{"v":1,"t":"poll_create","question":"q","options":["a","b","c","d","e","f","g","h","i","j","k"]}'), { ok: false, code: 'invalid' });
+  t.match(p('{"v":1,"t":"hand_lower","userId":""}'), { ok: false, code: 'invalid' });
+  t.match(p('x'.repeat(5000)), { ok: false, code: 'bad_frame' });
+  t.match(p('{"v":1,"t":"constructor"}'), { ok: false, code: 'unknown_type' });
+  t.match(p('{"v":1,"t":"ping","ref":"abc"}'), { ok: true, ref: 'abc' });
+});
+
+t.test('rate limiter: a burst, then refill over the window', async (t) => {
+  const r = new RateLimiter(5, 10000);
+  for (let i = 0; i < 5; i++) t.ok(r.take('u', 0));
+  t.notOk(r.take('u', 0));
+  t.notOk(r.take('u', 1000), 'half a token after 1 s');
+  t.ok(r.take('u', 2000), 'one token after 2 s');
+  t.ok(r.take('v', 0), 'per user');
+});
+
+t.test('room: history is bounded, presence counts distinct users, hands leave with their owner', async (t) => {
+  const r = room();
+  r.join(member(1, 'teach', 'instructor'));
+  r.join(member(2, 'a'));
+  r.join(member(3, 'a'));
+  t.equal(r.presence, 2, 'two tabs of one user count once');
+  for (let i = 0; i < 5; i++) r.handle(1, { t: 'chat', text: `m${i}` }, 1000 + i);
+  t.same(r.snapshot('learner').chat.map((c) => c.text), ['m2', 'm3', 'm4']);
+  r.handle(2, { t: 'hand_raise' }, 2000);
+  t.equal(r.snapshot('instructor').hands?.length, 1);
+  t.equal(r.snapshot('learner').hands, undefined, 'learners never get the queue');
+  r.leave(2);
+  t.equal(r.snapshot('instructor').hands?.length, 1, 'still one tab open');
+  const out = r.leave(3);
+  t.same(out.staffEvents, [{ t: 'hands', queue: [] }], 'the hand goes down when the last tab closes');
+  const ev = r.tick(5000);
+  t.match(ev, [{ t: 'presence', count: 1 }]);
+  t.same(r.tick(5100), [], 'presence is not repeated when unchanged');
+});
+
+t.test('room: a new class resets questions, polls and hands but keeps chat', async (t) => {
+  const r = room();
+  r.join(member(1, 'teach', 'instructor'));
+  r.handle(1, { t: 'chat', text: 'before' }, 1);
+  r.handle(1, { t: 'ask', text: 'q' }, 2);
+  r.handle(1, { t: 'poll_create', question: 'p', options: ['a', 'b'] }, 3);
+  const out = r.setClass({ state: 'live', sessionId: 's_1', replay: null });
+  t.match(out.events, [{ t: 'class', state: 'live', sessionId: 's_1' }]);
+  const s = r.snapshot('instructor');
+  t.same([s.chat.length, s.questions.length, s.polls.length], [1, 0, 0]);
+  t.equal(r.sessionId, 's_1');
+  r.setClass({ state: 'ended', sessionId: 's_1', replay: '/vod/s_1/master.m3u8' });
+  t.equal(r.sessionId, null, 'after the end, new activity belongs to no session');
+});
