@@ -12,13 +12,24 @@ const clients = [];
 let delivered = 0;
 let reactionsDelivered = 0;
 let sentInWindow = 0;
-let window = { t0: Infinity, t1: -Infinity };
+let window = { t0: Infinity, t1: -Infinity }; // chats are only sent inside the window, so every chat received counts
 
 function url(i) {
   if (plan.kind !== 'ours') return `${plan.base}/ws`;
   const role = i < plan.chatters ? 'moderator' : 'learner'; // chatters are exempt from the learner rate limit
   const token = signJoinToken({ sub: `g${plan.gen}-u${i}`, name: `User ${i}`, role, channel: plan.channel, exp: Math.floor(Date.now() / 1000) + 3600 }, secret);
   return `${plan.base}/ws?token=${token}`;
+}
+
+// Parsing every frame in every client would make the generators, not the server, the bottleneck on a 2-core box:
+// one client in ten parses frames and records latency; the others count chat events with a substring scan.
+function countOnly(data) {
+  const s = data.toString();
+  let i = s.indexOf('"t":"chat"');
+  while (i >= 0) {
+    delivered += 1;
+    i = s.indexOf('"t":"chat"', i + 10);
+  }
 }
 
 function onMessage(data) {
@@ -28,10 +39,8 @@ function onMessage(data) {
   for (const e of m.events) {
     if (e.t === 'chat') {
       const sentAt = Number(e.msg.text.split(':')[2]);
-      if (sentAt >= window.t0 && sentAt <= window.t1) {
-        delivered += 1;
-        hist[Math.min(HIST, Math.max(0, now - sentAt))] += 1;
-      }
+      delivered += 1;
+      hist[Math.min(HIST, Math.max(0, now - sentAt))] += 1;
     } else if (e.t === 'reactions') {
       for (const v of Object.values(e.counts)) reactionsDelivered += v;
     }
@@ -43,7 +52,7 @@ async function connectAll() {
   const open = () => new Promise((resolve) => {
     const i = next++;
     const ws = new WebSocket(url(i), { perMessageDeflate: false });
-    ws.on('message', onMessage);
+    ws.on('message', i % 10 === 0 ? onMessage : countOnly);
     ws.once('open', () => resolve(ws));
     ws.once('error', () => resolve(null));
     ws.once('unexpected-response', () => resolve(null));
