@@ -10,8 +10,9 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
 COPY config ./config
 COPY src ./src
-# --omit=optional: the image uses Debian's ffmpeg, not the npm static fallback.
-RUN npm ci --omit=optional --no-audit --no-fund && npm prune --omit=dev --omit=optional
+# The build needs esbuild's platform binary (an optional dependency); the runtime image then drops the npm
+# static ffmpeg fallback and the dev tools: it uses Debian's ffmpeg.
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev --omit=optional
 
 FROM node:20-bookworm-slim
 RUN apt-get update \

@@ -16,6 +16,8 @@ import { Origin } from './hls/origin.js';
 import { HttpServer } from './http/app.js';
 import { json } from './http/app.js';
 import { routes } from './http/routes.js';
+import { webRoutes } from './http/web-routes.js';
+import { loadAssets } from './http/pages.js';
 import { Hub } from './hub/hub.js';
 import { bindHub } from './hub/socket.js';
 import { mint } from './hub/mint.js';
@@ -103,10 +105,45 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   live.on('started', (e) => hub.classStarted(e.channel, e.sessionId));
   live.on('ended', (e) => hub.classEnded(e.channel, e.sessionId, e.recorded));
+  live.on('publisher', (e) => hub.publisherState(e.channel, e.sessionId, e.state));
 
   const origin = new Origin({ mediaDir: config['paths.media'], cacheBytes: 64 * 1024 * 1024, liveWindow: 6 });
   const status = () => ({ ...live.snapshot(), cores: availableParallelism() });
-  const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, routes({
+  const ingestRates = new Map<string, { at: number; bytes: number; kbps: number }>();
+  const web = webRoutes({
+    frameAncestors: config['web.frameAncestors'],
+    assets: loadAssets(),
+    secret,
+    channel: (slug) => store.channels.find(slug),
+    addBeacon: (b) => store.beacons.add(b),
+    health: (slug) => {
+      const view = live.snapshot().channels.find((c) => c.channel === slug);
+      const cur = live.current(slug);
+      const meta = cur ? live.publisherMeta(slug) : undefined;
+      let kbps = 0;
+      if (meta) {
+        const prev = ingestRates.get(slug);
+        const now = Date.now();
+        kbps = prev && now > prev.at ? ((meta.inBytes - prev.bytes) * 8) / (now - prev.at) : 0;
+        if (!prev || now - prev.at > 1000) ingestRates.set(slug, { at: now, bytes: meta.inBytes, kbps: kbps || prev?.kbps || 0 });
+        kbps = ingestRates.get(slug)?.kbps ?? kbps;
+      }
+      return {
+        state: view?.state ?? 'offline', sessionId: view?.sessionId ?? null, since: view?.since ?? null,
+        ingest: meta ? { kbps: Math.round(kbps), fps: meta.fps, width: meta.width, height: meta.height } : null,
+        ladder: view?.ladder ?? [], speed: view?.transcoder?.speed ?? null, slow: view?.slow ?? false,
+        restarts: view?.transcoder?.restarts ?? 0, reconnects: view?.reconnects ?? 0, notes: view?.notes ?? [],
+        viewers: hub.presence(slug), obsServer: obsServerUrl(config),
+      };
+    },
+    rotateKey: (slug) => {
+      const c = store.channels.get(slug);
+      const { key, info } = store.streamKeys.rotate(c.id);
+      log.info('stream key rotated from the studio', { channel: slug, fingerprint: info.fingerprint });
+      return { key, fingerprint: info.fingerprint, server: obsServerUrl(config) };
+    },
+  });
+  const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, [...web, ...routes({
     origin,
     verifyToken: (t) => store.apiTokens.verify(t),
     status,
@@ -130,7 +167,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         throw err;
       }
     },
-  }));
+  })]);
   bindHub(http, hub, { secret, allowsGuests: (slug) => store.channels.find(slug)?.allowGuests }, {
     maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
   });
@@ -161,6 +198,11 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log.info('stopped');
     })()),
   };
+}
+
+function obsServerUrl(config: Config): string {
+  const host = config.publicHost.includes(':') && !config.publicHost.startsWith('[') ? `[${config.publicHost}]` : config.publicHost;
+  return `rtmp://${host}:${config['rtmp.port']}/live`;
 }
 
 function metricsText(live: LiveManager, origin: Origin, ingest: RtmpIngest, hub: Hub, http: HttpServer): string {

@@ -73,6 +73,11 @@ export const SCHEMA = {
   'hub.tickMs': { type: 'integer', min: 10, max: 1000, description: 'Outgoing room events are batched into one frame per tick of this length.' },
   'hub.maxBackpressureBytes': { type: 'integer', min: 16384, max: 67108864, description: 'Bytes queued for one slow client before it is disconnected.' },
   'hub.idleTimeoutSeconds': { type: 'integer', min: 8, max: 960, description: 'A socket silent this long is closed (pings are sent automatically).' },
+  'web.frameAncestors': {
+    type: 'string', nonEmpty: true,
+    description: "Who may embed the watch page in a frame (CSP frame-ancestors), e.g. \"'self' https://lms.school.example\".",
+    check: (v: string) => (/^[A-Za-z0-9'*:/.\- ]+$/.test(v) ? null : 'a space-separated list of CSP sources'),
+  },
   'log.level': { type: 'enum', values: ['debug', 'info', 'warn', 'error'], description: 'Least severe log level printed.' },
 } as const satisfies Record<string, KeySpec>;
 

@@ -156,6 +156,13 @@ export class Hub {
     this.reattend(entry, slug, sessionId);
   }
 
+  /** The publisher dropped or came back: same session, so no reset and no new attendance interval. */
+  publisherState(slug: string, sessionId: string, state: 'reconnecting' | 'live'): void {
+    const entry = this.rooms.get(slug);
+    if (!entry) return;
+    this.apply(entry, entry.room.setClass({ state, sessionId, replay: null }));
+  }
+
   classEnded(slug: string, sessionId: string, recorded: boolean): void {
     const entry = this.rooms.get(slug);
     if (!entry) return;

@@ -96,7 +96,7 @@ export class Room {
   }
 
   get sessionId(): string | null {
-    return this.classState.state === 'live' ? this.classState.sessionId : null;
+    return this.classState.state === 'live' || this.classState.state === 'reconnecting' ? this.classState.sessionId : null;
   }
 
   isBanned(userId: string): boolean {

@@ -97,6 +97,8 @@ export interface LiveChannelView {
 export interface LiveEvents {
   started: [{ channel: string; sessionId: string }];
   ended: [{ channel: string; sessionId: string; reason: string; recorded: boolean }];
+  /** The publisher dropped (reconnecting) or came back (live) within one session. */
+  publisher: [{ channel: string; sessionId: string; state: 'reconnecting' | 'live' }];
 }
 
 const SEGMENT_SECONDS = { standard: 2, low: 1 } as const;
@@ -141,6 +143,12 @@ export class LiveManager extends EventEmitter<LiveEvents> {
         transcoder: c.transcoder?.status(),
       })),
     };
+  }
+
+  /** What the current publisher of a channel sends (resolution, fps, bytes so far). */
+  publisherMeta(slug: string): SourceMeta | undefined {
+    const c = this.live.get(slug);
+    return c ? this.d.ingest.meta(c.publisherId) : undefined;
   }
 
   /** The session live on a channel now, if any. */
@@ -193,6 +201,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     this.d.log.info('publisher dropped; waiting for it to come back', { channel: lc.channel.slug, graceMs: this.o.graceMs });
     clearTimeout(lc.graceTimer);
     lc.graceTimer = setTimeout(() => void this.end(lc, 'publisher left'), this.o.graceMs);
+    this.emit('publisher', { channel: lc.channel.slug, sessionId: lc.sessionId, state: 'reconnecting' });
   }
 
   ended(publisherId: string): void {
@@ -228,6 +237,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     lc.reconnects += 1;
     lc.state = lc.plan ? 'live' : 'starting';
     this.d.sessions.update(lc.sessionId, { reconnects: lc.reconnects });
+    this.emit('publisher', { channel: lc.channel.slug, sessionId: lc.sessionId, state: 'live' });
     this.d.log.info('publisher reconnected; session continues', { channel: lc.channel.slug, session: lc.sessionId, reconnects: lc.reconnects });
     if (lc.transcoder && lc.plan) {
       // A new publisher means new timestamps and codec headers: restart the ladder on it, after a discontinuity.

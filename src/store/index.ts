@@ -3,6 +3,7 @@
 import { ApiTokenRepo } from './api-tokens.js';
 import { ChannelRepo } from './channels.js';
 import { openDb, type Db, type OpenOptions } from './db.js';
+import { BeaconRepo } from './beacons.js';
 import { EngagementRepo } from './engagement.js';
 import { SessionRepo } from './sessions.js';
 import { StreamKeyRepo } from './stream-keys.js';
@@ -14,6 +15,7 @@ export interface Store {
   apiTokens: ApiTokenRepo;
   sessions: SessionRepo;
   engagement: EngagementRepo;
+  beacons: BeaconRepo;
   close(): void;
 }
 
@@ -26,6 +28,7 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
     apiTokens: new ApiTokenRepo(db),
     sessions: new SessionRepo(db),
     engagement: new EngagementRepo(db),
+    beacons: new BeaconRepo(db),
     close: () => {
       if (db.open) db.close();
     },

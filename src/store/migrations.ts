@@ -140,6 +140,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX attendance_session ON attendance(session_id, user_id);
     `,
   },
+  {
+    version: 4,
+    name: 'player quality-of-experience beacons',
+    sql: `
+      CREATE TABLE beacons (
+        id           INTEGER PRIMARY KEY,
+        channel_id   INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        session_id   TEXT,
+        user_id      TEXT NOT NULL,
+        at           INTEGER NOT NULL,
+        startup_ms   INTEGER,
+        rebuffers    INTEGER NOT NULL,
+        rebuffer_ms  INTEGER NOT NULL,
+        bitrate      INTEGER,
+        rendition    TEXT,
+        latency_ms   INTEGER,
+        errors       TEXT NOT NULL
+      );
+      CREATE INDEX beacons_session ON beacons(session_id, user_id);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

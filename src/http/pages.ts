@@ -1,0 +1,63 @@
+// The learner and instructor pages: a small HTML shell per page (the bundled scripts do the rest), the security
+// headers that let an LMS frame them and nothing else, and the bundled assets, read into memory once at start.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { HttpAnswer } from './app.js';
+
+// From src/http (tests) and dist/http (built) alike: the bundles are always built into <package>/dist/web.
+export const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'web');
+
+const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json' };
+
+export interface Asset {
+  body: Buffer;
+  type: string;
+}
+
+export function loadAssets(dir = WEB_DIR): Map<string, Asset> {
+  const out = new Map<string, Asset>();
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    const ext = name.slice(name.lastIndexOf('.'));
+    const type = TYPES[ext];
+    if (type) out.set(name, { body: readFileSync(join(dir, name)), type });
+  }
+  return out;
+}
+
+/** Strict CSP: our own scripts and styles only; media from blobs (MSE); frames only by the configured LMS. */
+export function securityHeaders(frameAncestors: string): Record<string, string> {
+  return {
+    'Content-Security-Policy': [
+      "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "media-src 'self' blob:",
+      "connect-src 'self' ws: wss:", "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
+      `frame-ancestors ${frameAncestors}`,
+    ].join('; '),
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cache-Control': 'no-cache',
+  };
+}
+
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export function page(kind: 'watch' | 'studio', slug: string, title: string, frameAncestors: string): HttpAnswer {
+  const body = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>${escapeHtml(title)}${kind === 'studio' ? ' — studio' : ''}</title>
+<link rel="stylesheet" href="/assets/app.css">
+</head>
+<body>
+<div id="app" data-channel="${escapeHtml(slug)}" data-title="${escapeHtml(title)}"><noscript>This page needs JavaScript.</noscript></div>
+<script src="/assets/${kind}.js"></script>
+</body>
+</html>
+`;
+  return { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8', ...securityHeaders(frameAncestors) }, body };
+}

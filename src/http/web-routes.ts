@@ -1,0 +1,112 @@
+// Routes for the pages and what they call: /watch, /studio, /assets, the QoE beacon, and the studio's
+// instructor-only health and key-rotation endpoints (authorised by an instructor join token for that channel).
+
+import { verifyJoinToken } from '../auth/join-token.js';
+import type { Beacon } from '../store/beacons.js';
+import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
+import { page, type Asset } from './pages.js';
+
+export interface WebDeps {
+  frameAncestors: string;
+  assets: Map<string, Asset>;
+  secret: Buffer;
+  channel(slug: string): { id: number; title: string; allowGuests: boolean } | undefined;
+  addBeacon(b: Beacon): void;
+  health(slug: string): unknown;
+  rotateKey(slug: string): { key: string; fingerprint: string; server: string };
+}
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+const SESSION = /^s_[a-z0-9]{16}$/;
+
+function slugFrom(path: string, prefix: string, suffix = ''): string | undefined {
+  const s = path.slice(prefix.length, suffix ? -suffix.length : undefined);
+  return SLUG.test(s) ? s : undefined;
+}
+
+function instructor(req: HttpRequest, slug: string, secret: Buffer): boolean {
+  const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
+  if (!m) return false;
+  const v = verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000));
+  return v.ok && v.claims.channel === slug && v.claims.role === 'instructor';
+}
+
+const num = (v: unknown, max: number): number | null =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max ? Math.round(v) : null;
+
+export function parseBeacon(body: string, d: Pick<WebDeps, 'channel' | 'secret'>, now: number): Beacon | string {
+  let o: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'send a JSON object';
+    o = parsed as Record<string, unknown>;
+  } catch {
+    return 'send a JSON object';
+  }
+  if (typeof o.channel !== 'string' || !SLUG.test(o.channel)) return '"channel" must be a channel slug';
+  const channel = d.channel(o.channel);
+  if (!channel) return 'no such channel';
+  let userId: string;
+  if (typeof o.token === 'string' && o.token) {
+    const v = verifyJoinToken(o.token, d.secret, Math.floor(now / 1000));
+    if (!v.ok || v.claims.channel !== o.channel) return 'invalid join token';
+    userId = v.claims.sub;
+  } else if (channel.allowGuests && typeof o.guestId === 'string' && /^guest-[0-9a-f]{16}$/.test(o.guestId)) {
+    userId = o.guestId;
+  } else {
+    return 'a join token (or, on guest channels, a guest id) is required';
+  }
+  const sessionId = typeof o.sessionId === 'string' && SESSION.test(o.sessionId) ? o.sessionId : null;
+  const errors = Array.isArray(o.errors) ? o.errors.filter((e): e is string => typeof e === 'string').slice(0, 10).map((e) => e.slice(0, 200)) : [];
+  return {
+    channelId: channel.id, sessionId, userId, at: now,
+    startupMs: num(o.startupMs, 600000), rebuffers: num(o.rebuffers, 1e6) ?? 0, rebufferMs: num(o.rebufferMs, 1e9) ?? 0,
+    bitrate: num(o.bitrate, 1e9), rendition: typeof o.rendition === 'string' ? o.rendition.slice(0, 20) : null,
+    latencyMs: num(o.latencyMs, 3600000), errors,
+  };
+}
+
+export function webRoutes(d: WebDeps): Route[] {
+  const pageFor = (kind: 'watch' | 'studio') => (req: HttpRequest): HttpAnswer => {
+    const slug = slugFrom(req.path, `/${kind}/`);
+    const c = slug ? d.channel(slug) : undefined;
+    if (!slug || !c) return { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'no such channel\n' };
+    if (!d.assets.has(`${kind}.js`)) return { status: 503, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'web assets are not built; run: npm run build\n' };
+    return page(kind, slug, c.title, d.frameAncestors);
+  };
+  return [
+    { method: 'get', pattern: '/watch/:slug', handler: pageFor('watch') },
+    { method: 'get', pattern: '/studio/:slug', handler: pageFor('studio') },
+    {
+      method: 'get', pattern: '/assets/:name', handler: (req): HttpAnswer => {
+        const a = d.assets.get(req.path.slice('/assets/'.length));
+        return a ? { status: 200, headers: { 'Content-Type': a.type, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' }, body: a.body }
+          : { status: 404, headers: { 'Content-Type': 'text/plain' }, body: 'not found\n' };
+      },
+    },
+    {
+      method: 'post', pattern: '/api/beacon', handler: (req) => {
+        const b = parseBeacon(req.body ?? '', d, Date.now());
+        if (typeof b === 'string') return json(400, { error: 'bad_request', message: b });
+        d.addBeacon(b);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'get', pattern: '/api/channels/:slug/health', handler: (req) => {
+        const slug = slugFrom(req.path, '/api/channels/', '/health');
+        if (!slug || !d.channel(slug)) return json(404, { error: 'not_found', message: 'no such channel' });
+        if (!instructor(req, slug, d.secret)) return json(401, { error: 'unauthorized', message: 'an instructor join token for this channel is required' });
+        return json(200, d.health(slug));
+      },
+    },
+    {
+      method: 'post', pattern: '/api/channels/:slug/stream-key', handler: (req) => {
+        const slug = slugFrom(req.path, '/api/channels/', '/stream-key');
+        if (!slug || !d.channel(slug)) return json(404, { error: 'not_found', message: 'no such channel' });
+        if (!instructor(req, slug, d.secret)) return json(401, { error: 'unauthorized', message: 'an instructor join token for this channel is required' });
+        return json(200, d.rotateKey(slug));
+      },
+    },
+  ];
+}

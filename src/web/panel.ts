@@ -1,0 +1,278 @@
+// The engagement panel on the hub protocol: chat, Q&A, polls, reactions, hand, viewers. In staff mode (studio)
+// it adds moderation and class controls. All participant text is rendered as text nodes.
+
+import { clear, h, timeOf } from './dom.js';
+import type { HubClient, HubEvent, HubMsg } from './hub-client.js';
+
+interface Chat { id: string; userId: string; name: string; role: string; text: string; at: number }
+interface Question { id: string; userId: string; name: string; text: string; votes: number; status: string; at: number }
+interface Poll { id: string; question: string; options: string[]; counts: number[]; total: number; closed: boolean; at: number }
+interface Hand { userId: string; name: string; at: number }
+
+export interface PanelOptions {
+  staff: boolean;
+  /** Where floating reactions rise (over the player). */
+  floatLayer?: HTMLElement;
+  onClass?(c: { state: string; sessionId: string | null; replay: string | null }): void;
+  onPresence?(n: number): void;
+}
+
+export class Panel {
+  readonly el: HTMLElement;
+  private hub?: HubClient;
+  private me = { userId: '', role: 'learner' };
+  private chat: Chat[] = [];
+  private questions = new Map<string, Question>();
+  private polls = new Map<string, Poll>();
+  private hands: Hand[] = [];
+  private myVotes = new Set<string>();
+  private myPollVotes = new Map<string, number>();
+  private handRaised = false;
+  private chatState = { locked: false, slowModeSeconds: 0 };
+  private reactions: string[] = [];
+  private readonly chatList = h('ol', { class: 'chat-list', 'aria-live': 'polite' });
+  private readonly qList = h('ol', { class: 'q-list' });
+  private readonly pollList = h('div', { class: 'poll-list' });
+  private readonly handList = h('ol', { class: 'hand-list' });
+  private readonly viewers = h('span', { class: 'viewers' }, '');
+  private readonly notice = h('p', { class: 'notice', role: 'status' }, '');
+  private readonly reactionBar = h('div', { class: 'reaction-bar', role: 'group', 'aria-label': 'reactions' });
+  private readonly handBtn = h('button', { type: 'button', class: 'hand', onclick: () => this.toggleHand() }, 'Raise hand');
+  private readonly chatInput = h('input', { type: 'text', maxlength: 500, placeholder: 'Say something…', 'aria-label': 'chat message' });
+  private readonly chatState$ = h('span', { class: 'chat-state' }, '');
+
+  constructor(private readonly o: PanelOptions) {
+    const chatForm = h('form', { class: 'chat-form', onsubmit: (e: Event) => { e.preventDefault(); this.sendChat(); } },
+      this.chatInput, h('button', { type: 'submit' }, 'Send'));
+    const askInput = h('input', { type: 'text', maxlength: 300, placeholder: 'Ask a question…', 'aria-label': 'question' });
+    const askForm = h('form', { class: 'ask-form', onsubmit: (e: Event) => {
+      e.preventDefault();
+      if (askInput.value.trim()) this.hub?.send({ t: 'ask', text: askInput.value });
+      askInput.value = '';
+    } }, askInput, h('button', { type: 'submit' }, 'Ask'));
+    const tabs = h('div', { class: 'sections' },
+      h('section', { class: 'chat', 'aria-label': 'chat' }, h('h2', {}, 'Chat ', this.chatState$), this.chatList, chatForm),
+      h('section', { class: 'qa', 'aria-label': 'questions' }, h('h2', {}, 'Q&A'), this.qList, askForm),
+      h('section', { class: 'polls', 'aria-label': 'polls' }, h('h2', {}, 'Polls'), this.pollList, o.staff ? this.pollForm() : null),
+      o.staff ? h('section', { class: 'hands', 'aria-label': 'raised hands' }, h('h2', {}, 'Raised hands'), this.handList) : null,
+      o.staff ? this.moderation() : null,
+    );
+    this.el = h('aside', { class: 'panel' },
+      h('div', { class: 'panel-head' }, this.viewers, o.staff ? null : this.handBtn), this.notice, this.reactionBar, tabs);
+  }
+
+  attach(hub: HubClient): void {
+    this.hub = hub;
+  }
+
+  status(s: string): void {
+    const text: Record<string, string> = {
+      connecting: 'Connecting…', open: '', closed: 'Connection lost — reconnecting…',
+      refused: 'This link is not valid any more. Open the class again from your course page.', banned: 'You have been removed from this class.',
+    };
+    this.notice.textContent = text[s] ?? '';
+  }
+
+  welcome(m: HubMsg): void {
+    const you = m.you as { userId: string; role: string };
+    const room = m.room as { chat: Chat[]; questions: Question[]; polls: Poll[]; hands?: Hand[]; chatState: { locked: boolean; slowModeSeconds: number }; presence: number; reactions: string[]; class: { state: string; sessionId: string | null; replay: string | null } };
+    const mine = m.mine as { questionVotes: string[]; pollVotes: Record<string, number>; handRaised: boolean };
+    this.me = you;
+    this.chat = room.chat;
+    this.questions = new Map(room.questions.map((q) => [q.id, q]));
+    this.polls = new Map(room.polls.map((p) => [p.id, p]));
+    this.hands = room.hands ?? [];
+    this.myVotes = new Set(mine.questionVotes);
+    this.myPollVotes = new Map(Object.entries(mine.pollVotes));
+    this.handRaised = mine.handRaised;
+    this.chatState = room.chatState;
+    this.reactions = room.reactions;
+    this.renderReactionBar();
+    this.setViewers(room.presence);
+    this.renderAll();
+    this.o.onClass?.(room.class);
+  }
+
+  event(e: HubEvent): void {
+    switch (e.t) {
+      case 'chat': {
+        this.chat.push(e.msg as Chat);
+        if (this.chat.length > 100) this.chat.shift();
+        this.renderChat();
+        break;
+      }
+      case 'chat_deleted':
+        this.chat = this.chat.filter((c) => c.id !== e.id);
+        this.renderChat();
+        break;
+      case 'question':
+        this.questions.set((e.q as Question).id, e.q as Question);
+        this.renderQuestions();
+        break;
+      case 'poll':
+        this.polls.set((e.poll as Poll).id, e.poll as Poll);
+        this.renderPolls();
+        break;
+      case 'reactions':
+        for (const [emoji, n] of Object.entries(e.counts as Record<string, number>)) this.float(emoji, Math.min(n, 8));
+        break;
+      case 'presence':
+        this.setViewers(e.count as number);
+        break;
+      case 'hands':
+        this.hands = e.queue as Hand[];
+        this.renderHands();
+        break;
+      case 'chat_state':
+        this.chatState = { locked: e.locked as boolean, slowModeSeconds: e.slowModeSeconds as number };
+        this.renderChatState();
+        break;
+      case 'class':
+        this.o.onClass?.({ state: e.state as string, sessionId: e.sessionId as string | null, replay: e.replay as string | null });
+        break;
+    }
+  }
+
+  direct(m: HubMsg): void {
+    if (m.t === 'error') this.notice.textContent = String(m.message);
+    else if (m.t === 'hand') {
+      this.handRaised = m.raised as boolean;
+      this.handBtn.textContent = this.handRaised ? 'Lower hand' : 'Raise hand';
+    } else if (m.t === 'muted') this.notice.textContent = `You are muted until ${timeOf(m.until as number)}.`;
+    else if (m.t === 'participants') {
+      const list = m.list as { name: string; role: string }[];
+      this.notice.textContent = `Participants: ${list.map((p) => `${p.name} (${p.role})`).join(', ')}`;
+    }
+  }
+
+  private setViewers(n: number): void {
+    this.viewers.textContent = `${n} watching`;
+    this.o.onPresence?.(n);
+  }
+
+  private sendChat(): void {
+    const text = this.chatInput.value.trim();
+    if (!text) return;
+    this.hub?.send({ t: 'chat', text });
+    this.chatInput.value = '';
+  }
+
+  private toggleHand(): void {
+    this.hub?.send({ t: this.handRaised ? 'hand_lower' : 'hand_raise' });
+  }
+
+  private renderAll(): void {
+    this.renderChat();
+    this.renderQuestions();
+    this.renderPolls();
+    this.renderHands();
+    this.renderChatState();
+    this.handBtn.textContent = this.handRaised ? 'Lower hand' : 'Raise hand';
+  }
+
+  private renderChatState(): void {
+    const parts = [this.chatState.locked ? 'locked' : '', this.chatState.slowModeSeconds ? `slow mode ${this.chatState.slowModeSeconds} s` : ''].filter(Boolean);
+    this.chatState$.textContent = parts.length ? `(${parts.join(', ')})` : '';
+  }
+
+  private renderChat(): void {
+    clear(this.chatList);
+    for (const c of this.chat) {
+      const li = h('li', { class: `msg role-${c.role}`, 'data-id': c.id },
+        h('span', { class: 'who' }, c.name), h('span', { class: 'text' }, c.text), h('time', {}, timeOf(c.at)));
+      if (this.o.staff && c.userId !== this.me.userId) {
+        li.append(h('span', { class: 'mod' },
+          h('button', { type: 'button', title: 'delete', onclick: () => this.hub?.send({ t: 'delete', id: c.id }) }, 'Delete'),
+          h('button', { type: 'button', title: 'mute 10 minutes', onclick: () => this.hub?.send({ t: 'mute', userId: c.userId, minutes: 10 }) }, 'Mute'),
+          h('button', { type: 'button', title: 'ban from the class', onclick: () => { if (confirm(`Ban ${c.name} from this class?`)) this.hub?.send({ t: 'ban', userId: c.userId }); } }, 'Ban')));
+      }
+      this.chatList.append(li);
+    }
+    this.chatList.scrollTop = this.chatList.scrollHeight;
+  }
+
+  private renderQuestions(): void {
+    clear(this.qList);
+    const qs = [...this.questions.values()].sort((a, b) => b.votes - a.votes || a.at - b.at);
+    for (const q of qs) {
+      const voted = this.myVotes.has(q.id);
+      this.qList.append(h('li', { class: `q q-${q.status}` },
+        h('button', { type: 'button', class: voted ? 'vote voted' : 'vote', 'aria-pressed': String(voted), onclick: () => {
+          if (voted) this.myVotes.delete(q.id);
+          else this.myVotes.add(q.id);
+          this.hub?.send({ t: 'q_vote', id: q.id });
+        } }, `▲ ${q.votes}`),
+        h('span', { class: 'text' }, q.text), h('span', { class: 'who' }, q.name),
+        q.status !== 'open' ? h('span', { class: 'status' }, q.status) : null,
+        this.o.staff && q.status === 'open' ? h('span', { class: 'mod' },
+          h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'q_answer', id: q.id }) }, 'Answered'),
+          h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'q_dismiss', id: q.id }) }, 'Dismiss')) : null));
+    }
+  }
+
+  private renderPolls(): void {
+    clear(this.pollList);
+    const polls = [...this.polls.values()].sort((a, b) => b.at - a.at);
+    for (const p of polls) {
+      const mine = this.myPollVotes.get(p.id);
+      const rows = p.options.map((opt, i) => {
+        const pct = p.total ? Math.round((100 * (p.counts[i] ?? 0)) / p.total) : 0;
+        return h('li', { class: mine === i ? 'opt mine' : 'opt' },
+          !this.o.staff && !p.closed
+            ? h('button', { type: 'button', onclick: () => { this.myPollVotes.set(p.id, i); this.hub?.send({ t: 'poll_vote', id: p.id, option: i }); this.renderPolls(); } }, opt)
+            : h('span', {}, opt),
+          h('meter', { min: 0, max: 100, value: pct }), h('span', { class: 'count' }, `${p.counts[i] ?? 0} (${pct}%)`));
+      });
+      this.pollList.append(h('div', { class: p.closed ? 'poll closed' : 'poll', 'data-id': p.id },
+        h('h3', {}, p.question, p.closed ? ' — final' : ''), h('ol', {}, ...rows), h('p', { class: 'total' }, `${p.total} vote${p.total === 1 ? '' : 's'}`),
+        this.o.staff && !p.closed ? h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'poll_close', id: p.id }) }, 'Close poll') : null));
+    }
+  }
+
+  private renderHands(): void {
+    clear(this.handList);
+    for (const hand of this.hands) {
+      this.handList.append(h('li', {}, h('span', {}, hand.name), h('time', {}, timeOf(hand.at)),
+        h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'hand_lower', userId: hand.userId }) }, 'Lower')));
+    }
+  }
+
+  private renderReactionBar(): void {
+    clear(this.reactionBar);
+    for (const r of this.reactions) {
+      this.reactionBar.append(h('button', { type: 'button', 'aria-label': `react ${r}`, onclick: () => { this.hub?.send({ t: 'react', emoji: r }); this.float(r, 1); } }, r));
+    }
+    if (this.o.staff) this.reactionBar.append(h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'clear_reactions' }) }, 'Clear'));
+  }
+
+  private float(emoji: string, n: number): void {
+    const layer = this.o.floatLayer;
+    if (!layer) return;
+    for (let i = 0; i < n; i++) {
+      const span = h('span', { class: 'float', 'aria-hidden': 'true' }, emoji);
+      span.style.left = `${10 + Math.random() * 80}%`;
+      span.addEventListener('animationend', () => span.remove());
+      layer.append(span);
+    }
+  }
+
+  private pollForm(): HTMLElement {
+    const q = h('input', { type: 'text', maxlength: 200, placeholder: 'Question', 'aria-label': 'poll question' });
+    const opts = h('textarea', { rows: 3, placeholder: 'One option per line (2-10)', 'aria-label': 'poll options' });
+    return h('form', { class: 'poll-form', onsubmit: (e: Event) => {
+      e.preventDefault();
+      const options = opts.value.split('\n').map((s) => s.trim()).filter(Boolean);
+      this.hub?.send({ t: 'poll_create', question: q.value, options });
+      q.value = '';
+      opts.value = '';
+    } }, q, opts, h('button', { type: 'submit' }, 'Start poll'));
+  }
+
+  private moderation(): HTMLElement {
+    const slow = h('select', { 'aria-label': 'slow mode', onchange: () => this.hub?.send({ t: 'slow_mode', seconds: Number(slow.value) }) },
+      ...[0, 10, 30, 60].map((s) => h('option', { value: String(s) }, s ? `Slow mode: ${s} s` : 'Slow mode off')));
+    const lock = h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'lock_chat', locked: !this.chatState.locked }) }, 'Lock / unlock chat');
+    const who = h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'participants' }) }, 'Participants');
+    return h('section', { class: 'moderation', 'aria-label': 'moderation' }, h('h2', {}, 'Moderation'), slow, lock, who);
+  }
+}

@@ -1,0 +1,95 @@
+// /studio/<channel>: the instructor's page — OBS settings and key rotation, live health, class controls, preview.
+
+import { $, clear, h } from './dom.js';
+import { HubClient, hubUrl } from './hub-client.js';
+import { Panel } from './panel.js';
+import { Player } from './player.js';
+
+const app = $('#app');
+const channel = app.dataset.channel ?? '';
+const params = new URLSearchParams(location.search);
+const token = params.get('token') ?? '';
+const auth = { Authorization: `Bearer ${token}` };
+const preview = new Player({ muted: true });
+const floatLayer = h('div', { class: 'floats' });
+const health = h('dl', { class: 'health' });
+const chart = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+chart.setAttribute('class', 'chart');
+chart.setAttribute('viewBox', '0 0 300 60');
+chart.setAttribute('role', 'img');
+chart.setAttribute('aria-label', 'viewers over time');
+const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+chart.append(line);
+const viewerSamples: number[] = [];
+let viewersNow = 0;
+const obs = h('div', { class: 'obs' });
+const keyOut = h('p', { class: 'key', role: 'status' });
+let liveState = '';
+
+function drawChart(): void {
+  const max = Math.max(1, ...viewerSamples);
+  const pts = viewerSamples.map((v, i) => `${(i * 300) / Math.max(1, viewerSamples.length - 1)},${58 - (v / max) * 56}`);
+  line.setAttribute('points', pts.join(' '));
+}
+
+function row(k: string, v: string): HTMLElement[] {
+  return [h('dt', {}, k), h('dd', {}, v)];
+}
+
+async function refreshHealth(): Promise<void> {
+  const r = await fetch(`/api/channels/${channel}/health`, { headers: auth }).catch(() => undefined);
+  if (!r || !r.ok) {
+    clear(health);
+    health.append(...row('status', r?.status === 401 ? 'this studio link needs an instructor join token' : 'unavailable'));
+    return;
+  }
+  const s = await r.json() as { state: string; ingest: { kbps: number; fps: number; width: number; height: number } | null; ladder: string[]; speed: number | null; slow: boolean; restarts: number; reconnects: number; viewers: number; notes: string[]; obsServer: string };
+  clear(health);
+  health.append(
+    ...row('state', s.state), ...row('ingest', s.ingest ? `${s.ingest.kbps} kbit/s, ${s.ingest.fps} fps, ${s.ingest.width}×${s.ingest.height}` : '—'),
+    ...row('ladder', s.ladder.join(', ') || '—'), ...row('transcoder speed', s.speed ? `${s.speed.toFixed(2)}×${s.slow ? ' (cannot keep up!)' : ''}` : '—'),
+    ...row('reconnects', String(s.reconnects)), ...row('ffmpeg restarts', String(s.restarts)), ...row('viewers now', String(s.viewers)),
+    ...s.notes.flatMap((n) => row('note', n)));
+  if (!obs.firstChild) {
+    obs.append(h('p', {}, 'OBS → Settings → Stream → Service: Custom'), h('p', {}, 'Server: ', h('code', {}, s.obsServer)),
+      h('button', { type: 'button', onclick: () => void rotate() }, 'Rotate stream key…'), keyOut);
+  }
+  if (s.state === 'live' && liveState !== 'live') preview.load(`/hls/${channel}/master.m3u8`);
+  if (s.state !== 'live' && s.state !== 'reconnecting' && liveState === 'live') preview.stop();
+  liveState = s.state;
+}
+
+async function rotate(): Promise<void> {
+  if (!confirm('Issue a new stream key? The current key stops working at once; OBS must be updated.')) return;
+  const r = await fetch(`/api/channels/${channel}/stream-key`, { method: 'POST', headers: auth, body: '' });
+  if (!r.ok) {
+    keyOut.textContent = 'Could not rotate the key.';
+    return;
+  }
+  const k = await r.json() as { key: string; fingerprint: string };
+  clear(keyOut);
+  keyOut.append('New stream key (shown only now): ', h('code', {}, k.key));
+}
+
+const panel = new Panel({ staff: true, floatLayer, onPresence: (n) => { viewersNow = n; } });
+const hub = new HubClient(hubUrl(params, channel), {
+  welcome: (m) => panel.welcome(m), event: (e) => panel.event(e), direct: (m) => panel.direct(m), status: (s) => panel.status(s),
+});
+panel.attach(hub);
+
+const stage = h('div', { class: 'stage' }, preview.el, floatLayer);
+app.replaceChildren(
+  h('header', { class: 'top' }, h('h1', {}, `${app.dataset.title ?? channel} — studio`)),
+  h('main', { class: 'layout studio' },
+    h('div', { class: 'left' }, stage,
+      h('section', { class: 'card' }, h('h2', {}, 'Stream settings'), obs),
+      h('section', { class: 'card' }, h('h2', {}, 'Live health'), health, h('h3', {}, 'Viewers'), chart)),
+    panel.el));
+hub.connect();
+void refreshHealth();
+setInterval(() => void refreshHealth(), 2000);
+setInterval(() => {
+  viewerSamples.push(viewersNow);
+  if (viewerSamples.length > 120) viewerSamples.shift();
+  drawChart();
+}, 5000);

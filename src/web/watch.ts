@@ -1,0 +1,80 @@
+// /watch/<channel>: the learner page — player, class state, engagement panel, QoE beacons.
+
+import { $, h } from './dom.js';
+import { HubClient, hubUrl } from './hub-client.js';
+import { Panel } from './panel.js';
+import { Player } from './player.js';
+
+const app = $('#app');
+const channel = app.dataset.channel ?? '';
+const params = new URLSearchParams(location.search);
+const player = new Player();
+const stage = h('div', { class: 'stage' });
+const overlay = h('div', { class: 'overlay', role: 'status' });
+const floatLayer = h('div', { class: 'floats' });
+let sessionId: string | null = null;
+let guestId: string | null = null;
+let state = '';
+
+function setState(c: { state: string; sessionId: string | null; replay: string | null }): void {
+  if (c.state === state && c.sessionId === sessionId) return;
+  state = c.state;
+  sessionId = c.sessionId;
+  app.dataset.state = c.state;
+  overlay.replaceChildren();
+  if (c.state === 'waiting') {
+    player.stop();
+    overlay.append(h('p', {}, 'The class has not started yet.'), h('p', { class: 'sub' }, 'Stay here: it starts playing as soon as the instructor goes live.'));
+  } else if (c.state === 'live') {
+    player.load(`/hls/${channel}/master.m3u8`);
+  } else if (c.state === 'reconnecting') {
+    overlay.append(h('p', {}, 'The instructor\'s connection dropped — reconnecting…'));
+  } else if (c.state === 'ended') {
+    player.stop();
+    overlay.append(h('p', {}, 'The class has ended.'));
+    if (c.replay) {
+      const replay = c.replay;
+      overlay.append(h('button', { type: 'button', class: 'replay', onclick: () => { overlay.replaceChildren(); player.load(replay); } }, '▶ Watch the replay'));
+    }
+  }
+}
+
+const panel = new Panel({ staff: false, floatLayer, onClass: setState });
+const hub = new HubClient(hubUrl(params, channel), {
+  welcome: (m) => {
+    guestId = (m.you as { guest: boolean; userId: string }).guest ? (m.you as { userId: string }).userId : null;
+    panel.welcome(m);
+  },
+  event: (e) => panel.event(e),
+  direct: (m) => panel.direct(m),
+  status: (s) => panel.status(s),
+});
+panel.attach(hub);
+
+stage.append(player.el, overlay, floatLayer);
+app.replaceChildren(h('header', { class: 'top' }, h('h1', {}, app.dataset.title ?? channel)), h('main', { class: 'layout' }, stage, panel.el));
+
+if (!params.get('token') && !params.get('name')) {
+  // No join token: offer to join as a guest (the server decides whether this channel allows guests).
+  const name = h('input', { type: 'text', maxlength: 80, placeholder: 'Your name', 'aria-label': 'your name', required: true });
+  overlay.append(h('form', { class: 'guest', onsubmit: (e: Event) => {
+    e.preventDefault();
+    params.set('name', name.value.trim());
+    history.replaceState(null, '', `?${params.toString()}`);
+    overlay.replaceChildren();
+    hub.url = hubUrl(params, channel);
+    hub.connect();
+  } }, h('p', {}, 'Join as a guest'), name, h('button', { type: 'submit' }, 'Join')));
+} else {
+  hub.connect();
+}
+
+// Quality-of-experience beacon every 10 s while a class plays.
+setInterval(() => {
+  if (state !== 'live' && state !== 'reconnecting') return;
+  const body = JSON.stringify({ channel, sessionId, token: params.get('token') ?? undefined, guestId: guestId ?? undefined, ...player.qoe() });
+  void fetch('/api/beacon', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, keepalive: true }).catch(() => {});
+}, 10000);
+
+// For tests and the curious: what the player offers.
+(window as unknown as { kmk: unknown }).kmk = { player, levels: () => player.levels() };

@@ -1,0 +1,121 @@
+import t from 'tap';
+import { mkdirSync } from 'node:fs';
+import { signJoinToken, type Role } from '../src/auth/join-token.js';
+import { loadJoinSecret } from '../src/auth/join-secret.js';
+import { launch } from './helpers/browser.js';
+import { push, startTestServer, waitFor } from './helpers/server.js';
+
+const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '2', KMK_WEB_FRAME_ANCESTORS: "'self' https://lms.example" });
+t.teardown(() => ts.server.stop());
+const browser = await launch();
+t.teardown(() => browser.close());
+const token = (channel: string, sub: string, role: Role = 'learner') =>
+  signJoinToken({ sub, name: sub === 'teach' ? 'Prof. Teach' : `Learner ${sub}`, role, channel, exp: Math.floor(Date.now() / 1000) + 3600 },
+    loadJoinSecret('', ts.server.config['paths.data']));
+const shots = process.env.KMK_SCREENSHOTS; // a folder outside git, set by hand to look at the pages
+
+t.test('the watch page is framable only by the configured LMS and has a strict CSP', async (t) => {
+  ts.createChannel('headers', { record: false });
+  const r = await ts.get('/watch/headers');
+  t.equal(r.status, 200);
+  const csp = r.headers.get('content-security-policy') ?? '';
+  t.match(csp, "frame-ancestors 'self' https://lms.example");
+  t.match(csp, "script-src 'self'");
+  t.notMatch(csp, 'unsafe-inline');
+  t.equal(r.headers.get('x-frame-options'), null, 'no X-Frame-Options: DENY');
+  t.equal((await ts.get('/watch/nope')).status, 404);
+  t.equal((await ts.get('/assets/../package.json')).status, 404);
+});
+
+t.test('a learner watches a live class: the video plays and the quality menu lists the ladder', async (t) => {
+  const { key } = ts.createChannel('cinema', { ladder: ['720p', '480p', '360p'], record: true });
+  const pub = push(ts.rtmp(key), { seconds: 60, size: '1280x720' });
+  t.teardown(() => pub.kill('SIGKILL'));
+  await waitFor('the master playlist', async () => (await ts.get('/hls/cinema/master.m3u8')).status === 200, 30000);
+  const page = await browser.newPage({ width: 1280, height: 800 });
+  t.teardown(() => page.close());
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${ts.base}/watch/cinema?token=${token('cinema', 'l1')}`);
+  await page.waitForFunction(() => {
+    const v = document.querySelector('video');
+    return !!v && v.currentTime > 1 && (v.getVideoPlaybackQuality?.().totalVideoFrames ?? 0) > 0;
+  }, undefined, { timeout: 30000 });
+  const t1 = await page.evaluate(() => document.querySelector('video')!.currentTime);
+  await page.waitForFunction((t0) => document.querySelector('video')!.currentTime > t0 + 1, t1, { timeout: 15000 });
+  t.pass('currentTime advances and frames are decoded');
+  const options = await page.$$eval('select.quality option', (os) => os.map((o) => o.textContent));
+  t.same(options, ['Auto', '720p', '480p', '360p'], 'the quality menu lists the ladder');
+  await page.selectOption('select.quality', { label: '360p' });
+  t.equal(await page.$eval('.player', (el) => el.getAttribute('tabindex')), '0', 'the player is keyboard focusable');
+  t.same(errors, [], 'no page errors');
+  if (shots) {
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: `${shots}/watch-desktop.png` });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: `${shots}/watch-phone.png`, fullPage: true });
+  }
+  // The class ends: the page offers the replay, and it plays.
+  pub.kill('SIGKILL');
+  await page.waitForSelector('button.replay', { timeout: 30000 });
+  await page.click('button.replay');
+  await page.waitForFunction(() => {
+    const v = document.querySelector('video');
+    return !!v && v.currentTime > 1 && !v.paused;
+  }, undefined, { timeout: 30000 });
+  t.pass('the replay plays');
+});
+
+t.test('two learners and the studio: chat, polls and votes flow between the pages; markup stays text', async (t) => {
+  ts.createChannel('seminar', { record: false });
+  const a = await browser.newPage({ width: 1280, height: 800 });
+  const b = await browser.newPage({ width: 390, height: 844 });
+  const studio = await browser.newPage({ width: 1400, height: 900 });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+    await studio.close();
+  });
+  await a.goto(`${ts.base}/watch/seminar?token=${token('seminar', 'a')}`);
+  await b.goto(`${ts.base}/watch/seminar?token=${token('seminar', 'b')}`);
+  await studio.goto(`${ts.base}/studio/seminar?token=${token('seminar', 'teach', 'instructor')}`);
+  for (const p of [a, b, studio]) await p.waitForSelector('.viewers:has-text("watching")');
+  await a.fill('.chat-form input', 'hello from A');
+  await a.press('.chat-form input', 'Enter');
+  await b.waitForSelector('.chat-list .text:has-text("hello from A")');
+  t.pass('a chat message from one learner appears on the other');
+  await a.fill('.chat-form input', '<script>window.pwned=1</script><b>bold</b>');
+  await a.press('.chat-form input', 'Enter');
+  await b.waitForSelector('.chat-list .text:has-text("<script>")');
+  t.equal(await b.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined, 'the script did not run');
+  t.equal(await b.$$eval('.chat-list b', (els) => els.length), 0, 'markup is not interpreted');
+  t.equal(await b.textContent('.chat-list li:last-child .text'), '<script>window.pwned=1</script><b>bold</b>');
+
+  await studio.fill('.poll-form input', 'Which topic next?');
+  await studio.fill('.poll-form textarea', 'Graphs\nTrees\nHeaps');
+  await studio.click('.poll-form button');
+  for (const p of [a, b]) await p.waitForSelector('.poll h3:has-text("Which topic next?")');
+  t.pass('the poll shows up on both learner pages');
+  await a.click('.poll .opt button:has-text("Trees")');
+  await b.click('.poll .opt button:has-text("Trees")');
+  await studio.waitForSelector('.poll .total:has-text("2 votes")');
+  t.match(await studio.textContent('.poll .opt:nth-child(2) .count'), /2 \(100%\)/, 'the studio sees the results');
+  await studio.waitForSelector('.health dt:has-text("state")');
+  t.match(await studio.textContent('.obs'), /rtmp:\/\/localhost:\d+\/live/, 'the studio shows the OBS server');
+  if (shots) {
+    await studio.screenshot({ path: `${shots}/studio-desktop.png` });
+    await studio.setViewportSize({ width: 390, height: 844 });
+    await studio.screenshot({ path: `${shots}/studio-phone.png`, fullPage: true });
+  }
+});
+
+t.test('a QoE beacon is stored per session and participant', async (t) => {
+  ts.createChannel('qoe', { record: false });
+  const tok = token('qoe', 'viewer-1');
+  const ok = await fetch(`${ts.base}/api/beacon`, { method: 'POST', body: JSON.stringify({ channel: 'qoe', sessionId: 's_aaaaaaaaaaaaaaaa', token: tok, startupMs: 1200, rebuffers: 1, rebufferMs: 300, bitrate: 1500000, rendition: '480p', latencyMs: 6100, errors: ['networkError:fragLoadError'] }) });
+  t.equal(ok.status, 204);
+  const rows = ts.server.store.beacons.forSession('s_aaaaaaaaaaaaaaaa');
+  t.match(rows, [{ userId: 'viewer-1', startupMs: 1200, rebuffers: 1, rendition: '480p', latencyMs: 6100, errors: ['networkError:fragLoadError'] }]);
+  t.equal((await fetch(`${ts.base}/api/beacon`, { method: 'POST', body: '{"channel":"qoe"}' })).status, 400, 'anonymous beacons are refused');
+  t.equal((await fetch(`${ts.base}/api/beacon`, { method: 'POST', body: 'nope' })).status, 400);
+});
