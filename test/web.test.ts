@@ -119,3 +119,28 @@ t.test('a QoE beacon is stored per session and participant', async (t) => {
   t.equal((await fetch(`${ts.base}/api/beacon`, { method: 'POST', body: '{"channel":"qoe"}' })).status, 400, 'anonymous beacons are refused');
   t.equal((await fetch(`${ts.base}/api/beacon`, { method: 'POST', body: 'nope' })).status, 400);
 });
+
+t.test('the studio API: live health and key rotation need an instructor join token for that channel', async (t) => {
+  const { key } = ts.createChannel('studio-api', { ladder: ['360p'], record: false });
+  const teach = token('studio-api', 'teach', 'instructor');
+  const get = (tok: string) => fetch(`${ts.base}/api/channels/studio-api/health`, { headers: { Authorization: `Bearer ${tok}` } });
+  t.equal((await get(token('studio-api', 'l', 'learner'))).status, 401, 'a learner token is not enough');
+  t.equal((await get(token('other', 'teach', 'instructor'))).status, 401, 'an instructor of another channel neither');
+  const pub = push(ts.rtmp(key), { seconds: 30, size: '640x360' });
+  t.teardown(() => pub.kill('SIGKILL'));
+  const health = await waitFor('live health', async () => {
+    const r = await get(teach);
+    const j = (await r.json()) as { state: string; ingest: { kbps: number; fps: number } | null; ladder: string[]; viewers: number; obsServer: string };
+    return j.state === 'live' && j.ingest && j.ingest.kbps > 0 ? j : undefined;
+  }, 30000);
+  t.match(health, { ingest: { fps: 30 }, ladder: ['360p (copy)'], obsServer: /^rtmp:\/\/localhost:\d+\/live$/ });
+  const rotate = (tok: string) => fetch(`${ts.base}/api/channels/studio-api/stream-key`, { method: 'POST', headers: { Authorization: `Bearer ${tok}` }, body: '' });
+  t.equal((await rotate(token('studio-api', 'l', 'learner'))).status, 401);
+  const r = await rotate(teach);
+  t.equal(r.status, 200);
+  const rotated = (await r.json()) as { key: string; fingerprint: string };
+  t.match(rotated.key, /^[A-Za-z0-9_-]{43}$/);
+  t.not(rotated.key, key);
+  t.equal(ts.server.store.streamKeys.channelForKey(key, false), undefined, 'the old key stopped working');
+  t.ok(ts.server.store.streamKeys.channelForKey(rotated.key, false), 'the new one works');
+});
