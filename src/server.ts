@@ -95,6 +95,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     chatWindowMs: config['hub.chatWindowSeconds'] * 1000, historySize: 100, presenceEveryMs: 2000, maxQueue: 5000,
   }, {
     channelId: (slug) => store.channels.find(slug)?.id,
+    startsAt: (slug) => store.channels.find(slug)?.startsAt ?? null,
     loadRoom: (id, session, n) => store.engagement.loadRoom(id, session, n),
     liveSession: (slug) => {
       const c = live.current(slug);

@@ -26,6 +26,10 @@ t.test('channels can be listed, shown, updated and deleted', async (t) => {
   t.match(human.stdout, /SLUG\s+TITLE/);
   t.match(human.stdout, /math-101/);
 
+  const scheduled = cliJson<ChannelJson & { startsAt: string | null }>(dir, ['channel', 'update', 'art-1', '--starts-at', '2030-01-07T14:30:00+01:00', '--guests', 'on']);
+  t.match(scheduled, { startsAt: '2030-01-07T13:30:00.000Z', allowGuests: true });
+  t.match(cliJson(dir, ['channel', 'update', 'art-1', '--starts-at', 'none']), { startsAt: null });
+  t.equal(cli(dir, ['channel', 'update', 'art-1', '--starts-at', 'tomorrowish']).code, 2);
   const updated = cliJson<ChannelJson>(dir, ['channel', 'update', 'math-101', '--ladder', '480p,720p', '--archive', 'on', '--title', 'Math 101']);
   t.same(updated.ladder, ['720p', '480p'], 'rungs ordered highest first');
   t.equal(updated.archive, true);

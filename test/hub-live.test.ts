@@ -31,6 +31,8 @@ t.test('the waiting room gets the class-start event, then attendance is recorded
   await pub.done;
   const ended = await early.waitFor('class end', () => early.events.find((e) => e.t === 'class' && e.state === 'ended'), 30000);
   t.match(ended, { sessionId, replay: `/vod/${sessionId}/master.m3u8` });
+  const states = early.events.filter((e) => e.t === 'class').map((e) => e.state);
+  t.same(states, ['live', 'reconnecting', 'ended'], 'the publisher dropping is announced before the end');
   early.close();
   const rows = await waitFor('attendance rows', () => {
     const r = ts.server.store.engagement.attendance(sessionId);

@@ -27,6 +27,18 @@ t.test('the watch page is framable only by the configured LMS and has a strict C
   t.equal((await ts.get('/assets/../package.json')).status, 404);
 });
 
+t.test('the waiting room says when a scheduled class starts', async (t) => {
+  const c = ts.createChannel('later', { record: false });
+  ts.server.store.channels.update('later', { startsAt: '2030-01-07T14:30:00Z' });
+  void c;
+  const page = await browser.newPage({ width: 800, height: 600 });
+  t.teardown(() => page.close());
+  await page.goto(`${ts.base}/watch/later?token=${token('later', 'early-bird')}`);
+  const text = await page.textContent('.overlay .waiting', { timeout: 10000 });
+  t.match(text, /^The class starts at .*(14|2):30/, 'the scheduled time in the viewer\'s locale');
+  t.equal(await page.getAttribute('#app', 'data-state'), 'waiting');
+});
+
 t.test('a learner watches a live class: the video plays and the quality menu lists the ladder', async (t) => {
   const { key } = ts.createChannel('cinema', { ladder: ['720p', '480p', '360p'], record: true });
   const pub = push(ts.rtmp(key), { seconds: 60, size: '1280x720' });

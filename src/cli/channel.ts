@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../errors.js';
 import {
-  parseLadder, parseLatency, parseOnOff, parseOverflow, parseSlug, parseTitle, type Channel,
+  parseLadder, parseLatency, parseOnOff, parseOverflow, parseSlug, parseStartsAt, parseTitle, type Channel,
 } from '../live/channel-rules.js';
 import type { ChannelPatch } from '../store/channels.js';
 import { contextFor, obsServer } from './context.js';
@@ -17,6 +17,7 @@ interface ChannelOpts {
   archive?: string;
   overflow?: string;
   guests?: string;
+  startsAt?: string;
   json?: boolean;
   yes?: boolean;
 }
@@ -30,6 +31,7 @@ function patchFrom(o: ChannelOpts): ChannelPatch {
   if (o.archive !== undefined) p.archive = parseOnOff('archive setting', o.archive);
   if (o.overflow !== undefined) p.overflow = parseOverflow(o.overflow);
   if (o.guests !== undefined) p.allowGuests = parseOnOff('guests setting', o.guests);
+  if (o.startsAt !== undefined) p.startsAt = parseStartsAt(o.startsAt);
   return p;
 }
 
@@ -41,13 +43,14 @@ const settingOptions = (c: Command): Command =>
     .option('--record <on|off>', 'keep the whole class on disk for replay')
     .option('--archive <on|off>', 'upload the recording to Mux')
     .option('--overflow <policy>', 'when the box is full: mux, degrade or refuse')
-    .option('--guests <on|off>', 'let learners join the engagement hub with just a display name');
+    .option('--guests <on|off>', 'let learners join the engagement hub with just a display name')
+    .option('--starts-at <time>', 'scheduled start shown in the waiting room (ISO time, or none)');
 
 export function channelDetails(c: Channel): [string, string | number][] {
   return [
     ['slug', c.slug], ['title', c.title], ['ladder', c.ladder.join(',')], ['latency', c.latency],
     ['record', c.record ? 'on' : 'off'], ['archive', c.archive ? 'on' : 'off'], ['overflow', c.overflow],
-    ['guests', c.allowGuests ? 'on' : 'off'], ['created', c.createdAt], ['updated', c.updatedAt],
+    ['guests', c.allowGuests ? 'on' : 'off'], ['starts at', c.startsAt ?? ''], ['created', c.createdAt], ['updated', c.updatedAt],
   ];
 }
 
@@ -73,6 +76,7 @@ export function registerChannel(program: Command): void {
           archive: p.archive ?? false,
           overflow: p.overflow ?? ctx.config['channels.defaultOverflow'],
           allowGuests: p.allowGuests ?? false,
+          startsAt: p.startsAt ?? null,
         });
         return { channel, ...store.streamKeys.rotate(channel.id) };
       }).immediate();
@@ -122,7 +126,7 @@ export function registerChannel(program: Command): void {
     .action((slug: string, o: ChannelOpts, cmd: Command) => {
       const p = patchFrom(o);
       if (Object.keys(p).length === 0) {
-        throw new ValidationError('nothing to update: give at least one of --title, --ladder, --latency, --record, --archive, --overflow, --guests');
+        throw new ValidationError('nothing to update: give at least one of --title, --ladder, --latency, --record, --archive, --overflow, --guests, --starts-at');
       }
       const c = contextFor(cmd).store().channels.update(parseSlug(slug), p);
       if (o.json) return printJson(c);

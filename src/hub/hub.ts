@@ -25,6 +25,7 @@ export interface Identity {
 
 export interface HubDeps {
   channelId(slug: string): number | undefined;
+  startsAt(slug: string): string | null;
   loadRoom(channelId: number, sessionId: string | null, historySize: number): RoomInit;
   liveSession(slug: string): string | undefined;
   persist(ops: EngagementOp[]): void;
@@ -110,6 +111,7 @@ export class Hub {
     const key = newId();
     this.conns.set(connId, { id: connId, slug, channelId: entry.channelId, identity, attendanceKey: key });
     const welcome = entry.room.join({ connId, ...identity });
+    if (welcome.t === 'welcome') welcome.room.class.startsAt = this.d.startsAt(slug);
     t.subscribe(connId, roomTopic(slug));
     if (identity.role !== 'learner') t.subscribe(connId, staffTopic(slug));
     t.send(connId, JSON.stringify(welcome));

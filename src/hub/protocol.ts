@@ -87,7 +87,8 @@ export type RoomEvent =
   | { t: 'kicked'; userId: string; reason: 'banned' };
 
 export interface Snapshot {
-  class: ClassState;
+  /** `startsAt`: the scheduled start (ISO time) while waiting, when the channel has one. */
+  class: ClassState & { startsAt?: string | null };
   chat: ChatMessage[];
   questions: QuestionView[];
   polls: PollView[];

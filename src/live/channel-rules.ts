@@ -21,6 +21,8 @@ export interface Channel {
   overflow: Overflow;
   /** Learners may join the engagement hub with just a display name. */
   allowGuests: boolean;
+  /** When the next class is scheduled to start (ISO time), shown in the waiting room. */
+  startsAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -71,4 +73,12 @@ export function parseOnOff(what: string, input: string): boolean {
   if (['on', 'true', 'yes', '1'].includes(v)) return true;
   if (['off', 'false', 'no', '0'].includes(v)) return false;
   throw new ValidationError(`invalid ${what} ${JSON.stringify(input.slice(0, 40))}: expected on or off`);
+}
+
+/** "2026-11-24T14:00:00Z" (any form Date.parse accepts) → ISO time; "none" → null. */
+export function parseStartsAt(input: string): string | null {
+  if (input === 'none' || input === '') return null;
+  const t = Date.parse(input);
+  if (!Number.isFinite(t)) throw new ValidationError(`invalid start time ${JSON.stringify(input.slice(0, 40))}: use an ISO time like 2026-11-24T14:00:00Z, or none`);
+  return new Date(t).toISOString();
 }

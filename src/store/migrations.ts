@@ -161,6 +161,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX beacons_session ON beacons(session_id, user_id);
     `,
   },
+  {
+    version: 5,
+    name: 'scheduled start of a channel',
+    sql: `ALTER TABLE channels ADD COLUMN starts_at TEXT;`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

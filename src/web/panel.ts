@@ -13,7 +13,7 @@ export interface PanelOptions {
   staff: boolean;
   /** Where floating reactions rise (over the player). */
   floatLayer?: HTMLElement;
-  onClass?(c: { state: string; sessionId: string | null; replay: string | null }): void;
+  onClass?(c: { state: string; sessionId: string | null; replay: string | null; startsAt?: string | null }): void;
   onPresence?(n: number): void;
 }
 
@@ -75,7 +75,7 @@ export class Panel {
 
   welcome(m: HubMsg): void {
     const you = m.you as { userId: string; role: string };
-    const room = m.room as { chat: Chat[]; questions: Question[]; polls: Poll[]; hands?: Hand[]; chatState: { locked: boolean; slowModeSeconds: number }; presence: number; reactions: string[]; class: { state: string; sessionId: string | null; replay: string | null } };
+    const room = m.room as { chat: Chat[]; questions: Question[]; polls: Poll[]; hands?: Hand[]; chatState: { locked: boolean; slowModeSeconds: number }; presence: number; reactions: string[]; class: { state: string; sessionId: string | null; replay: string | null; startsAt?: string | null } };
     const mine = m.mine as { questionVotes: string[]; pollVotes: Record<string, number>; handRaised: boolean };
     this.me = you;
     this.chat = room.chat;

@@ -16,7 +16,7 @@ let sessionId: string | null = null;
 let guestId: string | null = null;
 let state = '';
 
-function setState(c: { state: string; sessionId: string | null; replay: string | null }): void {
+function setState(c: { state: string; sessionId: string | null; replay: string | null; startsAt?: string | null }): void {
   if (c.state === state && c.sessionId === sessionId) return;
   state = c.state;
   sessionId = c.sessionId;
@@ -24,7 +24,10 @@ function setState(c: { state: string; sessionId: string | null; replay: string |
   overlay.replaceChildren();
   if (c.state === 'waiting') {
     player.stop();
-    overlay.append(h('p', {}, 'The class has not started yet.'), h('p', { class: 'sub' }, 'Stay here: it starts playing as soon as the instructor goes live.'));
+    const at = c.startsAt ? new Date(c.startsAt) : null;
+    const when = at ? at.toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' }) : '';
+    overlay.append(h('p', { class: 'waiting' }, at ? `The class starts at ${when}.` : 'The class has not started yet.'),
+      h('p', { class: 'sub' }, 'Stay here: it starts playing as soon as the instructor goes live.'));
   } else if (c.state === 'live') {
     player.load(`/hls/${channel}/master.m3u8`);
   } else if (c.state === 'reconnecting') {
