@@ -23,11 +23,16 @@ import { bindHub } from './hub/socket.js';
 import { mint } from './hub/mint.js';
 import { loadJoinSecret } from './auth/join-secret.js';
 import { UserError } from './errors.js';
+import { createMuxApi, muxPlaybackUrl, type MuxApi } from './mux/client.js';
+import { Relay } from './mux/relay.js';
+import { Archiver } from './mux/archive.js';
 
 export interface ServerOptions {
   log?: Logger;
   /** x264 preset for the ladder (tests use a faster one). */
   preset?: string;
+  /** A MuxApi to use instead of one built from the config. */
+  muxApi?: MuxApi;
 }
 
 export interface RunningServer {
@@ -38,6 +43,7 @@ export interface RunningServer {
   http: HttpServer;
   origin: Origin;
   hub: Hub;
+  archiver?: Archiver;
   httpPort: number;
   rtmpPort: number;
   stop(): Promise<void>;
@@ -57,6 +63,15 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   if (stale) log.warn('closed sessions left open by a previous run', { count: stale });
 
   const budget = defaultBudget(config['transcode.budgetPixelsPerSecond']);
+  const muxApi: MuxApi | undefined = opts.muxApi ?? (config['mux.tokenId'] && config['mux.tokenSecret'] ? createMuxApi({
+    tokenId: config['mux.tokenId'], tokenSecret: config['mux.tokenSecret'], webhookSecret: config['mux.webhookSecret'],
+    baseUrl: config['mux.baseUrl'], playbackPolicy: config['mux.playbackPolicy'],
+  }) : undefined);
+  log.info(muxApi ? 'Mux configured: overflow and archive on' : 'Mux not configured: overflow and archive off');
+  const archiver = muxApi ? new Archiver({
+    mediaDir: config['paths.media'], ffmpegPath: ffmpeg.path, chunkBytes: config['mux.uploadChunkBytes'],
+    deleteLocal: config['mux.deleteLocalAfterArchive'], log,
+  }, muxApi, store.mux) : undefined;
   let ingest!: RtmpIngest;
   const live = new LiveManager(
     { mediaDir: config['paths.media'], graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget },
@@ -71,6 +86,17 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         onSlowChange: req.onSlowChange,
       }),
       probe: (path) => probeFile(path, ffprobe.path),
+      overflow: muxApi ? {
+        ensureStream: async (slug) => {
+          const known = store.mux.channelStream(slug);
+          const stream = known.liveStreamId ? await muxApi.liveStream(known.liveStreamId) : await muxApi.createLiveStream();
+          if (!known.liveStreamId) store.mux.setChannelStream(slug, stream.id, stream.playbackId);
+          if (!stream.streamKey) throw new Error('Mux returned no stream key');
+          return { target: `${config['mux.ingestUrl'].replace(/\/$/, '')}/${stream.streamKey}`, playbackId: stream.playbackId ?? known.playbackId };
+        },
+        createRelay: (req) => new Relay({ ffmpegPath: ffmpeg.path, target: req.target, feed: req.feed, onGiveUp: req.onGiveUp, log }),
+        markOverflow: (id) => store.mux.markOverflow(id),
+      } : undefined,
       log,
     },
   );
@@ -107,6 +133,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   live.on('started', (e) => hub.classStarted(e.channel, e.sessionId));
   live.on('ended', (e) => hub.classEnded(e.channel, e.sessionId, e.recorded));
   live.on('publisher', (e) => hub.publisherState(e.channel, e.sessionId, e.state));
+  live.on('ended', (e) => {
+    const ch = store.channels.find(e.channel);
+    if (archiver && ch?.archive && e.recorded) void archiver.enqueue(e.sessionId).catch(() => {});
+  });
 
   const origin = new Origin({ mediaDir: config['paths.media'], cacheBytes: 64 * 1024 * 1024, liveWindow: 6 });
   const status = () => ({ ...live.snapshot(), cores: availableParallelism() });
@@ -137,6 +167,19 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         viewers: hub.presence(slug), obsServer: obsServerUrl(config),
       };
     },
+    playback: (slug) => {
+      const p = live.playback(slug);
+      return p?.mode === 'mux' && p.playbackId ? { mode: 'mux', url: muxPlaybackUrl(p.playbackId) } : { mode: 'local', url: `/hls/${slug}/master.m3u8` };
+    },
+    muxWebhook: archiver && muxApi ? async (raw, signature) => {
+      let event;
+      try {
+        event = await muxApi.verifyWebhook(raw, { 'mux-signature': signature });
+      } catch {
+        return 'bad_signature';
+      }
+      return (await archiver.onEvent(event)) ? 'ok' : 'duplicate';
+    } : undefined,
     rotateKey: (slug) => {
       const c = store.channels.get(slug);
       const { key, info } = store.streamKeys.rotate(c.id);
@@ -173,6 +216,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
   });
   hub.start();
+  archiver?.start();
 
   try {
     await http.start();
@@ -188,13 +232,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   let stopping: Promise<void> | undefined;
   return {
-    config, store, live, ingest, http, origin, hub, httpPort: http.boundPort, rtmpPort: ingest.port,
+    config, store, live, ingest, http, origin, hub, archiver, httpPort: http.boundPort, rtmpPort: ingest.port,
     stop: () => (stopping ??= (async () => {
       log.info('stopping: no new publishes; closing live classes');
       await live.shutdown();
       await ingest.stop();
       http.stop();
       hub.stop();
+      archiver?.stop();
       store.close();
       log.info('stopped');
     })()),

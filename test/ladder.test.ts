@@ -50,7 +50,7 @@ t.test('a budget drops rungs from the top; copied rungs cost nothing', async (t)
 t.test('admission: full, degrade or refuse by policy', async (t) => {
   t.same(admit('degrade', 100, 50, 10), { kind: 'full', budget: 100 });
   t.match(admit('degrade', 40, 50, 10), { kind: 'degrade', budget: 40 });
-  t.match(admit('mux', 40, 50, 10), { kind: 'degrade', note: /Mux overflow is not available yet/ });
+  t.match(admit('mux', 40, 50, 10), { kind: 'degrade', note: /Mux is not configured/ });
   t.match(admit('refuse', 40, 50, 10), { kind: 'refuse', reason: /overflow policy: refuse/ });
   t.match(admit('degrade', 5, 50, 10), { kind: 'refuse', reason: /not even the smallest rung/ });
   t.equal(defaultBudget(0, 2), 2 * PIXELS_PER_CORE);

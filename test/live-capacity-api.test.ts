@@ -32,7 +32,7 @@ t.test('over budget, the degrade policy drops top rungs and says so; refuse refu
   t.teardown(() => pubM.kill('SIGKILL'));
   await waitFor('the mux-policy class to be live', async () => (await ts.get('/hls/muxpol/master.m3u8')).status === 200, 30000);
   const muxView = ts.server.live.snapshot().channels.find((c) => c.channel === 'muxpol')!;
-  t.match(muxView.notes.join(' '), /Mux overflow is not available yet, so the degrade policy applies/);
+  t.match(muxView.notes.join(' '), /Mux is not configured, so the degrade policy applies/);
   pubM.kill('SIGKILL');
   await waitFor('the class to end', () => ts.server.live.current('muxpol') === undefined, 20000);
 });

@@ -67,3 +67,17 @@ t.test('a source without audio gets no audio mapping or rendition', async (t) =>
   t.notOk(args.includes('0:a:0'));
   t.equal(args[args.indexOf('-var_stream_map') + 1], 'v:0,agroup:aud,name:360p');
 });
+
+t.test('the Mux relay copies the stream as is', async (t) => {
+  const { relayArgs } = await import('../src/mux/relay.js');
+  t.same(relayArgs('rtmps://ingest.example/app/KEY'), ['-hide_banner', '-loglevel', 'warning', '-nostats', '-fflags', '+genpts',
+    '-f', 'flv', '-i', 'pipe:0', '-map', '0', '-c', 'copy', '-f', 'flv', 'rtmps://ingest.example/app/KEY']);
+});
+
+t.test('the archive remux copies the top variant and the audio into one MP4', async (t) => {
+  const { remuxArgs } = await import('../src/mux/archive.js');
+  t.same(remuxArgs({ video: '/v/720p/index.m3u8', audio: '/v/audio/index.m3u8' }, '/v/archive.mp4'), ['-hide_banner', '-loglevel', 'error', '-y',
+    '-i', '/v/720p/index.m3u8', '-i', '/v/audio/index.m3u8', '-map', '0:v:0', '-map', '1:a:0', '-c', 'copy', '-bsf:a', 'aac_adtstoasc',
+    '-movflags', '+faststart', '/v/archive.mp4']);
+  t.same(remuxArgs({ video: '/v/360p/index.m3u8' }, '/o.mp4').slice(4, 10), ['-i', '/v/360p/index.m3u8', '-map', '0:v:0', '-map', '0:a:0?']);
+});

@@ -80,6 +80,7 @@ function fromEnv(env: NodeJS.ProcessEnv, problems: string[]): Flat {
   // Mux's own variable names, when ours are not set.
   if (!out.has('mux.tokenId') && env.MUX_TOKEN_ID) out.set('mux.tokenId', env.MUX_TOKEN_ID);
   if (!out.has('mux.tokenSecret') && env.MUX_TOKEN_SECRET) out.set('mux.tokenSecret', env.MUX_TOKEN_SECRET);
+  if (!out.has('mux.webhookSecret') && env.MUX_WEBHOOK_SECRET) out.set('mux.webhookSecret', env.MUX_WEBHOOK_SECRET);
   return out;
 }
 

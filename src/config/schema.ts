@@ -62,6 +62,10 @@ export const SCHEMA = {
   'mux.tokenSecret': { type: 'string', secret: true, description: 'Mux API token secret (also read from MUX_TOKEN_SECRET).' },
   'mux.webhookSecret': { type: 'string', secret: true, description: 'Mux webhook signing secret.' },
   'mux.baseUrl': { type: 'string', description: 'Mux API base URL; empty: the SDK default.' },
+  'mux.ingestUrl': { type: 'string', nonEmpty: true, description: "Mux's RTMP(S) ingest URL; overflow relays push <ingestUrl>/<stream key>." },
+  'mux.playbackPolicy': { type: 'enum', values: ['public', 'signed'], description: 'Playback policy of the live streams and assets created on Mux.' },
+  'mux.deleteLocalAfterArchive': { type: 'boolean', description: 'Delete a recording from media/vod once Mux reports its asset ready.' },
+  'mux.uploadChunkBytes': { type: 'integer', min: 262144, max: 134217728, description: 'Size of each resumable upload chunk sent to Mux.' },
   'hub.joinSecret': {
     type: 'string', secret: true,
     description: 'Secret that signs join tokens (32+ characters); empty: generated once into <paths.data>/join-secret.',

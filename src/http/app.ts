@@ -9,7 +9,7 @@ export interface HttpRequest {
   /** Raw (still percent-encoded) path. */
   path: string;
   query: string;
-  headers: { authorization: string; range: string; origin: string };
+  headers: { authorization: string; range: string; origin: string; muxSignature: string };
   /** Request body (POST only), at most MAX_BODY_BYTES. */
   body?: string;
 }
@@ -101,7 +101,7 @@ export class HttpServer {
       upgrade: (res, req, context) => {
         const request: HttpRequest = {
           method: 'GET', path: req.getUrl(), query: req.getQuery() ?? '',
-          headers: { authorization: req.getHeader('authorization'), range: '', origin: req.getHeader('origin') },
+          headers: { authorization: req.getHeader('authorization'), range: '', origin: req.getHeader('origin'), muxSignature: '' },
         };
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
@@ -212,7 +212,7 @@ export class HttpServer {
       method: req.getMethod().toUpperCase(),
       path: req.getUrl(),
       query: req.getQuery() ?? '',
-      headers: { authorization: req.getHeader('authorization'), range: req.getHeader('range'), origin: req.getHeader('origin') },
+      headers: { authorization: req.getHeader('authorization'), range: req.getHeader('range'), origin: req.getHeader('origin'), muxSignature: req.getHeader('mux-signature') },
     };
     let aborted = false;
     res.onAborted(() => {

@@ -31,8 +31,8 @@ export function loadAssets(dir = WEB_DIR): Map<string, Asset> {
 export function securityHeaders(frameAncestors: string): Record<string, string> {
   return {
     'Content-Security-Policy': [
-      "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "media-src 'self' blob:",
-      "connect-src 'self' ws: wss:", "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
+      "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "media-src 'self' blob: https://stream.mux.com",
+      "connect-src 'self' ws: wss: https://stream.mux.com https://*.mux.com", // overflow classes play from Mux "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
       `frame-ancestors ${frameAncestors}`,
     ].join('; '),
     'X-Content-Type-Options': 'nosniff',

@@ -14,6 +14,10 @@ export interface WebDeps {
   addBeacon(b: Beacon): void;
   health(slug: string): unknown;
   rotateKey(slug: string): { key: string; fingerprint: string; server: string };
+  /** What to play for a channel: the local ladder or Mux's playback URL (overflow). */
+  playback(slug: string): { mode: 'local' | 'mux'; url: string };
+  /** Verifies and applies a Mux webhook; undefined when Mux is not configured. */
+  muxWebhook?(rawBody: string, signature: string): Promise<'ok' | 'duplicate' | 'bad_signature'>;
 }
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
@@ -90,6 +94,21 @@ export function webRoutes(d: WebDeps): Route[] {
         if (typeof b === 'string') return json(400, { error: 'bad_request', message: b });
         d.addBeacon(b);
         return { status: 204 };
+      },
+    },
+    {
+      method: 'get', pattern: '/api/channels/:slug/playback', handler: (req) => {
+        const slug = slugFrom(req.path, '/api/channels/', '/playback');
+        if (!slug || !d.channel(slug)) return json(404, { error: 'not_found', message: 'no such channel' });
+        return json(200, d.playback(slug));
+      },
+    },
+    {
+      method: 'post', pattern: '/webhooks/mux', handler: async (req) => {
+        if (!d.muxWebhook) return json(404, { error: 'not_found', message: 'Mux is not configured on this server' });
+        const r = await d.muxWebhook(req.body ?? '', req.headers.muxSignature);
+        if (r === 'bad_signature') return json(401, { error: 'unauthorized', message: 'signature does not verify' });
+        return json(200, { ok: true, duplicate: r === 'duplicate' });
       },
     },
     {

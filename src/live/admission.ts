@@ -24,7 +24,7 @@ export function admit(policy: Overflow, free: number, needed: number, smallest: 
   if (policy === 'refuse') return { kind: 'refuse', reason: 'the box is at its transcode capacity (overflow policy: refuse)' };
   if (smallest > free) return { kind: 'refuse', reason: 'the box is at its transcode capacity: not even the smallest rung fits' };
   const note = policy === 'mux'
-    ? 'box full: ladder reduced (Mux overflow is not available yet, so the degrade policy applies)'
+    ? 'box full: ladder reduced (Mux is not configured, so the degrade policy applies)'
     : 'box full: ladder reduced (overflow policy: degrade)';
   return { kind: 'degrade', budget: free, note };
 }

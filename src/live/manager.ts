@@ -47,8 +47,24 @@ export interface LiveDeps {
     kick(id: string): void;
   };
   createTranscoder(req: TranscoderRequest): TranscoderLike;
+  /** Present when Mux credentials are configured. */
+  overflow?: OverflowDeps;
   probe(path: string): Promise<ProbedStream[]>;
   log: Logger;
+}
+
+export interface RelayLike {
+  start(): void;
+  stop(): Promise<void>;
+  state: string;
+  lastError?: string;
+}
+
+export interface OverflowDeps {
+  /** Creates (once) or reuses the channel's Mux live stream; returns where to push and the playback id. */
+  ensureStream(slug: string): Promise<{ target: string; playbackId: string | null }>;
+  createRelay(req: { target: string; feed(sink: MediaSink): () => void; onGiveUp(reason: string): void }): RelayLike;
+  markOverflow(sessionId: string): void;
 }
 
 export interface LiveOptions {
@@ -76,6 +92,11 @@ interface LiveChannel {
   slow: boolean;
   masterWritten: boolean;
   preroll?: Preroll;
+  /** Where the class runs: this box's ladder, or relayed to Mux (overflow). */
+  mode: 'local' | 'mux';
+  relay?: RelayLike;
+  relayTarget?: string;
+  muxPlaybackId?: string | null;
   /** Bytes received from the current publisher when last seen (NMS forgets a session once it ends). */
   lastBytes: number;
   detachPreroll?: () => void;
@@ -84,6 +105,7 @@ interface LiveChannel {
 export interface LiveChannelView {
   channel: string;
   state: ChannelState;
+  mode: 'local' | 'mux';
   sessionId: string;
   since: string;
   ladder: string[];
@@ -133,6 +155,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
       channels: [...this.live.values()].map((c) => ({
         channel: c.channel.slug,
         state: c.state,
+        mode: c.mode,
         sessionId: c.sessionId,
         since: c.since,
         ladder: c.plan?.rungs.map((r) => r.name + (r.copy ? ' (copy)' : '')) ?? [],
@@ -149,6 +172,12 @@ export class LiveManager extends EventEmitter<LiveEvents> {
   publisherMeta(slug: string): SourceMeta | undefined {
     const c = this.live.get(slug);
     return c ? this.d.ingest.meta(c.publisherId) : undefined;
+  }
+
+  /** What learners should play for a channel now. */
+  playback(slug: string): { mode: 'local' | 'mux'; playbackId: string | null } | undefined {
+    const c = this.live.get(slug);
+    return c && { mode: c.mode, playbackId: c.muxPlaybackId ?? null };
   }
 
   /** The session live on a channel now, if any. */
@@ -175,7 +204,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     const session = this.d.sessions.start(channel.id, channel.record);
     const lc: LiveChannel = {
       channel, sessionId: session.id, publisherId: a.id, state: 'starting', since: new Date().toISOString(),
-      reconnects: 0, bytesBefore: 0, lastBytes: 0, notes: [], slow: false, masterWritten: false,
+      reconnects: 0, bytesBefore: 0, lastBytes: 0, mode: 'local', notes: [], slow: false, masterWritten: false,
     };
     this.live.set(channel.slug, lc);
     this.byPublisher.set(a.id, lc);
@@ -239,6 +268,14 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     this.d.sessions.update(lc.sessionId, { reconnects: lc.reconnects });
     this.emit('publisher', { channel: lc.channel.slug, sessionId: lc.sessionId, state: 'live' });
     this.d.log.info('publisher reconnected; session continues', { channel: lc.channel.slug, session: lc.sessionId, reconnects: lc.reconnects });
+    if (lc.relay && lc.relayTarget) {
+      const old = lc.relay;
+      void old.stop().then(() => {
+        if (lc.state === 'ending' || lc.relay !== old) return;
+        lc.relay = this.makeRelay(lc, lc.relayTarget!);
+        lc.relay.start();
+      });
+    }
     if (lc.transcoder && lc.plan) {
       // A new publisher means new timestamps and codec headers: restart the ladder on it, after a discontinuity.
       const old = lc.transcoder;
@@ -259,6 +296,19 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     const smallest = full.rungs.length ? pixelRate(full.rungs.slice(-1)) : 0;
     const free = this.o.budget - this.used();
     const decision = admitCapacity(lc.channel.overflow, free, pixelRate(full.rungs), smallest);
+    let local = decision;
+    if (decision.kind !== 'full' && lc.channel.overflow === 'mux' && this.d.overflow) {
+      this.d.sessions.setSource(lc.sessionId, {
+        codec: source.videoCodec, width: source.width, height: source.height, fps: source.fps, audioCodec: source.audioCodec,
+      }, ['mux']);
+      if (await this.startOverflow(lc)) return;
+      lc.notes.push('Mux overflow unavailable; running a reduced local ladder instead');
+      local = admitCapacity('degrade', this.o.budget - this.used(), pixelRate(full.rungs), smallest);
+    }
+    await this.startLocal(lc, source, segment, local, full);
+  }
+
+  private async startLocal(lc: LiveChannel, source: SourceInfo, segment: 1 | 2, decision: ReturnType<typeof admitCapacity>, full: LadderPlan): Promise<void> {
     if (decision.kind === 'refuse') {
       this.d.log.warn('publish refused', { channel: lc.channel.slug, reason: decision.reason });
       this.d.ingest.kick(lc.publisherId);
@@ -284,23 +334,76 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     await this.writeMasterWhenReady(lc, plan);
   }
 
+  /** Relays the class to Mux; false when Mux cannot take it (the caller falls back to a local ladder). */
+  private async startOverflow(lc: LiveChannel): Promise<boolean> {
+    const ov = this.d.overflow!;
+    let stream: { target: string; playbackId: string | null };
+    try {
+      stream = await ov.ensureStream(lc.channel.slug);
+    } catch (err) {
+      this.d.log.error('Mux live stream unavailable', { channel: lc.channel.slug, err: err instanceof Error ? err.message : String(err) });
+      return false;
+    }
+    if ((lc.state as ChannelState) === 'ending') return true;
+    lc.mode = 'mux';
+    lc.relayTarget = stream.target;
+    lc.muxPlaybackId = stream.playbackId;
+    ov.markOverflow(lc.sessionId);
+    lc.notes.push('box full: class relayed to Mux (overflow policy: mux)');
+    lc.relay = this.makeRelay(lc, stream.target);
+    lc.relay.start();
+    if (lc.state === 'starting') lc.state = 'live';
+    this.d.log.info('class is live on Mux', { channel: lc.channel.slug, session: lc.sessionId });
+    this.emit('started', { channel: lc.channel.slug, sessionId: lc.sessionId });
+    return true;
+  }
+
+  private makeRelay(lc: LiveChannel, target: string): RelayLike {
+    return this.d.overflow!.createRelay({
+      target,
+      feed: (sink) => this.feedFor(lc, sink),
+      onGiveUp: (reason) => void this.fallBackFromMux(lc, reason),
+    });
+  }
+
+  /** Mux refused or stayed unreachable: never drop the class — run it here on a reduced ladder and say so. */
+  private async fallBackFromMux(lc: LiveChannel, reason: string): Promise<void> {
+    if (lc.state === 'ending') return;
+    lc.notes.push(`Mux relay failed (${reason}); fell back to a reduced local ladder`);
+    lc.mode = 'local';
+    lc.muxPlaybackId = null;
+    lc.relay = undefined;
+    const segment = SEGMENT_SECONDS[lc.channel.latency];
+    const meta = this.d.ingest.meta(lc.publisherId);
+    const source: SourceInfo = {
+      videoCodec: meta?.videoCodecId === 7 ? 'h264' : 'other', width: meta?.width ?? 1280, height: meta?.height ?? 720, fps: meta?.fps ?? 30,
+      audioCodec: meta?.audioCodecId === 10 ? 'aac' : meta?.audioCodecId === 0 ? 'none' : 'other', videoKbps: meta?.videoKbps,
+    };
+    const full = planLadder(source, { profile: lc.channel.ladder, segmentSeconds: segment });
+    const smallest = full.rungs.length ? pixelRate(full.rungs.slice(-1)) : 0;
+    await this.startLocal(lc, source, segment, admitCapacity('degrade', this.o.budget - this.used(), pixelRate(full.rungs), smallest), full)
+      .catch((err: unknown) => this.fail(lc, err));
+  }
+
+  private feedFor(lc: LiveChannel, sink: MediaSink): () => void {
+    const pre = lc.preroll;
+    const detach = lc.detachPreroll;
+    lc.preroll = undefined;
+    lc.detachPreroll = undefined;
+    if (pre && detach) {
+      pre.drainInto(sink); // the same subscription continues: no gap, no duplicate
+      return detach;
+    }
+    return this.d.ingest.subscribe(lc.publisherId, sink);
+  }
+
   private makeTranscoder(lc: LiveChannel, plan: LadderPlan): TranscoderLike {
     return this.d.createTranscoder({
       plan,
       outDir: this.liveDir(lc.channel.slug),
       record: lc.channel.record,
       segmentPrefix: lc.sessionId,
-      feed: (sink) => {
-        const pre = lc.preroll;
-        const detach = lc.detachPreroll;
-        lc.preroll = undefined;
-        lc.detachPreroll = undefined;
-        if (pre && detach) {
-          pre.drainInto(sink); // the same subscription continues: no gap, no duplicate
-          return detach;
-        }
-        return this.d.ingest.subscribe(lc.publisherId, sink);
-      },
+      feed: (sink) => this.feedFor(lc, sink),
       onSlowChange: (slow) => {
         lc.slow = slow;
       },
@@ -395,7 +498,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     lc.detachPreroll?.();
     lc.preroll = undefined;
     const status = lc.transcoder?.status();
-    await lc.transcoder?.stop();
+    await Promise.all([lc.transcoder?.stop(), lc.relay?.stop()]);
     this.d.sessions.update(lc.sessionId, { bytesIn: lc.bytesBefore + this.publisherBytes(lc), restarts: status?.restarts ?? 0 });
     this.d.sessions.end(lc.sessionId, reason);
     this.live.delete(lc.channel.slug);

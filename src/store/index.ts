@@ -5,6 +5,7 @@ import { ChannelRepo } from './channels.js';
 import { openDb, type Db, type OpenOptions } from './db.js';
 import { BeaconRepo } from './beacons.js';
 import { EngagementRepo } from './engagement.js';
+import { MuxRepo } from './mux.js';
 import { SessionRepo } from './sessions.js';
 import { StreamKeyRepo } from './stream-keys.js';
 
@@ -16,6 +17,7 @@ export interface Store {
   sessions: SessionRepo;
   engagement: EngagementRepo;
   beacons: BeaconRepo;
+  mux: MuxRepo;
   close(): void;
 }
 
@@ -29,6 +31,7 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
     sessions: new SessionRepo(db),
     engagement: new EngagementRepo(db),
     beacons: new BeaconRepo(db),
+    mux: new MuxRepo(db),
     close: () => {
       if (db.open) db.close();
     },

@@ -166,6 +166,38 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'scheduled start of a channel',
     sql: `ALTER TABLE channels ADD COLUMN starts_at TEXT;`,
   },
+  {
+    version: 6,
+    name: 'mux overflow and archive',
+    sql: `
+      ALTER TABLE channels ADD COLUMN mux_live_stream_id TEXT;
+      ALTER TABLE channels ADD COLUMN mux_playback_id TEXT;
+      ALTER TABLE sessions ADD COLUMN overflow INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN mux_asset_id TEXT;
+      ALTER TABLE sessions ADD COLUMN mux_playback_id TEXT;
+      CREATE TABLE archive_jobs (
+        session_id  TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        status      TEXT NOT NULL,
+        file        TEXT,
+        size        INTEGER,
+        sha256      TEXT,
+        upload_id   TEXT,
+        upload_url  TEXT,
+        bytes_sent  INTEGER NOT NULL DEFAULT 0,
+        asset_id    TEXT,
+        playback_id TEXT,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        error       TEXT,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        updated_at  INTEGER NOT NULL
+      );
+      CREATE TABLE mux_events (
+        id          TEXT PRIMARY KEY,
+        type        TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -54,7 +54,9 @@ async function refreshHealth(): Promise<void> {
     obs.append(h('p', {}, 'OBS → Settings → Stream → Service: Custom'), h('p', {}, 'Server: ', h('code', {}, s.obsServer)),
       h('button', { type: 'button', onclick: () => void rotate() }, 'Rotate stream key…'), keyOut);
   }
-  if (s.state === 'live' && liveState !== 'live') preview.load(`/hls/${channel}/master.m3u8`);
+  if (s.state === 'live' && liveState !== 'live') {
+    void fetch(`/api/channels/${channel}/playback`).then((r) => r.json() as Promise<{ url: string }>).then((p) => preview.load(p.url), () => {});
+  }
   if (s.state !== 'live' && s.state !== 'reconnecting' && liveState === 'live') preview.stop();
   liveState = s.state;
 }

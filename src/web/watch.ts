@@ -29,7 +29,9 @@ function setState(c: { state: string; sessionId: string | null; replay: string |
     overlay.append(h('p', { class: 'waiting' }, at ? `The class starts at ${when}.` : 'The class has not started yet.'),
       h('p', { class: 'sub' }, 'Stay here: it starts playing as soon as the instructor goes live.'));
   } else if (c.state === 'live') {
-    player.load(`/hls/${channel}/master.m3u8`);
+    // Local ladder or, when the box was full, Mux's playback URL: the server says which.
+    void fetch(`/api/channels/${channel}/playback`).then((r) => r.json() as Promise<{ url: string }>)
+      .then((p) => player.load(p.url), () => player.load(`/hls/${channel}/master.m3u8`));
   } else if (c.state === 'reconnecting') {
     overlay.append(h('p', {}, 'The instructor\'s connection dropped — reconnecting…'));
   } else if (c.state === 'ended') {

@@ -1,6 +1,6 @@
 // Runs the real bin/kmk-live in a child process, in a given working directory, with a clean KMK_* environment.
 
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,4 +31,13 @@ export function cliJson<T = unknown>(cwd: string, args: string[], env: Record<st
   const r = cli(cwd, [...args, '--json'], env);
   if (r.code !== 0) throw new Error(`kmk-live ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
+}
+
+/** Like cli(), but without blocking this process (needed when the CLI talks to a server living in the test). */
+export function cliAsync(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd, env: cleanEnv(env), encoding: 'utf8', timeout: 120000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+    });
+  });
 }

@@ -1,0 +1,261 @@
+// Archives recorded classes to Mux: remux the recording to MP4 (no re-encode), create a direct upload, send it in
+// resumable chunks (Content-Range; the offset is asked again after a restart), then record the asset and playback
+// ids when Mux reports the asset ready (by polling or webhook). Job state lives in SQLite, so nothing is lost.
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { open, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { ArchiveJob, MuxRepo } from '../store/mux.js';
+import type { MuxApi, MuxEvent } from './client.js';
+
+export interface ArchiverOptions {
+  mediaDir: string;
+  ffmpegPath: string;
+  chunkBytes: number;
+  deleteLocal: boolean;
+  log: Logger;
+  maxAttempts?: number;
+  pollMs?: number;
+  /** How many times to ask Mux about the asset before leaving it to the webhook. */
+  maxPolls?: number;
+}
+
+export type Progress = (job: ArchiveJob) => void;
+
+type Repo = Pick<MuxRepo, 'createJob' | 'job' | 'jobByUpload' | 'jobByAsset' | 'unfinishedJobs' | 'updateJob' | 'lease' | 'setSessionAsset' | 'channelByLiveStream' | 'overflowSessionOf' | 'firstSeen'>;
+
+/** The top variant and audio playlists of a recording, read from its master playlist. */
+export async function recordingInputs(dir: string): Promise<{ video: string; audio?: string }> {
+  const master = await readFile(join(dir, 'master.m3u8'), 'utf8');
+  const video = master.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
+  if (!video) throw new Error('the recording has no variant playlist');
+  const audio = /TYPE=AUDIO[^\n]*URI="([^"]+)"/.exec(master)?.[1];
+  return { video: join(dir, video), audio: audio ? join(dir, audio) : undefined };
+}
+
+/** ffmpeg arguments to remux a recording into one MP4 without re-encoding (golden-tested). */
+export function remuxArgs(inputs: { video: string; audio?: string }, out: string): string[] {
+  return [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-i', inputs.video, ...(inputs.audio ? ['-i', inputs.audio] : []),
+    '-map', '0:v:0', ...(inputs.audio ? ['-map', '1:a:0'] : ['-map', '0:a:0?']),
+    '-c', 'copy', // no re-encode: Mux makes its own renditions
+    '-bsf:a', 'aac_adtstoasc', // ADTS (TS) to MP4's AAC framing
+    '-movflags', '+faststart',
+    out,
+  ];
+}
+
+export class Archiver {
+  private readonly running = new Map<string, Promise<ArchiveJob>>();
+  private stopped = false;
+
+  constructor(private readonly o: ArchiverOptions, private readonly api: MuxApi, private readonly repo: Repo) {}
+
+  /** Resumes jobs left unfinished by a previous run. */
+  start(): void {
+    for (const j of this.repo.unfinishedJobs()) void this.run(j.sessionId).catch(() => {});
+  }
+
+  /** Stops after the current chunk; the jobs' leases are released so the next start resumes them at once. */
+  stop(): void {
+    this.stopped = true;
+    for (const id of this.running.keys()) this.repo.updateJob(id, { leaseUntil: 0 });
+  }
+
+  enqueue(sessionId: string): Promise<ArchiveJob> {
+    this.repo.createJob(sessionId);
+    return this.run(sessionId);
+  }
+
+  run(sessionId: string, progress?: Progress): Promise<ArchiveJob> {
+    let p = this.running.get(sessionId);
+    if (!p) {
+      p = this.runWithRetries(sessionId, progress).finally(() => this.running.delete(sessionId));
+      this.running.set(sessionId, p);
+    }
+    return p;
+  }
+
+  private async runWithRetries(sessionId: string, progress?: Progress): Promise<ArchiveJob> {
+    const max = this.o.maxAttempts ?? 5;
+    for (;;) {
+      if (!this.repo.lease(sessionId, 60000)) return this.repo.job(sessionId)!; // another process has it
+      try {
+        return await this.step(sessionId, progress);
+      } catch (err) {
+        const job = this.repo.job(sessionId)!;
+        const attempts = job.attempts + 1;
+        const message = err instanceof Error ? err.message : String(err);
+        this.repo.updateJob(sessionId, { attempts, error: message.slice(0, 300), leaseUntil: 0, ...(attempts >= max ? { status: 'errored' } : {}) });
+        this.o.log.warn('archive attempt failed', { session: sessionId, attempts, err: message });
+        if (attempts >= max || this.stopped) return this.repo.job(sessionId)!;
+        await sleep(Math.min(1000 * 2 ** (attempts - 1), 30000));
+      }
+    }
+  }
+
+  private async step(sessionId: string, progress?: Progress): Promise<ArchiveJob> {
+    let job = this.repo.job(sessionId)!;
+    const dir = join(this.o.mediaDir, 'vod', sessionId);
+    if (!job.file || !existsSync(job.file)) {
+      this.repo.updateJob(sessionId, { status: 'remuxing' });
+      const out = join(dir, 'archive.mp4');
+      await runFfmpeg(this.o.ffmpegPath, remuxArgs(await recordingInputs(dir), out));
+      const size = (await stat(out)).size;
+      this.repo.updateJob(sessionId, { file: out, size, sha256: await sha256(out), bytesSent: 0 });
+      job = this.repo.job(sessionId)!;
+    }
+    if (job.status === 'remuxing' || job.status === 'pending' || job.status === 'uploading') {
+      if (!job.uploadUrl) {
+        const up = await this.api.createUpload();
+        this.repo.updateJob(sessionId, { uploadId: up.id, uploadUrl: up.url, bytesSent: 0 });
+      }
+      this.repo.updateJob(sessionId, { status: 'uploading' });
+      await this.upload(sessionId, progress);
+      this.repo.updateJob(sessionId, { status: 'processing' });
+      job = this.repo.job(sessionId)!;
+      progress?.(job);
+    }
+    return this.awaitAsset(sessionId, progress);
+  }
+
+  /** Sends the file in chunks from wherever the upload server says it stands. */
+  private async upload(sessionId: string, progress?: Progress): Promise<void> {
+    const job = this.repo.job(sessionId)!;
+    const size = job.size!;
+    let offset = await this.serverOffset(job.uploadUrl!, size);
+    const fh = await open(job.file!, 'r');
+    try {
+      while (offset < size) {
+        if (this.stopped) throw new Error('stopped');
+        const len = Math.min(this.o.chunkBytes, size - offset);
+        const buf = Buffer.alloc(len);
+        await fh.read(buf, 0, len, offset);
+        const r = await fetch(job.uploadUrl!, {
+          method: 'PUT', body: buf,
+          headers: { 'Content-Type': 'video/mp4', 'Content-Range': `bytes ${offset}-${offset + len - 1}/${size}` },
+        });
+        if (r.status !== 308 && !r.ok) throw new Error(`upload chunk refused: HTTP ${r.status}`);
+        offset = r.status === 308 ? rangeEnd(r.headers.get('range')) ?? offset + len : size;
+        this.repo.updateJob(sessionId, { bytesSent: offset });
+        progress?.(this.repo.job(sessionId)!);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async serverOffset(url: string, size: number): Promise<number> {
+    const r = await fetch(url, { method: 'PUT', headers: { 'Content-Range': `bytes */${size}` } });
+    if (r.ok) return size; // already complete
+    if (r.status === 308) return rangeEnd(r.headers.get('range')) ?? 0;
+    throw new Error(`upload status query refused: HTTP ${r.status}`);
+  }
+
+  private async awaitAsset(sessionId: string, progress?: Progress): Promise<ArchiveJob> {
+    const poll = this.o.pollMs ?? 1000;
+    for (let i = 0; i < (this.o.maxPolls ?? 120) && !this.stopped; i++) {
+      let job = this.repo.job(sessionId)!;
+      if (job.status === 'ready' || job.status === 'errored') return job;
+      if (!job.assetId && job.uploadId) {
+        const up = await this.api.upload(job.uploadId);
+        if (up.assetId) this.repo.updateJob(sessionId, { assetId: up.assetId });
+      }
+      job = this.repo.job(sessionId)!;
+      if (job.assetId) {
+        const asset = await this.api.asset(job.assetId);
+        if (asset.status === 'ready') {
+          await this.markReady(sessionId, asset.id, asset.playbackId);
+          const done = this.repo.job(sessionId)!;
+          progress?.(done);
+          return done;
+        }
+        if (asset.status === 'errored') {
+          this.repo.updateJob(sessionId, { status: 'errored', error: 'Mux could not process the asset' });
+          return this.repo.job(sessionId)!;
+        }
+      }
+      this.repo.updateJob(sessionId, { leaseUntil: Date.now() + 60000 });
+      await sleep(poll);
+    }
+    this.repo.updateJob(sessionId, { leaseUntil: 0 }); // a webhook (or the next start) finishes it
+    return this.repo.job(sessionId)!;
+  }
+
+  private async markReady(sessionId: string, assetId: string, playbackId: string | null): Promise<void> {
+    const before = this.repo.job(sessionId);
+    if (before?.status === 'ready') return;
+    this.repo.updateJob(sessionId, { status: 'ready', assetId, playbackId, error: null, leaseUntil: 0 });
+    this.repo.setSessionAsset(sessionId, assetId, playbackId);
+    this.o.log.info('archive ready on Mux', { session: sessionId, asset: assetId });
+    if (this.o.deleteLocal) await rm(join(this.o.mediaDir, 'vod', sessionId), { recursive: true, force: true });
+  }
+
+  /** Applies a verified webhook event once; returns false for an event already handled. */
+  async onEvent(e: MuxEvent): Promise<boolean> {
+    if (!this.repo.firstSeen(e.id, e.type)) return false;
+    const d = e.data;
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    switch (e.type) {
+      case 'video.upload.asset_created': {
+        const job = this.repo.jobByUpload(str(d.id) ?? '');
+        if (job && str(d.asset_id)) this.repo.updateJob(job.sessionId, { assetId: str(d.asset_id)!, status: job.status === 'ready' ? 'ready' : 'processing' });
+        break;
+      }
+      case 'video.asset.ready': {
+        const assetId = str(d.id) ?? '';
+        const playbackId = Array.isArray(d.playback_ids) ? str((d.playback_ids[0] as { id?: unknown } | undefined)?.id) ?? null : null;
+        const job = this.repo.jobByAsset(assetId) ?? this.repo.jobByUpload(str(d.upload_id) ?? '');
+        if (job) await this.markReady(job.sessionId, assetId, playbackId);
+        const live = str(d.live_stream_id);
+        if (live) {
+          const slug = this.repo.channelByLiveStream(live);
+          const session = slug ? this.repo.overflowSessionOf(slug) : undefined;
+          if (session) this.repo.setSessionAsset(session, assetId, playbackId);
+        }
+        break;
+      }
+      case 'video.asset.errored': {
+        const job = this.repo.jobByAsset(str(d.id) ?? '');
+        if (job) this.repo.updateJob(job.sessionId, { status: 'errored', error: 'Mux could not process the asset' });
+        break;
+      }
+      case 'video.live_stream.active':
+      case 'video.live_stream.idle':
+      case 'video.live_stream.disconnected':
+        this.o.log.info('Mux live stream status', { liveStream: str(d.id), status: e.type.split('.').pop() });
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+}
+
+function rangeEnd(header: string | null): number | undefined {
+  const m = /bytes=0-(\d+)/.exec(header ?? '');
+  return m ? Number(m[1]) + 1 : undefined;
+}
+
+function runFfmpeg(path: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(path, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let tail = '';
+    p.stderr.setEncoding('utf8').on('data', (c: string) => { tail = (tail + c).slice(-1000); });
+    p.once('error', reject);
+    p.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`remux failed: ${tail.trim().split('\n').pop() ?? code}`))));
+  });
+}
+
+function sha256(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file).on('data', (c) => h.update(c)).on('error', reject).on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

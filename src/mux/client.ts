@@ -1,0 +1,83 @@
+// The only importer of @mux/mux-node: a narrow MuxApi over the SDK (live streams, direct uploads, assets,
+// webhook verification). Tests point the real SDK at a local fake API through `baseUrl`.
+
+import Mux from '@mux/mux-node';
+
+export interface MuxLiveStream {
+  id: string;
+  streamKey: string;
+  playbackId: string | null;
+  status: string;
+}
+
+export interface MuxUpload {
+  id: string;
+  url: string;
+  status: string;
+  assetId: string | null;
+}
+
+export interface MuxAsset {
+  id: string;
+  status: string;
+  playbackId: string | null;
+}
+
+export interface MuxEvent {
+  id: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export interface MuxApi {
+  createLiveStream(): Promise<MuxLiveStream>;
+  liveStream(id: string): Promise<MuxLiveStream>;
+  createUpload(): Promise<MuxUpload>;
+  upload(id: string): Promise<MuxUpload>;
+  asset(id: string): Promise<MuxAsset>;
+  /** Verifies the signature over the raw body and parses the event; throws when it does not verify. */
+  verifyWebhook(rawBody: string, headers: Record<string, string>): Promise<MuxEvent>;
+}
+
+export interface MuxOptions {
+  tokenId: string;
+  tokenSecret: string;
+  webhookSecret: string;
+  baseUrl: string;
+  playbackPolicy: 'public' | 'signed';
+}
+
+export function createMuxApi(o: MuxOptions): MuxApi {
+  const mux = new Mux({
+    tokenId: o.tokenId, tokenSecret: o.tokenSecret, webhookSecret: o.webhookSecret || null,
+    ...(o.baseUrl ? { baseURL: o.baseUrl } : {}), maxRetries: 2, timeout: 20000,
+  });
+  const policy = [o.playbackPolicy];
+  const live = (s: { id: string; stream_key?: string; playback_ids?: { id: string }[] | null; status?: string }): MuxLiveStream => ({
+    id: s.id, streamKey: s.stream_key ?? '', playbackId: s.playback_ids?.[0]?.id ?? null, status: s.status ?? 'idle',
+  });
+  return {
+    createLiveStream: async () => live(await mux.video.liveStreams.create({ playback_policies: policy, new_asset_settings: { playback_policies: policy } })),
+    liveStream: async (id) => live(await mux.video.liveStreams.retrieve(id)),
+    createUpload: async () => {
+      const u = await mux.video.uploads.create({ cors_origin: '*', new_asset_settings: { playback_policies: policy } });
+      return { id: u.id, url: u.url ?? '', status: u.status, assetId: u.asset_id ?? null };
+    },
+    upload: async (id) => {
+      const u = await mux.video.uploads.retrieve(id);
+      return { id: u.id, url: u.url ?? '', status: u.status, assetId: u.asset_id ?? null };
+    },
+    asset: async (id) => {
+      const a = await mux.video.assets.retrieve(id);
+      return { id: a.id, status: a.status, playbackId: a.playback_ids?.[0]?.id ?? null };
+    },
+    verifyWebhook: async (rawBody, headers) => {
+      await mux.webhooks.verifySignature(rawBody, headers, o.webhookSecret);
+      const e = JSON.parse(rawBody) as { id?: unknown; type?: unknown; data?: unknown };
+      if (typeof e.id !== 'string' || typeof e.type !== 'string' || typeof e.data !== 'object' || e.data === null) throw new Error('not a Mux event');
+      return { id: e.id, type: e.type, data: e.data as Record<string, unknown> };
+    },
+  };
+}
+
+export const muxPlaybackUrl = (playbackId: string): string => `https://stream.mux.com/${playbackId}.m3u8`;

@@ -1,0 +1,115 @@
+// Repository for everything Mux: a channel's live stream ids, a session's overflow flag and asset ids, archive
+// upload jobs (resumable across restarts) and the ids of webhook events already handled.
+
+import type { Db } from './db.js';
+
+export type ArchiveStatus = 'pending' | 'remuxing' | 'uploading' | 'processing' | 'ready' | 'errored';
+
+export interface ArchiveJob {
+  sessionId: string;
+  status: ArchiveStatus;
+  file: string | null;
+  size: number | null;
+  sha256: string | null;
+  uploadId: string | null;
+  uploadUrl: string | null;
+  bytesSent: number;
+  assetId: string | null;
+  playbackId: string | null;
+  attempts: number;
+  error: string | null;
+  leaseUntil: number;
+}
+
+const toJob = (r: Record<string, unknown>): ArchiveJob => ({
+  sessionId: r.session_id as string, status: r.status as ArchiveStatus, file: r.file as string | null, size: r.size as number | null,
+  sha256: r.sha256 as string | null, uploadId: r.upload_id as string | null, uploadUrl: r.upload_url as string | null,
+  bytesSent: r.bytes_sent as number, assetId: r.asset_id as string | null, playbackId: r.playback_id as string | null,
+  attempts: r.attempts as number, error: r.error as string | null, leaseUntil: r.lease_until as number,
+});
+
+const COLUMNS: Record<keyof Omit<ArchiveJob, 'sessionId'>, string> = {
+  status: 'status', file: 'file', size: 'size', sha256: 'sha256', uploadId: 'upload_id', uploadUrl: 'upload_url', bytesSent: 'bytes_sent',
+  assetId: 'asset_id', playbackId: 'playback_id', attempts: 'attempts', error: 'error', leaseUntil: 'lease_until',
+};
+
+export class MuxRepo {
+  constructor(private readonly db: Db) {}
+
+  channelStream(slug: string): { liveStreamId: string | null; playbackId: string | null } {
+    const r = this.db.prepare('SELECT mux_live_stream_id AS s, mux_playback_id AS p FROM channels WHERE slug = ?').get(slug) as { s: string | null; p: string | null } | undefined;
+    return { liveStreamId: r?.s ?? null, playbackId: r?.p ?? null };
+  }
+
+  setChannelStream(slug: string, liveStreamId: string, playbackId: string | null): void {
+    this.db.prepare('UPDATE channels SET mux_live_stream_id = ?, mux_playback_id = ? WHERE slug = ?').run(liveStreamId, playbackId, slug);
+  }
+
+  channelByLiveStream(liveStreamId: string): string | undefined {
+    return (this.db.prepare('SELECT slug FROM channels WHERE mux_live_stream_id = ?').get(liveStreamId) as { slug: string } | undefined)?.slug;
+  }
+
+  markOverflow(sessionId: string): void {
+    this.db.prepare('UPDATE sessions SET overflow = 1 WHERE id = ?').run(sessionId);
+  }
+
+  setSessionAsset(sessionId: string, assetId: string, playbackId: string | null): void {
+    this.db.prepare('UPDATE sessions SET mux_asset_id = ?, mux_playback_id = ? WHERE id = ?').run(assetId, playbackId, sessionId);
+  }
+
+  sessionMux(sessionId: string): { overflow: boolean; assetId: string | null; playbackId: string | null } | undefined {
+    const r = this.db.prepare('SELECT overflow, mux_asset_id, mux_playback_id FROM sessions WHERE id = ?').get(sessionId) as
+      { overflow: number; mux_asset_id: string | null; mux_playback_id: string | null } | undefined;
+    return r && { overflow: r.overflow === 1, assetId: r.mux_asset_id, playbackId: r.mux_playback_id };
+  }
+
+  /** Overflow sessions of a live stream, newest first (Mux's live-stream asset belongs to the latest). */
+  overflowSessionOf(slug: string): string | undefined {
+    return (this.db.prepare(`SELECT s.id FROM sessions s JOIN channels c ON c.id = s.channel_id
+      WHERE c.slug = ? AND s.overflow = 1 ORDER BY s.started_at DESC LIMIT 1`).get(slug) as { id: string } | undefined)?.id;
+  }
+
+  createJob(sessionId: string): ArchiveJob {
+    this.db.prepare(`INSERT INTO archive_jobs (session_id, status, updated_at) VALUES (?, 'pending', ?)
+      ON CONFLICT(session_id) DO UPDATE SET status = CASE WHEN status IN ('errored') THEN 'pending' ELSE status END, updated_at = excluded.updated_at`)
+      .run(sessionId, Date.now());
+    return this.job(sessionId)!;
+  }
+
+  job(sessionId: string): ArchiveJob | undefined {
+    const r = this.db.prepare('SELECT * FROM archive_jobs WHERE session_id = ?').get(sessionId) as Record<string, unknown> | undefined;
+    return r && toJob(r);
+  }
+
+  jobByUpload(uploadId: string): ArchiveJob | undefined {
+    const r = this.db.prepare('SELECT * FROM archive_jobs WHERE upload_id = ?').get(uploadId) as Record<string, unknown> | undefined;
+    return r && toJob(r);
+  }
+
+  jobByAsset(assetId: string): ArchiveJob | undefined {
+    const r = this.db.prepare('SELECT * FROM archive_jobs WHERE asset_id = ?').get(assetId) as Record<string, unknown> | undefined;
+    return r && toJob(r);
+  }
+
+  unfinishedJobs(): ArchiveJob[] {
+    return (this.db.prepare("SELECT * FROM archive_jobs WHERE status NOT IN ('ready', 'errored') ORDER BY updated_at").all() as Record<string, unknown>[]).map(toJob);
+  }
+
+  updateJob(sessionId: string, patch: Partial<Omit<ArchiveJob, 'sessionId'>>): void {
+    const keys = Object.keys(patch) as (keyof typeof COLUMNS)[];
+    if (keys.length === 0) return;
+    const sets = keys.map((k) => `${COLUMNS[k]} = ?`).join(', ');
+    this.db.prepare(`UPDATE archive_jobs SET ${sets}, updated_at = ? WHERE session_id = ?`).run(...keys.map((k) => patch[k] ?? null), Date.now(), sessionId);
+  }
+
+  /** Takes the job for this process if nobody holds it; false when another process is working on it. */
+  lease(sessionId: string, ms: number): boolean {
+    const now = Date.now();
+    return this.db.prepare('UPDATE archive_jobs SET lease_until = ? WHERE session_id = ? AND lease_until < ?').run(now + ms, sessionId, now).changes === 1;
+  }
+
+  /** Records a webhook event id; false when it was already handled. */
+  firstSeen(eventId: string, type: string): boolean {
+    return this.db.prepare('INSERT OR IGNORE INTO mux_events (id, type, received_at) VALUES (?, ?, ?)').run(eventId, type, Date.now()).changes === 1;
+  }
+}
