@@ -501,8 +501,6 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     await Promise.all([lc.transcoder?.stop(), lc.relay?.stop()]);
     this.d.sessions.update(lc.sessionId, { bytesIn: lc.bytesBefore + this.publisherBytes(lc), restarts: status?.restarts ?? 0 });
     this.d.sessions.end(lc.sessionId, reason);
-    this.live.delete(lc.channel.slug);
-    for (const [id, c] of this.byPublisher) if (c === lc) this.byPublisher.delete(id);
     let recorded = false;
     if (lc.channel.record && lc.masterWritten) {
       try {
@@ -513,6 +511,9 @@ export class LiveManager extends EventEmitter<LiveEvents> {
         this.d.log.error('could not keep the recording', { session: lc.sessionId, err });
       }
     }
+    // Only now is the channel free: nobody sees it gone while its files are still moving.
+    this.live.delete(lc.channel.slug);
+    for (const [id, c] of this.byPublisher) if (c === lc) this.byPublisher.delete(id);
     this.d.log.info('class ended', { channel: lc.channel.slug, session: lc.sessionId, reason, recorded });
     this.emit('ended', { channel: lc.channel.slug, sessionId: lc.sessionId, reason, recorded });
   }
