@@ -64,3 +64,23 @@ t.test('codec strings from probed streams', async (t) => {
   t.equal(codecString({ kind: 'audio', codec: 'aac', profile: 'HE-AAC' }), 'mp4a.40.5');
   t.equal(codecString({ kind: 'video', codec: 'vp9' }), undefined);
 });
+
+t.test('the origin serves a changed playlist at once and windows a recording', async (t) => {
+  const { Origin } = await import('../src/hls/origin.js');
+  const { mkdirSync, writeFileSync, appendFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const media = t.testdir();
+  mkdirSync(join(media, 'live', 'ch', '360p'), { recursive: true });
+  const file = join(media, 'live', 'ch', '360p', 'index.m3u8');
+  writeFileSync(file, event(8));
+  const origin = new Origin({ mediaDir: media, cacheBytes: 1 << 20, liveWindow: 6 });
+  const first = HLS.parse(String((await origin.serve('hls', 'ch/360p/index.m3u8', '')).body)) as HLS.types.MediaPlaylist;
+  t.same(first.segments.map((s) => s.uri), ['seg_2.ts', 'seg_3.ts', 'seg_4.ts', 'seg_5.ts', 'seg_6.ts', 'seg_7.ts']);
+  t.equal(String((await origin.serve('hls', 'ch/360p/index.m3u8', '')).body), String(HLS.stringify(first)), 'same answer from the cache');
+  appendFileSync(file, '#EXTINF:2.000000,\nseg_8.ts\n');
+  const second = HLS.parse(String((await origin.serve('hls', 'ch/360p/index.m3u8', '')).body)) as HLS.types.MediaPlaylist;
+  t.equal(second.segments.at(-1)?.uri, 'seg_8.ts', 'a new segment shows up immediately');
+  t.equal(second.mediaSequenceBase, 3);
+  const vod = String((await origin.serve('vod', 's_0000000000000000/x.m3u8', '')).body);
+  t.match(vod, 'not found');
+});

@@ -15,6 +15,13 @@ const muxEnv = (extra: Record<string, string> = {}) => ({
   KMK_MUX_BASE_URL: fake.url, KMK_MUX_UPLOAD_CHUNK_BYTES: '262144', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1', ...extra,
 });
 
+/** True when something on this machine listens on the TCP port (read from /proc, so nothing connects). */
+function listening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6'].some((f) => existsSync(f) && readFileSync(f, 'utf8').split('\n')
+    .some((l) => { const c = l.trim().split(/\s+/); return c[1]?.endsWith(`:${hex}`) && c[3] === '0A'; }));
+}
+
 function sign(body: string, secret = WEBHOOK_SECRET): string {
   const ts = Math.floor(Date.now() / 1000);
   return `t=${ts},v1=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`;
@@ -33,7 +40,8 @@ t.test('over budget with policy mux, the class is relayed unchanged to Mux and l
   const sink = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-listen', '1', '-i', `rtmp://127.0.0.1:${sinkPort}/app/sk-ls1`, '-c', 'copy', '-f', 'flv', sinkFile]);
   const sinkDone = new Promise((r) => sink.once('exit', r));
   t.teardown(() => sink.kill('SIGKILL'));
-  await new Promise((r) => setTimeout(r, 500));
+  // Wait until the sink listens, without connecting to it (it accepts exactly one connection).
+  await waitFor('the RTMP sink to listen', () => listening(sinkPort), 20000);
   const { key } = ts.createChannel('overflow', { ladder: ['360p', '240p'], overflow: 'mux', record: false });
   const pub = push(ts.rtmp(key), { seconds: 10, size: '640x360', gop: 45 });
   t.teardown(() => pub.kill('SIGKILL'));

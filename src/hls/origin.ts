@@ -1,7 +1,7 @@
 // The HTTP origin's logic for live and VOD files: path checks, headers, ranges, a bounded in-memory cache of
 // recent segments. No synchronous disk I/O; the HTTP layer only copies the answer onto the socket.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { parseRange, resolveMediaPath } from './paths.js';
 import { liveWindow } from './window.js';
 
@@ -34,6 +34,9 @@ const notFound = (status: 400 | 404 | 416, size?: number): OriginResponse => ({
 
 export class Origin {
   private readonly cache = new Map<string, Buffer>();
+  /** Served playlist bodies by path, valid while the file's mtime and size are unchanged (ffmpeg rewrites them once
+   * per segment): a recording's growing playlist is parsed and windowed once per segment, not once per request. */
+  private readonly playlists = new Map<string, { mtimeMs: number; size: number; body: Buffer }>();
   private cachedBytes = 0;
   readonly counters = { requests: 0, cacheHits: 0, notFound: 0, bytesOut: 0, cacheEvictions: 0 };
 
@@ -49,14 +52,11 @@ export class Origin {
     const { file } = r;
     let body: Buffer;
     try {
-      if (file.playlist) body = await readFile(file.path);
+      if (file.playlist) body = await this.playlist(file.path, kind === 'hls' && file.rel.includes('/'));
       else body = await this.segment(file.path);
     } catch {
       this.counters.notFound += 1;
       return notFound(404);
-    }
-    if (file.playlist && kind === 'hls' && file.rel.includes('/')) {
-      body = Buffer.from(liveWindow(body.toString('utf8'), this.o.liveWindow));
     }
     const headers: Record<string, string> = {
       ...CORS_HEADERS,
@@ -73,6 +73,20 @@ export class Origin {
     }
     this.counters.bytesOut += body.length;
     return { status: 200, headers, body };
+  }
+
+  private async playlist(path: string, windowed: boolean): Promise<Buffer> {
+    const st = await stat(path);
+    const hit = this.playlists.get(path);
+    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.body;
+    const raw = await readFile(path);
+    const body = windowed ? Buffer.from(liveWindow(raw.toString('utf8'), this.o.liveWindow)) : raw;
+    // Only a file that did not change while we read it may be cached under its stat.
+    if (raw.length === st.size) {
+      if (this.playlists.size >= 2000) this.playlists.delete(this.playlists.keys().next().value!);
+      this.playlists.set(path, { mtimeMs: st.mtimeMs, size: st.size, body });
+    }
+    return body;
   }
 
   private async segment(path: string): Promise<Buffer> {
