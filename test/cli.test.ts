@@ -133,7 +133,8 @@ t.test('every command has --help with an example', async (t) => {
   const commands = [
     ['channel', 'create'], ['channel', 'list'], ['channel', 'show'], ['channel', 'update'], ['channel', 'delete'],
     ['key', 'rotate'], ['key', 'revoke'], ['key', 'list'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'],
-    ['config', 'print'], ['db', 'migrate'], ['db', 'backup'], ['doctor'],
+    ['config', 'print'], ['db', 'migrate'], ['db', 'backup'], ['doctor'], ['token', 'join'], ['serve'], ['status'],
+    ['session', 'list'], ['session', 'show'], ['session', 'archive'],
   ];
   const dir = t.testdir();
   for (const c of commands) {

@@ -11,6 +11,7 @@ import { registerDoctor } from './doctor.js';
 import { registerKey } from './key.js';
 import { registerToken } from './token.js';
 import { registerServe } from './serve.js';
+import { registerSession } from './session.js';
 import { registerStatus } from './status.js';
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerServe(program);
   registerStatus(program);
+  registerSession(program);
   return program;
 }
 
