@@ -6,9 +6,10 @@ WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.web.json ./
 COPY bin ./bin
 COPY config ./config
+COPY scripts ./scripts
 COPY src ./src
 # The build needs esbuild's platform binary (an optional dependency); the runtime image then drops the npm
 # static ffmpeg fallback and the dev tools: it uses Debian's ffmpeg.
