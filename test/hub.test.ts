@@ -245,6 +245,9 @@ t.test('history on join holds the last 100 chat messages, and it survives a serv
   t.equal(chat.length, 100);
   t.equal(chat[0]?.text, 'line 5');
   t.equal(chat[99]?.text, 'line 104');
+  teacher.send({ t: 'mute', userId: 'late', minutes: 5 });
+  await late.waitFor('muted notice', () => late.messages.find((m) => m.t === 'muted'));
+  await new Promise((r) => setTimeout(r, 400)); // one persistence flush (250 ms)
   teacher.close();
   late.close();
   await ts.server.stop();
@@ -258,4 +261,9 @@ t.test('history on join holds the last 100 chat messages, and it survives a serv
   t.same(room.polls.map((p) => p.question), ['Kept?'], 'polls too');
   const banned = await Client.status(`${wsBase()}?token=${token('mods', 'troll')}`);
   t.equal(banned, 403, 'bans too');
+  const muted = await join('history', 'late');
+  t.teardown(() => muted.close());
+  await muted.waitFor('welcome', () => muted.messages.find((m) => m.t === 'welcome'));
+  muted.send({ t: 'chat', text: 'am I still muted?' });
+  t.ok(await muted.error('muted'), 'and mutes');
 });

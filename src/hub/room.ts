@@ -21,7 +21,8 @@ export type PersistOp =
   | { op: 'question_vote'; id: string; userId: string; on: boolean }
   | { op: 'poll'; poll: PollView; sessionId: string | null }
   | { op: 'poll_vote'; id: string; userId: string; option: number }
-  | { op: 'ban'; userId: string; by: string; at: number };
+  | { op: 'ban'; userId: string; by: string; at: number }
+  | { op: 'mute'; userId: string; until: number };
 
 export interface Outcome {
   events: RoomEvent[];
@@ -57,6 +58,7 @@ export interface RoomInit {
   questions?: (QuestionView & { voters: string[] })[];
   polls?: (PollView & { votes: [string, number][] })[];
   bans?: string[];
+  mutes?: [string, number][];
   sessionId?: string | null;
 }
 
@@ -92,6 +94,7 @@ export class Room {
       this.polls.set(p.id, { view, votes: new Map(votes) });
     }
     for (const b of init.bans ?? []) this.bans.add(b);
+    for (const [user, until] of init.mutes ?? []) this.mutes.set(user, until);
     if (init.sessionId) this.classState = { state: 'live', sessionId: init.sessionId, replay: null };
   }
 
@@ -329,6 +332,7 @@ export class Room {
         const until = now + msg.minutes * 60000;
         this.mutes.set(msg.userId, until);
         out.toUser.push({ userId: msg.userId, msg: { v: 1, t: 'muted', until } });
+        out.persist.push({ op: 'mute', userId: msg.userId, until });
         return out;
       }
       case 'ban': {

@@ -40,6 +40,8 @@ export class EngagementRepo {
       pollVote: db.prepare(`INSERT INTO poll_votes (poll_id, user_id, option) VALUES (?, ?, ?)
                             ON CONFLICT(poll_id, user_id) DO UPDATE SET option = excluded.option`),
       ban: db.prepare('INSERT OR IGNORE INTO bans (channel_id, user_id, by_user, at) VALUES (?, ?, ?, ?)'),
+      mute: db.prepare(`INSERT INTO mutes (channel_id, user_id, until) VALUES (?, ?, ?)
+                        ON CONFLICT(channel_id, user_id) DO UPDATE SET until = excluded.until`),
       attend: db.prepare('INSERT OR IGNORE INTO attendance (key, channel_id, session_id, user_id, name, role, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       leave: db.prepare('UPDATE attendance SET left_at = ? WHERE key = ?'),
     };
@@ -66,6 +68,9 @@ export class EngagementRepo {
             break;
           case 'ban':
             st.ban.run(o.channelId, o.userId, o.by, o.at);
+            break;
+          case 'mute':
+            st.mute.run(o.channelId, o.userId, o.until);
             break;
           case 'attend':
             st.attend.run(o.key, o.channelId, o.sessionId, o.userId, o.name, o.role, o.at);
@@ -107,7 +112,9 @@ export class EngagementRepo {
         return { ...view, votes };
       });
     const bans = (this.db.prepare('SELECT user_id FROM bans WHERE channel_id = ?').all(channelId) as { user_id: string }[]).map((b) => b.user_id);
-    return { chat, questions, polls, bans, sessionId };
+    const mutes = (this.db.prepare('SELECT user_id, until FROM mutes WHERE channel_id = ? AND until > ?').all(channelId, Date.now()) as { user_id: string; until: number }[])
+      .map((m): [string, number] => [m.user_id, m.until]);
+    return { chat, questions, polls, bans, mutes, sessionId };
   }
 
   attendance(sessionId: string): AttendanceRow[] {

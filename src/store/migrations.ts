@@ -198,6 +198,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'mutes survive a restart',
+    sql: `
+      CREATE TABLE mutes (
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        until      INTEGER NOT NULL,
+        PRIMARY KEY (channel_id, user_id)
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
