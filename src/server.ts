@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import type { Config } from './config/schema.js';
+import { obsServerUrl } from './config/urls.js';
 import { createLogger, type Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
 import { RtmpIngest } from './ingest/rtmp.js';
@@ -244,11 +245,6 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log.info('stopped');
     })()),
   };
-}
-
-function obsServerUrl(config: Config): string {
-  const host = config.publicHost.includes(':') && !config.publicHost.startsWith('[') ? `[${config.publicHost}]` : config.publicHost;
-  return `rtmp://${host}:${config['rtmp.port']}/live`;
 }
 
 function metricsText(live: LiveManager, origin: Origin, ingest: RtmpIngest, hub: Hub, http: HttpServer): string {

@@ -2,6 +2,7 @@
 // secret is passed in. Verification failures carry a code for logs but callers answer them all alike (401).
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SLUG_PATTERN } from '../live/ids.js';
 
 export const ROLES = ['learner', 'moderator', 'instructor'] as const;
 export type Role = (typeof ROLES)[number];
@@ -37,7 +38,7 @@ export function validClaims(c: unknown): c is JoinClaims {
   return typeof o.sub === 'string' && o.sub.length > 0 && o.sub.length <= 128 && !/[\u0000-\u001f]/.test(o.sub)
     && validName(o.name)
     && typeof o.role === 'string' && (ROLES as readonly string[]).includes(o.role)
-    && typeof o.channel === 'string' && /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(o.channel)
+    && typeof o.channel === 'string' && SLUG_PATTERN.test(o.channel)
     && typeof o.exp === 'number' && Number.isFinite(o.exp);
 }
 

@@ -6,7 +6,8 @@ import {
   parseLadder, parseLatency, parseOnOff, parseOverflow, parseSlug, parseStartsAt, parseTitle, type Channel,
 } from '../live/channel-rules.js';
 import type { ChannelPatch } from '../store/channels.js';
-import { contextFor, obsServer } from './context.js';
+import { obsServerUrl as obsServer } from '../config/urls.js';
+import { contextFor } from './context.js';
 import { fields, print, printJson, table } from './output.js';
 
 interface ChannelOpts {

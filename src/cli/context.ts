@@ -34,8 +34,3 @@ export function closeOpenedStores(): void {
   for (const s of opened.splice(0)) s.close();
 }
 
-/** What an instructor pastes into OBS → Settings → Stream (Service: Custom). */
-export function obsServer(config: Config): string {
-  const host = config.publicHost.includes(':') && !config.publicHost.startsWith('[') ? `[${config.publicHost}]` : config.publicHost;
-  return `rtmp://${host}:${config['rtmp.port']}/live`;
-}

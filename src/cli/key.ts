@@ -2,7 +2,8 @@
 
 import type { Command } from 'commander';
 import { parseSlug } from '../live/channel-rules.js';
-import { contextFor, obsServer } from './context.js';
+import { obsServerUrl as obsServer } from '../config/urls.js';
+import { contextFor } from './context.js';
 import { print, printJson, table } from './output.js';
 
 export function registerKey(program: Command): void {

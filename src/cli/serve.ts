@@ -5,7 +5,8 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../log.js';
 import { startServer } from '../server.js';
-import { contextFor, obsServer } from './context.js';
+import { obsServerUrl as obsServer } from '../config/urls.js';
+import { contextFor } from './context.js';
 
 export const STATUS_FILE = 'status.json';
 

@@ -2,9 +2,10 @@
 // folder can be named: every segment is checked against a strict pattern before it is joined.
 
 import { join } from 'node:path';
+import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../live/ids.js';
 
-const CHANNEL = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
-const SESSION = /^s_[a-z0-9]{16}$/;
+const CHANNEL = SLUG_PATTERN;
+const SESSION = SESSION_ID_PATTERN;
 const PART = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/;
 
 export const CONTENT_TYPES: Record<string, string> = {

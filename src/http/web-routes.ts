@@ -2,6 +2,7 @@
 // instructor-only health and key-rotation endpoints (authorised by an instructor join token for that channel).
 
 import { verifyJoinToken } from '../auth/join-token.js';
+import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../live/ids.js';
 import type { Beacon } from '../store/beacons.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 import { page, type Asset } from './pages.js';
@@ -20,8 +21,8 @@ export interface WebDeps {
   muxWebhook?(rawBody: string, signature: string): Promise<'ok' | 'duplicate' | 'bad_signature'>;
 }
 
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
-const SESSION = /^s_[a-z0-9]{16}$/;
+const SLUG = SLUG_PATTERN;
+const SESSION = SESSION_ID_PATTERN;
 
 function slugFrom(path: string, prefix: string, suffix = ''): string | undefined {
   const s = path.slice(prefix.length, suffix ? -suffix.length : undefined);

@@ -2,6 +2,7 @@
 // Used at every edge (CLI, REST) to parse input into typed values once.
 
 import { ValidationError } from '../errors.js';
+import { SLUG_PATTERN } from './ids.js';
 
 export const RUNGS = ['1080p', '720p', '480p', '360p', '240p'] as const;
 export type RungName = (typeof RUNGS)[number];
@@ -27,7 +28,7 @@ export interface Channel {
   updatedAt: string;
 }
 
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+const SLUG = SLUG_PATTERN;
 
 export function parseSlug(input: string): string {
   if (!SLUG.test(input)) {

@@ -2,6 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { NotFoundError } from '../errors.js';
+import { SESSION_ID_PATTERN } from '../live/ids.js';
 import type { Db } from './db.js';
 
 export interface SessionRecord {
@@ -53,7 +54,7 @@ const toRecord = (r: Row): SessionRecord => ({
 });
 
 /** Session ids appear in URLs (/vod/<id>/): random, URL-safe, not guessable from the channel. */
-export const SESSION_ID = /^s_[a-z0-9]{16}$/;
+export const SESSION_ID = SESSION_ID_PATTERN;
 
 export class SessionRepo {
   constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}

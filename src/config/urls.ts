@@ -1,0 +1,9 @@
+// Public addresses derived from the configuration. Pure.
+
+import type { Config } from './schema.js';
+
+/** What an instructor pastes into OBS → Settings → Stream → Server (Service: Custom). */
+export function obsServerUrl(config: Config): string {
+  const host = config.publicHost.includes(':') && !config.publicHost.startsWith('[') ? `[${config.publicHost}]` : config.publicHost;
+  return `rtmp://${host}:${config['rtmp.port']}/live`;
+}
