@@ -226,6 +226,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     hub.stop();
     http.stop();
     await ingest.stop();
+    await archiver?.stop();
     store.close();
     throw err;
   }
@@ -240,7 +241,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await ingest.stop();
       http.stop();
       hub.stop();
-      archiver?.stop();
+      await archiver?.stop(); // its jobs record where they stand before the store closes
       store.close();
       log.info('stopped');
     })()),

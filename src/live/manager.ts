@@ -100,6 +100,8 @@ interface LiveChannel {
   /** Bytes received from the current publisher when last seen (NMS forgets a session once it ends). */
   lastBytes: number;
   detachPreroll?: () => void;
+  /** The end in progress: whoever else asks the class to end waits for the same one. */
+  ending?: Promise<void>;
 }
 
 export interface LiveChannelView {
@@ -491,8 +493,13 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     void this.end(lc, `failed: ${message}`);
   }
 
-  private async end(lc: LiveChannel, reason: string): Promise<void> {
-    if (lc.state === 'ending') return;
+  /** Ends a class once; a second caller (e.g. shutdown while the grace timer's end runs) waits for the first. */
+  private end(lc: LiveChannel, reason: string): Promise<void> {
+    lc.ending ??= this.finish(lc, reason);
+    return lc.ending;
+  }
+
+  private async finish(lc: LiveChannel, reason: string): Promise<void> {
     lc.state = 'ending';
     clearTimeout(lc.graceTimer);
     lc.detachPreroll?.();

@@ -52,6 +52,8 @@ export function remuxArgs(inputs: { video: string; audio?: string }, out: string
 export class Archiver {
   private readonly running = new Map<string, Promise<ArchiveJob>>();
   private stopped = false;
+  /** Aborted by stop(): cuts an in-flight chunk, remux, API call or backoff short. */
+  private readonly abort = new AbortController();
 
   constructor(private readonly o: ArchiverOptions, private readonly api: MuxApi, private readonly repo: Repo) {}
 
@@ -60,10 +62,14 @@ export class Archiver {
     for (const j of this.repo.unfinishedJobs()) void this.run(j.sessionId).catch(() => {});
   }
 
-  /** Stops after the current chunk; the jobs' leases are released so the next start resumes them at once. */
-  stop(): void {
+  /**
+   * Stops every running job and waits until each has recorded where it stands and released its lease, so the
+   * store can be closed after this and the next start resumes at once. A stop is not counted as a failed attempt.
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
-    for (const id of this.running.keys()) this.repo.updateJob(id, { leaseUntil: 0 });
+    this.abort.abort();
+    await Promise.allSettled([...this.running.values()]);
   }
 
   enqueue(sessionId: string): Promise<ArchiveJob> {
@@ -83,17 +89,22 @@ export class Archiver {
   private async runWithRetries(sessionId: string, progress?: Progress): Promise<ArchiveJob> {
     const max = this.o.maxAttempts ?? 5;
     for (;;) {
+      if (this.stopped) return this.repo.job(sessionId)!;
       if (!this.repo.lease(sessionId, 60000)) return this.repo.job(sessionId)!; // another process has it
       try {
         return await this.step(sessionId, progress);
       } catch (err) {
+        if (this.stopped) {
+          this.repo.updateJob(sessionId, { leaseUntil: 0 });
+          return this.repo.job(sessionId)!;
+        }
         const job = this.repo.job(sessionId)!;
         const attempts = job.attempts + 1;
         const message = err instanceof Error ? err.message : String(err);
         this.repo.updateJob(sessionId, { attempts, error: message.slice(0, 300), leaseUntil: 0, ...(attempts >= max ? { status: 'errored' } : {}) });
         this.o.log.warn('archive attempt failed', { session: sessionId, attempts, err: message });
-        if (attempts >= max || this.stopped) return this.repo.job(sessionId)!;
-        await sleep(Math.min(1000 * 2 ** (attempts - 1), 30000));
+        if (attempts >= max) return this.repo.job(sessionId)!;
+        await this.sleep(Math.min(1000 * 2 ** (attempts - 1), 30000)).catch(() => {});
       }
     }
   }
@@ -104,14 +115,14 @@ export class Archiver {
     if (!job.file || !existsSync(job.file)) {
       this.repo.updateJob(sessionId, { status: 'remuxing' });
       const out = join(dir, 'archive.mp4');
-      await runFfmpeg(this.o.ffmpegPath, remuxArgs(await recordingInputs(dir), out));
+      await runFfmpeg(this.o.ffmpegPath, remuxArgs(await recordingInputs(dir), out), this.abort.signal);
       const size = (await stat(out)).size;
       this.repo.updateJob(sessionId, { file: out, size, sha256: await sha256(out), bytesSent: 0 });
       job = this.repo.job(sessionId)!;
     }
     if (job.status === 'remuxing' || job.status === 'pending' || job.status === 'uploading') {
       if (!job.uploadUrl) {
-        const up = await this.api.createUpload();
+        const up = await this.untilStopped(this.api.createUpload());
         this.repo.updateJob(sessionId, { uploadId: up.id, uploadUrl: up.url, bytesSent: 0 });
       }
       this.repo.updateJob(sessionId, { status: 'uploading' });
@@ -136,7 +147,7 @@ export class Archiver {
         const buf = Buffer.alloc(len);
         await fh.read(buf, 0, len, offset);
         const r = await fetch(job.uploadUrl!, {
-          method: 'PUT', body: buf,
+          method: 'PUT', body: buf, signal: this.abort.signal,
           headers: { 'Content-Type': 'video/mp4', 'Content-Range': `bytes ${offset}-${offset + len - 1}/${size}` },
         });
         if (r.status !== 308 && !r.ok) throw new Error(`upload chunk refused: HTTP ${r.status}`);
@@ -150,7 +161,7 @@ export class Archiver {
   }
 
   private async serverOffset(url: string, size: number): Promise<number> {
-    const r = await fetch(url, { method: 'PUT', headers: { 'Content-Range': `bytes */${size}` } });
+    const r = await fetch(url, { method: 'PUT', headers: { 'Content-Range': `bytes */${size}` }, signal: this.abort.signal });
     if (r.ok) return size; // already complete
     if (r.status === 308) return rangeEnd(r.headers.get('range')) ?? 0;
     throw new Error(`upload status query refused: HTTP ${r.status}`);
@@ -162,12 +173,12 @@ export class Archiver {
       let job = this.repo.job(sessionId)!;
       if (job.status === 'ready' || job.status === 'errored') return job;
       if (!job.assetId && job.uploadId) {
-        const up = await this.api.upload(job.uploadId);
+        const up = await this.untilStopped(this.api.upload(job.uploadId));
         if (up.assetId) this.repo.updateJob(sessionId, { assetId: up.assetId });
       }
       job = this.repo.job(sessionId)!;
       if (job.assetId) {
-        const asset = await this.api.asset(job.assetId);
+        const asset = await this.untilStopped(this.api.asset(job.assetId));
         if (asset.status === 'ready') {
           await this.markReady(sessionId, asset.id, asset.playbackId);
           const done = this.repo.job(sessionId)!;
@@ -180,10 +191,25 @@ export class Archiver {
         }
       }
       this.repo.updateJob(sessionId, { leaseUntil: Date.now() + 60000 });
-      await sleep(poll);
+      await this.sleep(poll).catch(() => {});
     }
     this.repo.updateJob(sessionId, { leaseUntil: 0 }); // a webhook (or the next start) finishes it
     return this.repo.job(sessionId)!;
+  }
+
+  /** The SDK call, or a rejection as soon as the archiver stops (the call's result is then not needed). */
+  private untilStopped<T>(p: Promise<T>): Promise<T> {
+    const signal = this.abort.signal;
+    if (signal.aborted) return Promise.reject(new Error('stopped'));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(new Error('stopped'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return this.untilStopped(new Promise<void>((r) => setTimeout(r, ms).unref()));
   }
 
   private async markReady(sessionId: string, assetId: string, playbackId: string | null): Promise<void> {
@@ -241,12 +267,13 @@ function rangeEnd(header: string | null): number | undefined {
   return m ? Number(m[1]) + 1 : undefined;
 }
 
-function runFfmpeg(path: string, args: string[]): Promise<void> {
+function runFfmpeg(path: string, args: string[], signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(path, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // On abort Node kills the process; 'close' still follows, so nothing is left writing when this settles.
+    const p = spawn(path, args, { stdio: ['ignore', 'ignore', 'pipe'], signal });
+    p.once('error', (err) => { if (err.name !== 'AbortError') reject(err); });
     let tail = '';
     p.stderr.setEncoding('utf8').on('data', (c: string) => { tail = (tail + c).slice(-1000); });
-    p.once('error', reject);
     p.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`remux failed: ${tail.trim().split('\n').pop() ?? code}`))));
   });
 }
@@ -258,4 +285,3 @@ function sha256(file: string): Promise<string> {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

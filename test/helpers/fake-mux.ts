@@ -2,7 +2,7 @@
 // plus the resumable upload URL (Content-Range chunks, 308 Resume Incomplete). Records what it receives.
 
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export interface FakeMux {
   url: string;
@@ -11,6 +11,9 @@ export interface FakeMux {
   uploads: Map<string, { received: Buffer[]; size: number; bytes: number; complete: boolean; assetId: string }>;
   /** Answer chunk PUTs with 503 while true (Mux unreachable). */
   failUploads: boolean;
+  /** Hold chunk PUTs unanswered while true (Mux hung); they are counted in stalled. */
+  stallUploads: boolean;
+  stalled: number;
   liveStreams: number;
   sha256(uploadId: string): string;
   close(): Promise<void>;
@@ -24,10 +27,14 @@ const body = (req: IncomingMessage): Promise<Buffer> =>
 
 export async function startFakeMux(): Promise<FakeMux> {
   let n = 0;
+  const held: ServerResponse[] = [];
   const fake: FakeMux = {
-    url: '', requests: [], chunks: [], uploads: new Map(), failUploads: false, liveStreams: 0,
+    url: '', requests: [], chunks: [], uploads: new Map(), failUploads: false, stallUploads: false, stalled: 0, liveStreams: 0,
     sha256: (id) => createHash('sha256').update(Buffer.concat(fake.uploads.get(id)?.received ?? [])).digest('hex'),
-    close: () => new Promise((r) => server.close(() => r())),
+    close: () => {
+      for (const res of held) res.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
   };
   const liveStream = (id: string) => ({ id, stream_key: `sk-${id}`, playback_ids: [{ id: `pb-${id}`, policy: 'public' }], status: 'idle', created_at: '0' });
   const server: Server = createServer((req, res) => {
@@ -67,6 +74,11 @@ export async function startFakeMux(): Promise<FakeMux> {
         const progress = (): Record<string, string> => (u.bytes > 0 ? { Range: `bytes=0-${u.bytes - 1}` } : {});
         if (range[1] === '*') return u.complete ? send(200) : send(308, undefined, progress());
         if (fake.failUploads) return send(503);
+        if (fake.stallUploads) {
+          fake.stalled += 1;
+          held.push(res);
+          return;
+        }
         const start = Number(range[2]);
         const end = Number(range[3]);
         u.size = Number(range[4]);
