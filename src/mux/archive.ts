@@ -208,8 +208,21 @@ export class Archiver {
     });
   }
 
+  /** Waits ms (the timer keeps a CLI process alive meanwhile); stop() cancels the timer and rejects. */
   private sleep(ms: number): Promise<void> {
-    return this.untilStopped(new Promise<void>((r) => setTimeout(r, ms).unref()));
+    const signal = this.abort.signal;
+    if (signal.aborted) return Promise.reject(new Error('stopped'));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(new Error('stopped'));
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   private async markReady(sessionId: string, assetId: string, playbackId: string | null): Promise<void> {
