@@ -3,6 +3,8 @@
 
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Config } from './config/schema.js';
 import { obsServerUrl } from './config/urls.js';
 import { createLogger, type Logger } from './log.js';
@@ -10,6 +12,7 @@ import { openStore, type Store } from './store/index.js';
 import { RtmpIngest } from './ingest/rtmp.js';
 import { LiveManager } from './live/manager.js';
 import { defaultBudget } from './live/admission.js';
+import { channelPlayback, sessionReplay, type PlaybackFacts } from './live/playback.js';
 import { Transcoder } from './transcode/supervisor.js';
 import { locateTool } from './transcode/locate.js';
 import { probeFile } from './transcode/probe.js';
@@ -67,7 +70,18 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const muxApi: MuxApi | undefined = opts.muxApi ?? (config['mux.tokenId'] && config['mux.tokenSecret'] ? createMuxApi({
     tokenId: config['mux.tokenId'], tokenSecret: config['mux.tokenSecret'], webhookSecret: config['mux.webhookSecret'],
     baseUrl: config['mux.baseUrl'], playbackPolicy: config['mux.playbackPolicy'],
+    signingKeyId: config['mux.signingKeyId'], signingKeyPrivate: config['mux.signingKeyPrivate'],
   }) : undefined);
+  const signed = Boolean(muxApi && config['mux.playbackPolicy'] === 'signed');
+  if (signed) {
+    // Fail at start, not when the first learner needs a token.
+    try {
+      await muxApi!.signPlayback('startup-check', 60);
+    } catch (err) {
+      store.close();
+      throw new UserError(`mux.signingKeyPrivate cannot sign playback tokens: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   log.info(muxApi ? 'Mux configured: overflow and archive on' : 'Mux not configured: overflow and archive off');
   const archiver = muxApi ? new Archiver({
     mediaDir: config['paths.media'], ffmpegPath: ffmpeg.path, chunkBytes: config['mux.uploadChunkBytes'],
@@ -101,6 +115,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log,
     },
   );
+  const playbackFacts: PlaybackFacts = {
+    live: (slug) => live.playback(slug),
+    recordingKept: (id) => access(join(live.vodDir(id), 'master.m3u8')).then(() => true, () => false),
+    archivePlaybackId: (id) => store.mux.sessionMux(id)?.playbackId,
+    muxUrl: async (pb) => muxPlaybackUrl(pb, signed ? await muxApi!.signPlayback(pb, config['mux.playbackTokenTtlSeconds']) : undefined),
+  };
   ingest = new RtmpIngest({
     host: config.bindAddress,
     port: config['rtmp.port'],
@@ -168,10 +188,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         viewers: hub.presence(slug), obsServer: obsServerUrl(config),
       };
     },
-    playback: (slug) => {
-      const p = live.playback(slug);
-      return p?.mode === 'mux' && p.playbackId ? { mode: 'mux', url: muxPlaybackUrl(p.playbackId) } : { mode: 'local', url: `/hls/${slug}/master.m3u8` };
-    },
+    playback: (slug) => channelPlayback(slug, playbackFacts),
+    replay: (sessionId) => sessionReplay(sessionId, playbackFacts),
     muxWebhook: archiver && muxApi ? async (raw, signature) => {
       let event;
       try {

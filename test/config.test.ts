@@ -133,3 +133,14 @@ t.test("Mux's own variables are accepted and secrets are redacted", async (t) =>
   const msg = configError(() => load(t.testdir(), { mux: { tokenSecret: 42 } }));
   t.notMatch(msg, '42', 'a bad secret value is not echoed');
 });
+
+t.test('signed Mux playback needs a URL signing key; MUX_SIGNING_KEY / MUX_PRIVATE_KEY are accepted and the key redacted', async (t) => {
+  const creds = { MUX_TOKEN_ID: 'id123', MUX_TOKEN_SECRET: 'shh-very-secret', KMK_MUX_PLAYBACK_POLICY: 'signed' };
+  t.match(configError(() => load(t.testdir(), undefined, creds)), 'mux.playbackPolicy = "signed" needs mux.signingKeyId and mux.signingKeyPrivate');
+  t.match(configError(() => load(t.testdir(), undefined, { ...creds, MUX_SIGNING_KEY: 'key-1' })), 'needs mux.signingKeyId and mux.signingKeyPrivate', 'both halves');
+  const c = load(t.testdir(), undefined, { ...creds, MUX_SIGNING_KEY: 'key-1', MUX_PRIVATE_KEY: 'LS0tLS1CRUdJTi1wcml2YXRl' });
+  t.equal(c['mux.signingKeyId'], 'key-1');
+  t.equal(c['mux.signingKeyPrivate'], 'LS0tLS1CRUdJTi1wcml2YXRl');
+  t.notMatch(JSON.stringify(redacted(c)), 'LS0tLS1CRUdJTi1wcml2YXRl', 'the private key is redacted');
+  t.equal(load(t.testdir(), undefined, { KMK_MUX_PLAYBACK_POLICY: 'signed' })['mux.playbackPolicy'], 'signed', 'without Mux credentials the policy is inert, not an error');
+});

@@ -1,9 +1,10 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFakeMux } from './helpers/fake-mux.js';
+import { postWebhook, signWebhook } from './helpers/mux-webhook.js';
 import { cli, cliAsync } from './helpers/cli.js';
 import { ffprobe, freePort, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
 
@@ -22,12 +23,8 @@ function listening(port: number): boolean {
     .some((l) => { const c = l.trim().split(/\s+/); return c[1]?.endsWith(`:${hex}`) && c[3] === '0A'; }));
 }
 
-function sign(body: string, secret = WEBHOOK_SECRET): string {
-  const ts = Math.floor(Date.now() / 1000);
-  return `t=${ts},v1=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`;
-}
-const webhook = (ts: TestServer, body: string, signature = sign(body)) =>
-  fetch(`${ts.base}/webhooks/mux`, { method: 'POST', headers: { 'mux-signature': signature, 'Content-Type': 'application/json' }, body });
+const sign = (body: string, secret = WEBHOOK_SECRET): string => signWebhook(body, secret);
+const webhook = (ts: TestServer, body: string, signature = sign(body)) => postWebhook(ts.base, body, signature);
 
 t.test('over budget with policy mux, the class is relayed unchanged to Mux and learners play Mux', async (t) => {
   const sinkPort = await freePort();
@@ -95,16 +92,18 @@ t.test('archive: the recording is uploaded whole, survives a restart mid-upload,
   const c = ts.createChannel('archived', { ladder: ['360p'], record: true });
   ts.server.store.channels.update('archived', { archive: true });
   fake.failUploads = false;
+  fake.failAfterChunks = 2; // Mux takes two chunks, then becomes unreachable
   const pub = push(ts.rtmp(c.key), { seconds: 12, size: '640x360' });
   await pub.done;
   const session = await waitFor('the session to end', () => ts.server.store.sessions.list({ channel: 'archived' }).find((s) => s.endedAt));
-  // Let two chunks through, then make Mux unreachable and stop the server mid-upload.
-  const job0 = await waitFor('two chunks uploaded', () => {
+  const job0 = await waitFor('two chunks uploaded and the third refused', () => {
     const j = ts.server.store.mux.job(session.id);
-    return j && j.bytesSent >= 2 * 262144 ? j : undefined;
+    return j && j.bytesSent === 2 * 262144 && j.attempts >= 1 ? j : undefined;
   }, 30000);
   fake.failUploads = true;
+  fake.failAfterChunks = undefined;
   t.ok(job0.size! > 3 * 262144, `the MP4 (${job0.size} bytes) needs several chunks`);
+  t.match(job0.error, /HTTP 503/, 'the refusal is recorded on the job');
   await ts.server.stop();
   const sentBefore = fake.chunks.filter((ch) => ch.upload === job0.uploadId).reduce((n, ch) => n + ch.end - ch.start + 1, 0);
   t.ok(sentBefore < job0.size!, 'stopped before the end');

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { signJoinToken, type Role } from '../src/auth/join-token.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { launch } from './helpers/browser.js';
-import { push, startTestServer, waitFor } from './helpers/server.js';
+import { fileTree, mediaWorkers, push, startTestServer, waitFor } from './helpers/server.js';
 
 const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '2', KMK_WEB_FRAME_ANCESTORS: "'self' https://lms.example" });
 t.teardown(() => ts.server.stop());
@@ -22,6 +22,12 @@ t.test('the watch page is framable only by the configured LMS and has a strict C
   t.match(csp, "frame-ancestors 'self' https://lms.example");
   t.match(csp, "script-src 'self'");
   t.notMatch(csp, 'unsafe-inline');
+  const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values.join(' ')]));
+  t.same([...directives.keys()].sort(), ['base-uri', 'connect-src', 'default-src', 'form-action', 'frame-ancestors', 'img-src', 'media-src', 'object-src', 'script-src', 'style-src', 'worker-src'],
+    'every directive is present, each once');
+  t.equal(directives.get('object-src'), "'none'");
+  t.equal(directives.get('base-uri'), "'none'");
+  t.match(directives.get('connect-src'), 'https://stream.mux.com', 'Mux playback may be fetched (overflow and archived replays)');
   t.equal(r.headers.get('x-frame-options'), null, 'no X-Frame-Options: DENY');
   t.equal((await ts.get('/watch/nope')).status, 404);
   t.equal((await ts.get('/assets/../package.json')).status, 404);
@@ -155,4 +161,13 @@ t.test('the studio API: live health and key rotation need an instructor join tok
   t.not(rotated.key, key);
   t.equal(ts.server.store.streamKeys.channelForKey(key, false), undefined, 'the old key stopped working');
   t.ok(ts.server.store.streamKeys.channelForKey(rotated.key, false), 'the new one works');
+});
+
+t.test('stopping the server leaves nothing running or writing in the media folder', async (t) => {
+  await ts.server.stop(); // the teardown's stop() is then a no-op
+  t.same(mediaWorkers(ts), [], 'no ffmpeg or ffprobe of ours still runs');
+  const media = ts.server.config['paths.media'];
+  const before = fileTree(media);
+  await new Promise((r) => setTimeout(r, 1500));
+  t.same(fileTree(media), before, 'nothing in the media folder changes after stop()');
 });

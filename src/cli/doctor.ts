@@ -73,7 +73,7 @@ function muxCheck(config: Config): Check {
   const has = config['mux.tokenId'] !== '' && config['mux.tokenSecret'] !== '';
   return {
     name: 'mux', ok: true, required: false,
-    detail: has ? 'credentials present (overflow and archive available)' : 'no credentials (overflow to Mux and archive disabled; optional)',
+    detail: has ? `credentials present (overflow and archive available; playback ${config['mux.playbackPolicy']})` : 'no credentials (overflow to Mux and archive disabled; optional)',
   };
 }
 

@@ -81,6 +81,8 @@ function fromEnv(env: NodeJS.ProcessEnv, problems: string[]): Flat {
   if (!out.has('mux.tokenId') && env.MUX_TOKEN_ID) out.set('mux.tokenId', env.MUX_TOKEN_ID);
   if (!out.has('mux.tokenSecret') && env.MUX_TOKEN_SECRET) out.set('mux.tokenSecret', env.MUX_TOKEN_SECRET);
   if (!out.has('mux.webhookSecret') && env.MUX_WEBHOOK_SECRET) out.set('mux.webhookSecret', env.MUX_WEBHOOK_SECRET);
+  if (!out.has('mux.signingKeyId') && env.MUX_SIGNING_KEY) out.set('mux.signingKeyId', env.MUX_SIGNING_KEY);
+  if (!out.has('mux.signingKeyPrivate') && env.MUX_PRIVATE_KEY) out.set('mux.signingKeyPrivate', env.MUX_PRIVATE_KEY);
   return out;
 }
 
@@ -127,6 +129,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (!merged.has(key) && !problems.some((p) => p.includes(` ${key} = `))) {
       problems.push(`config: ${key} has no value: the defaults file ${defaultsFile} lacks it`);
     }
+  }
+  if (merged.get('mux.playbackPolicy') === 'signed' && merged.get('mux.tokenId') && !(merged.get('mux.signingKeyId') && merged.get('mux.signingKeyPrivate'))) {
+    problems.push('config: mux.playbackPolicy = "signed" needs mux.signingKeyId and mux.signingKeyPrivate (a URL signing key from Mux\'s dashboard), or learners could not play Mux streams');
   }
   if (problems.length) throw new ConfigError(problems.join('\n'));
 

@@ -64,6 +64,12 @@ export const SCHEMA = {
   'mux.baseUrl': { type: 'string', description: 'Mux API base URL; empty: the SDK default.' },
   'mux.ingestUrl': { type: 'string', nonEmpty: true, description: "Mux's RTMP(S) ingest URL; overflow relays push <ingestUrl>/<stream key>." },
   'mux.playbackPolicy': { type: 'enum', values: ['public', 'signed'], description: 'Playback policy of the live streams and assets created on Mux.' },
+  'mux.signingKeyId': { type: 'string', description: 'Id of a Mux URL signing key (also read from MUX_SIGNING_KEY); needed when mux.playbackPolicy is "signed".' },
+  'mux.signingKeyPrivate': {
+    type: 'string', secret: true,
+    description: 'That signing key\'s private key, base64-encoded as Mux shows it, or PEM (also read from MUX_PRIVATE_KEY).',
+  },
+  'mux.playbackTokenTtlSeconds': { type: 'integer', min: 60, max: 604800, description: 'Lifetime of the playback tokens handed out for signed Mux playback.' },
   'mux.deleteLocalAfterArchive': { type: 'boolean', description: 'Delete a recording from media/vod once Mux reports its asset ready.' },
   'mux.uploadChunkBytes': { type: 'integer', min: 262144, max: 134217728, description: 'Size of each resumable upload chunk sent to Mux.' },
   'hub.joinSecret': {

@@ -32,7 +32,9 @@ export function securityHeaders(frameAncestors: string): Record<string, string> 
   return {
     'Content-Security-Policy': [
       "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "media-src 'self' blob: https://stream.mux.com",
-      "connect-src 'self' ws: wss: https://stream.mux.com https://*.mux.com", // overflow classes play from Mux "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
+      // Overflow classes and archived replays play from Mux.
+      "connect-src 'self' ws: wss: https://stream.mux.com https://*.mux.com",
+      "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
       `frame-ancestors ${frameAncestors}`,
     ].join('; '),
     'X-Content-Type-Options': 'nosniff',

@@ -3,6 +3,7 @@
 
 import { verifyJoinToken } from '../auth/join-token.js';
 import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../live/ids.js';
+import type { Play } from '../live/playback.js';
 import type { Beacon } from '../store/beacons.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 import { page, type Asset } from './pages.js';
@@ -16,7 +17,9 @@ export interface WebDeps {
   health(slug: string): unknown;
   rotateKey(slug: string): { key: string; fingerprint: string; server: string };
   /** What to play for a channel: the local ladder or Mux's playback URL (overflow). */
-  playback(slug: string): { mode: 'local' | 'mux'; url: string };
+  playback(slug: string): Promise<Play>;
+  /** What to play for a past session: its kept recording or its Mux archive; undefined when neither. */
+  replay(sessionId: string): Promise<Play | undefined>;
   /** Verifies and applies a Mux webhook; undefined when Mux is not configured. */
   muxWebhook?(rawBody: string, signature: string): Promise<'ok' | 'duplicate' | 'bad_signature'>;
 }
@@ -98,10 +101,17 @@ export function webRoutes(d: WebDeps): Route[] {
       },
     },
     {
-      method: 'get', pattern: '/api/channels/:slug/playback', handler: (req) => {
+      method: 'get', pattern: '/api/channels/:slug/playback', handler: async (req) => {
         const slug = slugFrom(req.path, '/api/channels/', '/playback');
         if (!slug || !d.channel(slug)) return json(404, { error: 'not_found', message: 'no such channel' });
-        return json(200, d.playback(slug));
+        return json(200, await d.playback(slug));
+      },
+    },
+    {
+      method: 'get', pattern: '/api/sessions/:id/replay', handler: async (req) => {
+        const id = req.path.slice('/api/sessions/'.length, -'/replay'.length);
+        const play = SESSION.test(id) ? await d.replay(id) : undefined;
+        return play ? json(200, play) : json(404, { error: 'not_found', message: 'no replay for this session' });
       },
     },
     {

@@ -102,6 +102,10 @@ interface LiveChannel {
   detachPreroll?: () => void;
   /** The end in progress: whoever else asks the class to end waits for the same one. */
   ending?: Promise<void>;
+  /** Probing the source and starting the ladder or relay; shutdown waits for it, so nothing writes after. */
+  starting?: Promise<void>;
+  /** Writing master.m3u8 once every variant has a segment; the end waits for it before keeping the recording. */
+  master?: Promise<void>;
 }
 
 export interface LiveChannelView {
@@ -220,7 +224,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
         this.fail(lc, err);
       }
     });
-    void this.startLadder(lc).catch((err: unknown) => this.fail(lc, err));
+    lc.starting = this.startLadder(lc).catch((err: unknown) => this.fail(lc, err));
     return { ok: true };
   }
 
@@ -246,7 +250,9 @@ export class LiveManager extends EventEmitter<LiveEvents> {
   /** Stops accepting publishes and ends every live class (playlists closed). */
   async shutdown(): Promise<void> {
     this.accepting = false;
-    await Promise.all([...this.live.values()].map((lc) => this.end(lc, 'server shutdown')));
+    const all = [...this.live.values()];
+    await Promise.all(all.map((lc) => this.end(lc, 'server shutdown')));
+    await Promise.allSettled(all.map((lc) => lc.starting));
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -326,6 +332,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
       codec: source.videoCodec, width: source.width, height: source.height, fps: source.fps, audioCodec: source.audioCodec,
     }, plan.rungs.map((r) => r.name));
     const dir = this.liveDir(lc.channel.slug);
+    if ((lc.state as ChannelState) === 'ending') return;
     await rm(dir, { recursive: true, force: true }); // a previous class's leftovers
     await mkdir(dir, { recursive: true });
     if ((lc.state as ChannelState) === 'ending') return;
@@ -333,7 +340,8 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     lc.transcoder.start(false);
     if (lc.state === 'starting') lc.state = 'live';
     this.emit('started', { channel: lc.channel.slug, sessionId: lc.sessionId });
-    await this.writeMasterWhenReady(lc, plan);
+    lc.master = this.writeMasterWhenReady(lc, plan);
+    await lc.master;
   }
 
   /** Relays the class to Mux; false when Mux cannot take it (the caller falls back to a local ladder). */
@@ -440,14 +448,17 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     const names = [...plan.rungs.map((r) => r.name as string), ...(plan.audio !== 'none' ? [AUDIO_VARIANT] : [])];
     const deadline = Date.now() + 60000;
     const first = new Map<string, string>();
-    while (first.size < names.length) {
-      if (lc.state === 'ending' || Date.now() > deadline) return;
+    for (;;) {
       for (const n of names) {
         if (first.has(n)) continue;
         const seg = await firstSegment(join(dir, n));
         if (seg) first.set(n, seg);
       }
-      if (first.size < names.length) await sleep(100);
+      if (first.size === names.length) break;
+      // Ended and the ladder has exited: no segment is still to come.
+      const over = lc.state === 'ending' && (!lc.transcoder || lc.transcoder.status().state === 'stopped');
+      if (over || Date.now() > deadline) return;
+      await sleep(100);
     }
     // Probe every variant's first segment at once: the master playlist waits on the slowest.
     const probes = new Map(await Promise.all(names.map(async (n) => [n, await this.d.probe(first.get(n)!)] as const)));
@@ -473,7 +484,6 @@ export class LiveManager extends EventEmitter<LiveEvents> {
       });
     }
     const text = masterPlaylist(variants, plan.audio !== 'none' ? { uri: `${AUDIO_VARIANT}/index.m3u8`, codec: audioCodec, name: 'audio' } : undefined);
-    if ((lc.state as ChannelState) === 'ending' && !existsSync(dir)) return;
     await writeFile(join(dir, 'master.m3u8.tmp'), text);
     await rename(join(dir, 'master.m3u8.tmp'), join(dir, 'master.m3u8'));
     lc.masterWritten = true;
@@ -506,6 +516,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     lc.preroll = undefined;
     const status = lc.transcoder?.status();
     await Promise.all([lc.transcoder?.stop(), lc.relay?.stop()]);
+    await lc.master?.catch(() => {}); // a class that ends early still gets its master playlist from its final segments
     this.d.sessions.update(lc.sessionId, { bytesIn: lc.bytesBefore + this.publisherBytes(lc), restarts: status?.restarts ?? 0 });
     this.d.sessions.end(lc.sessionId, reason);
     let recorded = false;

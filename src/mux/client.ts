@@ -37,6 +37,8 @@ export interface MuxApi {
   asset(id: string): Promise<MuxAsset>;
   /** Verifies the signature over the raw body and parses the event; throws when it does not verify. */
   verifyWebhook(rawBody: string, headers: Record<string, string>): Promise<MuxEvent>;
+  /** A playback token (RS256 JWT, audience "v") for a signed playback id, valid for ttlSeconds. */
+  signPlayback(playbackId: string, ttlSeconds: number): Promise<string>;
 }
 
 export interface MuxOptions {
@@ -45,12 +47,16 @@ export interface MuxOptions {
   webhookSecret: string;
   baseUrl: string;
   playbackPolicy: 'public' | 'signed';
+  /** URL signing key, for signed playback. */
+  signingKeyId?: string;
+  signingKeyPrivate?: string;
 }
 
 export function createMuxApi(o: MuxOptions): MuxApi {
   const mux = new Mux({
     tokenId: o.tokenId, tokenSecret: o.tokenSecret, webhookSecret: o.webhookSecret || null,
     ...(o.baseUrl ? { baseURL: o.baseUrl } : {}), maxRetries: 2, timeout: 20000,
+    jwtSigningKey: o.signingKeyId || null, jwtPrivateKey: o.signingKeyPrivate || null,
   });
   const policy = [o.playbackPolicy];
   const live = (s: { id: string; stream_key?: string; playback_ids?: { id: string }[] | null; status?: string }): MuxLiveStream => ({
@@ -77,7 +83,9 @@ export function createMuxApi(o: MuxOptions): MuxApi {
       if (typeof e.id !== 'string' || typeof e.type !== 'string' || typeof e.data !== 'object' || e.data === null) throw new Error('not a Mux event');
       return { id: e.id, type: e.type, data: e.data as Record<string, unknown> };
     },
+    signPlayback: (playbackId, ttlSeconds) => mux.jwt.signPlaybackId(playbackId, { type: 'video', expiration: `${ttlSeconds}s` }),
   };
 }
 
-export const muxPlaybackUrl = (playbackId: string): string => `https://stream.mux.com/${playbackId}.m3u8`;
+export const muxPlaybackUrl = (playbackId: string, token?: string): string =>
+  `https://stream.mux.com/${playbackId}.m3u8${token ? `?token=${token}` : ''}`;

@@ -37,9 +37,13 @@ function setState(c: { state: string; sessionId: string | null; replay: string |
   } else if (c.state === 'ended') {
     player.stop();
     overlay.append(h('p', {}, 'The class has ended.'));
-    if (c.replay) {
-      const replay = c.replay;
-      overlay.append(h('button', { type: 'button', class: 'replay', onclick: () => { overlay.replaceChildren(); player.load(replay); } }, '▶ Watch the replay'));
+    const ended = c.sessionId;
+    // The local recording, or the Mux archive once the local copy is gone: the server says which, if any.
+    if (ended) {
+      void fetch(`/api/sessions/${ended}/replay`).then((r) => (r.ok ? r.json() as Promise<{ url: string }> : null)).then((p) => {
+        if (!p || state !== 'ended' || sessionId !== ended) return;
+        overlay.append(h('button', { type: 'button', class: 'replay', onclick: () => { overlay.replaceChildren(); player.load(p.url); } }, '▶ Watch the replay'));
+      }, () => {});
     }
   }
 }

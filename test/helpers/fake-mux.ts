@@ -11,6 +11,8 @@ export interface FakeMux {
   uploads: Map<string, { received: Buffer[]; size: number; bytes: number; complete: boolean; assetId: string }>;
   /** Answer chunk PUTs with 503 while true (Mux unreachable). */
   failUploads: boolean;
+  /** Once an upload has received this many chunks, answer its further chunk PUTs with 503 (Mux gone mid-upload). */
+  failAfterChunks?: number;
   /** Hold chunk PUTs unanswered while true (Mux hung); they are counted in stalled. */
   stallUploads: boolean;
   stalled: number;
@@ -73,7 +75,8 @@ export async function startFakeMux(): Promise<FakeMux> {
         if (!range) return send(400);
         const progress = (): Record<string, string> => (u.bytes > 0 ? { Range: `bytes=0-${u.bytes - 1}` } : {});
         if (range[1] === '*') return u.complete ? send(200) : send(308, undefined, progress());
-        if (fake.failUploads) return send(503);
+        const taken = fake.chunks.filter((c) => c.upload === m![1]).length;
+        if (fake.failUploads || (fake.failAfterChunks !== undefined && taken >= fake.failAfterChunks)) return send(503);
         if (fake.stallUploads) {
           fake.stalled += 1;
           held.push(res);

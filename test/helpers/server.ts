@@ -3,6 +3,7 @@
 
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
@@ -116,3 +117,29 @@ export function startsWithKeyframe(file: string): boolean {
 }
 
 export const liveDir = (ts: TestServer, slug: string): string => join(ts.server.config['paths.media'], 'live', slug);
+
+/** Command lines of this process's live children that work in the server's media folder (ladders, probes, remuxes). */
+export function mediaWorkers(ts: TestServer): string[] {
+  const media = ts.server.config['paths.media'];
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (Number(stat[1]) !== process.pid || stat[0] === 'Z') continue; // fields after "(comm) ": state, ppid
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmd.includes(media)) out.push(cmd.slice(0, 200));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
+
+/** Every file under dir with its size and mtime, to tell whether anything still writes there. */
+export function fileTree(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((e) => join(e.parentPath, e.name))
+    .map((p) => { const s = statSync(p); return `${p} ${s.isDirectory() ? 'dir' : s.size} ${s.mtimeMs}`; })
+    .sort();
+}

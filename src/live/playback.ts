@@ -1,0 +1,32 @@
+// What a learner's player should load: for a live channel, this box's ladder or (overflow) Mux's stream; for a
+// past session, its local recording or, once that is gone, the Mux asset it was archived to. Signed Mux
+// playback gets a fresh token on every answer. Pure decisions over the facts the caller passes in.
+
+export interface Play {
+  mode: 'local' | 'mux';
+  url: string;
+}
+
+export interface PlaybackFacts {
+  /** Where a live channel runs now; undefined when it is not live. */
+  live(slug: string): { mode: 'local' | 'mux'; playbackId: string | null } | undefined;
+  /** True when the session's recording is still in the media folder. */
+  recordingKept(sessionId: string): Promise<boolean>;
+  /** The Mux playback id of the session's archive (or of its overflow asset), once known. */
+  archivePlaybackId(sessionId: string): string | null | undefined;
+  /** Mux's playback URL for a playback id, with a token when playback is signed. */
+  muxUrl(playbackId: string): Promise<string>;
+}
+
+export async function channelPlayback(slug: string, f: PlaybackFacts): Promise<Play> {
+  const p = f.live(slug);
+  if (p?.mode === 'mux' && p.playbackId) return { mode: 'mux', url: await f.muxUrl(p.playbackId) };
+  return { mode: 'local', url: `/hls/${slug}/master.m3u8` };
+}
+
+/** The replay of a session, or undefined when there is none (not recorded, or neither kept nor archived). */
+export async function sessionReplay(sessionId: string, f: PlaybackFacts): Promise<Play | undefined> {
+  if (await f.recordingKept(sessionId)) return { mode: 'local', url: `/vod/${sessionId}/master.m3u8` };
+  const id = f.archivePlaybackId(sessionId);
+  return id ? { mode: 'mux', url: await f.muxUrl(id) } : undefined;
+}
