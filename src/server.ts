@@ -10,7 +10,7 @@ import { obsServerUrl } from './config/urls.js';
 import { createLogger, type Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
 import { RtmpIngest } from './ingest/rtmp.js';
-import { LiveManager } from './live/manager.js';
+import { LiveManager, type LiveChannelView } from './live/manager.js';
 import { defaultBudget } from './live/admission.js';
 import { channelPlayback, sessionReplay, type PlaybackFacts } from './live/playback.js';
 import { Transcoder } from './transcode/supervisor.js';
@@ -50,7 +50,14 @@ export interface RunningServer {
   archiver?: Archiver;
   httpPort: number;
   rtmpPort: number;
+  /** What is live now, where it runs, the budget: for /api/status and `kmk-live status`. */
+  status(): ServerStatus;
   stop(): Promise<void>;
+}
+
+export interface ServerStatus extends ReturnType<LiveManager['snapshot']> {
+  cores: number;
+  channels: (LiveChannelView & { muxStream?: { status: string; at: string } | null })[];
 }
 
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
@@ -160,7 +167,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
 
   const origin = new Origin({ mediaDir: config['paths.media'], cacheBytes: 64 * 1024 * 1024, liveWindow: 6 });
-  const status = () => ({ ...live.snapshot(), cores: availableParallelism() });
+  const status = (): ServerStatus => {
+    const snap = live.snapshot();
+    return {
+      ...snap, cores: availableParallelism(),
+      // For classes relayed to Mux: what Mux's webhooks last said about the stream (active, idle, disconnected).
+      channels: snap.channels.map((c) => (c.mode === 'mux' ? { ...c, muxStream: store.mux.streamStatus(c.channel) } : c)),
+    };
+  };
   const ingestRates = new Map<string, { at: number; bytes: number; kbps: number }>();
   const web = webRoutes({
     frameAncestors: config['web.frameAncestors'],
@@ -252,7 +266,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   let stopping: Promise<void> | undefined;
   return {
-    config, store, live, ingest, http, origin, hub, archiver, httpPort: http.boundPort, rtmpPort: ingest.port,
+    config, store, live, ingest, http, origin, hub, archiver, httpPort: http.boundPort, rtmpPort: ingest.port, status,
     stop: () => (stopping ??= (async () => {
       log.info('stopping: no new publishes; closing live classes');
       await live.shutdown();

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFakeMux } from './helpers/fake-mux.js';
 import { postWebhook, signWebhook } from './helpers/mux-webhook.js';
+import { STATUS_FILE, writeStatusFile } from '../src/cli/serve.js';
 import { cli, cliAsync } from './helpers/cli.js';
 import { ffprobe, freePort, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
 
@@ -51,6 +52,17 @@ t.test('over budget with policy mux, the class is relayed unchanged to Mux and l
   const view = ts.server.live.snapshot().channels.find((c) => c.channel === 'overflow')!;
   t.match(view.notes.join(' '), /relayed to Mux/);
   t.equal(view.pixelRate, 0, 'no local transcoding');
+  // Mux's live stream webhooks are recorded on the channel and shown with the class; an older event changes nothing.
+  const streamEvent = (id: string, status: string, at: string) => JSON.stringify({ id, type: `video.live_stream.${status}`, created_at: at, data: { id: 'ls1', status } });
+  const muxStream = () => ts.server.status().channels.find((c) => c.channel === 'overflow')?.muxStream;
+  t.equal(muxStream(), null, 'nothing known before Mux says');
+  t.equal((await webhook(ts, streamEvent('evt-ls-2', 'active', '2026-11-24T10:00:02Z'))).status, 200);
+  t.same(muxStream(), { status: 'active', at: '2026-11-24T10:00:02.000Z' });
+  t.equal((await webhook(ts, streamEvent('evt-ls-1', 'idle', '2026-11-24T10:00:01Z'))).status, 200);
+  t.equal(muxStream()?.status, 'active', 'an event that arrives late does not override a newer one');
+  await writeStatusFile(join(ts.server.config['paths.data'], STATUS_FILE), ts.server.status()); // as `serve` does every 2 s
+  const cliStatus = await cliAsync(ts.dir, ['status'], { KMK_PATHS_DATA: ts.server.config['paths.data'] });
+  t.match(cliStatus.stdout, /Mux \(overflow; stream active\)/, '`kmk-live status` shows it');
   await pub.done;
   await sinkDone;
   const probe = await ffprobe(sinkFile);

@@ -4,11 +4,17 @@ import type { Command } from 'commander';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../log.js';
-import { startServer } from '../server.js';
+import { startServer, type ServerStatus } from '../server.js';
 import { obsServerUrl as obsServer } from '../config/urls.js';
 import { contextFor } from './context.js';
 
 export const STATUS_FILE = 'status.json';
+
+/** Writes what `kmk-live status` reads: the server's status with the time and pid, replaced atomically. */
+export async function writeStatusFile(path: string, status: ServerStatus): Promise<void> {
+  await writeFile(path + '.tmp', JSON.stringify({ writtenAt: new Date().toISOString(), pid: process.pid, ...status }));
+  await rename(path + '.tmp', path);
+}
 
 export function registerServe(program: Command): void {
   program.command('serve')
@@ -27,9 +33,7 @@ export function registerServe(program: Command): void {
       const writeStatus = (): Promise<void> => (pending = pending.then(() => writeStatusNow()).catch(() => {}));
       const writeStatusNow = async (): Promise<void> => {
         if (stopped) return;
-        const body = JSON.stringify({ writtenAt: new Date().toISOString(), pid: process.pid, ...server.live.snapshot() });
-        await writeFile(statusPath + '.tmp', body);
-        await rename(statusPath + '.tmp', statusPath);
+        await writeStatusFile(statusPath, server.status());
       };
       const timer = setInterval(() => void writeStatus(), 2000);
       server.live.on('started', () => void writeStatus());

@@ -3,12 +3,12 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LiveChannelView } from '../live/manager.js';
+import type { ServerStatus } from '../server.js';
 import { contextFor } from './context.js';
 import { print, printJson, table } from './output.js';
 import { STATUS_FILE } from './serve.js';
 
-interface StatusFile { writtenAt: string; pid: number; budget: number; used: number; channels: LiveChannelView[] }
+interface StatusFile extends ServerStatus { writtenAt: string; pid: number }
 
 const mpx = (n: number): string => `${(n / 1e6).toFixed(1)} Mpx/s`;
 
@@ -36,7 +36,7 @@ export function registerStatus(program: Command): void {
       print(`Mux: ${muxOn ? 'configured (overflow and archive on)' : 'not configured (overflow and archive off)'}`);
       if (s.channels.length === 0) return print('No channel is live.');
       print(table(['channel', 'state', 'runs on', 'session', 'since', 'ladder', 'speed', 'restarts', 'notes'],
-        s.channels.map((c) => [c.channel, c.state + (c.slow ? ' (slow)' : ''), c.mode === 'mux' ? 'Mux (overflow)' : 'this box', c.sessionId, c.since, c.ladder.join(','),
+        s.channels.map((c) => [c.channel, c.state + (c.slow ? ' (slow)' : ''), c.mode === 'mux' ? `Mux (overflow${c.muxStream ? `; stream ${c.muxStream.status}` : ''})` : 'this box', c.sessionId, c.since, c.ladder.join(','),
           c.transcoder?.speed?.toFixed(2), c.transcoder?.restarts, c.notes.join('; ')])));
     });
 }

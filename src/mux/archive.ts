@@ -25,7 +25,7 @@ export interface ArchiverOptions {
 
 export type Progress = (job: ArchiveJob) => void;
 
-type Repo = Pick<MuxRepo, 'createJob' | 'job' | 'jobByUpload' | 'jobByAsset' | 'unfinishedJobs' | 'updateJob' | 'lease' | 'setSessionAsset' | 'channelByLiveStream' | 'overflowSessionOf' | 'firstSeen'>;
+type Repo = Pick<MuxRepo, 'createJob' | 'job' | 'jobByUpload' | 'jobByAsset' | 'unfinishedJobs' | 'updateJob' | 'lease' | 'setSessionAsset' | 'channelByLiveStream' | 'overflowSessionOf' | 'firstSeen' | 'setStreamStatus'>;
 
 /** The top variant and audio playlists of a recording, read from its master playlist. */
 export async function recordingInputs(dir: string): Promise<{ video: string; audio?: string }> {
@@ -266,8 +266,12 @@ export class Archiver {
       case 'video.live_stream.active':
       case 'video.live_stream.idle':
       case 'video.live_stream.disconnected':
-        this.o.log.info('Mux live stream status', { liveStream: str(d.id), status: e.type.split('.').pop() });
+      {
+        const status = e.type.split('.').pop()!;
+        const applied = this.repo.setStreamStatus(str(d.id) ?? '', status, e.createdAt ?? new Date().toISOString());
+        this.o.log[status === 'disconnected' ? 'warn' : 'info']('Mux live stream status', { liveStream: str(d.id), status, applied });
         break;
+      }
       default:
         break;
     }

@@ -26,6 +26,8 @@ export interface MuxAsset {
 export interface MuxEvent {
   id: string;
   type: string;
+  /** When Mux created the event (ISO 8601), if it said. */
+  createdAt?: string;
   data: Record<string, unknown>;
 }
 
@@ -79,9 +81,10 @@ export function createMuxApi(o: MuxOptions): MuxApi {
     },
     verifyWebhook: async (rawBody, headers) => {
       await mux.webhooks.verifySignature(rawBody, headers, o.webhookSecret);
-      const e = JSON.parse(rawBody) as { id?: unknown; type?: unknown; data?: unknown };
+      const e = JSON.parse(rawBody) as { id?: unknown; type?: unknown; created_at?: unknown; data?: unknown };
       if (typeof e.id !== 'string' || typeof e.type !== 'string' || typeof e.data !== 'object' || e.data === null) throw new Error('not a Mux event');
-      return { id: e.id, type: e.type, data: e.data as Record<string, unknown> };
+      const at = typeof e.created_at === 'string' && !Number.isNaN(Date.parse(e.created_at)) ? new Date(e.created_at).toISOString() : undefined;
+      return { id: e.id, type: e.type, ...(at ? { createdAt: at } : {}), data: e.data as Record<string, unknown> };
     },
     signPlayback: (playbackId, ttlSeconds) => mux.jwt.signPlaybackId(playbackId, { type: 'video', expiration: `${ttlSeconds}s` }),
   };

@@ -210,6 +210,14 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'mux live stream status from webhooks',
+    sql: `
+      ALTER TABLE channels ADD COLUMN mux_stream_status TEXT;
+      ALTER TABLE channels ADD COLUMN mux_stream_status_at TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -45,6 +45,20 @@ export class MuxRepo {
     this.db.prepare('UPDATE channels SET mux_live_stream_id = ?, mux_playback_id = ? WHERE slug = ?').run(liveStreamId, playbackId, slug);
   }
 
+  /**
+   * Records what Mux last said about a channel's live stream (active, idle, disconnected). Webhooks can arrive out
+   * of order: an event older than the stored one changes nothing. Returns whether it was applied.
+   */
+  setStreamStatus(liveStreamId: string, status: string, at: string): boolean {
+    return this.db.prepare(`UPDATE channels SET mux_stream_status = ?, mux_stream_status_at = ?
+      WHERE mux_live_stream_id = ? AND (mux_stream_status_at IS NULL OR mux_stream_status_at <= ?)`).run(status, at, liveStreamId, at).changes > 0;
+  }
+
+  streamStatus(slug: string): { status: string; at: string } | null {
+    const r = this.db.prepare('SELECT mux_stream_status AS s, mux_stream_status_at AS a FROM channels WHERE slug = ?').get(slug) as { s: string | null; a: string | null } | undefined;
+    return r?.s && r.a ? { status: r.s, at: r.a } : null;
+  }
+
   channelByLiveStream(liveStreamId: string): string | undefined {
     return (this.db.prepare('SELECT slug FROM channels WHERE mux_live_stream_id = ?').get(liveStreamId) as { slug: string } | undefined)?.slug;
   }
