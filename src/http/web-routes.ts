@@ -27,9 +27,10 @@ export interface WebDeps {
 const SLUG = SLUG_PATTERN;
 const SESSION = SESSION_ID_PATTERN;
 
-function slugFrom(path: string, prefix: string, suffix = ''): string | undefined {
+/** The id between prefix and suffix in a path when it matches the pattern (a channel slug unless told). */
+function slugFrom(path: string, prefix: string, suffix = '', pattern = SLUG): string | undefined {
   const s = path.slice(prefix.length, suffix ? -suffix.length : undefined);
-  return SLUG.test(s) ? s : undefined;
+  return pattern.test(s) ? s : undefined;
 }
 
 function instructor(req: HttpRequest, slug: string, secret: Buffer): boolean {
@@ -109,8 +110,8 @@ export function webRoutes(d: WebDeps): Route[] {
     },
     {
       method: 'get', pattern: '/api/sessions/:id/replay', handler: async (req) => {
-        const id = req.path.slice('/api/sessions/'.length, -'/replay'.length);
-        const play = SESSION.test(id) ? await d.replay(id) : undefined;
+        const id = slugFrom(req.path, '/api/sessions/', '/replay', SESSION);
+        const play = id ? await d.replay(id) : undefined;
         return play ? json(200, play) : json(404, { error: 'not_found', message: 'no replay for this session' });
       },
     },

@@ -210,19 +210,8 @@ export class Archiver {
 
   /** Waits ms (the timer keeps a CLI process alive meanwhile); stop() cancels the timer and rejects. */
   private sleep(ms: number): Promise<void> {
-    const signal = this.abort.signal;
-    if (signal.aborted) return Promise.reject(new Error('stopped'));
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(new Error('stopped'));
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    let timer: NodeJS.Timeout | undefined;
+    return this.untilStopped(new Promise<void>((r) => { timer = setTimeout(r, ms); })).finally(() => clearTimeout(timer));
   }
 
   private async markReady(sessionId: string, assetId: string, playbackId: string | null): Promise<void> {
