@@ -8,7 +8,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'web');
 mkdirSync(out, { recursive: true });
 await build({
-  entryPoints: { watch: join(root, 'src/web/watch.ts'), studio: join(root, 'src/web/studio.ts') },
+  entryPoints: { watch: join(root, 'src/web/watch.ts'), studio: join(root, 'src/web/studio.ts'), lti: join(root, 'src/web/lti.ts') },
   bundle: true, format: 'iife', target: ['es2020', 'safari14'], minify: true, sourcemap: true, outdir: out, logLevel: 'warning',
   legalComments: 'linked',
 });

@@ -6,7 +6,18 @@ import { mkdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from './config/schema.js';
-import { obsServerUrl } from './config/urls.js';
+import { obsServerUrl, publicBaseUrl } from './config/urls.js';
+import { createHmac, randomBytes } from 'node:crypto';
+import { signPlayback, checkPlayback, type PlaybackScope } from './auth/playback-token.js';
+import { ToolKeys } from './lti/keys.js';
+import { LaunchVerifier } from './lti/verify.js';
+import { LtiTool } from './lti/tool.js';
+import { PlatformServices } from './lti/services.js';
+import { Passback } from './lti/passback.js';
+import { ltiRoutes } from './http/lti-routes.js';
+import { authorize } from './http/routes.js';
+import { classForNewSession, nextStart } from './classes/resolve.js';
+import type { RungName } from './live/channel-rules.js';
 import { createLogger, type Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
 import { RtmpIngest } from './ingest/rtmp.js';
@@ -25,6 +36,7 @@ import { loadAssets } from './http/pages.js';
 import { Hub } from './hub/hub.js';
 import { bindHub } from './hub/socket.js';
 import { mint } from './hub/mint.js';
+import { verifyJoinToken } from './auth/join-token.js';
 import { loadJoinSecret } from './auth/join-secret.js';
 import { UserError } from './errors.js';
 import { createMuxApi, muxPlaybackUrl, type MuxApi } from './mux/client.js';
@@ -48,6 +60,7 @@ export interface RunningServer {
   origin: Origin;
   hub: Hub;
   archiver?: Archiver;
+  passback: Passback;
   httpPort: number;
   rtmpPort: number;
   /** What is live now, where it runs, the budget: for /api/status and `kmk-live status`. */
@@ -99,7 +112,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     { mediaDir: config['paths.media'], graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget },
     {
       channelForKey: (key) => store.streamKeys.channelForKey(key),
-      channelById: (id) => store.channels.byId(id),
+      // A scheduled class decides whether its session is recorded.
+      channelById: (id) => {
+        const c = store.channels.byId(id);
+        const k = classForNewSession(store.classes.list({ channelId: id }), Date.now());
+        return k ? { ...c, record: k.record } : c;
+      },
       sessions: store.sessions,
       ingest: { meta: (id) => ingest.meta(id), subscribe: (id, sink) => ingest.subscribe(id, sink), kick: (id) => ingest.kick(id) },
       createTranscoder: (req) => new Transcoder({
@@ -149,7 +167,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     chatWindowMs: config['hub.chatWindowSeconds'] * 1000, historySize: 100, presenceEveryMs: 2000, maxQueue: 5000,
   }, {
     channelId: (slug) => store.channels.find(slug)?.id,
-    startsAt: (slug) => store.channels.find(slug)?.startsAt ?? null,
+    startsAt: (slug) => {
+      const c = store.channels.find(slug);
+      return c ? nextStart(store.classes.list({ channelId: c.id }), Date.now()) ?? c.startsAt : null;
+    },
     loadRoom: (id, session, n) => store.engagement.loadRoom(id, session, n),
     liveSession: (slug) => {
       const c = live.current(slug);
@@ -161,10 +182,52 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   live.on('started', (e) => hub.classStarted(e.channel, e.sessionId));
   live.on('ended', (e) => hub.classEnded(e.channel, e.sessionId, e.recorded));
   live.on('publisher', (e) => hub.publisherState(e.channel, e.sessionId, e.state));
+  const toolBase = publicBaseUrl(config);
+  const ltiKeys = new ToolKeys(store.lti);
+  await ltiKeys.ensure();
+  const passback = new Passback({
+    scoreMode: config['lti.scoreMode'], presentPercent: config['lti.presentPercent'], retryBaseMs: config['lti.retryBaseSeconds'] * 1000,
+    maxAttempts: config['lti.maxAttempts'], pollMs: 5000,
+  }, {
+    repo: store.lti, classes: store.classes, services: new PlatformServices(ltiKeys),
+    attendance: (id) => store.engagement.attendance(id),
+    sessionSpan: (id) => {
+      const s = store.sessions.find(id);
+      return s && { start: Date.parse(s.startedAt), end: s.endedAt ? Date.parse(s.endedAt) : null };
+    },
+    log,
+  });
+  live.on('started', (e) => {
+    const c = store.channels.find(e.channel);
+    const k = c && classForNewSession(store.classes.list({ channelId: c.id }), Date.now());
+    if (k) {
+      store.classes.attachSession(k.id, e.sessionId);
+      log.info('session delivers a scheduled class', { channel: e.channel, sessionId: e.sessionId, class: k.id });
+    }
+  });
   live.on('ended', (e) => {
     const ch = store.channels.find(e.channel);
-    if (archiver && ch?.archive && e.recorded) void archiver.enqueue(e.sessionId).catch(() => {});
+    const k = store.classes.bySession(e.sessionId);
+    if (archiver && (ch?.archive || k?.archive) && e.recorded) void archiver.enqueue(e.sessionId).catch(() => {});
+    if (k?.courseId && store.classes.findCourse(k.courseId)?.platformId != null) passback.enqueue(k.id);
   });
+  const playbackSecret = createHmac('sha256', secret).update('kmk-playback-tokens').digest();
+  const playbackToken = (scope: PlaybackScope): string =>
+    signPlayback(scope, Math.floor(Date.now() / 1000) + config['hls.playbackTokenTtlSeconds'], playbackSecret);
+  // The LMS frames the pages: every registered platform's origin may, besides web.frameAncestors.
+  const frameAncestors = (): string => {
+    const origins = new Set<string>();
+    for (const p of store.lti.platforms()) {
+      for (const u of [p.issuer, p.authUrl]) {
+        try {
+          origins.add(new URL(u).origin);
+        } catch {
+          // registration checked the URLs; nothing to add
+        }
+      }
+    }
+    return [config['web.frameAncestors'], ...origins].join(' ');
+  };
 
   const origin = new Origin({ mediaDir: config['paths.media'], cacheBytes: 64 * 1024 * 1024, liveWindow: 6 });
   const status = (): ServerStatus => {
@@ -177,7 +240,11 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   };
   const ingestRates = new Map<string, { at: number; bytes: number; kbps: number }>();
   const web = webRoutes({
-    frameAncestors: config['web.frameAncestors'],
+    get frameAncestors() {
+      return frameAncestors();
+    },
+    sessionChannel: (id) => store.sessions.find(id)?.channel,
+    playbackToken,
     assets: loadAssets(),
     secret,
     channel: (slug) => store.channels.find(slug),
@@ -220,12 +287,48 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       return { key, fingerprint: info.fingerprint, server: obsServerUrl(config) };
     },
   });
-  const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, [...web, ...routes({
+  const tool = new LtiTool({
+    repo: store.lti, classes: store.classes, keys: ltiKeys, toolBase, secret,
+    verifier: new LaunchVerifier(store.lti, { clockSkewSeconds: config['lti.clockSkewSeconds'] }),
+    createCourseChannel: (title) => {
+      const c = store.channels.create({
+        slug: `course-${randomBytes(4).toString('hex')}`, title: title.slice(0, 200),
+        ladder: config['channels.defaultLadder'].split(',') as RungName[], latency: config['channels.defaultLatency'],
+        record: true, archive: false, overflow: config['channels.defaultOverflow'],
+      });
+      log.info('channel created for an LMS course', { channel: c.slug });
+      return { id: c.id, slug: c.slug };
+    },
+    channelSlug: (id) => store.channels.list().find((c) => c.id === id)?.slug,
+    liveSession: (slug) => live.current(slug)?.sessionId ?? null,
+    mintJoin: (channel, user, name, role) => mint({ channel, user, name, role, ttl: '8h' }, secret, Math.floor(Date.now() / 1000)).token,
+    log,
+  });
+  const verifyToken = (t: string) => store.apiTokens.verify(t);
+  const lti = ltiRoutes({
+    tool, keys: ltiKeys, repo: store.lti, classes: store.classes, toolBase, toolTitle: 'KMK LiveStream', frameAncestors,
+    authorizeApi: (req, scope) => authorize(req, { verifyToken }, scope),
+    instructorOf: (req, slug) => {
+      const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
+      const v = m ? verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000)) : undefined;
+      return Boolean(v?.ok && v.claims.channel === slug && v.claims.role === 'instructor');
+    },
+    channel: (slug) => store.channels.find(slug),
+    scheduled: (k) => hub.scheduleChanged(k.channel),
+  });
+  const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, [...web, ...lti, ...routes({
     origin,
-    verifyToken: (t) => store.apiTokens.verify(t),
+    verifyToken,
     status,
     sessions: store.sessions,
     metrics: (): string => metricsText(live, origin, ingest, hub, http),
+    playbackAccess: (kind, owner, pt) => {
+      const slug = kind === 'hls' ? owner : store.sessions.find(owner)?.channel;
+      const c = slug ? store.channels.find(slug) : undefined;
+      if (!c || c.public) return true; // unknown names get the origin's own 404
+      const verdict = checkPlayback(pt, [kind === 'hls' ? `c:${owner}` : `s:${owner}`], playbackSecret, Math.floor(Date.now() / 1000));
+      return verdict === 'ok' ? true : `this class is private: a valid playback token is required (${verdict})`;
+    },
     mintJoinToken: ({ channel, body }) => {
       if (!store.channels.find(channel)) return json(404, { error: 'not_found', message: 'no such channel' });
       let input: Record<string, unknown>;
@@ -250,6 +353,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   hub.start();
   archiver?.start();
+  passback.start();
 
   try {
     await http.start();
@@ -259,6 +363,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     http.stop();
     await ingest.stop();
     await archiver?.stop();
+    await passback.stop();
     store.close();
     throw err;
   }
@@ -266,7 +371,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   let stopping: Promise<void> | undefined;
   return {
-    config, store, live, ingest, http, origin, hub, archiver, httpPort: http.boundPort, rtmpPort: ingest.port, status,
+    config, store, live, ingest, http, origin, hub, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
     stop: () => (stopping ??= (async () => {
       log.info('stopping: no new publishes; closing live classes');
       await live.shutdown();
@@ -274,6 +379,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       http.stop();
       hub.stop();
       await archiver?.stop(); // its jobs record where they stand before the store closes
+      await passback.stop();
       store.close();
       log.info('stopped');
     })()),

@@ -4,7 +4,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SLUG_PATTERN } from '../live/ids.js';
 
-export const ROLES = ['learner', 'moderator', 'instructor'] as const;
+/** viewer: watches and reads, never posts (LTI Mentors and other non-course roles). */
+export const ROLES = ['learner', 'moderator', 'instructor', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface JoinClaims {

@@ -31,6 +31,11 @@ export const SCHEMA = {
     type: 'string', nonEmpty: true, check: hostCheck,
     description: 'Host name learners and OBS use to reach this box; printed in OBS settings and URLs.',
   },
+  publicUrl: {
+    type: 'string',
+    check: (v: string) => (/^https?:\/\/[A-Za-z0-9.:\-[\]]+(\/[A-Za-z0-9._~\-/]*)?$/.test(v) && !v.endsWith('/') ? null : 'an http(s) URL without a trailing slash, e.g. https://live.school.example'),
+    description: 'Base URL learners and the LMS reach this box by (behind the TLS proxy); empty: http://<publicHost>:<http.port>. LTI URLs are built from it.',
+  },
   bindAddress: {
     type: 'string', nonEmpty: true, check: hostCheck,
     description: 'Address the RTMP and HTTP listeners bind to (0.0.0.0 for all IPv4, :: for all).',
@@ -88,6 +93,18 @@ export const SCHEMA = {
     description: "Who may embed the watch page in a frame (CSP frame-ancestors), e.g. \"'self' https://lms.school.example\".",
     check: (v: string) => (/^[A-Za-z0-9'*:/.\- ]+$/.test(v) ? null : 'a space-separated list of CSP sources'),
   },
+  'hls.playbackTokenTtlSeconds': {
+    type: 'integer', min: 300, max: 604800,
+    description: 'Lifetime of the playback tokens that private channels require on every playlist and segment request.',
+  },
+  'lti.scoreMode': {
+    type: 'enum', values: ['percent', 'minutes', 'presence'],
+    description: 'What attendance passback writes to the gradebook: percent of the class attended, minutes attended, or 1/0 present.',
+  },
+  'lti.presentPercent': { type: 'integer', min: 1, max: 100, description: 'With lti.scoreMode "presence": the share of the class a learner must attend to count as present.' },
+  'lti.retryBaseSeconds': { type: 'integer', min: 1, max: 3600, description: 'First retry delay of a failed passback call; doubles per attempt (at most 1 h).' },
+  'lti.maxAttempts': { type: 'integer', min: 1, max: 100, description: 'Attempts before a passback item is marked failed (kmk-live lti outbox shows it).' },
+  'lti.clockSkewSeconds': { type: 'integer', min: 0, max: 600, description: 'Clock difference tolerated when checking an id_token\'s exp and iat.' },
   'log.level': { type: 'enum', values: ['debug', 'info', 'warn', 'error'], description: 'Least severe log level printed.' },
 } as const satisfies Record<string, KeySpec>;
 

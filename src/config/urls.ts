@@ -7,3 +7,10 @@ export function obsServerUrl(config: Config): string {
   const host = config.publicHost.includes(':') && !config.publicHost.startsWith('[') ? `[${config.publicHost}]` : config.publicHost;
   return `rtmp://${host}:${config['rtmp.port']}/live`;
 }
+
+/** The base URL learners and the LMS reach this box by: publicUrl, or http://<publicHost>:<http.port>. */
+export function publicBaseUrl(config: Config): string {
+  if (config.publicUrl) return config.publicUrl;
+  const host = config.publicHost.includes(':') && !config.publicHost.startsWith('[') ? `[${config.publicHost}]` : config.publicHost;
+  return `http://${host}:${config['http.port']}`;
+}

@@ -4,6 +4,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { parseRange, resolveMediaPath } from './paths.js';
 import { liveWindow } from './window.js';
+import { withPlaybackToken } from './playback-token.js';
 
 export interface OriginResponse {
   status: number;
@@ -42,7 +43,8 @@ export class Origin {
 
   constructor(private readonly o: OriginOptions) {}
 
-  async serve(kind: 'hls' | 'vod', rawPath: string, range: string): Promise<OriginResponse> {
+  /** `playbackToken`: copied onto every URI of a served playlist (private channels). */
+  async serve(kind: 'hls' | 'vod', rawPath: string, range: string, playbackToken?: string): Promise<OriginResponse> {
     this.counters.requests += 1;
     const r = resolveMediaPath(this.o.mediaDir, kind, rawPath);
     if (!r.ok) {
@@ -52,7 +54,10 @@ export class Origin {
     const { file } = r;
     let body: Buffer;
     try {
-      if (file.playlist) body = await this.playlist(file.path, kind === 'hls' && file.rel.includes('/'));
+      if (file.playlist) {
+        body = await this.playlist(file.path, kind === 'hls' && file.rel.includes('/'));
+        if (playbackToken) body = Buffer.from(withPlaybackToken(body.toString('utf8'), playbackToken));
+      }
       else body = await this.segment(file.path);
     } catch {
       this.counters.notFound += 1;

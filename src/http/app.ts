@@ -25,14 +25,16 @@ export interface HttpAnswer {
 export type Handler = (req: HttpRequest) => Promise<HttpAnswer> | HttpAnswer;
 
 export interface Route {
-  method: 'get' | 'options' | 'head' | 'post' | 'any';
+  method: 'get' | 'options' | 'head' | 'post' | 'del' | 'any';
   pattern: string;
   handler: Handler;
+  /** Larger POST bodies are answered 413 (default MAX_BODY_BYTES). */
+  maxBodyBytes?: number;
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 204: 'No Content', 206: 'Partial Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
-  404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large', 416: 'Range Not Satisfiable',
+  200: 'OK', 201: 'Created', 204: 'No Content', 206: 'Partial Content', 302: 'Found', 303: 'See Other', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
+  404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 416: 'Range Not Satisfiable',
   500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
@@ -80,7 +82,7 @@ export class HttpServer {
 
   constructor(private readonly o: HttpServerOptions, routes: Route[]) {
     this.app = uWS.App();
-    for (const r of routes) this.app[r.method](r.pattern, (res, req) => this.handle(res, req, r.handler));
+    for (const r of routes) this.app[r.method](r.pattern, (res, req) => this.handle(res, req, r.handler, r.maxBodyBytes ?? MAX_BODY_BYTES));
     this.app.any('/*', (res, req) => this.handle(res, req, () => json(404, { error: 'not_found', message: 'no such path' })));
   }
 
@@ -206,7 +208,7 @@ export class HttpServer {
     this.listenSocket = undefined;
   }
 
-  private handle(res: uWS.HttpResponse, req: uWS.HttpRequest, handler: Handler): void {
+  private handle(res: uWS.HttpResponse, req: uWS.HttpRequest, handler: Handler, maxBody = MAX_BODY_BYTES): void {
     // Everything from req must be read now: it is invalid after the first await.
     const request: HttpRequest = {
       method: req.getMethod().toUpperCase(),
@@ -246,9 +248,9 @@ export class HttpServer {
     res.onData((chunk, isLast) => {
       if (done) return;
       size += chunk.byteLength;
-      if (size > MAX_BODY_BYTES) {
+      if (size > maxBody) {
         done = true;
-        send(json(413, { error: 'too_large', message: `request bodies are limited to ${MAX_BODY_BYTES} bytes` }));
+        send(json(413, { error: 'too_large', message: `request bodies are limited to ${maxBody} bytes` }));
         return;
       }
       chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this callback

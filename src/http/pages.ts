@@ -28,13 +28,13 @@ export function loadAssets(dir = WEB_DIR): Map<string, Asset> {
 }
 
 /** Strict CSP: our own scripts and styles only; media from blobs (MSE); frames only by the configured LMS. */
-export function securityHeaders(frameAncestors: string): Record<string, string> {
+export function securityHeaders(frameAncestors: string, formAction = "'self'"): Record<string, string> {
   return {
     'Content-Security-Policy': [
       "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "media-src 'self' blob: https://stream.mux.com",
       // Overflow classes and archived replays play from Mux.
       "connect-src 'self' ws: wss: https://stream.mux.com https://*.mux.com",
-      "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
+      "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", `form-action ${formAction}`,
       `frame-ancestors ${frameAncestors}`,
     ].join('; '),
     'X-Content-Type-Options': 'nosniff',
@@ -43,7 +43,7 @@ export function securityHeaders(frameAncestors: string): Record<string, string> 
   };
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function page(kind: 'watch' | 'studio', slug: string, title: string, frameAncestors: string): HttpAnswer {
   const body = `<!doctype html>

@@ -19,9 +19,11 @@ export interface RouteDeps {
   status(): unknown;
   sessions: { list(opts: { channel?: string; limit?: number }): SessionRecord[]; find(id: string): SessionRecord | undefined };
   metrics(): string;
+  /** true when the request may have this media; else why not (403). */
+  playbackAccess(kind: 'hls' | 'vod', owner: string, token: string | undefined): true | string;
 }
 
-function authorize(req: HttpRequest, deps: RouteDeps, scope: Scope): HttpAnswer | undefined {
+export function authorize(req: HttpRequest, deps: Pick<RouteDeps, 'verifyToken'>, scope: Scope): HttpAnswer | undefined {
   const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
   const token = m ? deps.verifyToken(m[1]!) : undefined;
   if (!token) {
@@ -50,7 +52,18 @@ function queryParam(query: string, name: string): string | undefined {
 export function routes(deps: RouteDeps): Route[] {
   const media = (kind: 'hls' | 'vod') => async (req: HttpRequest): Promise<HttpAnswer> => {
     const rest = req.path.slice(kind.length + 2); // strip "/hls/" or "/vod/"
-    return deps.origin.serve(kind, rest, req.headers.range);
+    const pt = queryParam(req.query, 'pt');
+    let owner = rest.split('/')[0] ?? '';
+    try {
+      owner = decodeURIComponent(owner);
+    } catch {
+      // the origin answers 400 for a path it cannot decode
+    }
+    const access = deps.playbackAccess(kind, owner, pt);
+    if (access !== true) {
+      return { status: 403, headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' }, body: `${access}\n` };
+    }
+    return deps.origin.serve(kind, rest, req.headers.range, pt);
   };
   const preflight = (): HttpAnswer => ({ status: 204, headers: CORS_HEADERS });
   return [

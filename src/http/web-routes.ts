@@ -12,7 +12,11 @@ export interface WebDeps {
   frameAncestors: string;
   assets: Map<string, Asset>;
   secret: Buffer;
-  channel(slug: string): { id: number; title: string; allowGuests: boolean } | undefined;
+  channel(slug: string): { id: number; title: string; allowGuests: boolean; public: boolean } | undefined;
+  /** The channel a past session belongs to. */
+  sessionChannel(sessionId: string): string | undefined;
+  /** A signed playback token for a channel's live HLS ("c:<slug>") or a session's recording ("s:<id>"). */
+  playbackToken(scope: `c:${string}` | `s:${string}`): string;
   addBeacon(b: Beacon): void;
   health(slug: string): unknown;
   rotateKey(slug: string): { key: string; fingerprint: string; server: string };
@@ -39,6 +43,20 @@ function instructor(req: HttpRequest, slug: string, secret: Buffer): boolean {
   const v = verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000));
   return v.ok && v.claims.channel === slug && v.claims.role === 'instructor';
 }
+
+/** Who may have a playback token: anyone on public or guest channels, else a join token for the channel. */
+function viewer(req: HttpRequest, slug: string, c: { allowGuests: boolean; public: boolean }, secret: Buffer): boolean {
+  if (c.public || c.allowGuests) return true;
+  const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
+  if (!m) return false;
+  const v = verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000));
+  return v.ok && v.claims.channel === slug;
+}
+
+const withPt = (play: Play, pt: string | undefined): Play =>
+  (play.mode === 'local' && pt ? { ...play, url: `${play.url}?pt=${encodeURIComponent(pt)}` } : play);
+
+const noViewer = (): HttpAnswer => json(401, { error: 'unauthorized', message: 'this class is private: open it again from the course page (a join token for this channel is required)' });
 
 const num = (v: unknown, max: number): number | null =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max ? Math.round(v) : null;
@@ -85,7 +103,9 @@ export function webRoutes(d: WebDeps): Route[] {
   };
   return [
     { method: 'get', pattern: '/watch/:slug', handler: pageFor('watch') },
+    { method: 'head', pattern: '/watch/:slug', handler: pageFor('watch') },
     { method: 'get', pattern: '/studio/:slug', handler: pageFor('studio') },
+    { method: 'head', pattern: '/studio/:slug', handler: pageFor('studio') },
     {
       method: 'get', pattern: '/assets/:name', handler: (req): HttpAnswer => {
         const a = d.assets.get(req.path.slice('/assets/'.length));
@@ -104,15 +124,21 @@ export function webRoutes(d: WebDeps): Route[] {
     {
       method: 'get', pattern: '/api/channels/:slug/playback', handler: async (req) => {
         const slug = slugFrom(req.path, '/api/channels/', '/playback');
-        if (!slug || !d.channel(slug)) return json(404, { error: 'not_found', message: 'no such channel' });
-        return json(200, await d.playback(slug));
+        const c = slug ? d.channel(slug) : undefined;
+        if (!slug || !c) return json(404, { error: 'not_found', message: 'no such channel' });
+        if (!viewer(req, slug, c, d.secret)) return noViewer();
+        return json(200, withPt(await d.playback(slug), c.public ? undefined : d.playbackToken(`c:${slug}`)));
       },
     },
     {
       method: 'get', pattern: '/api/sessions/:id/replay', handler: async (req) => {
         const id = slugFrom(req.path, '/api/sessions/', '/replay', SESSION);
-        const play = id ? await d.replay(id) : undefined;
-        return play ? json(200, play) : json(404, { error: 'not_found', message: 'no replay for this session' });
+        const slug = id ? d.sessionChannel(id) : undefined;
+        const c = slug ? d.channel(slug) : undefined;
+        if (!id || !slug || !c) return json(404, { error: 'not_found', message: 'no replay for this session' });
+        if (!viewer(req, slug, c, d.secret)) return noViewer();
+        const play = await d.replay(id);
+        return play ? json(200, withPt(play, c.public ? undefined : d.playbackToken(`s:${id}`))) : json(404, { error: 'not_found', message: 'no replay for this session' });
       },
     },
     {

@@ -113,7 +113,7 @@ export class Hub {
     const welcome = entry.room.join({ connId, ...identity });
     if (welcome.t === 'welcome') welcome.room.class.startsAt = this.d.startsAt(slug);
     t.subscribe(connId, roomTopic(slug));
-    if (identity.role !== 'learner') t.subscribe(connId, staffTopic(slug));
+    if (identity.role === 'instructor' || identity.role === 'moderator') t.subscribe(connId, staffTopic(slug));
     t.send(connId, JSON.stringify(welcome));
     this.enqueue({ op: 'attend', key, userId: identity.userId, name: identity.name, role: identity.role, sessionId: entry.room.sessionId, at: Date.now(), channelId: entry.channelId });
   }
@@ -170,6 +170,15 @@ export class Hub {
     if (!entry) return;
     this.apply(entry, entry.room.setClass({ state: 'ended', sessionId, replay: recorded ? `/vod/${sessionId}/master.m3u8` : null }));
     this.reattend(entry, slug, null);
+  }
+
+  /** The schedule changed: a waiting room (or one whose class ended) shows the next start. */
+  scheduleChanged(slug: string): void {
+    const entry = this.rooms.get(slug);
+    if (!entry) return;
+    const cur = entry.room.currentClass();
+    if (cur.state !== 'waiting' && cur.state !== 'ended') return;
+    this.apply(entry, entry.room.setClass({ ...cur, startsAt: this.d.startsAt(slug) }));
   }
 
   presence(slug: string): number {

@@ -71,7 +71,7 @@ export interface HandView {
   at: number;
 }
 
-export type ClassState = { state: 'waiting' | 'live' | 'reconnecting' | 'ended'; sessionId: string | null; replay: string | null };
+export type ClassState = { state: 'waiting' | 'live' | 'reconnecting' | 'ended'; sessionId: string | null; replay: string | null; startsAt?: string | null };
 
 export type RoomEvent =
   | { t: 'chat'; msg: ChatMessage }

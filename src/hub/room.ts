@@ -167,6 +167,10 @@ export class Room {
   }
 
   /** The class went live or ended: Q&A, polls and hands start afresh for a new class. */
+  currentClass(): ClassState {
+    return { ...this.classState };
+  }
+
   setClass(state: ClassState): Outcome {
     const out = empty();
     if (state.state === 'live' && state.sessionId !== this.classState.sessionId) {
@@ -199,6 +203,10 @@ export class Room {
       case 'ping':
         out.reply.push({ v: 1, t: 'pong' });
         return out;
+      default:
+        if (m.role === 'viewer') return fail('forbidden', 'viewers can watch and read but not take part');
+    }
+    switch (msg.t) {
       case 'chat': {
         if (!staff) {
           if (this.locked) return fail('chat_locked', 'chat is locked by the instructor');

@@ -24,6 +24,8 @@ export interface Channel {
   allowGuests: boolean;
   /** When the next class is scheduled to start (ISO time), shown in the waiting room. */
   startsAt: string | null;
+  /** HLS and replays play without a playback token; private (false) by default. */
+  public: boolean;
   createdAt: string;
   updatedAt: string;
 }

@@ -14,6 +14,7 @@ interface Row {
   archive: number;
   overflow: Overflow;
   allow_guests: number;
+  public: number;
   starts_at: string | null;
   created_at: string;
   updated_at: string;
@@ -29,6 +30,8 @@ export interface NewChannel {
   overflow: Overflow;
   allowGuests?: boolean;
   startsAt?: string | null;
+  /** Playback without a playback token (default: private). */
+  public?: boolean;
 }
 
 export type ChannelPatch = Partial<Omit<NewChannel, 'slug'>>;
@@ -43,6 +46,7 @@ const toChannel = (r: Row): Channel => ({
   archive: r.archive === 1,
   overflow: r.overflow,
   allowGuests: r.allow_guests === 1,
+  public: r.public === 1,
   startsAt: r.starts_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -55,9 +59,9 @@ export class ChannelRepo {
     const at = this.now().toISOString();
     try {
       const info = this.db
-        .prepare(`INSERT INTO channels (slug, title, ladder, latency, record, archive, overflow, allow_guests, starts_at, created_at, updated_at)
-                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(c.slug, c.title, c.ladder.join(','), c.latency, c.record ? 1 : 0, c.archive ? 1 : 0, c.overflow, c.allowGuests ? 1 : 0, c.startsAt ?? null, at, at);
+        .prepare(`INSERT INTO channels (slug, title, ladder, latency, record, archive, overflow, allow_guests, starts_at, public, created_at, updated_at)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(c.slug, c.title, c.ladder.join(','), c.latency, c.record ? 1 : 0, c.archive ? 1 : 0, c.overflow, c.allowGuests ? 1 : 0, c.startsAt ?? null, c.public ? 1 : 0, at, at);
       return this.byId(Number(info.lastInsertRowid));
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -93,9 +97,9 @@ export class ChannelRepo {
     const next = { ...current, ...patch };
     this.db
       .prepare(`UPDATE channels SET title = ?, ladder = ?, latency = ?, record = ?, archive = ?, overflow = ?, allow_guests = ?,
-                starts_at = ?, updated_at = ? WHERE id = ?`)
+                starts_at = ?, public = ?, updated_at = ? WHERE id = ?`)
       .run(next.title, next.ladder.join(','), next.latency, next.record ? 1 : 0, next.archive ? 1 : 0, next.overflow,
-        next.allowGuests ? 1 : 0, next.startsAt ?? null, this.now().toISOString(), current.id);
+        next.allowGuests ? 1 : 0, next.startsAt ?? null, next.public ? 1 : 0, this.now().toISOString(), current.id);
     return this.byId(current.id);
   }
 

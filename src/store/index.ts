@@ -8,6 +8,8 @@ import { EngagementRepo } from './engagement.js';
 import { MuxRepo } from './mux.js';
 import { SessionRepo } from './sessions.js';
 import { StreamKeyRepo } from './stream-keys.js';
+import { LtiRepo } from './lti.js';
+import { ClassRepo } from './classes.js';
 
 export interface Store {
   db: Db;
@@ -18,6 +20,8 @@ export interface Store {
   engagement: EngagementRepo;
   beacons: BeaconRepo;
   mux: MuxRepo;
+  lti: LtiRepo;
+  classes: ClassRepo;
   close(): void;
 }
 
@@ -32,6 +36,8 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
     engagement: new EngagementRepo(db),
     beacons: new BeaconRepo(db),
     mux: new MuxRepo(db),
+    lti: new LtiRepo(db),
+    classes: new ClassRepo(db),
     close: () => {
       if (db.open) db.close();
     },

@@ -218,6 +218,108 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE channels ADD COLUMN mux_stream_status_at TEXT;
     `,
   },
+  {
+    version: 9,
+    name: 'LTI 1.3 tool keys, platforms, launches; courses and scheduled classes; roster; passback outbox; private playback',
+    sql: `
+      ALTER TABLE channels ADD COLUMN public INTEGER NOT NULL DEFAULT 0 CHECK (public IN (0, 1));
+      CREATE TABLE lti_keys (
+        kid         TEXT PRIMARY KEY,
+        private_jwk TEXT NOT NULL,
+        public_jwk  TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        retired_at  INTEGER
+      );
+      CREATE TABLE lti_platforms (
+        id         INTEGER PRIMARY KEY,
+        issuer     TEXT NOT NULL,
+        client_id  TEXT NOT NULL,
+        auth_url   TEXT NOT NULL,
+        token_url  TEXT NOT NULL,
+        jwks_url   TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (issuer, client_id)
+      );
+      CREATE TABLE lti_deployments (
+        platform_id   INTEGER NOT NULL REFERENCES lti_platforms(id) ON DELETE CASCADE,
+        deployment_id TEXT NOT NULL,
+        PRIMARY KEY (platform_id, deployment_id)
+      );
+      CREATE TABLE lti_logins (
+        state          TEXT PRIMARY KEY,
+        nonce          TEXT NOT NULL,
+        platform_id    INTEGER NOT NULL REFERENCES lti_platforms(id) ON DELETE CASCADE,
+        storage_target TEXT,
+        expires_at     INTEGER NOT NULL
+      );
+      CREATE TABLE lti_nonces (
+        nonce      TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE courses (
+        id            INTEGER PRIMARY KEY,
+        platform_id   INTEGER REFERENCES lti_platforms(id) ON DELETE SET NULL,
+        deployment_id TEXT,
+        context_id    TEXT,
+        title         TEXT NOT NULL,
+        channel_id    INTEGER REFERENCES channels(id) ON DELETE SET NULL,
+        nrps_url      TEXT,
+        ags_lineitems TEXT,
+        ags_scopes    TEXT,
+        created_at    TEXT NOT NULL,
+        UNIQUE (platform_id, context_id)
+      );
+      CREATE TABLE classes (
+        id             INTEGER PRIMARY KEY,
+        course_id      INTEGER REFERENCES courses(id) ON DELETE CASCADE,
+        channel_id     INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        title          TEXT NOT NULL,
+        starts_at      INTEGER NOT NULL,
+        minutes        INTEGER NOT NULL,
+        record         INTEGER NOT NULL CHECK (record IN (0, 1)),
+        archive        INTEGER NOT NULL CHECK (archive IN (0, 1)),
+        status         TEXT NOT NULL CHECK (status IN ('scheduled', 'cancelled')),
+        session_id     TEXT,
+        line_item_url  TEXT,
+        passback_at    INTEGER,
+        created_at     TEXT NOT NULL
+      );
+      CREATE INDEX classes_by_channel ON classes(channel_id, starts_at);
+      CREATE TABLE lti_links (
+        platform_id      INTEGER NOT NULL REFERENCES lti_platforms(id) ON DELETE CASCADE,
+        resource_link_id TEXT NOT NULL,
+        course_id        INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
+        class_id         INTEGER REFERENCES classes(id) ON DELETE SET NULL,
+        line_item_url    TEXT,
+        PRIMARY KEY (platform_id, resource_link_id)
+      );
+      CREATE TABLE roster (
+        course_id  INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        lti_sub    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        email      TEXT,
+        role       TEXT NOT NULL,
+        active     INTEGER NOT NULL,
+        fetched_at INTEGER NOT NULL,
+        PRIMARY KEY (course_id, user_id)
+      );
+      CREATE TABLE lti_outbox (
+        id         INTEGER PRIMARY KEY,
+        key        TEXT NOT NULL UNIQUE,
+        kind       TEXT NOT NULL CHECK (kind IN ('passback', 'score')),
+        class_id   INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+        payload    TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        next_at    INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        done_at    INTEGER
+      );
+      CREATE INDEX lti_outbox_due ON lti_outbox(status, next_at);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -55,7 +55,7 @@ async function refreshHealth(): Promise<void> {
       h('button', { type: 'button', onclick: () => void rotate() }, 'Rotate stream key…'), keyOut);
   }
   if (s.state === 'live' && liveState !== 'live') {
-    void fetch(`/api/channels/${channel}/playback`).then((r) => r.json() as Promise<{ url: string }>).then((p) => preview.load(p.url), () => {});
+    void fetch(`/api/channels/${channel}/playback`, { headers: auth }).then((r) => r.json() as Promise<{ url: string }>).then((p) => preview.load(p.url), () => {});
   }
   if (s.state !== 'live' && s.state !== 'reconnecting' && liveState === 'live') preview.stop();
   liveState = s.state;

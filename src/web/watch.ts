@@ -15,9 +15,32 @@ const floatLayer = h('div', { class: 'floats' });
 let sessionId: string | null = null;
 let guestId: string | null = null;
 let state = '';
+let startsAt: string | null | undefined;
+let countdown: ReturnType<typeof setInterval> | undefined;
+// The join token also unlocks playback of private classes: the server answers URLs that carry a playback token.
+const auth: Record<string, string> = params.get('token') ? { Authorization: `Bearer ${params.get('token')}` } : {};
+
+function until(at: Date): string {
+  const s = Math.max(0, Math.round((at.getTime() - Date.now()) / 1000));
+  if (s === 0) return 'any moment now';
+  const d = Math.floor(s / 86400);
+  const hms = [Math.floor((s % 86400) / 3600), Math.floor((s % 3600) / 60), s % 60];
+  return `in ${d ? `${d} d ` : ''}${hms[0] ? `${hms[0]} h ` : ''}${hms[1]} min ${String(hms[2]).padStart(2, '0')} s`;
+}
+
+function offerReplay(ended: string): void {
+  // The local recording, or the Mux archive once the local copy is gone: the server says which, if any.
+  void fetch(`/api/sessions/${ended}/replay`, { headers: auth }).then((r) => (r.ok ? r.json() as Promise<{ url: string }> : null)).then((p) => {
+    if (!p || (state !== 'ended' && state !== 'waiting')) return;
+    overlay.append(h('button', { type: 'button', class: 'replay', onclick: () => { overlay.replaceChildren(); player.load(p.url); } }, '▶ Watch the replay'));
+  }, () => {});
+}
 
 function setState(c: { state: string; sessionId: string | null; replay: string | null; startsAt?: string | null }): void {
-  if (c.state === state && c.sessionId === sessionId) return;
+  if (c.state === state && c.sessionId === sessionId && c.startsAt === startsAt) return;
+  if (countdown) clearInterval(countdown);
+  countdown = undefined;
+  startsAt = c.startsAt;
   state = c.state;
   sessionId = c.sessionId;
   app.dataset.state = c.state;
@@ -26,25 +49,28 @@ function setState(c: { state: string; sessionId: string | null; replay: string |
     player.stop();
     const at = c.startsAt ? new Date(c.startsAt) : null;
     const when = at ? at.toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' }) : '';
-    overlay.append(h('p', { class: 'waiting' }, at ? `The class starts at ${when}.` : 'The class has not started yet.'),
+    const left = h('p', { class: 'countdown' }, at ? until(at) : '');
+    overlay.append(h('p', { class: 'waiting' }, at ? `The class starts at ${when}.` : 'The class has not started yet.'), ...(at ? [left] : []),
       h('p', { class: 'sub' }, 'Stay here: it starts playing as soon as the instructor goes live.'));
+    if (at) countdown = setInterval(() => { left.textContent = until(at); }, 1000);
+    // Opened from the LMS after the last class: its replay.
+    const replay = params.get('replay');
+    if (replay && /^s_[0-9a-f]{16}$/.test(replay)) offerReplay(replay);
   } else if (c.state === 'live') {
     // Local ladder or, when the box was full, Mux's playback URL: the server says which.
-    void fetch(`/api/channels/${channel}/playback`).then((r) => r.json() as Promise<{ url: string }>)
-      .then((p) => player.load(p.url), () => player.load(`/hls/${channel}/master.m3u8`));
+    void fetch(`/api/channels/${channel}/playback`, { headers: auth }).then(async (r) => {
+      const p = await r.json() as { url?: string; message?: string };
+      if (!r.ok || !p.url) throw new Error(p.message ?? 'playback unavailable');
+      player.load(p.url);
+    }).catch((err: unknown) => {
+      overlay.replaceChildren(h('p', {}, err instanceof Error ? err.message : 'The video cannot be played right now.'));
+    });
   } else if (c.state === 'reconnecting') {
     overlay.append(h('p', {}, 'The instructor\'s connection dropped — reconnecting…'));
   } else if (c.state === 'ended') {
     player.stop();
     overlay.append(h('p', {}, 'The class has ended.'));
-    const ended = c.sessionId;
-    // The local recording, or the Mux archive once the local copy is gone: the server says which, if any.
-    if (ended) {
-      void fetch(`/api/sessions/${ended}/replay`).then((r) => (r.ok ? r.json() as Promise<{ url: string }> : null)).then((p) => {
-        if (!p || state !== 'ended' || sessionId !== ended) return;
-        overlay.append(h('button', { type: 'button', class: 'replay', onclick: () => { overlay.replaceChildren(); player.load(p.url); } }, '▶ Watch the replay'));
-      }, () => {});
-    }
+    if (c.sessionId) offerReplay(c.sessionId);
   }
 }
 

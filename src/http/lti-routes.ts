@@ -1,0 +1,197 @@
+// Routes of the LTI 1.3 tool (/lti/login, /lti/launch, /lti/deep-link, /lti/jwks, /lti/config.json), the REST API
+// for registering platforms (admin scope), and the scheduled-classes API (ops with an API token, instructors with
+// their join token). Handlers parse their input and hand it to the tool or a repository.
+
+import type { ClassRepo, ScheduledClass } from '../store/classes.js';
+import type { LtiRepo, NewPlatform } from '../store/lti.js';
+import type { LtiTool } from '../lti/tool.js';
+import type { ToolKeys } from '../lti/keys.js';
+import { formFields } from '../lti/login.js';
+import { parsePlatform } from '../lti/platforms.js';
+import { parseClassInput } from '../classes/schedule.js';
+import { UserError } from '../errors.js';
+import { SLUG_PATTERN } from '../live/ids.js';
+import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
+import { ltiError, ltiPicker, ltiReturn, ltiStorageHop } from './lti-pages.js';
+
+export interface LtiRouteDeps {
+  tool: LtiTool;
+  keys: ToolKeys;
+  repo: LtiRepo;
+  classes: ClassRepo;
+  toolBase: string;
+  toolTitle: string;
+  frameAncestors(): string;
+  /** undefined when the request carries an API token with the scope (or admin); else the refusal. */
+  authorizeApi(req: HttpRequest, scope: 'admin' | 'channels:write' | 'sessions:read'): HttpAnswer | undefined;
+  /** True when the request carries an instructor join token for the channel. */
+  instructorOf(req: HttpRequest, slug: string): boolean;
+  channel(slug: string): { id: number; record: boolean; archive: boolean } | undefined;
+  /** A new class is on the schedule (the hub's waiting room shows the next start). */
+  scheduled(k: ScheduledClass): void;
+}
+
+const LAUNCH_BODY_BYTES = 64 * 1024;
+
+function readJson(body: string | undefined): Record<string, unknown> | string {
+  try {
+    const v: unknown = JSON.parse(body ?? '');
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : 'send a JSON object';
+  } catch {
+    return 'send a JSON object';
+  }
+}
+
+export function toolConfiguration(base: string, title: string): Record<string, unknown> {
+  const host = new URL(base).host;
+  return {
+    title,
+    description: 'Live classes streamed from the school\'s own server: watch page, chat, Q&A, polls, attendance in the gradebook.',
+    oidc_initiation_url: `${base}/lti/login`,
+    target_link_uri: `${base}/lti/launch`,
+    public_jwk_url: `${base}/lti/jwks`,
+    scopes: [
+      'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
+      'https://purl.imsglobal.org/spec/lti-ags/scope/score',
+      'https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly',
+    ],
+    extensions: [{
+      platform: 'canvas.instructure.com',
+      privacy_level: 'public',
+      domain: host,
+      tool_id: 'kmk-live',
+      settings: {
+        placements: [
+          { placement: 'course_navigation', message_type: 'LtiResourceLinkRequest', target_link_uri: `${base}/lti/launch`, text: title },
+          { placement: 'link_selection', message_type: 'LtiDeepLinkingRequest', target_link_uri: `${base}/lti/launch`, text: `${title}: add a class` },
+          { placement: 'assignment_selection', message_type: 'LtiDeepLinkingRequest', target_link_uri: `${base}/lti/launch`, text: `${title}: add a class` },
+        ],
+      },
+    }],
+    custom_fields: {},
+  };
+}
+
+export function ltiRoutes(d: LtiRouteDeps): Route[] {
+  const login = (req: HttpRequest): HttpAnswer => {
+    const f = formFields(req.method === 'POST' ? req.body ?? '' : req.query);
+    const r = d.tool.login(f);
+    if (r.kind === 'error') return ltiError(r.status, r.check, r.message, d.frameAncestors());
+    if (r.kind === 'storage') return ltiStorageHop('put', { state: r.state, target: r.target, origin: r.origin, next: r.url }, d.frameAncestors());
+    return { status: 302, headers: { Location: r.url, 'Cache-Control': 'no-store' } };
+  };
+  const classesOf = (slug: string | undefined, req: HttpRequest, write: boolean): HttpAnswer | { id: number; record: boolean; archive: boolean; slug: string } => {
+    const c = slug && SLUG_PATTERN.test(slug) ? d.channel(slug) : undefined;
+    if (!slug || !c) return json(404, { error: 'not_found', message: 'no such channel' });
+    if (d.instructorOf(req, slug)) return { ...c, slug };
+    const denied = d.authorizeApi(req, write ? 'channels:write' : 'sessions:read');
+    return denied ?? { ...c, slug };
+  };
+  return [
+    { method: 'get', pattern: '/lti/login', handler: login },
+    { method: 'post', pattern: '/lti/login', handler: login, maxBodyBytes: LAUNCH_BODY_BYTES },
+    {
+      method: 'post', pattern: '/lti/launch', maxBodyBytes: LAUNCH_BODY_BYTES, handler: async (req) => {
+        const r = await d.tool.launch(formFields(req.body ?? ''));
+        if (r.kind === 'error') return ltiError(r.status, r.check, r.message, d.frameAncestors());
+        if (r.kind === 'pick') return ltiPicker({ ctx: r.ctx, courseTitle: r.course.title, classes: r.classes, title: r.title }, d.frameAncestors());
+        if (r.storage) return ltiStorageHop('get', { ...r.storage, next: r.url }, d.frameAncestors());
+        return { status: 303, headers: { Location: r.url, 'Cache-Control': 'no-store' } };
+      },
+    },
+    { method: 'get', pattern: '/lti/launch', handler: () => ltiError(405, 'method', 'Launches arrive from the LMS as a form post; open the class from the course page.', d.frameAncestors()) },
+    {
+      method: 'post', pattern: '/lti/deep-link', maxBodyBytes: LAUNCH_BODY_BYTES, handler: async (req) => {
+        const r = await d.tool.deepLink(formFields(req.body ?? ''), (courseId, channelId, f) => {
+          const ch = d.classes.findCourse(courseId);
+          const parsed = parseClassInput({ ...f, title: f.title, record: f.record ?? 'off' }, { record: true, archive: false }, Date.now());
+          if (typeof parsed === 'string' || !ch) return typeof parsed === 'string' ? parsed : 'no such course';
+          const k = d.classes.schedule({ courseId, channelId, ...parsed });
+          d.scheduled(k);
+          return k;
+        });
+        if (r.kind === 'error') return ltiError(r.status, r.check, r.message, d.frameAncestors());
+        return ltiReturn(r.returnUrl, r.jwt, r.title, d.frameAncestors());
+      },
+    },
+    {
+      method: 'get', pattern: '/lti/jwks', handler: async () => {
+        await d.keys.ensure();
+        return json(200, d.keys.jwks(), { 'Cache-Control': 'public, max-age=300', 'Access-Control-Allow-Origin': '*' });
+      },
+    },
+    { method: 'get', pattern: '/lti/config.json', handler: () => json(200, toolConfiguration(d.toolBase, d.toolTitle)) },
+
+    // Platform registration (admin) ------------------------------------------------------------------------
+    { method: 'get', pattern: '/api/lti/platforms', handler: (req) => d.authorizeApi(req, 'admin') ?? json(200, d.repo.platforms()) },
+    {
+      method: 'post', pattern: '/api/lti/platforms', handler: (req) => {
+        const denied = d.authorizeApi(req, 'admin');
+        if (denied) return denied;
+        const body = readJson(req.body);
+        if (typeof body === 'string') return json(400, { error: 'bad_request', message: body });
+        let p: NewPlatform;
+        try {
+          p = parsePlatform({ issuer: body.issuer, clientId: body.clientId, authUrl: body.authUrl, tokenUrl: body.tokenUrl, jwksUrl: body.jwksUrl, deploymentIds: body.deploymentIds });
+          return json(201, d.repo.addPlatform(p));
+        } catch (err) {
+          if (err instanceof UserError) return json(err.name === 'ConflictError' ? 409 : 400, { error: err.name === 'ConflictError' ? 'conflict' : 'bad_request', message: err.message });
+          throw err;
+        }
+      },
+    },
+    {
+      method: 'get', pattern: '/api/lti/platforms/:id', handler: (req) => {
+        const denied = d.authorizeApi(req, 'admin');
+        if (denied) return denied;
+        const p = d.repo.findPlatform(Number(req.path.slice('/api/lti/platforms/'.length)));
+        return p ? json(200, p) : json(404, { error: 'not_found', message: 'no such platform' });
+      },
+    },
+    {
+      method: 'del', pattern: '/api/lti/platforms/:id', handler: (req) => {
+        const denied = d.authorizeApi(req, 'admin');
+        if (denied) return denied;
+        const id = Number(req.path.slice('/api/lti/platforms/'.length));
+        if (!d.repo.findPlatform(id)) return json(404, { error: 'not_found', message: 'no such platform' });
+        d.repo.removePlatform(id);
+        return { status: 204 };
+      },
+    },
+    { method: 'get', pattern: '/api/lti/outbox', handler: (req) => d.authorizeApi(req, 'admin') ?? json(200, d.repo.outbox()) },
+
+    // Scheduled classes ---------------------------------------------------------------------------------------
+    {
+      method: 'get', pattern: '/api/channels/:slug/classes', handler: (req) => {
+        const c = classesOf(req.path.split('/')[3], req, false);
+        if ('status' in c) return c;
+        return json(200, d.classes.list({ channelId: c.id }));
+      },
+    },
+    {
+      method: 'post', pattern: '/api/channels/:slug/classes', handler: (req) => {
+        const c = classesOf(req.path.split('/')[3], req, true);
+        if ('status' in c) return c;
+        const body = readJson(req.body);
+        if (typeof body === 'string') return json(400, { error: 'bad_request', message: body });
+        const parsed = parseClassInput(body, { record: c.record, archive: c.archive }, Date.now());
+        if (typeof parsed === 'string') return json(400, { error: 'bad_request', message: parsed });
+        const course = d.classes.courses().find((k) => k.channelId === c.id);
+        const k = d.classes.schedule({ courseId: course?.id ?? null, channelId: c.id, ...parsed });
+        d.scheduled(k);
+        return json(201, k);
+      },
+    },
+    {
+      method: 'del', pattern: '/api/classes/:id', handler: (req) => {
+        const k = d.classes.find(Number(req.path.slice('/api/classes/'.length)));
+        if (!k) return json(404, { error: 'not_found', message: 'no such class' });
+        const c = classesOf(k.channel, req, true);
+        if ('status' in c) return c;
+        const cancelled = d.classes.cancel(k.id);
+        d.scheduled(cancelled);
+        return json(200, cancelled);
+      },
+    },
+  ];
+}

@@ -1,0 +1,165 @@
+// Attendance passback through a durable outbox in SQLite. When a class from the LMS ends, one "passback" item is
+// queued; working it fetches the roster (NRPS), finds or creates the class's line item (AGS) and queues one
+// "score" item per rostered learner, each posted once. Items survive restarts; failures are retried with
+// exponential backoff (an LMS that is down gets its scores when it is back); keys make every item unique, so
+// nothing is queued or posted twice.
+
+import type { ClassRepo } from '../store/classes.js';
+import type { AttendanceRow } from '../store/engagement.js';
+import type { LtiRepo, OutboxItem } from '../store/lti.js';
+import type { Logger } from '../log.js';
+import { attendanceScore, attendedMs, type ScoreMode } from '../reports/attendance.js';
+import { AGS_SCOPES, hubUserId, mapRoles, NRPS_SCOPE } from './claims.js';
+import { ServiceError, type PlatformServices, type ScoreBody } from './services.js';
+
+export interface PassbackOptions {
+  scoreMode: ScoreMode;
+  presentPercent: number;
+  retryBaseMs: number;
+  maxAttempts: number;
+  pollMs: number;
+}
+
+export interface PassbackDeps {
+  repo: LtiRepo;
+  classes: ClassRepo;
+  services: PlatformServices;
+  attendance(sessionId: string): AttendanceRow[];
+  /** Start and end (epoch ms) of a session; end null while live. */
+  sessionSpan(sessionId: string): { start: number; end: number | null } | undefined;
+  log: Logger;
+  now?: () => number;
+}
+
+interface ScorePayload {
+  lineItem: string;
+  score: ScoreBody;
+}
+
+export class Passback {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = true;
+
+  constructor(private readonly o: PassbackOptions, private readonly d: PassbackDeps) {}
+
+  private now(): number {
+    return this.d.now?.() ?? Date.now();
+  }
+
+  /** Queues the passback of a class (once per class). */
+  enqueue(classId: number): void {
+    if (this.d.repo.enqueue({ key: `passback:${classId}`, kind: 'passback', classId, payload: '{}' }, this.now())) {
+      this.d.log.info('attendance passback queued', { class: classId });
+    }
+    this.kick();
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private kick(): void {
+    if (this.stopped || this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.drain().finally(() => {
+        this.running = undefined;
+        this.schedule();
+      });
+    }, 0);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const next = this.d.repo.nextDueAt();
+    if (next === undefined) return;
+    this.timer = setTimeout(() => this.kick(), Math.min(Math.max(0, next - this.now()), this.o.pollMs));
+  }
+
+  /** Works every due item once. Exposed for tests and `kmk-live lti outbox --run`. */
+  async drain(): Promise<void> {
+    for (const item of this.d.repo.due(this.now(), 50)) {
+      try {
+        if (item.kind === 'passback') await this.passback(item);
+        else await this.score(item);
+        this.d.repo.done(item.id, this.now());
+      } catch (err) {
+        const permanent = err instanceof ServiceError && err.permanent;
+        const giveUp = permanent || item.attempts + 1 >= this.o.maxAttempts;
+        const delay = Math.min(this.o.retryBaseMs * 2 ** item.attempts, 3600 * 1000);
+        const message = err instanceof Error ? err.message : String(err);
+        this.d.repo.retry(item.id, message, this.now() + delay, giveUp);
+        this.d.log.warn(giveUp ? 'passback item failed for good' : 'passback item will be retried', {
+          item: item.key, attempt: item.attempts + 1, retryInMs: giveUp ? null : delay, err: message,
+        });
+      }
+    }
+  }
+
+  private async passback(item: OutboxItem): Promise<void> {
+    const cls = this.d.classes.get(item.classId);
+    if (!cls.courseId || !cls.sessionId) return; // nothing to pass back: not an LMS class, or it never ran
+    const course = this.d.classes.course(cls.courseId);
+    if (course.platformId === null) return;
+    const platform = this.d.repo.platform(course.platformId);
+    // The roster first: the report lists who never came even when the gradebook cannot be written.
+    if (course.nrpsUrl) {
+      const members = await this.d.services.members(platform, course.nrpsUrl, NRPS_SCOPE);
+      this.d.classes.replaceRoster(course.id, members.map((m) => ({
+        userId: hubUserId(platform.id, m.userId), ltiSub: m.userId, name: m.name.slice(0, 200), email: m.email,
+        role: mapRoles(m.roles), active: !/Inactive|Deleted/i.test(m.status),
+      })), this.now());
+    }
+    const canScore = course.agsScopes.includes(AGS_SCOPES.score) && (cls.lineItemUrl || (course.agsLineItems && course.agsScopes.includes(AGS_SCOPES.lineItem)));
+    if (!canScore) {
+      this.d.log.info('no gradebook passback: the LMS did not offer AGS scores for this course', { class: cls.id });
+      return;
+    }
+    let lineItem = cls.lineItemUrl;
+    if (!lineItem) {
+      lineItem = await this.d.services.lineItem(platform, course.agsLineItems!, AGS_SCOPES.lineItem, {
+        resourceId: `kmk-class-${cls.id}`, label: `Attendance: ${cls.title}`, scoreMaximum: this.o.scoreMode === 'minutes' ? cls.minutes : this.o.scoreMode === 'presence' ? 1 : 100,
+      });
+      this.d.classes.setLineItem(cls.id, lineItem);
+    }
+    const span = this.d.sessionSpan(cls.sessionId);
+    if (!span) return;
+    const end = span.end ?? this.now();
+    const rows = this.d.attendance(cls.sessionId);
+    const roster = this.d.classes.roster(course.id).filter((m) => m.role === 'learner' && m.active);
+    // Without NRPS the learners are those who came (from this LMS).
+    const learners = roster.length ? roster.map((m) => ({ userId: m.userId, sub: m.ltiSub }))
+      : [...new Map(rows.filter((r) => r.role === 'learner' && r.userId.startsWith(`lti${platform.id}:`))
+        .map((r) => [r.userId, { userId: r.userId, sub: r.userId.slice(`lti${platform.id}:`.length) }])).values()];
+    const at = new Date(this.now()).toISOString();
+    for (const l of learners) {
+      const ms = attendedMs(rows.filter((r) => r.userId === l.userId), span.start, end);
+      const s = attendanceScore(this.o.scoreMode, ms, end - span.start, this.o.presentPercent);
+      const payload: ScorePayload = {
+        lineItem,
+        score: { userId: l.sub, scoreGiven: s.scoreGiven, scoreMaximum: s.scoreMaximum, comment: s.comment, timestamp: at, activityProgress: 'Completed', gradingProgress: 'FullyGraded' },
+      };
+      this.d.repo.enqueue({ key: `score:${cls.id}:${l.userId}`, kind: 'score', classId: cls.id, payload: JSON.stringify(payload) }, this.now());
+    }
+    this.d.classes.markPassback(cls.id, this.now());
+    this.d.log.info('attendance scores queued', { class: cls.id, learners: learners.length });
+  }
+
+  private async score(item: OutboxItem): Promise<void> {
+    const p = JSON.parse(item.payload) as ScorePayload;
+    const cls = this.d.classes.get(item.classId);
+    const course = this.d.classes.course(cls.courseId!);
+    const platform = this.d.repo.platform(course.platformId!);
+    await this.d.services.postScore(platform, p.lineItem, AGS_SCOPES.score, p.score);
+  }
+}

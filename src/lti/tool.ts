@@ -1,0 +1,150 @@
+// The LTI 1.3 tool: login → launch → where the user goes (studio for instructors, watch page for everyone
+// else, on the course's channel and class), and deep linking (an instructor picks or creates a class; we answer a
+// signed LtiDeepLinkingResponse). Owns no HTTP: the routes hand it fields and render what it returns.
+
+import { randomBytes } from 'node:crypto';
+import { jwtVerify, SignJWT } from 'jose';
+import type { ClassRepo, Course, ScheduledClass } from '../store/classes.js';
+import type { LtiRepo, Platform } from '../store/lti.js';
+import type { Logger } from '../log.js';
+import { launchTarget } from '../classes/resolve.js';
+import { AGS_SCOPES, CLAIM, hubUserId, type KmkRole, type Launch } from './claims.js';
+import type { ToolKeys } from './keys.js';
+import { planLogin, type LoginParams } from './login.js';
+import type { LaunchVerifier } from './verify.js';
+
+export interface ToolDeps {
+  repo: LtiRepo;
+  classes: ClassRepo;
+  keys: ToolKeys;
+  verifier: LaunchVerifier;
+  /** Base URL of this tool as the LMS and browsers see it (no trailing slash). */
+  toolBase: string;
+  /** Signs the deep-linking picker's context (HS256). */
+  secret: Buffer;
+  /** A channel for a course that has none yet. */
+  createCourseChannel(title: string): { id: number; slug: string };
+  channelSlug(id: number): string | undefined;
+  /** The session live on a channel now, if any. */
+  liveSession(slug: string): string | null;
+  mintJoin(channel: string, user: string, name: string, role: KmkRole): string;
+  log: Logger;
+}
+
+export type LoginResult =
+  | { kind: 'redirect'; url: string }
+  | { kind: 'storage'; url: string; state: string; target: string; origin: string }
+  | { kind: 'error'; status: number; check: string; message: string };
+
+export type LaunchResult =
+  | { kind: 'go'; url: string; storage: { target: string; origin: string; state: string } | null }
+  | { kind: 'pick'; ctx: string; course: Course; classes: ScheduledClass[]; title: string | null }
+  | { kind: 'error'; status: number; check: string; message: string };
+
+export type DeepLinkResult =
+  | { kind: 'return'; returnUrl: string; jwt: string; title: string }
+  | { kind: 'error'; status: number; check: string; message: string };
+
+const LOGIN_TTL_MS = 10 * 60 * 1000;
+const secretKey = (s: Buffer): Uint8Array => new Uint8Array(s);
+
+export class LtiTool {
+  constructor(private readonly d: ToolDeps) {}
+
+  login(params: LoginParams, now = Date.now()): LoginResult {
+    const state = randomBytes(24).toString('base64url');
+    const nonce = randomBytes(24).toString('base64url');
+    const plan = planLogin(params, this.d.repo.platformsByIssuer(params.iss ?? ''), this.d.toolBase, state, nonce);
+    if (!plan.ok) {
+      this.d.log.warn('lti login refused', { check: plan.check, iss: params.iss?.slice(0, 200) });
+      return { kind: 'error', status: plan.status, check: plan.check, message: plan.message };
+    }
+    this.d.repo.saveLogin({ state, nonce, platformId: plan.platform.id, storageTarget: plan.storageTarget, expiresAt: now + LOGIN_TTL_MS });
+    if (plan.storageTarget) return { kind: 'storage', url: plan.redirect, state, target: plan.storageTarget, origin: new URL(plan.platform.authUrl).origin };
+    return { kind: 'redirect', url: plan.redirect };
+  }
+
+  async launch(fields: Record<string, string>, now = Date.now()): Promise<LaunchResult> {
+    const v = await this.d.verifier.verify(fields.id_token, fields.state);
+    if (!v.ok) {
+      this.d.log.warn('lti launch refused', { check: v.check, reason: v.message });
+      return { kind: 'error', status: v.status, check: v.check, message: v.message };
+    }
+    const { launch, platform } = v;
+    const course = this.courseFor(platform, launch);
+    const storage = v.storageTarget ? { target: v.storageTarget, origin: new URL(platform.authUrl).origin, state: v.state } : null;
+    if (launch.kind === 'deep-linking') {
+      if (launch.role !== 'instructor') return { kind: 'error', status: 403, check: 'roles', message: 'Only instructors can add a live class to the course.' };
+      const ctx = await new SignJWT({
+        p: platform.id, dep: launch.deploymentId, ret: launch.deepLinking!.returnUrl, data: launch.deepLinking!.data,
+        c: course.id, li: launch.deepLinking!.acceptLineItem && Boolean(course.agsLineItems),
+      }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('1h').setAudience('kmk-deep-link').sign(secretKey(this.d.secret));
+      return { kind: 'pick', ctx, course, classes: this.d.classes.list({ courseId: course.id }), title: launch.deepLinking!.title };
+    }
+    this.d.repo.saveLink(platform.id, launch.resourceLinkId!, course.id, launch.ags?.lineItem ?? null);
+    const slug = this.d.channelSlug(course.channelId!)!;
+    const classes = this.d.classes.list({ courseId: course.id });
+    const pinned = Number(launch.custom.kmk_class);
+    const pinnedClass = Number.isInteger(pinned) ? classes.find((k) => k.id === pinned) : undefined;
+    if (pinnedClass && launch.ags?.lineItem && !pinnedClass.lineItemUrl) this.d.classes.setLineItem(pinnedClass.id, launch.ags.lineItem);
+    const target = launchTarget(pinnedClass ? [pinnedClass] : classes, now, this.d.liveSession(slug));
+    const user = hubUserId(platform.id, launch.sub);
+    const token = this.d.mintJoin(slug, user, launch.name, launch.role);
+    const q = new URLSearchParams({ token });
+    if (target.kind !== 'none') q.set('class', String(target.cls.id));
+    if (target.kind === 'last' && target.cls.sessionId && launch.role !== 'instructor') q.set('replay', target.cls.sessionId);
+    const page = launch.role === 'instructor' ? 'studio' : 'watch';
+    this.d.log.info('lti launch', { platform: platform.id, course: course.id, role: launch.role, channel: slug, target: target.kind });
+    return { kind: 'go', url: `/${page}/${slug}?${q.toString()}`, storage };
+  }
+
+  private courseFor(platform: Platform, launch: Launch): Course {
+    const scopes = launch.ags?.scopes ?? [];
+    const course = this.d.classes.upsertLtiCourse({
+      platformId: platform.id, deploymentId: launch.deploymentId, contextId: launch.context!.id, title: launch.context!.title.slice(0, 200),
+      nrpsUrl: launch.nrpsUrl, agsLineItems: launch.ags?.lineItems ?? null, agsScopes: scopes,
+    });
+    if (course.channelId !== null && this.d.channelSlug(course.channelId)) return course;
+    const ch = this.d.createCourseChannel(course.title);
+    this.d.classes.setCourseChannel(course.id, ch.id);
+    return { ...course, channelId: ch.id };
+  }
+
+  /** The picker's answer: an existing class, or a new one from its fields → a signed LtiDeepLinkingResponse. */
+  async deepLink(fields: Record<string, string>, schedule: (courseId: number, channelId: number, f: Record<string, string>) => ScheduledClass | string): Promise<DeepLinkResult> {
+    let ctx: { p: number; dep: string; ret: string; data: string | null; c: number; li: boolean };
+    try {
+      const { payload } = await jwtVerify(fields.ctx ?? '', secretKey(this.d.secret), { audience: 'kmk-deep-link', algorithms: ['HS256'] });
+      ctx = payload as unknown as typeof ctx;
+    } catch {
+      return { kind: 'error', status: 400, check: 'ctx', message: 'This form has expired. Open "Add a live class" again from the course.' };
+    }
+    const platform = this.d.repo.findPlatform(ctx.p);
+    const course = this.d.classes.findCourse(ctx.c);
+    if (!platform || !course || course.channelId === null) return { kind: 'error', status: 404, check: 'course', message: 'The course or its LMS is no longer registered.' };
+    let cls: ScheduledClass | undefined;
+    if (fields.class && fields.class !== 'new') {
+      cls = this.d.classes.find(Number(fields.class));
+      if (!cls || cls.courseId !== course.id) return { kind: 'error', status: 400, check: 'class', message: 'Pick one of this course\'s classes.' };
+    } else {
+      const made = schedule(course.id, course.channelId, fields);
+      if (typeof made === 'string') return { kind: 'error', status: 400, check: 'class', message: made };
+      cls = made;
+    }
+    const item: Record<string, unknown> = {
+      type: 'ltiResourceLink', title: cls.title, url: `${this.d.toolBase}/lti/launch`,
+      text: `Live class, ${new Date(cls.startsAt).toUTCString()} (${cls.minutes} min)`, custom: { kmk_class: String(cls.id) },
+    };
+    if (ctx.li && course.agsScopes.includes(AGS_SCOPES.lineItem)) {
+      item.lineItem = { scoreMaximum: 100, label: `Attendance: ${cls.title}`, resourceId: `kmk-class-${cls.id}`, tag: 'attendance' };
+    }
+    const jwt = await this.d.keys.sign({
+      iss: platform.clientId, aud: platform.issuer, nonce: randomBytes(16).toString('base64url'),
+      [CLAIM.messageType]: 'LtiDeepLinkingResponse', [CLAIM.version]: '1.3.0', [CLAIM.deploymentId]: ctx.dep,
+      ...(ctx.data ? { [CLAIM.deepLinkingData]: ctx.data } : {}),
+      [CLAIM.contentItems]: [item],
+    }, 300);
+    this.d.log.info('lti deep link', { platform: platform.id, course: course.id, class: cls.id });
+    return { kind: 'return', returnUrl: ctx.ret, jwt, title: cls.title };
+  }
+}

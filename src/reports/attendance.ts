@@ -1,0 +1,55 @@
+// Attendance arithmetic, pure: how long a learner was in a class (join/leave intervals merged, so two devices or
+// a reconnect are not counted twice, and clipped to the class), and the score that goes to the gradebook.
+
+export interface Interval {
+  joinedAt: number;
+  /** null: still connected (counted up to the end of the class). */
+  leftAt: number | null;
+}
+
+/** Milliseconds covered by the union of the intervals within [from, to). */
+export function attendedMs(intervals: readonly Interval[], from: number, to: number): number {
+  const clipped = intervals
+    .map((i) => [Math.max(i.joinedAt, from), Math.min(i.leftAt ?? to, to)] as const)
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let curA = -Infinity;
+  let curB = -Infinity;
+  for (const [a, b] of clipped) {
+    if (a > curB) {
+      if (curB > curA) total += curB - curA;
+      curA = a;
+      curB = b;
+    } else if (b > curB) {
+      curB = b;
+    }
+  }
+  if (curB > curA) total += curB - curA;
+  return total;
+}
+
+export type ScoreMode = 'percent' | 'minutes' | 'presence';
+
+export interface Score {
+  scoreGiven: number;
+  scoreMaximum: number;
+  comment: string;
+}
+
+/** The gradebook score for attending `attended` ms of a class of `length` ms. */
+export function attendanceScore(mode: ScoreMode, attended: number, length: number, presentPercent: number): Score {
+  const minutes = Math.round(attended / 60000);
+  const total = Math.max(1, Math.round(length / 60000));
+  const share = length > 0 ? Math.min(1, attended / length) : 0;
+  const pct = Math.round(share * 1000) / 10;
+  const comment = `Attended ${minutes} of ${total} min (${pct}%).`;
+  switch (mode) {
+    case 'percent':
+      return { scoreGiven: pct, scoreMaximum: 100, comment };
+    case 'minutes':
+      return { scoreGiven: Math.min(minutes, total), scoreMaximum: total, comment };
+    case 'presence':
+      return { scoreGiven: share * 100 >= presentPercent ? 1 : 0, scoreMaximum: 1, comment: `${share * 100 >= presentPercent ? 'Present' : 'Absent'}: ${comment}` };
+  }
+}
