@@ -23,7 +23,12 @@ t.test('kmk-live serve: OBS settings from channel create give a playable stream;
   // Exactly what an instructor pastes into OBS: Server + Stream Key.
   const pub = push(`${created.obs.server}/${created.obs.streamKey}`, { seconds: 60, size: '640x360' });
   t.teardown(() => pub.kill('SIGKILL'));
-  await waitFor('the master playlist', async () => (await fetch(`http://127.0.0.1:${http}/hls/math-101/master.m3u8`)).status === 200, 30000);
+  // The channel is private (the default): a learner's join token gets a playback URL; the bare path is refused.
+  const learner = cliJson<{ token: string }>(dir, ['token', 'join', 'math-101', '--user', 'u1', '--name', 'Ada'], env);
+  const play = await (await fetch(`http://127.0.0.1:${http}/api/channels/math-101/playback`, { headers: { Authorization: `Bearer ${learner.token}` } })).json() as { url: string };
+  t.match(play.url, /^\/hls\/math-101\/master\.m3u8\?pt=/, 'the playback URL carries a playback token');
+  await waitFor('the master playlist', async () => (await fetch(`http://127.0.0.1:${http}${play.url}`)).status === 200, 30000);
+  t.equal((await fetch(`http://127.0.0.1:${http}/hls/math-101/master.m3u8`)).status, 403, 'no playback token: 403');
 
   const status = await waitFor('kmk-live status to show the class', () => {
     const s = cliJson<{ running: boolean; channels: { channel: string; state: string }[] }>(dir, ['status'], env);

@@ -19,6 +19,7 @@ interface ChannelOpts {
   overflow?: string;
   guests?: string;
   startsAt?: string;
+  public?: string;
   json?: boolean;
   yes?: boolean;
 }
@@ -33,6 +34,7 @@ function patchFrom(o: ChannelOpts): ChannelPatch {
   if (o.overflow !== undefined) p.overflow = parseOverflow(o.overflow);
   if (o.guests !== undefined) p.allowGuests = parseOnOff('guests setting', o.guests);
   if (o.startsAt !== undefined) p.startsAt = parseStartsAt(o.startsAt);
+  if (o.public !== undefined) p.public = parseOnOff('public setting', o.public);
   return p;
 }
 
@@ -45,13 +47,14 @@ const settingOptions = (c: Command): Command =>
     .option('--archive <on|off>', 'upload the recording to Mux')
     .option('--overflow <policy>', 'when the box is full: mux, degrade or refuse')
     .option('--guests <on|off>', 'let learners join the engagement hub with just a display name')
-    .option('--starts-at <time>', 'scheduled start shown in the waiting room (ISO time, or none)');
+    .option('--starts-at <time>', 'scheduled start shown in the waiting room (ISO time, or none)')
+    .option('--public <on|off>', 'play without a playback token (default off: private, learners need a join token)');
 
 export function channelDetails(c: Channel): [string, string | number][] {
   return [
     ['slug', c.slug], ['title', c.title], ['ladder', c.ladder.join(',')], ['latency', c.latency],
     ['record', c.record ? 'on' : 'off'], ['archive', c.archive ? 'on' : 'off'], ['overflow', c.overflow],
-    ['guests', c.allowGuests ? 'on' : 'off'], ['starts at', c.startsAt ?? ''], ['created', c.createdAt], ['updated', c.updatedAt],
+    ['guests', c.allowGuests ? 'on' : 'off'], ['public', c.public ? 'on' : 'off'], ['starts at', c.startsAt ?? ''], ['created', c.createdAt], ['updated', c.updatedAt],
   ];
 }
 
@@ -78,6 +81,7 @@ export function registerChannel(program: Command): void {
           overflow: p.overflow ?? ctx.config['channels.defaultOverflow'],
           allowGuests: p.allowGuests ?? false,
           startsAt: p.startsAt ?? null,
+          public: p.public ?? false,
         });
         return { channel, ...store.streamKeys.rotate(channel.id) };
       }).immediate();
@@ -127,7 +131,7 @@ export function registerChannel(program: Command): void {
     .action((slug: string, o: ChannelOpts, cmd: Command) => {
       const p = patchFrom(o);
       if (Object.keys(p).length === 0) {
-        throw new ValidationError('nothing to update: give at least one of --title, --ladder, --latency, --record, --archive, --overflow, --guests, --starts-at');
+        throw new ValidationError('nothing to update: give at least one of --title, --ladder, --latency, --record, --archive, --overflow, --guests, --starts-at, --public');
       }
       const c = contextFor(cmd).store().channels.update(parseSlug(slug), p);
       if (o.json) return printJson(c);

@@ -13,6 +13,8 @@ import { registerToken } from './token.js';
 import { registerServe } from './serve.js';
 import { registerSession } from './session.js';
 import { registerStatus } from './status.js';
+import { registerLti } from './lti.js';
+import { registerClass } from './class.js';
 
 export function buildProgram(): Command {
   const program = new Command('kmk-live')
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerServe(program);
   registerStatus(program);
   registerSession(program);
+  registerClass(program);
+  registerLti(program);
   return program;
 }
 

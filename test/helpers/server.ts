@@ -23,15 +23,17 @@ export interface TestServer {
   logs: string[];
   base: string;
   rtmp(key: string): string;
-  createChannel(slug: string, opts?: { record?: boolean; ladder?: string[]; latency?: 'standard' | 'low'; overflow?: 'mux' | 'degrade' | 'refuse' }): { key: string; id: number };
+  createChannel(slug: string, opts?: { record?: boolean; ladder?: string[]; latency?: 'standard' | 'low'; overflow?: 'mux' | 'degrade' | 'refuse'; public?: boolean }): { key: string; id: number };
   get(path: string, headers?: Record<string, string>): Promise<Response>;
 }
 
 export async function startTestServer(dir: string, env: Record<string, string> = {}): Promise<TestServer> {
+  const httpPort = String(env.KMK_HTTP_PORT ?? await freePort());
   const config = loadConfig({
     env: {
       KMK_BIND_ADDRESS: '127.0.0.1',
-      KMK_HTTP_PORT: String(await freePort()),
+      KMK_HTTP_PORT: httpPort,
+      KMK_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
       KMK_RTMP_PORT: String(await freePort()),
       KMK_INGEST_RECONNECT_GRACE_SECONDS: '5',
       KMK_LOG_LEVEL: 'debug',
@@ -53,6 +55,9 @@ export async function startTestServer(dir: string, env: Record<string, string> =
       const c = server.store.channels.create({
         slug, title: slug, ladder: (o.ladder ?? ['1080p', '720p', '480p', '360p']) as never, latency: o.latency ?? 'standard',
         record: o.record ?? true, archive: false, overflow: o.overflow ?? 'degrade',
+        // The pipeline tests fetch HLS directly, so their channels are public unless a test asks for a private one
+        // (private playback has tests of its own; the CLI and LMS-created channels are private by default).
+        public: o.public ?? true,
       });
       return { key: server.store.streamKeys.rotate(c.id).key, id: c.id };
     },
