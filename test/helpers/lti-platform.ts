@@ -186,7 +186,7 @@ export class FakePlatform {
       const hint = url.searchParams.get('hint') ?? '';
       const src = this.loginUrl(hint, { lti_storage_target: '_parent' });
       return send(200, 'text/html', `<!doctype html><title>Biology 42</title><h1>Biology 42</h1>
-<iframe id="tool" src="${src.replace(/&/g, '&amp;')}" width="1200" height="760" allow="autoplay; fullscreen"></iframe>
+<iframe id="tool" src="${src.replace(/&/g, '&amp;')}" style="width:100%;height:760px;border:0" allow="autoplay; fullscreen"></iframe>
 <script>
 const store = {}; window.ltiStorage = store; window.ltiMessages = [];
 window.addEventListener('message', (e) => {
