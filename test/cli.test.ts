@@ -135,6 +135,9 @@ t.test('every command has --help with an example', async (t) => {
     ['key', 'rotate'], ['key', 'revoke'], ['key', 'list'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'],
     ['config', 'print'], ['db', 'migrate'], ['db', 'backup'], ['doctor'], ['token', 'join'], ['serve'], ['status'],
     ['session', 'list'], ['session', 'show'], ['session', 'archive'],
+    ['class', 'schedule'], ['class', 'list'], ['class', 'cancel'],
+    ['lti', 'platform', 'add'], ['lti', 'platform', 'list'], ['lti', 'platform', 'show'], ['lti', 'platform', 'remove'],
+    ['lti', 'platform', 'deployment'], ['lti', 'keys', 'rotate'], ['lti', 'keys', 'list'], ['lti', 'outbox'],
   ];
   const dir = t.testdir();
   for (const c of commands) {

@@ -3,7 +3,8 @@
 // then plays the private class when the instructor goes live.
 
 import t from 'tap';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { launch, type Browser } from './helpers/browser.js';
 import { FakePlatform, ROLE } from './helpers/lti-platform.js';
@@ -14,6 +15,8 @@ let lms: FakePlatform;
 let browser: Browser;
 
 t.before(async () => {
+  // A fresh server folder each run (tap keeps no state between runs for it).
+  rmSync(t.testdirName + '-srv', { recursive: true, force: true });
   lms = await FakePlatform.start();
   const port = await freePort();
   // The tool on "localhost", the LMS on "127.0.0.1": two sites, so the tool's frame is third-party.
@@ -26,6 +29,7 @@ t.teardown(async () => {
   await browser?.close();
   await ts?.server.stop();
   await lms?.stop();
+  rmSync(t.testdirName + '-srv', { recursive: true, force: true });
 });
 
 t.test('a learner launched inside the LMS iframe waits for the class, then plays it', async (t) => {
@@ -79,5 +83,32 @@ t.test('a learner launched inside the LMS iframe waits for the class, then plays
   const overflow = await frame.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   t.equal(overflow, 0, 'no horizontal overflow in the frame at phone width');
   await page.screenshot({ path: join(shots, 'lti-live-390.png'), fullPage: true });
+  t.same(errors, [], 'no page errors');
+});
+
+t.test('the instructor schedules a class from the studio opened from the LMS', async (t) => {
+  const inst = (await lms.launch({ user: { sub: 'u-prof', name: 'Prof', roles: [ROLE.instructor] } })).launch.headers.get('location')!;
+  const page = await browser.newPage({ width: 1280, height: 900 });
+  t.teardown(() => page.close());
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(new URL(inst, lms.toolBase).toString());
+  await page.waitForSelector('section:has(h2:text("Classes")) li');
+  const at = new Date(Date.now() + 2 * 86400_000);
+  const local = new Date(at.getTime() - at.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  await page.fill('form.schedule input[name=title]', 'Photosynthesis');
+  await page.fill('form.schedule input[name=startsAt]', local);
+  await page.fill('form.schedule input[name=minutes]', '50');
+  await page.click('form.schedule button[type=submit]');
+  await page.waitForSelector('.classes li:has-text("Photosynthesis")');
+  t.match(await page.textContent('.card .notice'), 'Scheduled “Photosynthesis”');
+  const k = ts.server.store.classes.list().find((c) => c.title === 'Photosynthesis');
+  t.match(k, { minutes: 50 });
+  t.equal(k!.startsAt, Math.floor(at.getTime() / 60000) * 60000, 'the time as the instructor typed it (to the minute)');
+  await page.fill('form.schedule input[name=title]', 'Far away');
+  await page.fill('form.schedule input[name=startsAt]', '2035-01-01T09:00');
+  await page.click('form.schedule button[type=submit]');
+  await page.waitForSelector('.card .notice:has-text("Not scheduled")');
+  t.match(await page.textContent('.card .notice'), /two years ahead/, 'the server\'s reason is shown');
   t.same(errors, [], 'no page errors');
 });

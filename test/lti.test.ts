@@ -2,6 +2,7 @@
 // every launch that must be refused, roles, deep linking, private playback, platform registration.
 
 import t from 'tap';
+import { rmSync } from 'node:fs';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { verifyJoinToken } from '../src/auth/join-token.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
@@ -15,6 +16,8 @@ const ada = { sub: 'u-ada', name: 'Ada Lovelace', email: 'ada@school.example', r
 const prof = { sub: 'u-prof', name: 'Prof. Turing', roles: [ROLE.instructor] };
 
 t.before(async () => {
+  // A fresh server folder each run (tap keeps no state between runs for it).
+  rmSync(t.testdirName + '-srv', { recursive: true, force: true });
   lms = await FakePlatform.start();
   ts = await startTestServer(t.testdirName + '-srv');
   lms.toolBase = ts.base;
@@ -23,6 +26,7 @@ t.before(async () => {
 t.teardown(async () => {
   await ts.server.stop();
   await lms.stop();
+  rmSync(t.testdirName + '-srv', { recursive: true, force: true });
 });
 
 const secret = (): Buffer => loadJoinSecret('', `${t.testdirName}-srv/data`);

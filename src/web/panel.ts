@@ -78,6 +78,12 @@ export class Panel {
     const room = m.room as { chat: Chat[]; questions: Question[]; polls: Poll[]; hands?: Hand[]; chatState: { locked: boolean; slowModeSeconds: number }; presence: number; reactions: string[]; class: { state: string; sessionId: string | null; replay: string | null; startsAt?: string | null } };
     const mine = m.mine as { questionVotes: string[]; pollVotes: Record<string, number>; handRaised: boolean };
     this.me = you;
+    if (you.role === 'viewer') {
+      // LTI mentors and other non-course roles watch and read; the server refuses their posts, so offer none.
+      this.notice.textContent = 'You are watching as a viewer: chat, questions and polls are read-only.';
+      for (const el of this.el.querySelectorAll<HTMLInputElement | HTMLButtonElement>('form input, form button, .reaction-bar button')) el.disabled = true;
+      this.handBtn.disabled = true;
+    }
     this.chat = room.chat;
     this.questions = new Map(room.questions.map((q) => [q.id, q]));
     this.polls = new Map(room.polls.map((p) => [p.id, p]));

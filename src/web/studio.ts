@@ -73,6 +73,46 @@ async function rotate(): Promise<void> {
   keyOut.append('New stream key (shown only now): ', h('code', {}, k.key));
 }
 
+// Scheduled classes: what learners opening the class from the LMS wait for, and what attendance counts against.
+const classList = h('ul', { class: 'classes' });
+const classNote = h('p', { class: 'notice', role: 'status' }, '');
+interface Klass { id: number; title: string; startsAt: number; minutes: number; record: boolean; sessionId: string | null }
+
+async function refreshClasses(): Promise<void> {
+  const r = await fetch(`/api/channels/${channel}/classes`, { headers: auth }).catch(() => undefined);
+  if (!r || !r.ok) return;
+  const list = await r.json() as Klass[];
+  clear(classList);
+  if (list.length === 0) classList.append(h('li', { class: 'empty' }, 'No classes scheduled yet.'));
+  for (const k of list) {
+    const when = new Date(k.startsAt).toLocaleString([], { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+    classList.append(h('li', { 'data-id': k.id }, h('strong', {}, k.title), ` — ${when}, ${k.minutes} min${k.record ? '' : ', not recorded'}${k.sessionId ? ' (delivered)' : ''} `,
+      k.sessionId ? null : h('button', { type: 'button', onclick: () => void cancelClass(k.id) }, 'Cancel')));
+  }
+}
+
+async function cancelClass(id: number): Promise<void> {
+  const r = await fetch(`/api/classes/${id}`, { method: 'DELETE', headers: auth });
+  classNote.textContent = r.ok ? 'Class cancelled.' : ((await r.json().catch(() => ({}))) as { message?: string }).message ?? 'Could not cancel the class.';
+  void refreshClasses();
+}
+
+function scheduleForm(): HTMLFormElement {
+  const title = h('input', { name: 'title', maxlength: 200, required: true, 'aria-label': 'class title', placeholder: 'Title' });
+  const starts = h('input', { type: 'datetime-local', name: 'startsAt', required: true, 'aria-label': 'start' });
+  const minutes = h('input', { type: 'number', name: 'minutes', min: 5, max: 600, value: 60, 'aria-label': 'length in minutes' });
+  return h('form', { class: 'schedule', onsubmit: (e: Event) => {
+    e.preventDefault();
+    const body = JSON.stringify({ title: title.value, startsAt: starts.value, tzOffsetMinutes: new Date().getTimezoneOffset(), minutes: Number(minutes.value) });
+    void fetch(`/api/channels/${channel}/classes`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body }).then(async (r) => {
+      const j = await r.json().catch(() => ({})) as { message?: string; title?: string };
+      classNote.textContent = r.ok ? `Scheduled “${j.title ?? title.value}”.` : `Not scheduled: ${j.message ?? r.status}`;
+      if (r.ok) title.value = '';
+      void refreshClasses();
+    });
+  } }, title, starts, minutes, h('button', { type: 'submit' }, 'Schedule'));
+}
+
 const panel = new Panel({ staff: true, floatLayer, onPresence: (n) => { viewersNow = n; } });
 const hub = new HubClient(hubUrl(params, channel), {
   welcome: (m) => panel.welcome(m), event: (e) => panel.event(e), direct: (m) => panel.direct(m), status: (s) => panel.status(s),
@@ -85,10 +125,12 @@ app.replaceChildren(
   h('main', { class: 'layout studio' },
     h('div', { class: 'left' }, stage,
       h('section', { class: 'card' }, h('h2', {}, 'Stream settings'), obs),
-      h('section', { class: 'card' }, h('h2', {}, 'Live health'), health, h('h3', {}, 'Viewers'), chart)),
+      h('section', { class: 'card' }, h('h2', {}, 'Live health'), health, h('h3', {}, 'Viewers'), chart),
+      h('section', { class: 'card' }, h('h2', {}, 'Classes'), classList, scheduleForm(), classNote)),
     panel.el));
 hub.connect();
 void refreshHealth();
+void refreshClasses();
 setInterval(() => void refreshHealth(), 2000);
 setInterval(() => {
   viewerSamples.push(viewersNow);
