@@ -212,8 +212,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     if (k?.courseId && store.classes.findCourse(k.courseId)?.platformId != null) passback.enqueue(k.id);
   });
   const playbackSecret = createHmac('sha256', secret).update('kmk-playback-tokens').digest();
-  const playbackToken = (scope: PlaybackScope): string =>
-    signPlayback(scope, Math.floor(Date.now() / 1000) + config['hls.playbackTokenTtlSeconds'], playbackSecret);
+  const playbackToken = (scope: PlaybackScope, viewer?: string): string =>
+    signPlayback(scope, Math.floor(Date.now() / 1000) + config['hls.playbackTokenTtlSeconds'], playbackSecret, viewer);
   // The LMS frames the pages: every registered platform's origin may, besides web.frameAncestors.
   const frameAncestors = (): string => {
     const origins = new Set<string>();

@@ -116,6 +116,11 @@ t.test('playback tokens are bound to one scope and expire', async (t) => {
   const forged = Buffer.from(JSON.stringify({ s: 'c:math-101', e: 9e9 })).toString('base64url');
   t.equal(checkPlayback(`${forged}.${s}`, ['c:math-101'], secret, 1000), 'bad_signature', 'a longer expiry with the old signature');
   void p;
+  const a = signPlayback('c:math-101', 2000, secret, 'lti1:ada');
+  const b = signPlayback('c:math-101', 2000, secret, 'lti1:bob');
+  t.not(a, b, 'each viewer\'s token differs');
+  t.equal(checkPlayback(b, ['c:math-101'], secret, 1000), 'ok');
+  t.notMatch(Buffer.from(a.split('.')[0]!, 'base64url').toString(), 'ada', 'the viewer is hashed, not carried');
 });
 
 t.test('playlists pass the playback token on to every relative URI', async (t) => {

@@ -3,14 +3,17 @@
 // query (`?pt=`) of the master playlist, and the origin copies it onto every URI in the playlists it serves, so
 // segment URLs stay the same for everyone apart from the query (a CDN can cache on the path alone).
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export type PlaybackScope = `c:${string}` | `s:${string}`;
 
 const sig = (payload: string, secret: Buffer): Buffer => createHmac('sha256', secret).update(`playback.${payload}`).digest();
 
-export function signPlayback(scope: PlaybackScope, expSeconds: number, secret: Buffer): string {
-  const payload = Buffer.from(JSON.stringify({ s: scope, e: expSeconds })).toString('base64url');
+/** `viewer`: who the token was handed to (a join token's user), kept as a short hash so each learner's token differs
+ * and the origin's logs can tell viewers apart without carrying LMS ids in URLs. */
+export function signPlayback(scope: PlaybackScope, expSeconds: number, secret: Buffer, viewer?: string): string {
+  const u = viewer ? createHash('sha256').update(viewer).digest('base64url').slice(0, 11) : undefined;
+  const payload = Buffer.from(JSON.stringify({ s: scope, e: expSeconds, ...(u ? { u } : {}) })).toString('base64url');
   return `${payload}.${sig(payload, secret).subarray(0, 16).toString('base64url')}`;
 }
 

@@ -16,7 +16,7 @@ export interface WebDeps {
   /** The channel a past session belongs to. */
   sessionChannel(sessionId: string): string | undefined;
   /** A signed playback token for a channel's live HLS ("c:<slug>") or a session's recording ("s:<id>"). */
-  playbackToken(scope: `c:${string}` | `s:${string}`): string;
+  playbackToken(scope: `c:${string}` | `s:${string}`, viewer?: string): string;
   addBeacon(b: Beacon): void;
   health(slug: string): unknown;
   rotateKey(slug: string): { key: string; fingerprint: string; server: string };
@@ -44,13 +44,13 @@ function instructor(req: HttpRequest, slug: string, secret: Buffer): boolean {
   return v.ok && v.claims.channel === slug && v.claims.role === 'instructor';
 }
 
-/** Who may have a playback token: anyone on public or guest channels, else a join token for the channel. */
-function viewer(req: HttpRequest, slug: string, c: { allowGuests: boolean; public: boolean }, secret: Buffer): boolean {
-  if (c.public || c.allowGuests) return true;
+/** Who may have a playback token: a join token's user for the channel, or anyone on public or guest channels
+ * (''); null when nobody may. */
+function viewer(req: HttpRequest, slug: string, c: { allowGuests: boolean; public: boolean }, secret: Buffer): string | null {
   const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
-  if (!m) return false;
-  const v = verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000));
-  return v.ok && v.claims.channel === slug;
+  const v = m ? verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000)) : undefined;
+  if (v?.ok && v.claims.channel === slug) return v.claims.sub;
+  return c.public || c.allowGuests ? '' : null;
 }
 
 const withPt = (play: Play, pt: string | undefined): Play =>
@@ -126,8 +126,9 @@ export function webRoutes(d: WebDeps): Route[] {
         const slug = slugFrom(req.path, '/api/channels/', '/playback');
         const c = slug ? d.channel(slug) : undefined;
         if (!slug || !c) return json(404, { error: 'not_found', message: 'no such channel' });
-        if (!viewer(req, slug, c, d.secret)) return noViewer();
-        return json(200, withPt(await d.playback(slug), c.public ? undefined : d.playbackToken(`c:${slug}`)));
+        const who = viewer(req, slug, c, d.secret);
+        if (who === null) return noViewer();
+        return json(200, withPt(await d.playback(slug), c.public ? undefined : d.playbackToken(`c:${slug}`, who || undefined)));
       },
     },
     {
@@ -136,9 +137,10 @@ export function webRoutes(d: WebDeps): Route[] {
         const slug = id ? d.sessionChannel(id) : undefined;
         const c = slug ? d.channel(slug) : undefined;
         if (!id || !slug || !c) return json(404, { error: 'not_found', message: 'no replay for this session' });
-        if (!viewer(req, slug, c, d.secret)) return noViewer();
+        const who = viewer(req, slug, c, d.secret);
+        if (who === null) return noViewer();
         const play = await d.replay(id);
-        return play ? json(200, withPt(play, c.public ? undefined : d.playbackToken(`s:${id}`))) : json(404, { error: 'not_found', message: 'no replay for this session' });
+        return play ? json(200, withPt(play, c.public ? undefined : d.playbackToken(`s:${id}`, who || undefined))) : json(404, { error: 'not_found', message: 'no replay for this session' });
       },
     },
     {
