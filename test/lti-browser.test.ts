@@ -66,6 +66,8 @@ t.test('a learner launched inside the LMS iframe waits for the class, then plays
   const cookies = await browser.context.cookies([lms.toolBase]);
   t.same(cookies, [], 'the tool set no cookie');
   await page.screenshot({ path: join(shots, 'lti-waiting-1280.png') });
+  t.equal(await frame.getAttribute('.pop-out', 'target'), '_blank', 'inside the LMS frame the page offers a window of its own');
+  t.equal(await frame.getAttribute('.pop-out', 'href'), frame.url());
 
   // The instructor goes live: the page switches to the player by itself, on private HLS.
   const pub = push(ts.rtmp(ts.server.store.streamKeys.rotate(ch.id).key), { seconds: 40, size: '640x360' });
@@ -94,6 +96,7 @@ t.test('the instructor schedules a class from the studio opened from the LMS', a
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(new URL(inst, lms.toolBase).toString());
   await page.waitForSelector('section:has(h2:text("Classes")) li');
+  t.equal(await page.$('.pop-out'), null, 'not framed: no "open in a new window"');
   const at = new Date(Date.now() + 2 * 86400_000);
   const local = new Date(at.getTime() - at.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   await page.fill('form.schedule input[name=title]', 'Photosynthesis');

@@ -6,7 +6,7 @@ import t from 'tap';
 import { FakePlatform, ROLE } from './helpers/lti-platform.js';
 import { push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { Client } from './helpers/ws.js';
-import { cliJson } from './helpers/cli.js';
+import { cliAsync, cliJson } from './helpers/cli.js';
 
 const prof = { sub: 'u-prof', name: 'Prof. Turing', roles: [ROLE.instructor] };
 const ada = { sub: 'u-ada', name: 'Ada Lovelace', roles: [ROLE.learner] };
@@ -109,4 +109,11 @@ t.test('attendance from a live class reaches the gradebook once each, even acros
   t.ok(roster.some((m) => m.ltiSub === 'u-cy' && m.role === 'learner'), 'NRPS: the absentee is on the roster');
   t.equal(ts.server.store.lti.outbox().length, 0, 'nothing left pending');
   t.ok(ts.server.store.classes.get(cls.id).passbackAt, 'the class records its passback');
+  lms.members.push({ sub: 'u-dee', name: 'Dee Late', roles: [ROLE.learner] });
+  const courseId = String(ts.server.store.classes.get(cls.id).courseId);
+  // Asynchronously: the LMS and the server run in this process and must keep answering.
+  const run = await cliAsync(dir, ['lti', 'roster', courseId, '--refresh', '--json']);
+  t.equal(run.code, 0, run.stderr);
+  const fresh = JSON.parse(run.stdout) as { ltiSub: string }[];
+  t.ok(fresh.some((m) => m.ltiSub === 'u-dee'), 'the roster can be fetched on demand (kmk-live lti roster --refresh)');
 });

@@ -3,6 +3,8 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../errors.js';
 import { ToolKeys } from '../lti/keys.js';
+import { PlatformServices } from '../lti/services.js';
+import { hubUserId, mapRoles, NRPS_SCOPE } from '../lti/claims.js';
 import { parsePlatform } from '../lti/platforms.js';
 import { publicBaseUrl } from '../config/urls.js';
 import { contextFor } from './context.js';
@@ -98,6 +100,42 @@ export function registerLti(program: Command): void {
       if (o.json) return printJson(list);
       if (list.length === 0) return print('No tool key yet: one is made when the server starts (or: kmk-live lti keys rotate).');
       print(table(['kid', 'created', 'retired', 'published'], list.map((k) => [k.kid, k.createdAt, k.retiredAt ?? '', k.published ? 'yes' : 'no'])));
+    });
+
+  group.command('courses')
+    .description('courses launched from an LMS, with their channel')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live lti courses')
+    .action((o: { json?: boolean }, cmd: Command) => {
+      const store = contextFor(cmd).store();
+      const list = store.classes.courses().map((c) => ({ ...c, channel: c.channelId === null ? null : store.channels.list().find((x) => x.id === c.channelId)?.slug ?? null }));
+      if (o.json) return printJson(list);
+      if (list.length === 0) return print('No courses yet: they appear when an LMS first launches the tool.');
+      print(table(['id', 'title', 'platform', 'context', 'channel', 'roster service', 'gradebook'], list.map((c) => [
+        c.id, c.title, c.platformId ?? '', c.contextId ?? '', c.channel ?? '', c.nrpsUrl ? 'yes' : 'no', c.agsLineItems ? 'yes' : 'no'])));
+    });
+
+  group.command('roster <courseId>')
+    .description('the course roster from the LMS (NRPS); --refresh fetches it now')
+    .option('--refresh', 'fetch the roster from the LMS first')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live lti roster 3 --refresh')
+    .action(async (id: string, o: { refresh?: boolean; json?: boolean }, cmd: Command) => {
+      const store = contextFor(cmd).store();
+      const course = store.classes.course(platformId(id));
+      if (o.refresh) {
+        if (course.platformId === null || !course.nrpsUrl) throw new ValidationError(`course ${course.id} has no roster service: its LMS did not offer NRPS in a launch`);
+        const platform = store.lti.platform(course.platformId);
+        const members = await new PlatformServices(new ToolKeys(store.lti)).members(platform, course.nrpsUrl, NRPS_SCOPE);
+        store.classes.replaceRoster(course.id, members.map((m) => ({
+          userId: hubUserId(platform.id, m.userId), ltiSub: m.userId, name: m.name.slice(0, 200), email: m.email, role: mapRoles(m.roles),
+          active: !/Inactive|Deleted/i.test(m.status),
+        })), Date.now());
+      }
+      const roster = store.classes.roster(course.id);
+      if (o.json) return printJson(roster);
+      if (roster.length === 0) return print(`No roster for course ${course.id} yet (it is fetched when a class ends, or: kmk-live lti roster ${course.id} --refresh).`);
+      print(table(['name', 'role', 'email', 'LMS id', 'active'], roster.map((m) => [m.name, m.role, m.email ?? '', m.ltiSub, m.active ? 'yes' : 'no'])));
     });
 
   group.command('outbox')

@@ -36,3 +36,9 @@ export const $ = <T extends Element = HTMLElement>(sel: string, root: ParentNode
 export function timeOf(ms: number): string {
   return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
+
+/** Inside an LMS frame: a link that opens this page (with its join token) in a window of its own. */
+export function popOut(): HTMLElement | null {
+  if (window.top === window) return null;
+  return h('a', { class: 'pop-out', href: location.href, target: '_blank', rel: 'noopener' }, 'Open in a new window ↗');
+}

@@ -1,6 +1,6 @@
 // /studio/<channel>: the instructor's page — OBS settings and key rotation, live health, class controls, preview.
 
-import { $, clear, h } from './dom.js';
+import { $, clear, h, popOut } from './dom.js';
 import { HubClient, hubUrl } from './hub-client.js';
 import { Panel } from './panel.js';
 import { Player } from './player.js';
@@ -121,7 +121,7 @@ panel.attach(hub);
 
 const stage = h('div', { class: 'stage' }, preview.el, floatLayer);
 app.replaceChildren(
-  h('header', { class: 'top' }, h('h1', {}, `${app.dataset.title ?? channel} — studio`)),
+  h('header', { class: 'top' }, h('h1', {}, `${app.dataset.title ?? channel} — studio`), popOut()),
   h('main', { class: 'layout studio' },
     h('div', { class: 'left' }, stage,
       h('section', { class: 'card' }, h('h2', {}, 'Stream settings'), obs),

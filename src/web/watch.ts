@@ -1,6 +1,6 @@
 // /watch/<channel>: the learner page — player, class state, engagement panel, QoE beacons.
 
-import { $, h } from './dom.js';
+import { $, h, popOut } from './dom.js';
 import { HubClient, hubUrl } from './hub-client.js';
 import { Panel } from './panel.js';
 import { Player } from './player.js';
@@ -87,7 +87,7 @@ const hub = new HubClient(hubUrl(params, channel), {
 panel.attach(hub);
 
 stage.append(player.el, overlay, floatLayer);
-app.replaceChildren(h('header', { class: 'top' }, h('h1', {}, app.dataset.title ?? channel)), h('main', { class: 'layout' }, stage, panel.el));
+app.replaceChildren(h('header', { class: 'top' }, h('h1', {}, app.dataset.title ?? channel), popOut()), h('main', { class: 'layout' }, stage, panel.el));
 
 if (!params.get('token') && !params.get('name')) {
   // No join token: offer to join as a guest (the server decides whether this channel allows guests).
