@@ -15,6 +15,8 @@ import { LtiTool } from './lti/tool.js';
 import { PlatformServices } from './lti/services.js';
 import { Passback } from './lti/passback.js';
 import { ltiRoutes } from './http/lti-routes.js';
+import { reportRoutes } from './http/report-routes.js';
+import { courseAttendanceCsv, reportCsv, sessionReport } from './reports/service.js';
 import { authorize } from './http/routes.js';
 import { classForNewSession, nextStart } from './classes/resolve.js';
 import type { RungName } from './live/channel-rules.js';
@@ -305,18 +307,31 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     log,
   });
   const verifyToken = (t: string) => store.apiTokens.verify(t);
+  const instructorOf = (req: { headers: { authorization: string } }, slug: string): boolean => {
+    const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
+    const v = m ? verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000)) : undefined;
+    return Boolean(v?.ok && v.claims.channel === slug && v.claims.role === 'instructor');
+  };
   const lti = ltiRoutes({
     tool, keys: ltiKeys, repo: store.lti, classes: store.classes, toolBase, toolTitle: 'KMK LiveStream', frameAncestors,
     authorizeApi: (req, scope) => authorize(req, { verifyToken }, scope),
-    instructorOf: (req, slug) => {
-      const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
-      const v = m ? verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000)) : undefined;
-      return Boolean(v?.ok && v.claims.channel === slug && v.claims.role === 'instructor');
-    },
+    instructorOf: (req, slug) => instructorOf(req, slug),
     channel: (slug) => store.channels.find(slug),
     scheduled: (k) => hub.scheduleChanged(k.channel),
   });
-  const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, [...web, ...lti, ...routes({
+  const reports = reportRoutes({
+    authorizeApi: (req, scope) => authorize(req, { verifyToken }, scope),
+    instructorOf: (req, slug) => instructorOf(req, slug),
+    sessionChannel: (id) => store.sessions.find(id)?.channel,
+    report: (id) => sessionReport(store, id, Date.now()),
+    reportCsv,
+    courseChannel: (id) => {
+      const c = store.classes.findCourse(id);
+      return c ? (c.channelId === null ? null : store.channels.list().find((x) => x.id === c.channelId)?.slug ?? null) : undefined;
+    },
+    courseCsv: (id) => courseAttendanceCsv(store, id, Date.now()),
+  });
+  const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, [...web, ...lti, ...reports, ...routes({
     origin,
     verifyToken,
     status,

@@ -7,6 +7,8 @@ import { createLogger } from '../log.js';
 import { Archiver } from '../mux/archive.js';
 import { createMuxApi } from '../mux/client.js';
 import { locateTool } from '../transcode/locate.js';
+import { REPORT_TABLES, reportCsv, sessionReport, type ReportTable } from '../reports/service.js';
+import { NotFoundError } from '../errors.js';
 import { contextFor } from './context.js';
 import { fields, print, printJson, table } from './output.js';
 
@@ -80,5 +82,37 @@ export function registerSession(program: Command): void {
         ['archive', job ? `${job.status}${job.size ? ` — ${formatProgress(job.bytesSent, job.size)}` : ''}${job.error ? ` (last error: ${job.error})` : ''}` : 'none'],
         ['mux asset', mux?.assetId ? `${mux.assetId} (playback ${mux.playbackId ?? '-'})` : ''],
       ]));
+    });
+
+  group.command('report <id>')
+    .description('the class report: attendance, engagement, quality of experience (partial while live)')
+    .option('--csv [table]', `print one table as CSV: ${REPORT_TABLES.join(', ')} (default learners)`)
+    .option('--json', 'print the whole report as JSON')
+    .addHelpText('after', '\nExample:\n  $ kmk-live session report s_0123456789abcdef --csv learners > attendance.csv')
+    .action((id: string, o: { csv?: string | boolean; json?: boolean }, cmd: Command) => {
+      const r = sessionReport(contextFor(cmd).store(), id, Date.now());
+      if (!r) throw new NotFoundError(`no session "${id.slice(0, 40)}" (see: kmk-live session list)`);
+      if (o.json) return printJson(r);
+      if (o.csv !== undefined) {
+        const t = (o.csv === true ? 'learners' : o.csv) as ReportTable;
+        if (!REPORT_TABLES.includes(t)) throw new ValidationError(`--csv takes one of ${REPORT_TABLES.join(', ')}`);
+        process.stdout.write(reportCsv(r, t));
+        return;
+      }
+      const s = r.summary;
+      print(fields([
+        ['session', `${r.session.id} on ${r.session.channel}${r.session.partial ? ' (still live: partial report)' : ''}`],
+        ['time', `${r.session.start} → ${r.session.end ?? 'now'} (${r.session.minutes} min)`],
+        ['attendance', `${s.attended} came${s.rostered ? ` of ${s.rostered} on the roster, ${s.neverCame} never came` : ''}; ${s.late} late, ${s.leftEarly} left early`],
+        ['viewers', `peak ${s.peakViewers}, average ${s.averageViewers}`],
+        ['engagement', `${s.chat} chat, ${s.questions} questions, ${s.upvotes} upvotes, ${s.pollAnswers} poll answers, ${s.reactions} reactions, ${s.hands} hands`],
+        ['quality', `median startup ${s.medianStartupMs ?? '-'} ms, rebuffering ${s.rebufferPct ?? '-'}%, ${s.playbackErrors} playback errors, ${s.exitsBeforeStart} left before the video started, ${s.badExperience} with a bad experience`],
+        ['most active', r.mostActive.join(', ') || '-'], ['silent', r.silent.join(', ') || '-'],
+      ]));
+      if (r.learners.length) {
+        print('');
+        print(table(['learner', 'minutes', 'share', 'late', 'left early', 'chat', 'questions', 'polls', 'rebuffer'], r.learners.map((l) => [
+          l.name, l.minutes, `${l.sharePct}%`, l.late ? 'yes' : '', l.leftEarly ? 'yes' : '', l.chat, l.questions, l.pollAnswers, l.rebufferPct === null ? '' : `${l.rebufferPct}%`])));
+      }
     });
 }

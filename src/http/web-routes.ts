@@ -87,7 +87,7 @@ export function parseBeacon(body: string, d: Pick<WebDeps, 'channel' | 'secret'>
   const errors = Array.isArray(o.errors) ? o.errors.filter((e): e is string => typeof e === 'string').slice(0, 10).map((e) => e.slice(0, 200)) : [];
   return {
     channelId: channel.id, sessionId, userId, at: now,
-    startupMs: num(o.startupMs, 600000), rebuffers: num(o.rebuffers, 1e6) ?? 0, rebufferMs: num(o.rebufferMs, 1e9) ?? 0,
+    startupMs: num(o.startupMs, 600000), rebuffers: num(o.rebuffers, 1e6) ?? 0, rebufferMs: num(o.rebufferMs, 1e9) ?? 0, playedMs: num(o.playedMs, 600000) ?? 0,
     bitrate: num(o.bitrate, 1e9), rendition: typeof o.rendition === 'string' ? o.rendition.slice(0, 20) : null,
     latencyMs: num(o.latencyMs, 3600000), errors,
   };

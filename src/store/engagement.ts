@@ -44,6 +44,10 @@ export class EngagementRepo {
                         ON CONFLICT(channel_id, user_id) DO UPDATE SET until = excluded.until`),
       attend: db.prepare('INSERT OR IGNORE INTO attendance (key, channel_id, session_id, user_id, name, role, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       leave: db.prepare('UPDATE attendance SET left_at = ? WHERE key = ?'),
+      reaction: db.prepare(`INSERT INTO engagement_counts (session_id, user_id, reactions) VALUES (?, ?, 1)
+                            ON CONFLICT(session_id, user_id) DO UPDATE SET reactions = reactions + 1`),
+      hand: db.prepare(`INSERT INTO engagement_counts (session_id, user_id, hands) VALUES (?, ?, 1)
+                        ON CONFLICT(session_id, user_id) DO UPDATE SET hands = hands + 1`),
     };
     db.transaction(() => {
       for (const o of ops) {
@@ -71,6 +75,9 @@ export class EngagementRepo {
             break;
           case 'mute':
             st.mute.run(o.channelId, o.userId, o.until);
+            break;
+          case 'tally':
+            (o.kind === 'reaction' ? st.reaction : st.hand).run(o.sessionId, o.userId);
             break;
           case 'attend':
             st.attend.run(o.key, o.channelId, o.sessionId, o.userId, o.name, o.role, o.at);

@@ -10,6 +10,7 @@ import { SessionRepo } from './sessions.js';
 import { StreamKeyRepo } from './stream-keys.js';
 import { LtiRepo } from './lti.js';
 import { ClassRepo } from './classes.js';
+import { ReportRepo } from './reports.js';
 
 export interface Store {
   db: Db;
@@ -22,6 +23,7 @@ export interface Store {
   mux: MuxRepo;
   lti: LtiRepo;
   classes: ClassRepo;
+  reports: ReportRepo;
   close(): void;
 }
 
@@ -38,6 +40,7 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
     mux: new MuxRepo(db),
     lti: new LtiRepo(db),
     classes: new ClassRepo(db),
+    reports: new ReportRepo(db),
     close: () => {
       if (db.open) db.close();
     },

@@ -320,6 +320,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX lti_outbox_due ON lti_outbox(status, next_at);
     `,
   },
+  {
+    version: 10,
+    name: 'reports: reactions and hands per learner, origin traffic per session, encode CPU, watch time in beacons',
+    sql: `
+      CREATE TABLE engagement_counts (
+        session_id TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        reactions  INTEGER NOT NULL DEFAULT 0,
+        hands      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (session_id, user_id)
+      );
+      CREATE TABLE session_traffic (
+        session_id TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('live', 'replay')),
+        rendition  TEXT NOT NULL,
+        bytes      INTEGER NOT NULL DEFAULT 0,
+        requests   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (session_id, kind, rendition)
+      );
+      ALTER TABLE sessions ADD COLUMN encode_cpu_ms INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE beacons ADD COLUMN played_ms INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -8,6 +8,8 @@ export interface Qoe {
   startupMs: number | null;
   rebuffers: number;
   rebufferMs: number;
+  /** Video played since the previous report (watch time, per rendition in the class report). */
+  playedMs: number;
   bitrate: number | null;
   rendition: string | null;
   latencyMs: number | null;
@@ -26,6 +28,8 @@ export class Player {
   private rebuffers = 0;
   private rebufferMs = 0;
   private waitingSince = 0;
+  private playedMs = 0;
+  private lastTime = -1;
   private errors: string[] = [];
   private retry?: number;
   private url = '';
@@ -52,6 +56,13 @@ export class Player {
         this.waitingSince = performance.now();
       }
     });
+    // Watch time: media time that advanced while playing (a seek or a jump to the live edge is not watching).
+    this.video.addEventListener('timeupdate', () => {
+      const t = this.video.currentTime;
+      if (this.lastTime >= 0 && !this.video.paused && t > this.lastTime && t - this.lastTime < 2) this.playedMs += (t - this.lastTime) * 1000 / (this.video.playbackRate || 1);
+      this.lastTime = t;
+    });
+    this.video.addEventListener('seeking', () => { this.lastTime = -1; });
     setInterval(() => this.showLatency(), 1000);
   }
 
@@ -100,8 +111,10 @@ export class Player {
     const level = this.hls && this.hls.currentLevel >= 0 ? this.hls.levels[this.hls.currentLevel] : undefined;
     const errors = this.errors;
     this.errors = [];
+    const playedMs = Math.round(this.playedMs);
+    this.playedMs = 0;
     return {
-      startupMs: this.startup, rebuffers: this.rebuffers, rebufferMs: Math.round(this.rebufferMs),
+      startupMs: this.startup, rebuffers: this.rebuffers, rebufferMs: Math.round(this.rebufferMs), playedMs,
       bitrate: level?.bitrate ?? null, rendition: level ? `${level.height}p` : null,
       latencyMs: this.hls && Number.isFinite(this.hls.latency) ? Math.round(this.hls.latency * 1000) : null, errors,
     };

@@ -1,0 +1,62 @@
+// Report endpoints: a class's report as JSON or CSV tables, and a course's attendance roll-up as CSV. Readable
+// with an API token (sessions:read) or by the class's instructor with their join token.
+
+import { SESSION_ID_PATTERN } from '../live/ids.js';
+import type { ClassReport } from '../reports/class-report.js';
+import { REPORT_TABLES, type ReportTable } from '../reports/service.js';
+import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
+
+export interface ReportRouteDeps {
+  authorizeApi(req: HttpRequest, scope: 'sessions:read' | 'admin'): HttpAnswer | undefined;
+  instructorOf(req: HttpRequest, slug: string): boolean;
+  sessionChannel(id: string): string | undefined;
+  report(sessionId: string): ClassReport | undefined;
+  reportCsv(r: ClassReport, table: ReportTable): string;
+  courseChannel(courseId: number): string | null | undefined;
+  courseCsv(courseId: number): string;
+}
+
+const param = (query: string, name: string): string | null => new URLSearchParams(query).get(name);
+
+export function csvAnswer(body: string, filename: string): HttpAnswer {
+  return {
+    status: 200,
+    headers: { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${filename}"`, 'Cache-Control': 'no-store' },
+    // A byte-order mark so spreadsheets read names with accents as UTF-8.
+    body: `\ufeff${body}`,
+  };
+}
+
+export function reportRoutes(d: ReportRouteDeps): Route[] {
+  const allowed = (req: HttpRequest, slug: string | null | undefined): HttpAnswer | undefined =>
+    (slug && d.instructorOf(req, slug) ? undefined : d.authorizeApi(req, 'sessions:read'));
+  return [
+    {
+      method: 'get', pattern: '/api/sessions/:id/report', handler: (req) => {
+        const id = req.path.split('/')[3] ?? '';
+        const slug = SESSION_ID_PATTERN.test(id) ? d.sessionChannel(id) : undefined;
+        const denied = allowed(req, slug);
+        if (denied) return denied;
+        const r = slug ? d.report(id) : undefined;
+        if (!r) return json(404, { error: 'not_found', message: 'no such session' });
+        const format = param(req.query, 'format') ?? 'json';
+        if (format === 'json') return json(200, r);
+        if (format !== 'csv') return json(400, { error: 'bad_request', message: 'format must be json or csv' });
+        const table = (param(req.query, 'table') ?? 'learners') as ReportTable;
+        if (!REPORT_TABLES.includes(table)) return json(400, { error: 'bad_request', message: `table must be one of ${REPORT_TABLES.join(', ')}` });
+        return csvAnswer(d.reportCsv(r, table), `${id}-${table}.csv`);
+      },
+    },
+    {
+      method: 'get', pattern: '/api/courses/:id/attendance.csv', handler: (req) => {
+        const raw = req.path.split('/')[3] ?? '';
+        const id = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+        const slug = Number.isNaN(id) ? undefined : d.courseChannel(id);
+        const denied = allowed(req, slug);
+        if (denied) return denied;
+        if (slug === undefined) return json(404, { error: 'not_found', message: 'no such course' });
+        return csvAnswer(d.courseCsv(id), `course-${id}-attendance.csv`);
+      },
+    },
+  ];
+}

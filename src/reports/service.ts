@@ -1,0 +1,55 @@
+// Gathers one class's records from the store and runs the pure report over them; the CSV tables of a report.
+// The only place reports meet the store, so HTTP, CLI and the studio all show the same numbers.
+
+import type { Store } from '../store/index.js';
+import { classReport, type ClassReport } from './class-report.js';
+import { toCsv, type CsvCell } from './csv.js';
+
+export type ReportStore = Pick<Store, 'sessions' | 'classes' | 'reports'>;
+
+/** undefined when there is no such session. A live session gives a partial report (report.session.partial). */
+export function sessionReport(store: ReportStore, sessionId: string, now: number): ClassReport | undefined {
+  const s = store.sessions.find(sessionId);
+  if (!s) return undefined;
+  const cls = store.classes.bySession(sessionId);
+  const roster = cls?.courseId ? store.classes.roster(cls.courseId).filter((m) => m.role === 'learner' && m.active).map((m) => ({ userId: m.userId, name: m.name })) : [];
+  return classReport({
+    session: { id: s.id, channel: s.channel, startedAt: Date.parse(s.startedAt), endedAt: s.endedAt ? Date.parse(s.endedAt) : null },
+    now, roster, ...store.reports.records(sessionId),
+  });
+}
+
+export const REPORT_TABLES = ['learners', 'polls', 'timeline', 'renditions'] as const;
+export type ReportTable = (typeof REPORT_TABLES)[number];
+
+export function reportCsv(r: ClassReport, table: ReportTable): string {
+  switch (table) {
+    case 'learners':
+      return toCsv(
+        ['name', 'user id', 'on roster', 'first join', 'last leave', 'minutes', 'share %', 'late', 'left early', 'never came', 'chat', 'questions',
+          'upvotes', 'poll answers', 'reactions', 'hands', 'startup ms', 'rebuffer %', 'rebuffers', 'watch minutes', 'playback errors', 'exited before start', 'bad experience'],
+        r.learners.map((l): CsvCell[] => [l.name, l.userId, l.rostered, l.firstJoin, l.lastLeave, l.minutes, l.sharePct, l.late, l.leftEarly, l.neverCame, l.chat,
+          l.questions, l.upvotes, l.pollAnswers, l.reactions, l.hands, l.startupMs, l.rebufferPct, l.rebuffers, l.watchMinutes, l.playbackErrors, l.exitedBeforeStart, l.badExperience]));
+    case 'polls':
+      return toCsv(['poll', 'option', 'votes', 'share %', 'closed'], r.polls.flatMap((p) => p.options.map((o): CsvCell[] => [p.question, o.text, o.votes, o.pct, p.closed])));
+    case 'timeline':
+      return toCsv(['time', 'viewers'], r.timeline.map((x): CsvCell[] => [x.at, x.viewers]));
+    case 'renditions':
+      return toCsv(['rendition', 'watch minutes', 'share %'], r.renditions.map((x): CsvCell[] => [x.rendition, x.minutes, x.sharePct]));
+  }
+}
+
+/** A course's attendance across its classes: one row per learner, one column of minutes per class. */
+export function courseAttendanceCsv(store: ReportStore, courseId: number, now: number): string {
+  const classes = store.classes.list({ courseId }).filter((k) => k.sessionId);
+  const reports = classes.map((k) => ({ k, r: sessionReport(store, k.sessionId!, now) }));
+  const people = new Map<string, string>();
+  for (const m of store.classes.roster(courseId)) if (m.role === 'learner') people.set(m.userId, m.name);
+  for (const { r } of reports) for (const l of r?.learners ?? []) if (!people.has(l.userId)) people.set(l.userId, l.name);
+  const headers = ['name', 'user id', ...classes.map((k) => `${k.title} (${new Date(k.startsAt).toISOString().slice(0, 10)}) minutes`), 'classes attended'];
+  const rows = [...people.entries()].sort((a, b) => a[1].localeCompare(b[1])).map(([id, name]): CsvCell[] => {
+    const mins = reports.map(({ r }) => r?.learners.find((l) => l.userId === id)?.minutes ?? 0);
+    return [name, id, ...mins, mins.filter((m) => m > 0).length];
+  });
+  return toCsv(headers, rows);
+}

@@ -1,0 +1,65 @@
+// Reads for the reports (one class's records, by session) and the traffic counters the origin flushes.
+// SQL for engagement_counts and session_traffic lives here.
+
+import type { Db } from './db.js';
+import type { ClassData } from '../reports/class-report.js';
+
+export interface TrafficRow {
+  sessionId: string;
+  kind: 'live' | 'replay';
+  rendition: string;
+  bytes: number;
+  requests: number;
+}
+
+export class ReportRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Everything a class report needs except the session, roster and clock. */
+  records(sessionId: string): Omit<ClassData, 'session' | 'now' | 'roster'> {
+    const db = this.db;
+    const attendance = (db.prepare('SELECT user_id, name, role, joined_at, left_at FROM attendance WHERE session_id = ?').all(sessionId) as
+      { user_id: string; name: string; role: string; joined_at: number; left_at: number | null }[])
+      .map((r) => ({ userId: r.user_id, name: r.name, role: r.role, joinedAt: r.joined_at, leftAt: r.left_at }));
+    const chat = (db.prepare('SELECT user_id, at, deleted_at FROM chat_messages WHERE session_id = ?').all(sessionId) as { user_id: string; at: number; deleted_at: number | null }[])
+      .map((r) => ({ userId: r.user_id, at: r.at, deleted: r.deleted_at !== null }));
+    const questions = (db.prepare('SELECT id, user_id FROM questions WHERE session_id = ?').all(sessionId) as { id: string; user_id: string }[])
+      .map((r) => ({ id: r.id, userId: r.user_id }));
+    const questionVotes = (db.prepare('SELECT v.question_id, v.user_id FROM question_votes v JOIN questions q ON q.id = v.question_id WHERE q.session_id = ?').all(sessionId) as
+      { question_id: string; user_id: string }[]).map((r) => ({ questionId: r.question_id, userId: r.user_id }));
+    const polls = (db.prepare('SELECT id, question, options, closed FROM polls WHERE session_id = ? ORDER BY at').all(sessionId) as
+      { id: string; question: string; options: string; closed: number }[]).map((r) => ({ id: r.id, question: r.question, options: JSON.parse(r.options) as string[], closed: r.closed === 1 }));
+    const pollVotes = (db.prepare('SELECT v.poll_id, v.user_id, v.option FROM poll_votes v JOIN polls p ON p.id = v.poll_id WHERE p.session_id = ?').all(sessionId) as
+      { poll_id: string; user_id: string; option: number }[]).map((r) => ({ pollId: r.poll_id, userId: r.user_id, option: r.option }));
+    const tallies = (db.prepare('SELECT user_id, reactions, hands FROM engagement_counts WHERE session_id = ?').all(sessionId) as
+      { user_id: string; reactions: number; hands: number }[]).map((r) => ({ userId: r.user_id, reactions: r.reactions, hands: r.hands }));
+    const beacons = (db.prepare('SELECT user_id, at, startup_ms, rebuffers, rebuffer_ms, played_ms, rendition, errors FROM beacons WHERE session_id = ? ORDER BY at').all(sessionId) as
+      { user_id: string; at: number; startup_ms: number | null; rebuffers: number; rebuffer_ms: number; played_ms: number; rendition: string | null; errors: string }[])
+      .map((r) => ({ userId: r.user_id, at: r.at, startupMs: r.startup_ms, rebuffers: r.rebuffers, rebufferMs: r.rebuffer_ms, playedMs: r.played_ms, rendition: r.rendition, errors: JSON.parse(r.errors) as string[] }));
+    return { attendance, chat, questions, questionVotes, polls, pollVotes, tallies, beacons };
+  }
+
+  /** Adds counted traffic (one transaction for a whole flush). */
+  addTraffic(rows: readonly TrafficRow[]): void {
+    if (rows.length === 0) return;
+    const st = this.db.prepare(`INSERT INTO session_traffic (session_id, kind, rendition, bytes, requests) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT(session_id, kind, rendition) DO UPDATE SET bytes = bytes + excluded.bytes, requests = requests + excluded.requests`);
+    this.db.transaction(() => {
+      for (const r of rows) st.run(r.sessionId, r.kind, r.rendition, r.bytes, r.requests);
+    })();
+  }
+
+  traffic(sessionId: string): TrafficRow[] {
+    return (this.db.prepare('SELECT * FROM session_traffic WHERE session_id = ? ORDER BY kind, rendition').all(sessionId) as
+      { session_id: string; kind: 'live' | 'replay'; rendition: string; bytes: number; requests: number }[])
+      .map((r) => ({ sessionId: r.session_id, kind: r.kind, rendition: r.rendition, bytes: r.bytes, requests: r.requests }));
+  }
+
+  setEncodeCpu(sessionId: string, ms: number): void {
+    this.db.prepare('UPDATE sessions SET encode_cpu_ms = MAX(encode_cpu_ms, ?) WHERE id = ?').run(Math.round(ms), sessionId);
+  }
+
+  encodeCpuMs(sessionId: string): number {
+    return (this.db.prepare('SELECT encode_cpu_ms FROM sessions WHERE id = ?').get(sessionId) as { encode_cpu_ms: number } | undefined)?.encode_cpu_ms ?? 0;
+  }
+}
