@@ -1,6 +1,6 @@
 // Bundles the pages (src/web) with esbuild into dist/web: hls.js is bundled, nothing is fetched from a CDN.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,5 +12,6 @@ await build({
   bundle: true, format: 'iife', target: ['es2020', 'safari14'], minify: true, sourcemap: true, outdir: out, logLevel: 'warning',
   legalComments: 'linked',
 });
-copyFileSync(join(root, 'src/web/app.css'), join(out, 'app.css'));
+// Our styles, then uPlot's (the charts in the studio's reports), in one file: the pages link only app.css.
+writeFileSync(join(out, 'app.css'), readFileSync(join(root, 'src/web/app.css'), 'utf8') + '\n' + readFileSync(join(root, 'node_modules/uplot/dist/uPlot.min.css'), 'utf8'));
 console.log('web assets built into dist/web');

@@ -330,6 +330,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       return c ? (c.channelId === null ? null : store.channels.list().find((x) => x.id === c.channelId)?.slug ?? null) : undefined;
     },
     courseCsv: (id) => courseAttendanceCsv(store, id, Date.now()),
+    channelSessions: (slug) => (store.channels.find(slug) ? store.sessions.list({ channel: slug, limit: 50 }) : undefined),
   });
   const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, [...web, ...lti, ...reports, ...routes({
     origin,

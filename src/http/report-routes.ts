@@ -14,6 +14,8 @@ export interface ReportRouteDeps {
   reportCsv(r: ClassReport, table: ReportTable): string;
   courseChannel(courseId: number): string | null | undefined;
   courseCsv(courseId: number): string;
+  /** The channel's recent sessions, newest first. */
+  channelSessions(slug: string): unknown[] | undefined;
 }
 
 const param = (query: string, name: string): string | null => new URLSearchParams(query).get(name);
@@ -31,6 +33,15 @@ export function reportRoutes(d: ReportRouteDeps): Route[] {
   const allowed = (req: HttpRequest, slug: string | null | undefined): HttpAnswer | undefined =>
     (slug && d.instructorOf(req, slug) ? undefined : d.authorizeApi(req, 'sessions:read'));
   return [
+    {
+      method: 'get', pattern: '/api/channels/:slug/sessions', handler: (req) => {
+        const slug = req.path.split('/')[3] ?? '';
+        const denied = allowed(req, slug);
+        if (denied) return denied;
+        const list = d.channelSessions(slug);
+        return list ? json(200, list) : json(404, { error: 'not_found', message: 'no such channel' });
+      },
+    },
     {
       method: 'get', pattern: '/api/sessions/:id/report', handler: (req) => {
         const id = req.path.split('/')[3] ?? '';

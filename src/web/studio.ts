@@ -4,6 +4,7 @@ import { $, clear, h, popOut } from './dom.js';
 import { HubClient, hubUrl } from './hub-client.js';
 import { Panel } from './panel.js';
 import { Player } from './player.js';
+import { ReportsView } from './reports.js';
 
 const app = $('#app');
 const channel = app.dataset.channel ?? '';
@@ -120,14 +121,26 @@ const hub = new HubClient(hubUrl(params, channel), {
 panel.attach(hub);
 
 const stage = h('div', { class: 'stage' }, preview.el, floatLayer);
+const reports = new ReportsView(channel, auth);
+const liveView = h('div', { class: 'view' }, stage,
+  h('section', { class: 'card' }, h('h2', {}, 'Stream settings'), obs),
+  h('section', { class: 'card' }, h('h2', {}, 'Live health'), health, h('h3', {}, 'Viewers'), chart),
+  h('section', { class: 'card' }, h('h2', {}, 'Classes'), classList, scheduleForm(), classNote));
+const reportView = h('div', { class: 'view', hidden: true }, reports.el);
+const tab = (name: string, view: HTMLElement, other: HTMLElement, onOpen?: () => void): HTMLButtonElement => {
+  const b = h('button', { type: 'button', role: 'tab', class: 'tab', 'aria-selected': view === liveView ? 'true' : 'false', onclick: () => {
+    view.hidden = false;
+    other.hidden = true;
+    for (const t of tabs.querySelectorAll('.tab')) t.setAttribute('aria-selected', String(t === b));
+    onOpen?.();
+  } }, name);
+  return b;
+};
+const tabs = h('div', { class: 'tabs', role: 'tablist' });
+tabs.append(tab('Live', liveView, reportView), tab('Reports', reportView, liveView, () => void reports.open()));
 app.replaceChildren(
   h('header', { class: 'top' }, h('h1', {}, `${app.dataset.title ?? channel} — studio`), popOut()),
-  h('main', { class: 'layout studio' },
-    h('div', { class: 'left' }, stage,
-      h('section', { class: 'card' }, h('h2', {}, 'Stream settings'), obs),
-      h('section', { class: 'card' }, h('h2', {}, 'Live health'), health, h('h3', {}, 'Viewers'), chart),
-      h('section', { class: 'card' }, h('h2', {}, 'Classes'), classList, scheduleForm(), classNote)),
-    panel.el));
+  h('main', { class: 'layout studio' }, h('div', { class: 'left' }, tabs, liveView, reportView), panel.el));
 hub.connect();
 void refreshHealth();
 void refreshClasses();

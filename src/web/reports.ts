@@ -1,0 +1,173 @@
+// The studio's Reports tab: pick a class, see attendance, engagement and quality of experience, with charts
+// (uPlot, bundled) and sortable tables that export to CSV. Everything shown comes from /api/sessions/<id>/report.
+
+import uPlot from 'uplot';
+import { clear, h } from './dom.js';
+
+interface Learner {
+  userId: string; name: string; rostered: boolean; firstJoin: string | null; lastLeave: string | null; minutes: number; sharePct: number;
+  late: boolean; leftEarly: boolean; neverCame: boolean; chat: number; questions: number; upvotes: number; pollAnswers: number; reactions: number;
+  hands: number; startupMs: number | null; rebufferPct: number | null; watchMinutes: number; playbackErrors: number; badExperience: boolean;
+}
+interface Report {
+  session: { id: string; channel: string; start: string; end: string | null; minutes: number; partial: boolean };
+  summary: Record<string, number | null>;
+  timeline: { at: string; viewers: number }[];
+  learners: Learner[];
+  polls: { id: string; question: string; closed: boolean; total: number; options: { text: string; votes: number; pct: number }[] }[];
+  renditions: { rendition: string; minutes: number; sharePct: number }[];
+  startup: { bucket: string; count: number }[];
+  mostActive: string[];
+  silent: string[];
+}
+interface Session { id: string; startedAt: string; endedAt: string | null }
+
+type Col = [label: string, get: (l: Learner) => string | number | null, numeric: boolean];
+const COLUMNS: Col[] = [
+  ['Learner', (l) => l.name, false], ['Minutes', (l) => l.minutes, true], ['Share %', (l) => l.sharePct, true],
+  ['Arrived', (l) => (l.neverCame ? 'never came' : l.late ? 'late' : 'on time'), false], ['Left early', (l) => (l.leftEarly ? 'yes' : ''), false],
+  ['Chat', (l) => l.chat, true], ['Questions', (l) => l.questions, true], ['Upvotes', (l) => l.upvotes, true], ['Poll answers', (l) => l.pollAnswers, true],
+  ['Reactions', (l) => l.reactions, true], ['Hands', (l) => l.hands, true], ['Startup ms', (l) => l.startupMs, true],
+  ['Rebuffer %', (l) => l.rebufferPct, true], ['Errors', (l) => l.playbackErrors, true],
+];
+
+function cssVar(name: string, fallback: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+}
+
+function barsChart(title: string, labels: string[], values: number[], unit: string, width: number): HTMLElement {
+  const box = h('figure', { class: 'chart-box', 'data-chart': title }, h('figcaption', {}, title));
+  const fg = cssVar('--fg', '#16181d');
+  const grid = cssVar('--line', '#d9dce1');
+  const bars = uPlot.paths.bars ? uPlot.paths.bars({ size: [0.6, 60] }) : undefined;
+  new uPlot({
+    width, height: 180, legend: { show: false }, cursor: { show: false },
+    scales: { x: { time: false, range: [-0.5, labels.length - 0.5] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
+    axes: [
+      { stroke: fg, grid: { show: false }, ticks: { stroke: grid }, splits: () => labels.map((_, i) => i), values: () => labels },
+      { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid }, label: unit, labelSize: 20, size: 50 },
+    ],
+    series: [{}, { label: title, fill: cssVar('--accent', '#2563eb'), stroke: cssVar('--accent', '#2563eb'), paths: bars, points: { show: false } }],
+  }, [labels.map((_, i) => i), values], box);
+  box.append(h('table', { class: 'chart-data sr-only' }, ...labels.map((l, i) => h('tr', {}, h('th', {}, l), h('td', {}, String(values[i]))))));
+  return box;
+}
+
+function timelineChart(r: Report, width: number): HTMLElement {
+  const box = h('figure', { class: 'chart-box', 'data-chart': 'viewers' }, h('figcaption', {}, 'Viewers during the class'));
+  const fg = cssVar('--fg', '#16181d');
+  const grid = cssVar('--line', '#d9dce1');
+  const xs = r.timeline.map((p) => Date.parse(p.at) / 1000);
+  new uPlot({
+    width, height: 200, legend: { show: false },
+    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max + 1)] } },
+    axes: [
+      { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid }, label: 'time', labelSize: 20 },
+      { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid }, label: 'viewers', labelSize: 20, size: 50 },
+    ],
+    series: [{}, { label: 'viewers', stroke: cssVar('--accent', '#2563eb'), width: 2, fill: 'rgba(37, 99, 235, 0.15)' }],
+  }, [xs, r.timeline.map((p) => p.viewers)], box);
+  return box;
+}
+
+export class ReportsView {
+  readonly el = h('section', { class: 'card reports', 'aria-label': 'reports' });
+  private readonly picker = h('select', { 'aria-label': 'class to report on', onchange: () => void this.show(this.picker.value) });
+  private readonly body = h('div', { class: 'report-body' });
+  private sort: { col: number; desc: boolean } = { col: 0, desc: false };
+  private report?: Report;
+
+  constructor(private readonly channel: string, private readonly auth: Record<string, string>) {
+    this.el.append(h('h2', {}, 'Reports'), h('label', { class: 'report-pick' }, 'Class ', this.picker), this.body);
+  }
+
+  async open(): Promise<void> {
+    const r = await fetch(`/api/channels/${this.channel}/sessions`, { headers: this.auth }).catch(() => undefined);
+    clear(this.picker);
+    if (!r || !r.ok) {
+      this.body.replaceChildren(h('p', { class: 'notice' }, r?.status === 401 ? 'Reports are for the class\'s instructor.' : 'Reports are unavailable right now.'));
+      return;
+    }
+    const sessions = await r.json() as Session[];
+    if (sessions.length === 0) {
+      this.body.replaceChildren(h('p', { class: 'empty' }, 'No classes yet: a report appears here once you have gone live.'));
+      return;
+    }
+    for (const s of sessions) {
+      const when = new Date(s.startedAt).toLocaleString([], { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+      this.picker.append(h('option', { value: s.id }, `${when}${s.endedAt ? '' : ' (live)'}`));
+    }
+    await this.show(sessions[0]!.id);
+  }
+
+  private async show(id: string): Promise<void> {
+    const r = await fetch(`/api/sessions/${id}/report`, { headers: this.auth });
+    if (!r.ok) {
+      this.body.replaceChildren(h('p', { class: 'notice' }, 'This report could not be loaded.'));
+      return;
+    }
+    this.report = await r.json() as Report;
+    this.render();
+  }
+
+  private render(): void {
+    const r = this.report!;
+    const s = r.summary;
+    const width = Math.max(260, Math.min(720, this.el.clientWidth - 24));
+    const stat = (label: string, value: string | number | null | undefined, key: string): HTMLElement =>
+      h('div', { class: 'stat', 'data-stat': key }, h('span', { class: 'num' }, value === null || value === undefined ? '—' : String(value)), h('span', { class: 'label' }, label));
+    this.body.replaceChildren(
+      r.session.partial ? h('p', { class: 'notice' }, 'This class is still live: the report is partial.') : '',
+      h('div', { class: 'stats' },
+        stat('came', s.attended, 'attended'), ...(s.rostered ? [stat('on the roster', s.rostered, 'rostered'), stat('never came', s.neverCame, 'neverCame')] : []),
+        stat('peak viewers', s.peakViewers, 'peakViewers'), stat('average viewers', s.averageViewers, 'averageViewers'),
+        stat('chat messages', s.chat, 'chat'), stat('questions', s.questions, 'questions'), stat('poll answers', s.pollAnswers, 'pollAnswers'),
+        stat('median startup (ms)', s.medianStartupMs, 'medianStartupMs'), stat('rebuffering %', s.rebufferPct, 'rebufferPct'),
+        stat('bad experience', s.badExperience, 'badExperience')),
+      timelineChart(r, width),
+      h('div', { class: 'chart-row' },
+        barsChart('Watch time by quality', r.renditions.map((x) => x.rendition), r.renditions.map((x) => x.sharePct), '% of watch time', Math.min(width, 360)),
+        barsChart('Video startup time', r.startup.map((x) => x.bucket), r.startup.map((x) => x.count), 'learners', Math.min(width, 360))),
+      h('div', { class: 'table-head' }, h('h3', {}, 'Learners'), this.csvButton('learners')),
+      this.learnerTable(),
+      ...(r.polls.length ? [h('div', { class: 'table-head' }, h('h3', {}, 'Polls'), this.csvButton('polls')), ...r.polls.map((p) => h('div', { class: 'poll-result' },
+        h('p', {}, p.question, ` (${p.total} answers${p.closed ? '' : ', still open'})`),
+        h('ul', {}, ...p.options.map((o) => h('li', {}, `${o.text}: ${o.votes} (${o.pct}%)`)))))] : [h('p', { class: 'empty' }, 'No polls in this class.')]),
+      h('p', {}, h('strong', {}, 'Most active: '), r.mostActive.join(', ') || '—'),
+      h('p', {}, h('strong', {}, 'Silent: '), r.silent.join(', ') || '—'),
+    );
+  }
+
+  private learnerTable(): HTMLElement {
+    const rows = [...this.report!.learners];
+    const [, get, numeric] = COLUMNS[this.sort.col]!;
+    rows.sort((a, b) => {
+      const x = get(a);
+      const y = get(b);
+      const c = numeric ? (Number(x ?? -1) - Number(y ?? -1)) : String(x ?? '').localeCompare(String(y ?? ''));
+      return this.sort.desc ? -c : c;
+    });
+    const head = h('tr', {}, ...COLUMNS.map(([label], i) => h('th', {
+      scope: 'col', 'aria-sort': this.sort.col === i ? (this.sort.desc ? 'descending' : 'ascending') : 'none',
+    }, h('button', { type: 'button', class: 'sort', onclick: () => { this.sort = { col: i, desc: this.sort.col === i ? !this.sort.desc : false }; this.render(); } }, label))));
+    return h('div', { class: 'table-wrap' }, h('table', { class: 'learners' }, h('thead', {}, head),
+      h('tbody', {}, ...rows.map((l) => h('tr', { class: l.badExperience ? 'bad' : l.neverCame ? 'absent' : '' },
+        ...COLUMNS.map(([, g]) => h('td', {}, String(g(l) ?? '—'))))))));
+  }
+
+  private csvButton(table: string): HTMLElement {
+    return h('button', { type: 'button', class: 'csv', onclick: () => void this.download(table) }, 'Export CSV');
+  }
+
+  private async download(table: string): Promise<void> {
+    const id = this.report!.session.id;
+    const r = await fetch(`/api/sessions/${id}/report?format=csv&table=${table}`, { headers: this.auth });
+    if (!r.ok) return;
+    const url = URL.createObjectURL(await r.blob());
+    const a = h('a', { href: url, download: `${id}-${table}.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+}
