@@ -16,7 +16,10 @@ import { PlatformServices } from './lti/services.js';
 import { Passback } from './lti/passback.js';
 import { ltiRoutes } from './http/lti-routes.js';
 import { reportRoutes } from './http/report-routes.js';
-import { courseAttendanceCsv, reportCsv, sessionReport } from './reports/service.js';
+import { costCsv, courseAttendanceCsv, periodCost, reportCsv, sessionReport } from './reports/service.js';
+import { checkPrices, forChannel } from './reports/cost.js';
+import { pricesFrom } from './reports/prices.js';
+import { TrafficCounter } from './reports/traffic.js';
 import { authorize } from './http/routes.js';
 import { classForNewSession, nextStart } from './classes/resolve.js';
 import type { RungName } from './live/channel-rules.js';
@@ -126,6 +129,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         ffmpegPath: ffmpeg.path, plan: req.plan, outDir: req.outDir, record: req.record, segmentPrefix: req.segmentPrefix,
         preset: opts.preset ?? 'veryfast', liveWindow: 6, maxBufferedBytes: 8 * 1024 * 1024, feed: req.feed, log,
         onSlowChange: req.onSlowChange,
+        onProcessCpu: (ms) => {
+          try {
+            store.reports.addEncodeCpu(req.sessionId, ms);
+          } catch (err) {
+            log.warn('could not record encode CPU', { session: req.sessionId, err });
+          }
+        },
       }),
       probe: (path) => probeFile(path, ffprobe.path),
       overflow: muxApi ? {
@@ -231,7 +241,15 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     return [config['web.frameAncestors'], ...origins].join(' ');
   };
 
-  const origin = new Origin({ mediaDir: config['paths.media'], cacheBytes: 64 * 1024 * 1024, liveWindow: 6 });
+  const traffic = new TrafficCounter({
+    liveSession: (slug) => live.current(slug)?.sessionId,
+    save: (rows) => store.reports.addTraffic(rows),
+    onError: (err) => log.warn('could not record origin traffic', { err }),
+  }, { flushMs: 5000, maxKeys: 10000 });
+  const origin = new Origin({
+    mediaDir: config['paths.media'], cacheBytes: 64 * 1024 * 1024, liveWindow: 6,
+    onServed: (kind, owner, rel, bytes) => traffic.served(kind, owner, rel, bytes),
+  });
   const status = (): ServerStatus => {
     const snap = live.snapshot();
     return {
@@ -330,6 +348,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       return c ? (c.channelId === null ? null : store.channels.list().find((x) => x.id === c.channelId)?.slug ?? null) : undefined;
     },
     courseCsv: (id) => courseAttendanceCsv(store, id, Date.now()),
+    cost: (from, to, channel) => {
+      const prices = pricesFrom(config);
+      const bad = checkPrices(prices);
+      if (bad) return bad;
+      const all = periodCost(store, prices, from, to, Date.now());
+      return channel ? forChannel(all, channel) : all;
+    },
+    costCsv,
     channelSessions: (slug) => (store.channels.find(slug) ? store.sessions.list({ channel: slug, limit: 50 }) : undefined),
   });
   const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, [...web, ...lti, ...reports, ...routes({
@@ -370,6 +396,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   hub.start();
   archiver?.start();
   passback.start();
+  traffic.start();
 
   try {
     await http.start();
@@ -380,6 +407,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await ingest.stop();
     await archiver?.stop();
     await passback.stop();
+    traffic.stop();
     store.close();
     throw err;
   }
@@ -396,6 +424,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       hub.stop();
       await archiver?.stop(); // its jobs record where they stand before the store closes
       await passback.stop();
+      traffic.stop();
       store.close();
       log.info('stopped');
     })()),

@@ -137,7 +137,7 @@ t.test('every command has --help with an example', async (t) => {
     ['session', 'list'], ['session', 'show'], ['session', 'archive'],
     ['class', 'schedule'], ['class', 'list'], ['class', 'cancel'],
     ['lti', 'platform', 'add'], ['lti', 'platform', 'list'], ['lti', 'platform', 'show'], ['lti', 'platform', 'remove'],
-    ['lti', 'platform', 'deployment'], ['lti', 'keys', 'rotate'], ['lti', 'keys', 'list'], ['lti', 'outbox'], ['lti', 'courses'], ['lti', 'roster'],
+    ['lti', 'platform', 'deployment'], ['lti', 'keys', 'rotate'], ['lti', 'keys', 'list'], ['lti', 'outbox'], ['lti', 'courses'], ['lti', 'roster'], ['session', 'report'], ['report', 'cost'], ['report', 'course'],
   ];
   const dir = t.testdir();
   for (const c of commands) {

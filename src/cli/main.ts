@@ -15,6 +15,7 @@ import { registerSession } from './session.js';
 import { registerStatus } from './status.js';
 import { registerLti } from './lti.js';
 import { registerClass } from './class.js';
+import { registerReport } from './report.js';
 
 export function buildProgram(): Command {
   const program = new Command('kmk-live')
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerSession(program);
   registerClass(program);
   registerLti(program);
+  registerReport(program);
   return program;
 }
 

@@ -105,6 +105,16 @@ export const SCHEMA = {
   'lti.retryBaseSeconds': { type: 'integer', min: 1, max: 3600, description: 'First retry delay of a failed passback call; doubles per attempt (at most 1 h).' },
   'lti.maxAttempts': { type: 'integer', min: 1, max: 100, description: 'Attempts before a passback item is marked failed (kmk-live lti outbox shows it).' },
   'lti.clockSkewSeconds': { type: 'integer', min: 0, max: 600, description: 'Clock difference tolerated when checking an id_token\'s exp and iat.' },
+  'cost.boxPerMonth': { type: 'number', min: 0, max: 1e7, description: 'What this box costs a month (hardware or VM, power, network), USD.' },
+  'cost.classesPerMonth': { type: 'integer', min: 1, max: 1e6, description: 'How many classes the box carries a month: each class bears this share of cost.boxPerMonth.' },
+  'cost.cdnPerGb': { type: 'number', min: 0, max: 100, description: 'CDN or origin egress price per GB served, USD (0 when egress is in the box price).' },
+  'cost.muxEncodePerMinHd': { type: 'number', min: 0, max: 100, description: 'Mux encoding (live input or asset) per minute at 1080p and above, USD.' },
+  'cost.muxEncodePerMinSd': { type: 'number', min: 0, max: 100, description: 'Mux encoding per minute at 720p and below, USD.' },
+  'cost.muxDeliveryPerMin': { type: 'number', min: 0, max: 100, description: 'Mux delivery per minute watched, USD.' },
+  'cost.muxStoragePerMinMonth': { type: 'number', min: 0, max: 100, description: 'Mux storage per minute of video per month, USD.' },
+  'cost.zoomPerHostPerMonth': { type: 'number', min: 0, max: 1e5, description: 'Zoom licence per host per month, USD (the conferencing being replaced).' },
+  'cost.zoomLargeMeetingPerMonth': { type: 'number', min: 0, max: 1e5, description: 'Zoom large-meeting add-on per host per month, USD, counted when a class had more than 100 viewers.' },
+  'cost.zoomHosts': { type: 'integer', min: 1, max: 1e5, description: 'Zoom host licences the school would need for these classes.' },
   'log.level': { type: 'enum', values: ['debug', 'info', 'warn', 'error'], description: 'Least severe log level printed.' },
 } as const satisfies Record<string, KeySpec>;
 

@@ -14,3 +14,4 @@ export function publicBaseUrl(config: Config): string {
   const host = config.publicHost.includes(':') && !config.publicHost.startsWith('[') ? `[${config.publicHost}]` : config.publicHost;
   return `http://${host}:${config['http.port']}`;
 }
+

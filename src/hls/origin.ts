@@ -17,6 +17,8 @@ export interface OriginOptions {
   /** Most bytes of segments kept in memory. */
   cacheBytes: number;
   liveWindow: number;
+  /** Told of every body served (bytes actually sent), for the per-session traffic counts. */
+  onServed?(kind: 'hls' | 'vod', owner: string, rel: string, bytes: number): void;
 }
 
 export const CORS_HEADERS: Record<string, string> = {
@@ -44,7 +46,7 @@ export class Origin {
   constructor(private readonly o: OriginOptions) {}
 
   /** `playbackToken`: copied onto every URI of a served playlist (private channels). */
-  async serve(kind: 'hls' | 'vod', rawPath: string, range: string, playbackToken?: string): Promise<OriginResponse> {
+  async serve(kind: 'hls' | 'vod', rawPath: string, range: string, playbackToken?: string, head = false): Promise<OriginResponse> {
     this.counters.requests += 1;
     const r = resolveMediaPath(this.o.mediaDir, kind, rawPath);
     if (!r.ok) {
@@ -74,9 +76,11 @@ export class Origin {
     if (byteRange) {
       const part = body.subarray(byteRange.start, byteRange.end + 1);
       this.counters.bytesOut += part.length;
+      if (!head) this.o.onServed?.(kind, file.owner, file.rel, part.length);
       return { status: 206, headers: { ...headers, 'Content-Range': `bytes ${byteRange.start}-${byteRange.end}/${body.length}` }, body: part };
     }
     this.counters.bytesOut += body.length;
+    if (!head) this.o.onServed?.(kind, file.owner, file.rel, body.length);
     return { status: 200, headers, body };
   }
 

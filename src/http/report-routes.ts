@@ -4,6 +4,8 @@
 import { SESSION_ID_PATTERN } from '../live/ids.js';
 import type { ClassReport } from '../reports/class-report.js';
 import { REPORT_TABLES, type ReportTable } from '../reports/service.js';
+import { parsePeriod } from '../reports/cost.js';
+import { SLUG_PATTERN } from '../live/ids.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 
 export interface ReportRouteDeps {
@@ -14,6 +16,9 @@ export interface ReportRouteDeps {
   reportCsv(r: ClassReport, table: ReportTable): string;
   courseChannel(courseId: number): string | null | undefined;
   courseCsv(courseId: number): string;
+  /** The cost of [from, to), for one channel or (undefined) all; a string when a price is unusable. */
+  cost(from: number, to: number, channel: string | undefined): import('../reports/cost.js').CostReport | string;
+  costCsv(r: import('../reports/cost.js').CostReport): string;
   /** The channel's recent sessions, newest first. */
   channelSessions(slug: string): unknown[] | undefined;
 }
@@ -33,6 +38,20 @@ export function reportRoutes(d: ReportRouteDeps): Route[] {
   const allowed = (req: HttpRequest, slug: string | null | undefined): HttpAnswer | undefined =>
     (slug && d.instructorOf(req, slug) ? undefined : d.authorizeApi(req, 'sessions:read'));
   return [
+    {
+      method: 'get', pattern: '/api/reports/cost', handler: (req) => {
+        const channel = param(req.query, 'channel') ?? undefined;
+        if (channel !== undefined && !SLUG_PATTERN.test(channel)) return json(400, { error: 'bad_request', message: 'channel must be a channel slug' });
+        // The whole box needs an API token; one channel's classes are also its instructor's to see.
+        const denied = allowed(req, channel);
+        if (denied) return denied;
+        const period = parsePeriod(param(req.query, 'from') ?? undefined, param(req.query, 'to') ?? undefined);
+        if (typeof period === 'string') return json(400, { error: 'bad_request', message: period });
+        const r = d.cost(period.from, period.to, channel);
+        if (typeof r === 'string') return json(503, { error: 'not_configured', message: r });
+        return (param(req.query, 'format') ?? 'json') === 'csv' ? csvAnswer(d.costCsv(r), `cost-${r.from}-${r.to}.csv`) : json(200, r);
+      },
+    },
     {
       method: 'get', pattern: '/api/channels/:slug/sessions', handler: (req) => {
         const slug = req.path.split('/')[3] ?? '';

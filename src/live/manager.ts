@@ -28,6 +28,8 @@ export interface TranscoderRequest {
   outDir: string;
   record: boolean;
   segmentPrefix: string;
+  /** The session this ladder encodes (its encode CPU is counted against it). */
+  sessionId: string;
   feed(sink: MediaSink): () => void;
   onSlowChange(slow: boolean): void;
 }
@@ -413,6 +415,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
       outDir: this.liveDir(lc.channel.slug),
       record: lc.channel.record,
       segmentPrefix: lc.sessionId,
+      sessionId: lc.sessionId,
       feed: (sink) => this.feedFor(lc, sink),
       onSlowChange: (slow) => {
         lc.slow = slow;

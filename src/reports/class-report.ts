@@ -53,6 +53,8 @@ export interface ClassReport {
   summary: {
     rostered: number; attended: number; neverCame: number; late: number; leftEarly: number;
     peakViewers: number; averageViewers: number;
+    /** Minutes of audience connection, a learner's devices merged (viewer-minutes). */
+    audienceMinutes: number;
     chat: number; questions: number; upvotes: number; pollAnswers: number; reactions: number; hands: number;
     medianStartupMs: number | null; rebufferPct: number | null; playbackErrors: number; exitsBeforeStart: number; badExperience: number;
   };
@@ -193,6 +195,7 @@ export function classReport(d: ClassData): ClassReport {
       rostered: d.roster.length, attended: came.length, neverCame: learners.filter((l) => l.neverCame).length,
       late: learners.filter((l) => l.late).length, leftEarly: learners.filter((l) => l.leftEarly).length,
       peakViewers: Math.max(0, ...timeline.map((x) => x.viewers)), averageViewers: length > 0 ? round1(totalMs / length) : 0,
+      audienceMinutes: round1(totalMs / 60000),
       chat: sum('chat'), questions: sum('questions'), upvotes: sum('upvotes'), pollAnswers: sum('pollAnswers'), reactions: sum('reactions'), hands: sum('hands'),
       medianStartupMs: median(startupsAll),
       rebufferPct: totalPlayed + totalRebuffer > 0 ? round1((totalRebuffer / (totalPlayed + totalRebuffer)) * 100) : null,

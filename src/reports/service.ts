@@ -4,6 +4,7 @@
 import type { Store } from '../store/index.js';
 import { classReport, type ClassReport } from './class-report.js';
 import { toCsv, type CsvCell } from './csv.js';
+import { costReport, type ClassUsage, type CostReport, type Prices } from './cost.js';
 
 export type ReportStore = Pick<Store, 'sessions' | 'classes' | 'reports'>;
 
@@ -52,4 +53,25 @@ export function courseAttendanceCsv(store: ReportStore, courseId: number, now: n
     return [name, id, ...mins, mins.filter((m) => m > 0).length];
   });
   return toCsv(headers, rows);
+}
+
+/** The cost report of the classes that started in [from, to). */
+export function periodCost(store: ReportStore, prices: Prices, from: number, to: number, now: number): CostReport {
+  const usage: ClassUsage[] = store.reports.sessionsBetween(from, to).map((s) => {
+    const r = sessionReport(store, s.id, now);
+    return {
+      sessionId: s.id, channel: s.channel, start: s.start, end: s.end,
+      topHeight: Math.max(0, ...s.ladder.map((x) => parseInt(x, 10)).filter(Number.isFinite)),
+      viewerMinutes: r?.summary.audienceMinutes ?? 0, peakViewers: r?.summary.peakViewers ?? 0,
+      bytesServed: store.reports.bytesServed(s.id), encodeCpuSeconds: s.encodeCpuMs / 1000, overflow: s.overflow, archived: s.archived,
+    };
+  });
+  return costReport(usage, prices, from, to);
+}
+
+export function costCsv(r: CostReport): string {
+  return toCsv(['date', 'channel', 'session', 'minutes', 'viewer minutes', 'peak viewers', 'GB served', 'encode CPU s', 'runs on',
+    'box share $', 'egress $', 'Mux overflow $', 'Mux archive $', 'self-hosted $', 'all-Mux $', 'Zoom $'],
+  r.classes.map((c): CsvCell[] => [c.date, c.channel, c.sessionId, c.minutes, c.viewerMinutes, c.peakViewers, c.gbServed, c.encodeCpuSeconds, c.runsOn,
+    c.ours.box, c.ours.egress, c.ours.muxOverflow, c.ours.muxArchive, c.ours.total, c.allMux, c.zoom]));
 }

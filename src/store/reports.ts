@@ -55,11 +55,28 @@ export class ReportRepo {
       .map((r) => ({ sessionId: r.session_id, kind: r.kind, rendition: r.rendition, bytes: r.bytes, requests: r.requests }));
   }
 
-  setEncodeCpu(sessionId: string, ms: number): void {
-    this.db.prepare('UPDATE sessions SET encode_cpu_ms = MAX(encode_cpu_ms, ?) WHERE id = ?').run(Math.round(ms), sessionId);
+  addEncodeCpu(sessionId: string, ms: number): void {
+    if (ms > 0) this.db.prepare('UPDATE sessions SET encode_cpu_ms = encode_cpu_ms + ? WHERE id = ?').run(Math.round(ms), sessionId);
   }
 
   encodeCpuMs(sessionId: string): number {
     return (this.db.prepare('SELECT encode_cpu_ms FROM sessions WHERE id = ?').get(sessionId) as { encode_cpu_ms: number } | undefined)?.encode_cpu_ms ?? 0;
+  }
+
+  /** Ended sessions that started in [from, to), oldest first, with what the cost report needs from the row. */
+  sessionsBetween(from: number, to: number): { id: string; channel: string; start: number; end: number; ladder: string[]; overflow: boolean; archived: boolean; encodeCpuMs: number }[] {
+    return (this.db.prepare(`SELECT s.id, c.slug, s.started_at, s.ended_at, s.ladder, s.overflow, s.mux_asset_id, s.encode_cpu_ms
+        FROM sessions s JOIN channels c ON c.id = s.channel_id
+        WHERE s.ended_at IS NOT NULL AND s.started_at >= ? AND s.started_at < ? ORDER BY s.started_at`)
+      .all(new Date(from).toISOString(), new Date(to).toISOString()) as
+      { id: string; slug: string; started_at: string; ended_at: string; ladder: string; overflow: number; mux_asset_id: string | null; encode_cpu_ms: number }[])
+      .map((r) => ({
+        id: r.id, channel: r.slug, start: Date.parse(r.started_at), end: Date.parse(r.ended_at), ladder: JSON.parse(r.ladder) as string[],
+        overflow: r.overflow === 1, archived: r.mux_asset_id !== null, encodeCpuMs: r.encode_cpu_ms,
+      }));
+  }
+
+  bytesServed(sessionId: string): number {
+    return (this.db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM session_traffic WHERE session_id = ?').get(sessionId) as { b: number }).b;
   }
 }

@@ -3,6 +3,7 @@
 // playlists are closed. Owns only its process; the live manager decides when it starts and stops.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cpuMsOf } from './cpu.js';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { BoundedFlvPipe, type PipeStats } from '../ingest/flv-pipe.js';
@@ -31,6 +32,8 @@ export interface TranscoderOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** Called when the ladder falls behind real time for longer than slowAfterMs, and when it recovers. */
   onSlowChange?(slow: boolean): void;
+  /** Called as each ffmpeg process exits with the CPU it used (ms), for the session's encode cost. */
+  onProcessCpu?(ms: number): void;
   slowAfterMs?: number;
 }
 
@@ -45,6 +48,8 @@ export interface TranscoderStatus {
   speed?: number;
   slow: boolean;
   lastError?: string;
+  /** User + system CPU of this ladder's ffmpeg processes so far (sampled each second while one runs). */
+  cpuMs: number;
   pipe: PipeStats;
 }
 
@@ -67,6 +72,9 @@ export class Transcoder {
   private exited?: Promise<void>;
   private watch?: NodeJS.Timeout;
   private readonly pipeTotals = { ...EMPTY_PIPE };
+  /** CPU of ffmpeg processes that have exited, and the last reading of the running one (sampled each second). */
+  private cpuDoneMs = 0;
+  private cpuLiveMs = 0;
 
   constructor(private readonly o: TranscoderOptions) {
     this.backoffMs = o.backoff?.initialMs ?? 500;
@@ -88,6 +96,7 @@ export class Transcoder {
       speed: this.windowSpeed(),
       slow: this.slow,
       lastError: this.lastError,
+      cpuMs: Math.round(this.cpuDoneMs + this.cpuLiveMs),
       pipe: {
         writtenBytes: this.pipeTotals.writtenBytes + pipe.writtenBytes,
         droppedTags: this.pipeTotals.droppedTags + pipe.droppedTags,
@@ -146,12 +155,23 @@ export class Transcoder {
       });
       proc.once('close', (code, signal) => {
         this.accumulatePipe(pipe);
+        this.o.onProcessCpu?.(Math.round(this.cpuLiveMs));
+        this.cpuDoneMs += this.cpuLiveMs;
+        this.cpuLiveMs = 0;
         this.onExit(code, signal);
         resolve();
       });
     });
     clearInterval(this.watch);
-    this.watch = setInterval(() => this.judgeSpeed(), 1000);
+    this.watch = setInterval(() => {
+      this.judgeSpeed();
+      const pid = proc.pid;
+      if (pid !== undefined && proc.exitCode === null) {
+        void cpuMsOf(pid).then((ms) => {
+          if (ms !== undefined && this.proc === proc && proc.exitCode === null) this.cpuLiveMs = ms;
+        });
+      }
+    }, 1000);
     this.watch.unref();
     this.detach = o.feed(pipe);
     o.log.info('ffmpeg started', { pid: proc.pid, rungs: o.plan.rungs.map((r) => r.name + (r.copy ? '(copy)' : '')).join(','), resume });

@@ -74,11 +74,12 @@ export class ReportsView {
   readonly el = h('section', { class: 'card reports', 'aria-label': 'reports' });
   private readonly picker = h('select', { 'aria-label': 'class to report on', onchange: () => void this.show(this.picker.value) });
   private readonly body = h('div', { class: 'report-body' });
+  private readonly cost = h('div', { class: 'cost', 'aria-label': 'cost this month' });
   private sort: { col: number; desc: boolean } = { col: 0, desc: false };
   private report?: Report;
 
   constructor(private readonly channel: string, private readonly auth: Record<string, string>) {
-    this.el.append(h('h2', {}, 'Reports'), h('label', { class: 'report-pick' }, 'Class ', this.picker), this.body);
+    this.el.append(h('h2', {}, 'Reports'), h('label', { class: 'report-pick' }, 'Class ', this.picker), this.body, this.cost);
   }
 
   async open(): Promise<void> {
@@ -98,6 +99,29 @@ export class ReportsView {
       this.picker.append(h('option', { value: s.id }, `${when}${s.endedAt ? '' : ' (live)'}`));
     }
     await this.show(sessions[0]!.id);
+    await this.showCost();
+  }
+
+  /** This channel's classes this month: what they cost here against all-Mux and Zoom. */
+  private async showCost(): Promise<void> {
+    const now = new Date();
+    const from = `${now.toISOString().slice(0, 8)}01`;
+    const to = now.toISOString().slice(0, 10);
+    const r = await fetch(`/api/reports/cost?channel=${this.channel}&from=${from}&to=${to}`, { headers: this.auth }).catch(() => undefined);
+    if (!r || !r.ok) {
+      this.cost.replaceChildren();
+      return;
+    }
+    const c = await r.json() as { totals: { ours: number; allMux: number; zoom: number; minutes: number; viewerMinutes: number }; savingVsMuxPct: number | null; savingVsZoomPct: number | null; classes: unknown[] };
+    const usd = (n: number): string => `$${n.toFixed(2)}`;
+    const stat = (label: string, value: string, key: string): HTMLElement =>
+      h('div', { class: 'stat', 'data-cost': key }, h('span', { class: 'num' }, value), h('span', { class: 'label' }, label));
+    this.cost.replaceChildren(h('h3', {}, `Cost of this channel's classes since ${from}`),
+      h('div', { class: 'stats' },
+        stat(`self-hosted (${c.classes.length} classes)`, usd(c.totals.ours), 'ours'), stat('the same on all-Mux', usd(c.totals.allMux), 'allMux'),
+        stat('its share of Zoom', usd(c.totals.zoom), 'zoom'),
+        stat('saving vs Zoom', c.savingVsZoomPct === null ? '—' : `${c.savingVsZoomPct}%`, 'savingVsZoom')),
+      h('p', { class: 'sub' }, `${c.totals.minutes} class minutes, ${c.totals.viewerMinutes} viewer-minutes. Prices are the school's settings (docs/cost.md).`));
   }
 
   private async show(id: string): Promise<void> {
