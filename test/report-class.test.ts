@@ -126,6 +126,9 @@ t.test('the report of a real class matches what happened', async (t) => {
       t.equal(await studio.textContent('[data-stat="chat"] .num'), '2', `${scheme} ${width}: chat count shown`);
       t.equal(await studio.textContent('[data-stat="attended"] .num'), '3');
       t.equal(await studio.locator('table.learners tbody tr').count(), 3);
+      await studio.waitForSelector('[data-cost="ours"] .num');
+      t.match(await studio.textContent('[data-cost="ours"] .num'), /^\$\d+\.\d\d$/, `${scheme} ${width}: this month's cost of the channel's classes`);
+      t.match(await studio.textContent('[data-cost="ours"] .label'), '(1 classes)');
       const overflow = await studio.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       t.equal(overflow, 0, `${scheme} ${width}: no horizontal overflow`);
       if (width === 1280 && scheme === 'light') {
