@@ -121,9 +121,10 @@ t.test('archive: the recording is uploaded whole, survives a restart mid-upload,
   t.ok(sentBefore < job0.size!, 'stopped before the end');
   fake.failUploads = false;
   ts = await startTestServer(dir, muxEnv());
+  // 'processing' is written when the last chunk is in, and the asset id just after, from Mux's answer: wait for both.
   const job = await waitFor('the upload to finish after the restart', () => {
     const j = ts.server.store.mux.job(session.id);
-    return j && j.status === 'processing' ? j : undefined;
+    return j && j.status === 'processing' && j.assetId ? j : undefined;
   }, 60000);
   const chunks = fake.chunks.filter((ch) => ch.upload === job.uploadId);
   t.equal(chunks[0]?.start, 0);
