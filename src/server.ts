@@ -22,6 +22,7 @@ import { pricesFrom } from './reports/prices.js';
 import { TrafficCounter } from './reports/traffic.js';
 import { authorize } from './http/routes.js';
 import { classForNewSession, nextStart } from './classes/resolve.js';
+import { recoverRecording } from './live/recover.js';
 import type { RungName } from './live/channel-rules.js';
 import { createLogger, type Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
@@ -88,8 +89,6 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   mkdirSync(config['paths.media'], { recursive: true });
   const store = openStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
-  const stale = store.sessions.endAllOpen('server restarted');
-  if (stale) log.warn('closed sessions left open by a previous run', { count: stale });
 
   const budget = defaultBudget(config['transcode.budgetPixelsPerSecond']);
   const muxApi: MuxApi | undefined = opts.muxApi ?? (config['mux.tokenId'] && config['mux.tokenSecret'] ? createMuxApi({
@@ -397,11 +396,20 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   archiver?.start();
   passback.start();
   traffic.start();
+  // bytes in (and so the session row) stay current while live, so a crash loses at most a few seconds of them.
+  const progress = setInterval(() => live.saveProgress(), 5000);
+  progress.unref();
 
   try {
     await http.start();
+    // The HTTP port is ours, so no other server runs on this data: classes it left open were interrupted. Their
+    // recordings are closed and kept before ingest starts (a new class on a channel clears its live folder).
+    await recoverInterrupted(store, config['paths.media'], log);
+    const stale = store.sessions.endAllOpen('server restarted');
+    if (stale) log.warn('closed sessions left open by a previous run', { count: stale });
     await ingest.start();
   } catch (err) {
+    clearInterval(progress);
     hub.stop();
     http.stop();
     await ingest.stop();
@@ -418,6 +426,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     config, store, live, ingest, http, origin, hub, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
     stop: () => (stopping ??= (async () => {
       log.info('stopping: no new publishes; closing live classes');
+      clearInterval(progress);
       await live.shutdown();
       await ingest.stop();
       http.stop();
@@ -429,6 +438,20 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log.info('stopped');
     })()),
   };
+}
+
+/** Sessions a crash interrupted: their recordings are closed and kept as replays before anything can delete them. */
+async function recoverInterrupted(store: Store, mediaDir: string, log: Logger): Promise<void> {
+  for (const s of store.sessions.open()) {
+    const r = s.recorded ? await recoverRecording(mediaDir, s.channel, s.id).catch((err: unknown) => {
+      log.error('could not recover a recording', { session: s.id, err });
+      return { result: 'failed' as const };
+    }) : { result: 'not_recorded' as const };
+    const at = r.result === 'recovered' ? new Date(Math.max(r.lastWriteMs, Date.parse(s.startedAt))) : new Date();
+    store.sessions.endInterrupted(s.id, at, r.result === 'recovered');
+    if (r.result === 'recovered') log.warn('recovered the recording of a class interrupted by a crash', { session: s.id, channel: s.channel });
+    else log.warn('closed a class interrupted by a crash', { session: s.id, channel: s.channel, recording: r.result });
+  }
 }
 
 function metricsText(live: LiveManager, origin: Origin, ingest: RtmpIngest, hub: Hub, http: HttpServer): string {

@@ -83,3 +83,42 @@ t.test('room: a new class resets questions, polls and hands but keeps chat', asy
   r.setClass({ state: 'ended', sessionId: 's_1', replay: '/vod/s_1/master.m3u8' });
   t.equal(r.sessionId, null, 'after the end, new activity belongs to no session');
 });
+
+t.test('room: upvote toggles are rate limited like chat (each one is a database write)', async (t) => {
+  const r = room();
+  r.join(member(1, 'a'));
+  r.join(member(2, 'b'));
+  r.handle(1, { t: 'ask', text: 'Why?' }, 1000);
+  const q = r.snapshot('learner').questions[0]!;
+  let refused = 0;
+  let written = 0;
+  for (let i = 0; i < 100; i++) {
+    const out = r.handle(2, { t: 'q_vote', id: q.id }, 2000 + i);
+    written += out.persist.length;
+    refused += out.reply.filter((m) => m.t === 'error' && m.code === 'rate_limited').length;
+  }
+  t.equal(written, 20, '20 toggles in 10 s reach the store');
+  t.equal(refused, 80, 'the rest are refused with rate_limited');
+  t.equal(r.handle(2, { t: 'q_vote', id: q.id }, 13000).persist.length, 1, 'the window refills');
+  t.equal(r.handle(1, { t: 'q_vote', id: q.id }, 2100).persist.length, 1, 'other learners are not affected');
+});
+
+t.test('viewers watch and read but every post is refused', async (t) => {
+  const r = room();
+  r.join(member(1, 'mentor', 'viewer'));
+  for (const msg of [{ t: 'chat', text: 'hi' }, { t: 'ask', text: 'q?' }, { t: 'react', emoji: '👍' }, { t: 'hand_raise' }] as const) {
+    const out = r.handle(1, msg, 1000);
+    t.match(out.reply, [{ t: 'error', code: 'forbidden' }], `${msg.t} refused`);
+    t.same(out.persist, []);
+  }
+  t.match(r.handle(1, { t: 'ping' }, 1000).reply, [{ t: 'pong' }], 'ping still answered');
+});
+
+t.test('a join token claiming a life longer than any we mint is refused', async (t) => {
+  const secret = Buffer.alloc(32, 1);
+  const long = signJoinToken({ sub: 'u', name: 'U', role: 'learner', channel: 'c', exp: 1e308 }, secret);
+  t.match(verifyJoinToken(long, secret, 1000), { ok: false, code: 'bad_claims' });
+  const month = signJoinToken({ sub: 'u', name: 'U', role: 'learner', channel: 'c', exp: 1000 + 30 * 86400 }, secret);
+  t.match(verifyJoinToken(month, secret, 1000), { ok: true }, '30 days, the longest we mint, is fine');
+  t.equal(parseTtl('31d'), undefined, 'and minting refuses more');
+});

@@ -54,6 +54,8 @@ t.test('the REST API wants a token with the right scope', async (t) => {
   t.equal((await ts.get('/api/sessions/s_zzzzzzzzzzzzzzzz', { Authorization: `Bearer ${reader}` })).status, 404);
   t.equal((await ts.get('/api/sessions?limit=0', { Authorization: `Bearer ${reader}` })).status, 400);
   t.equal((await ts.get('/api/sessions?limit=abc', { Authorization: `Bearer ${reader}` })).status, 400);
+  t.equal((await ts.get('/api/sessions?channel=..%2Fetc', { Authorization: `Bearer ${reader}` })).status, 400, 'an invalid channel filter is refused, not ignored');
+  t.same(await (await ts.get('/api/sessions?channel=no-such-channel', { Authorization: `Bearer ${reader}` })).json(), [], 'a valid but unknown channel has no sessions');
   const status = await ts.get('/api/status', { Authorization: `Bearer ${reader}` });
   t.match(await status.json(), { budget: 5_000_000, used: 0, channels: [] });
   const revoked = ts.server.store.apiTokens.revoke('reader');

@@ -58,13 +58,18 @@ export function verifyJoinToken(token: string, secret: Buffer, nowSeconds: numbe
   }
   if (!validClaims(claims)) return { ok: false, code: 'bad_claims' };
   if (claims.exp <= nowSeconds) return { ok: false, code: 'expired' };
+  // Nothing we mint lives longer than MAX_TTL_SECONDS: a longer life is not a token of ours to honour.
+  if (claims.exp > nowSeconds + MAX_TTL_SECONDS + 300) return { ok: false, code: 'bad_claims' };
   return { ok: true, claims };
 }
+
+/** The longest a join token may live (minting refuses more; verification refuses tokens claiming more). */
+export const MAX_TTL_SECONDS = 30 * 86400;
 
 /** "4h", "90m", "3600s", "2d" → seconds. */
 export function parseTtl(input: string): number | undefined {
   const m = /^(\d{1,6})([smhd])$/.exec(input.trim());
   if (!m) return undefined;
   const n = Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  return n > 0 && n <= 30 * 86400 ? n : undefined;
+  return n > 0 && n <= MAX_TTL_SECONDS ? n : undefined;
 }

@@ -6,6 +6,7 @@ import { CORS_HEADERS } from '../hls/origin.js';
 import type { ApiTokenInfo, Scope } from '../store/api-tokens.js';
 import type { SessionRecord } from '../store/sessions.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
+import { SLUG_PATTERN } from '../live/ids.js';
 
 export interface JoinTokenRequest {
   channel: string;
@@ -87,7 +88,11 @@ export function routes(deps: RouteDeps): Route[] {
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
           return json(400, { error: 'bad_request', message: 'limit must be an integer from 1 to 1000' });
         }
-        return json(200, deps.sessions.list({ channel: queryParam(req.query, 'channel'), limit }));
+        const channel = queryParam(req.query, 'channel');
+        if (channel !== undefined && !SLUG_PATTERN.test(channel)) {
+          return json(400, { error: 'bad_request', message: 'channel must be a channel slug (a-z, 0-9 and -)' });
+        }
+        return json(200, deps.sessions.list({ channel, limit }));
       },
     },
     {

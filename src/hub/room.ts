@@ -77,6 +77,8 @@ export class Room {
   private readonly chatLimiter: RateLimiter;
   private readonly askLimiter = new RateLimiter(3, 60000);
   private readonly reactLimiter = new RateLimiter(20, 10000);
+  /** Upvote toggles: each is written to SQLite, so a learner gets 20 per 10 s (plenty for real voting). */
+  private readonly voteLimiter = new RateLimiter(20, 10000);
   private pendingReactions = new Map<Reaction, number>();
   private readonly dirtyPolls = new Set<string>();
   private readonly dirtyQuestions = new Set<string>();
@@ -240,6 +242,7 @@ export class Room {
       case 'q_vote': {
         const q = this.questions.get(msg.id);
         if (!q) return fail('not_found', 'no such question');
+        if (!this.voteLimiter.take(m.userId, now)) return fail('rate_limited', 'at most 20 votes per 10 s');
         const on = !q.voters.has(m.userId);
         if (on) q.voters.add(m.userId);
         else q.voters.delete(m.userId);

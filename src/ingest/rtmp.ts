@@ -91,6 +91,9 @@ export interface MediaSink {
   write(buf: Buffer): void;
 }
 
+/** Connections an address over the failure limit may hold open at once, besides its live publishers. */
+export const BLOCKED_OPEN_SOCKETS = 2;
+
 const addressOf = (ip: string): string => ip.replace(/:\d+$/, '').replace(/^::ffff:/, '');
 export const isLoopback = (address: string): boolean => address === '::1' || address.startsWith('127.');
 
@@ -100,6 +103,8 @@ export class RtmpIngest {
   private readonly rejected = new Set<string>();
   private readonly accepted = new Map<string, NmsSession>();
   readonly guard: FailureGuard;
+  /** Open RTMP connections per remote address, for throttling addresses over the failure limit. */
+  private readonly openByAddress = new Map<string, number>();
   readonly counters = { rejectedPublishes: 0, refusedConnections: 0, refusedPlays: 0 };
 
   constructor(private readonly opts: IngestOptions, private readonly handlers: IngestHandlers) {
@@ -135,13 +140,23 @@ export class RtmpIngest {
     const server = new RtmpServer();
     this.server = server;
     for (const srv of [server.tcpServer, server.tlsServer]) {
-      // Runs after NMS's own connection handler: an address over the failure limit is cut off at once.
+      // Runs after NMS's own connection handler. An address over the failure limit is throttled, never locked out:
+      // it may hold only BLOCKED_OPEN_SOCKETS connections at once (wasted work stays bounded), and a valid key
+      // from it is still admitted (keys are 256-bit: guessing is not the threat; a school's NAT is the common case).
       srv?.on('connection', (socket) => {
         const address = addressOf(`${socket.remoteAddress ?? ''}:0`);
-        if (this.guard.isBlocked(address, Date.now())) {
+        const open = (this.openByAddress.get(address) ?? 0) + 1;
+        if (this.guard.isBlocked(address, Date.now()) && open - this.publishingFrom(address) > BLOCKED_OPEN_SOCKETS) {
           this.counters.refusedConnections += 1;
           socket.destroy();
+          return;
         }
+        this.openByAddress.set(address, open);
+        socket.once('close', () => {
+          const n = (this.openByAddress.get(address) ?? 1) - 1;
+          if (n <= 0) this.openByAddress.delete(address);
+          else this.openByAddress.set(address, n);
+        });
       });
     }
     await listen(server.tcpServer!, opts.port, opts.host);
@@ -191,6 +206,12 @@ export class RtmpIngest {
     };
   }
 
+  private publishingFrom(address: string): number {
+    let n = 0;
+    for (const s of this.accepted.values()) if (addressOf(s.ip) === address) n += 1;
+    return n;
+  }
+
   /** Closes a publisher's connection (end of class from our side, or shutdown). */
   kick(id: string): void {
     const s = this.accepted.get(id);
@@ -208,12 +229,12 @@ export class RtmpIngest {
   private readonly onPrePublish = (s: NmsSession): void => {
     try {
       const address = addressOf(s.ip);
-      if (this.guard.isBlocked(address, Date.now())) return this.refuse(s, 'too many failed attempts from this address');
       if (s.streamApp !== 'live') return this.refuse(s, `unknown application "${s.streamApp.slice(0, 32)}" (publish to /live/<stream key>)`);
       const verdict = this.handlers.admit({ id: s.id, key: s.streamName, address });
       if (!verdict.ok) {
         if (verdict.reason === 'unknown or revoked stream key') this.guard.recordFailure(address, Date.now());
-        return this.refuse(s, verdict.reason);
+        const blocked = this.guard.isBlocked(address, Date.now());
+        return this.refuse(s, blocked ? `${verdict.reason} (this address is throttled after too many bad keys)` : verdict.reason);
       }
       this.accepted.set(s.id, s);
       const broadcast = this.ctx.broadcasts.get(s.streamPath);

@@ -506,6 +506,18 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     void this.end(lc, `failed: ${message}`);
   }
 
+  /** Writes each live class's bytes in so far to its session (called every few seconds). */
+  saveProgress(): void {
+    for (const lc of this.live.values()) {
+      if (lc.state === 'ending') continue;
+      try {
+        this.d.sessions.update(lc.sessionId, { bytesIn: lc.bytesBefore + this.publisherBytes(lc) });
+      } catch (err) {
+        this.d.log.warn('could not save class progress', { session: lc.sessionId, err });
+      }
+    }
+  }
+
   /** Ends a class once; a second caller (e.g. shutdown while the grace timer's end runs) waits for the first. */
   private end(lc: LiveChannel, reason: string): Promise<void> {
     lc.ending ??= this.finish(lc, reason);

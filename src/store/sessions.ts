@@ -81,6 +81,17 @@ export class SessionRepo {
     this.db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL').run(this.now().toISOString(), reason, id);
   }
 
+  /** Sessions still open (at start-up: those a crash interrupted). */
+  open(): { id: string; channel: string; recorded: boolean; startedAt: string }[] {
+    return (this.db.prepare(`${SELECT} WHERE s.ended_at IS NULL`).all() as Row[]).map((r) => ({ id: r.id, channel: r.slug, recorded: r.recorded === 1, startedAt: r.started_at }));
+  }
+
+  /** Ends a session a crash interrupted, at the time its recording last grew, and says whether the recording was kept. */
+  endInterrupted(id: string, at: Date, recorded: boolean): void {
+    this.db.prepare("UPDATE sessions SET ended_at = ?, end_reason = 'server stopped unexpectedly', recorded = ? WHERE id = ? AND ended_at IS NULL")
+      .run(at.toISOString(), recorded ? 1 : 0, id);
+  }
+
   /** Sessions left open by a crash are closed at start-up. */
   endAllOpen(reason: string): number {
     return this.db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL').run(this.now().toISOString(), reason).changes;

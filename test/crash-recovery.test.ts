@@ -1,0 +1,84 @@
+// A server SIGKILLed mid-class: at the next start the class's recording is closed and kept as a playable replay
+// before anything can delete it, its session says when it really ended and how many bytes came in, the database
+// is intact, and no ffmpeg of the dead server keeps running.
+
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { BIN, cleanEnv, cliJson } from './helpers/cli.js';
+import { freePort, push, waitFor } from './helpers/server.js';
+
+function ffmpegsUsing(dir: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
+      if (cmd.includes('ffmpeg') && cmd.includes(dir) && state !== 'Z') out.push(Number(pid));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return out;
+}
+
+t.test('SIGKILL mid-class: the recording survives as a replay, the session is closed truthfully, nothing lingers', async (t) => {
+  const dir = t.testdir();
+  const http = await freePort();
+  const rtmp = await freePort();
+  const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(http), KMK_RTMP_PORT: String(rtmp), KMK_PUBLIC_HOST: '127.0.0.1', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' };
+  const created = cliJson<{ obs: { server: string; streamKey: string } }>(dir, ['channel', 'create', 'crashy', '--ladder', '360p', '--public', 'on'], env);
+  const serve = (): ChildProcess => spawn(process.execPath, [BIN, 'serve'], { cwd: dir, env: cleanEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+  const healthy = (): Promise<unknown> => waitFor('healthz', async () => (await fetch(`http://127.0.0.1:${http}/healthz`).catch(() => undefined))?.status === 200, 20000);
+
+  const first = serve();
+  t.teardown(() => first.kill('SIGKILL'));
+  await healthy();
+  const pub = push(`${created.obs.server}/${created.obs.streamKey}`, { seconds: 60, size: '640x360' });
+  t.teardown(() => pub.kill('SIGKILL'));
+  const variant = join(dir, 'media', 'live', 'crashy', '360p', 'index.m3u8');
+  await waitFor('four segments on disk', () => {
+    try {
+      return (readFileSync(variant, 'utf8').match(/#EXTINF/g)?.length ?? 0) >= 4 || undefined;
+    } catch {
+      return undefined;
+    }
+  }, 40000);
+  await new Promise((r) => setTimeout(r, 5500)); // past one progress save of bytes in
+  const killedAt = Date.now();
+  first.kill('SIGKILL');
+  pub.kill('SIGKILL');
+  await waitFor('the dead server\'s ffmpeg to exit', () => ffmpegsUsing(dir).length === 0 || undefined, 10000);
+  t.pass('no ffmpeg outlives its server');
+
+  const second = serve();
+  let log = '';
+  second.stderr!.setEncoding('utf8').on('data', (c: string) => (log += c));
+  t.teardown(() => second.kill('SIGKILL'));
+  await healthy();
+  const [s] = cliJson<{ id: string; endedAt: string; endReason: string; recorded: boolean; bytesIn: number }[]>(dir, ['session', 'list'], env);
+  t.match(s, { endReason: 'server stopped unexpectedly', recorded: true });
+  t.ok(s!.bytesIn > 100_000, `bytes in were kept (${s!.bytesIn})`);
+  t.ok(Date.parse(s!.endedAt) <= killedAt + 1000, 'the session ends when its recording last grew, not at the restart');
+  t.match(log, 'recovered the recording of a class interrupted by a crash');
+  const master = await fetch(`http://127.0.0.1:${http}/vod/${s!.id}/master.m3u8`);
+  t.equal(master.status, 200, 'the replay\'s master playlist is served');
+  const vodVariant = await (await fetch(`http://127.0.0.1:${http}/vod/${s!.id}/360p/index.m3u8`)).text();
+  t.match(vodVariant, '#EXT-X-ENDLIST', 'the variant playlist is closed');
+  t.ok((vodVariant.match(/#EXTINF/g)?.length ?? 0) >= 4, 'with the segments recorded before the crash');
+  const replay = await (await fetch(`http://127.0.0.1:${http}/api/sessions/${s!.id}/replay`)).json() as { url: string };
+  t.equal(replay.url, `/vod/${s!.id}/master.m3u8`);
+
+  // The next class on the channel does not touch the recovered recording.
+  const next = push(`${created.obs.server}/${created.obs.streamKey}`, { seconds: 4, size: '640x360' });
+  t.teardown(() => next.kill('SIGKILL'));
+  await waitFor('the next class', async () => (await fetch(`http://127.0.0.1:${http}/hls/crashy/master.m3u8`)).status === 200, 30000);
+  t.equal((await fetch(`http://127.0.0.1:${http}/vod/${s!.id}/master.m3u8`)).status, 200, 'the recovered replay is still there');
+  second.kill('SIGTERM');
+  await new Promise((r) => second.once('close', r));
+  const db = new Database(join(dir, 'data', 'kmk.db'), { readonly: true });
+  t.equal(db.pragma('integrity_check', { simple: true }), 'ok', 'the database passes PRAGMA integrity_check');
+  db.close();
+});
