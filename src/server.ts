@@ -318,7 +318,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log.info('channel created for an LMS course', { channel: c.slug });
       return { id: c.id, slug: c.slug };
     },
-    channelSlug: (id) => store.channels.list().find((c) => c.id === id)?.slug,
+    channelSlug: (id) => store.channels.findById(id)?.slug,
     liveSession: (slug) => live.current(slug)?.sessionId ?? null,
     mintJoin: (channel, user, name, role) => mint({ channel, user, name, role, ttl: '8h' }, secret, Math.floor(Date.now() / 1000)).token,
     log,
@@ -344,7 +344,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     reportCsv,
     courseChannel: (id) => {
       const c = store.classes.findCourse(id);
-      return c ? (c.channelId === null ? null : store.channels.list().find((x) => x.id === c.channelId)?.slug ?? null) : undefined;
+      return c ? (c.channelId === null ? null : store.channels.findById(c.channelId)?.slug ?? null) : undefined;
     },
     courseCsv: (id) => courseAttendanceCsv(store, id, Date.now()),
     cost: (from, to, channel) => {

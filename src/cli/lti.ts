@@ -108,7 +108,7 @@ export function registerLti(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ kmk-live lti courses')
     .action((o: { json?: boolean }, cmd: Command) => {
       const store = contextFor(cmd).store();
-      const list = store.classes.courses().map((c) => ({ ...c, channel: c.channelId === null ? null : store.channels.list().find((x) => x.id === c.channelId)?.slug ?? null }));
+      const list = store.classes.courses().map((c) => ({ ...c, channel: c.channelId === null ? null : store.channels.findById(c.channelId)?.slug ?? null }));
       if (o.json) return printJson(list);
       if (list.length === 0) return print('No courses yet: they appear when an LMS first launches the tool.');
       print(table(['id', 'title', 'platform', 'context', 'channel', 'roster service', 'gradebook'], list.map((c) => [

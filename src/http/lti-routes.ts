@@ -103,9 +103,9 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
     {
       method: 'post', pattern: '/lti/deep-link', maxBodyBytes: LAUNCH_BODY_BYTES, handler: async (req) => {
         const r = await d.tool.deepLink(formFields(req.body ?? ''), (courseId, channelId, f) => {
-          const ch = d.classes.findCourse(courseId);
-          const parsed = parseClassInput({ ...f, title: f.title, record: f.record ?? 'off' }, { record: true, archive: false }, Date.now());
-          if (typeof parsed === 'string' || !ch) return typeof parsed === 'string' ? parsed : 'no such course';
+          // An unticked checkbox sends nothing: no "record" field means off.
+          const parsed = parseClassInput({ ...f, record: f.record ?? 'off' }, { record: true, archive: false }, Date.now());
+          if (typeof parsed === 'string') return parsed;
           const k = d.classes.schedule({ courseId, channelId, ...parsed });
           d.scheduled(k);
           return k;
