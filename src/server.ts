@@ -113,7 +113,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   }, muxApi, store.mux) : undefined;
   let ingest!: RtmpIngest;
   const live = new LiveManager(
-    { mediaDir: config['paths.media'], graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget },
+    { mediaDir: config['paths.media'], graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000 },
     {
       channelForKey: (key) => store.streamKeys.channelForKey(key),
       // A scheduled class decides whether its session is recorded.
@@ -396,8 +396,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   archiver?.start();
   passback.start();
   traffic.start();
-  // bytes in (and so the session row) stay current while live, so a crash loses at most a few seconds of them.
-  const progress = setInterval(() => live.saveProgress(), 5000);
+  // Every second: drop stalled publishers; every fifth: save bytes in, so a crash loses at most a few seconds of them.
+  let ticks = 0;
+  const progress = setInterval(() => {
+    live.checkStalls(Date.now());
+    if (++ticks % 5 === 0) live.saveProgress();
+  }, 1000);
   progress.unref();
 
   try {

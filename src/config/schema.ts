@@ -62,6 +62,10 @@ export const SCHEMA = {
     description: 'Encoded pixels per second this box may transcode; 0 derives it from the core count.',
   },
   'ingest.reconnectGraceSeconds': { type: 'integer', min: 0, max: 3600, description: 'A publisher reconnecting within this window continues its session.' },
+  'ingest.stallSeconds': {
+    type: 'integer', min: 0, max: 600,
+    description: 'A publisher that sends no media this long (connection still open) is dropped so the instructor can reconnect into the same class; 0 turns this off.',
+  },
   'ingest.maxFailuresPerMinute': { type: 'integer', min: 1, max: 10000, description: 'Bad stream keys per address per minute before the address is refused.' },
   'mux.tokenId': { type: 'string', description: 'Mux API token id (also read from MUX_TOKEN_ID). Empty: no Mux.' },
   'mux.tokenSecret': { type: 'string', secret: true, description: 'Mux API token secret (also read from MUX_TOKEN_SECRET).' },

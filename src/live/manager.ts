@@ -75,6 +75,8 @@ export interface LiveOptions {
   budget: number;
   /** How long to wait for the publisher's metadata before giving up. */
   probeTimeoutMs?: number;
+  /** A publisher that sends nothing this long (TCP still open) is dropped, so the real one can reconnect. */
+  stallMs?: number;
 }
 
 export type ChannelState = 'starting' | 'live' | 'reconnecting' | 'ending';
@@ -101,6 +103,10 @@ interface LiveChannel {
   muxPlaybackId?: string | null;
   /** Bytes received from the current publisher when last seen (NMS forgets a session once it ends). */
   lastBytes: number;
+  /** When the current publisher's byte count last grew (for stall detection). */
+  mediaAt?: number;
+  mediaBytes?: number;
+  stalls?: number;
   detachPreroll?: () => void;
   /** The end in progress: whoever else asks the class to end waits for the same one. */
   ending?: Promise<void>;
@@ -232,7 +238,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
 
   disconnected(publisherId: string): void {
     const lc = this.byPublisher.get(publisherId);
-    if (!lc || lc.publisherId !== publisherId || lc.state === 'ending') return;
+    if (!lc || lc.publisherId !== publisherId || lc.state === 'ending' || lc.state === 'reconnecting') return;
     lc.state = 'reconnecting';
     this.publisherBytes(lc);
     this.d.log.info('publisher dropped; waiting for it to come back', { channel: lc.channel.slug, graceMs: this.o.graceMs });
@@ -263,6 +269,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     clearTimeout(lc.graceTimer);
     lc.bytesBefore += this.publisherBytes(lc);
     lc.lastBytes = 0;
+    lc.mediaAt = undefined;
     lc.publisherId = publisherId;
     this.byPublisher.set(publisherId, lc);
     if (lc.preroll) {
@@ -504,6 +511,32 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     this.d.log.error('class could not start', { channel: lc.channel.slug, err: message });
     this.d.ingest.kick(lc.publisherId);
     void this.end(lc, `failed: ${message}`);
+  }
+
+  /**
+   * Drops publishers that stopped sending with their connection still open (a frozen encoder, dead Wi-Fi): the
+   * class goes to "reconnecting" and the instructor's next publish with the key continues the same session.
+   * Called every second.
+   */
+  checkStalls(now: number): void {
+    const stallMs = this.o.stallMs;
+    if (!stallMs) return;
+    for (const lc of this.live.values()) {
+      if (lc.state !== 'live' && lc.state !== 'starting') continue;
+      const bytes = this.d.ingest.meta(lc.publisherId)?.inBytes;
+      if (bytes === undefined) continue;
+      if (lc.mediaAt === undefined || bytes !== lc.mediaBytes) {
+        lc.mediaBytes = bytes;
+        lc.mediaAt = now;
+        continue;
+      }
+      if (now - lc.mediaAt < stallMs) continue;
+      const stalled = lc.publisherId;
+      this.d.log.warn('publisher sent nothing; dropping it so the class can continue on a reconnect', { channel: lc.channel.slug, silentMs: now - lc.mediaAt });
+      lc.stalls = (lc.stalls ?? 0) + 1;
+      this.disconnected(stalled);
+      this.d.ingest.kick(stalled);
+    }
   }
 
   /** Writes each live class's bytes in so far to its session (called every few seconds). */
