@@ -74,6 +74,7 @@ export class Hub {
   private queue: EngagementOp[] = [];
   private tickTimer?: NodeJS.Timeout;
   private flushTimer?: NodeJS.Timeout;
+  private readonly tallies = new Map<string, Extract<EngagementOp, { op: 'tally' }>>();
   private transport?: Transport;
   readonly counters = { frames: 0, invalid: 0, eventsDropped: 0, persistFailures: 0, persisted: 0 };
 
@@ -260,6 +261,16 @@ export class Hub {
   }
 
   private enqueue(op: EngagementOp): void {
+    if (op.op === 'tally') {
+      // Reactions come by the hundred a second: one counter update per learner per flush, not one per reaction.
+      const key = `${op.sessionId} ${op.userId} ${op.kind}`;
+      const same = this.tallies.get(key);
+      if (same) {
+        same.n += op.n;
+        return;
+      }
+      this.tallies.set(key, op);
+    }
     this.queue.push(op);
     if (this.queue.length >= this.o.maxQueue) this.flush();
   }
@@ -268,6 +279,7 @@ export class Hub {
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
+    this.tallies.clear();
     try {
       this.d.persist(batch);
       this.counters.persisted += batch.length;

@@ -24,7 +24,7 @@ export type PersistOp =
   | { op: 'ban'; userId: string; by: string; at: number }
   | { op: 'mute'; userId: string; until: number }
   /** One more reaction or raised hand by a learner in a session, for the class report. */
-  | { op: 'tally'; kind: 'reaction' | 'hand'; userId: string; sessionId: string };
+  | { op: 'tally'; kind: 'reaction' | 'hand'; userId: string; sessionId: string; n: number };
 
 export interface Outcome {
   events: RoomEvent[];
@@ -304,14 +304,14 @@ export class Room {
         if (!this.reactLimiter.take(m.userId, now)) return out; // silently dropped: reactions are ephemeral
         this.pendingReactions.set(msg.emoji, (this.pendingReactions.get(msg.emoji) ?? 0) + 1);
         this.counters.reactions += 1;
-        if (this.classState.sessionId) out.persist.push({ op: 'tally', kind: 'reaction', userId: m.userId, sessionId: this.classState.sessionId });
+        if (this.classState.sessionId) out.persist.push({ op: 'tally', kind: 'reaction', userId: m.userId, sessionId: this.classState.sessionId, n: 1 });
         return out;
       }
       case 'hand_raise':
         if (!this.hands.has(m.userId)) {
           this.hands.set(m.userId, { userId: m.userId, name: m.name, at: now });
           out.staffEvents.push(this.handsEvent());
-          if (this.classState.sessionId) out.persist.push({ op: 'tally', kind: 'hand', userId: m.userId, sessionId: this.classState.sessionId });
+          if (this.classState.sessionId) out.persist.push({ op: 'tally', kind: 'hand', userId: m.userId, sessionId: this.classState.sessionId, n: 1 });
         }
         out.toUser.push({ userId: m.userId, msg: { v: 1, t: 'hand', raised: true } });
         return out;

@@ -44,10 +44,10 @@ export class EngagementRepo {
                         ON CONFLICT(channel_id, user_id) DO UPDATE SET until = excluded.until`),
       attend: db.prepare('INSERT OR IGNORE INTO attendance (key, channel_id, session_id, user_id, name, role, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       leave: db.prepare('UPDATE attendance SET left_at = ? WHERE key = ?'),
-      reaction: db.prepare(`INSERT INTO engagement_counts (session_id, user_id, reactions) VALUES (?, ?, 1)
-                            ON CONFLICT(session_id, user_id) DO UPDATE SET reactions = reactions + 1`),
-      hand: db.prepare(`INSERT INTO engagement_counts (session_id, user_id, hands) VALUES (?, ?, 1)
-                        ON CONFLICT(session_id, user_id) DO UPDATE SET hands = hands + 1`),
+      reaction: db.prepare(`INSERT INTO engagement_counts (session_id, user_id, reactions) VALUES (?, ?, ?)
+                            ON CONFLICT(session_id, user_id) DO UPDATE SET reactions = reactions + excluded.reactions`),
+      hand: db.prepare(`INSERT INTO engagement_counts (session_id, user_id, hands) VALUES (?, ?, ?)
+                        ON CONFLICT(session_id, user_id) DO UPDATE SET hands = hands + excluded.hands`),
     };
     db.transaction(() => {
       for (const o of ops) {
@@ -77,7 +77,7 @@ export class EngagementRepo {
             st.mute.run(o.channelId, o.userId, o.until);
             break;
           case 'tally':
-            (o.kind === 'reaction' ? st.reaction : st.hand).run(o.sessionId, o.userId);
+            (o.kind === 'reaction' ? st.reaction : st.hand).run(o.sessionId, o.userId, o.n);
             break;
           case 'attend':
             st.attend.run(o.key, o.channelId, o.sessionId, o.userId, o.name, o.role, o.at);
