@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Config } from './config/schema.js';
 import { obsServerUrl, publicBaseUrl } from './config/urls.js';
 import { createHmac, randomBytes } from 'node:crypto';
-import { signPlayback, checkPlayback, type PlaybackScope } from './auth/playback-token.js';
+import { signPlayback, type PlaybackScope } from './auth/playback-token.js';
+import { PlaybackGate } from './hls/access.js';
 import { ToolKeys } from './lti/keys.js';
 import { LaunchVerifier } from './lti/verify.js';
 import { LtiTool } from './lti/tool.js';
@@ -223,6 +224,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     if (k?.courseId && store.classes.findCourse(k.courseId)?.platformId != null) passback.enqueue(k.id);
   });
   const playbackSecret = createHmac('sha256', secret).update('kmk-playback-tokens').digest();
+  const gate = new PlaybackGate({
+    owner: (kind, name) => {
+      const slug = kind === 'hls' ? name : store.sessions.find(name)?.channel;
+      return slug ? store.channels.find(slug) : undefined;
+    },
+  }, playbackSecret);
   const playbackToken = (scope: PlaybackScope, viewer?: string): string =>
     signPlayback(scope, Math.floor(Date.now() / 1000) + config['hls.playbackTokenTtlSeconds'], playbackSecret, viewer);
   // The LMS frames the pages: every registered platform's origin may, besides web.frameAncestors.
@@ -363,13 +370,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     status,
     sessions: store.sessions,
     metrics: (): string => metricsText(live, origin, ingest, hub, http),
-    playbackAccess: (kind, owner, pt) => {
-      const slug = kind === 'hls' ? owner : store.sessions.find(owner)?.channel;
-      const c = slug ? store.channels.find(slug) : undefined;
-      if (!c || c.public) return true; // unknown names get the origin's own 404
-      const verdict = checkPlayback(pt, [kind === 'hls' ? `c:${owner}` : `s:${owner}`], playbackSecret, Math.floor(Date.now() / 1000));
-      return verdict === 'ok' ? true : `this class is private: a valid playback token is required (${verdict})`;
-    },
+    playbackAccess: (kind, owner, pt) => gate.check(kind, owner, pt, Date.now()),
     mintJoinToken: ({ channel, body }) => {
       if (!store.channels.find(channel)) return json(404, { error: 'not_found', message: 'no such channel' });
       let input: Record<string, unknown>;

@@ -144,3 +144,23 @@ t.test('a login with several registrations on one issuer must name its client id
   t.match(planLogin({ ...base, client_id: 'b' }, [p(1, 'a'), p(2, 'b')], 'https://tool.example', 's', 'n'), { ok: true, platform: { id: 2 } });
   t.match(planLogin({ ...base, target_link_uri: 'https://tool.example.evil/lti/launch' }, [p(1, 'a')], 'https://tool.example', 's', 'n'), { ok: false, check: 'target_link_uri' });
 });
+
+t.test('the playback gate looks a name up once per few seconds and checks the token every time', async (t) => {
+  const { PlaybackGate } = await import('../src/hls/access.js');
+  const secret = Buffer.alloc(32, 9);
+  let lookups = 0;
+  const channels: Record<string, { public: boolean }> = { open: { public: true }, closed: { public: false } };
+  const gate = new PlaybackGate({ owner: (_k, name) => { lookups += 1; return channels[name]; } }, secret, { ttlMs: 5000, maxEntries: 100 });
+  t.equal(gate.check('hls', 'open', undefined, 1000), true, 'public: no token needed');
+  t.equal(gate.check('hls', 'nobody', undefined, 1000), true, 'unknown: the origin answers 404 itself');
+  t.match(gate.check('hls', 'closed', undefined, 1000), /private.*missing/);
+  const tok = signPlayback('c:closed', 100, secret);
+  t.equal(gate.check('hls', 'closed', tok, 1000), true);
+  t.match(gate.check('hls', 'closed', signPlayback('c:open', 100, secret), 1000), /wrong_scope/);
+  for (let i = 0; i < 100; i++) gate.check('hls', 'closed', tok, 2000 + i);
+  t.equal(lookups, 3, 'three names, one lookup each within the window');
+  channels.closed = { public: true };
+  gate.check('hls', 'closed', undefined, 7000);
+  t.equal(lookups, 4, 'looked up again once the window passed');
+  t.equal(gate.check('hls', 'closed', undefined, 7001), true, 'and the new setting applies');
+});
