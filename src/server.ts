@@ -36,14 +36,13 @@ import { locateTool } from './transcode/locate.js';
 import { probeFile } from './transcode/probe.js';
 import { Origin } from './hls/origin.js';
 import { HttpServer } from './http/app.js';
-import { json } from './http/app.js';
+import { json, type HttpRequest } from './http/app.js';
 import { routes } from './http/routes.js';
-import { webRoutes } from './http/web-routes.js';
+import { instructor, webRoutes } from './http/web-routes.js';
 import { loadAssets } from './http/pages.js';
 import { Hub } from './hub/hub.js';
 import { bindHub } from './hub/socket.js';
 import { mint } from './hub/mint.js';
-import { verifyJoinToken } from './auth/join-token.js';
 import { loadJoinSecret } from './auth/join-secret.js';
 import { UserError } from './errors.js';
 import { createMuxApi, muxPlaybackUrl, type MuxApi } from './mux/client.js';
@@ -331,11 +330,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     log,
   });
   const verifyToken = (t: string) => store.apiTokens.verify(t);
-  const instructorOf = (req: { headers: { authorization: string } }, slug: string): boolean => {
-    const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
-    const v = m ? verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000)) : undefined;
-    return Boolean(v?.ok && v.claims.channel === slug && v.claims.role === 'instructor');
-  };
+  const instructorOf = (req: Pick<HttpRequest, 'headers'>, slug: string): boolean => instructor(req, slug, secret);
   const lti = ltiRoutes({
     tool, keys: ltiKeys, repo: store.lti, classes: store.classes, toolBase, toolTitle: 'KMK LiveStream', frameAncestors,
     authorizeApi: (req, scope) => authorize(req, { verifyToken }, scope),

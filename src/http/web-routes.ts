@@ -37,7 +37,8 @@ function slugFrom(path: string, prefix: string, suffix = '', pattern = SLUG): st
   return pattern.test(s) ? s : undefined;
 }
 
-function instructor(req: HttpRequest, slug: string, secret: Buffer): boolean {
+/** True when the request carries an instructor join token for this channel (studio actions, reports). */
+export function instructor(req: Pick<HttpRequest, 'headers'>, slug: string, secret: Buffer): boolean {
   const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
   if (!m) return false;
   const v = verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000));
