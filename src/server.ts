@@ -24,7 +24,7 @@ import { TrafficCounter } from './reports/traffic.js';
 import { authorize } from './http/routes.js';
 import { classForNewSession, nextStart } from './classes/resolve.js';
 import { recoverRecording } from './live/recover.js';
-import type { RungName } from './live/channel-rules.js';
+import type { RungName } from './domain/channel.js';
 import { createLogger, type Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
 import { RtmpIngest } from './ingest/rtmp.js';
@@ -44,10 +44,11 @@ import { Hub } from './hub/hub.js';
 import { bindHub } from './hub/socket.js';
 import { mint } from './hub/mint.js';
 import { loadJoinSecret } from './auth/join-secret.js';
-import { UserError } from './errors.js';
+import { UserError } from './domain/errors.js';
 import { createMuxApi, muxPlaybackUrl, type MuxApi } from './mux/client.js';
 import { Relay } from './mux/relay.js';
 import { Archiver } from './mux/archive.js';
+import { MASTER_PLAYLIST, vodDir } from './domain/media-layout.js';
 
 export interface ServerOptions {
   log?: Logger;
@@ -153,7 +154,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   );
   const playbackFacts: PlaybackFacts = {
     live: (slug) => live.playback(slug),
-    recordingKept: (id) => access(join(live.vodDir(id), 'master.m3u8')).then(() => true, () => false),
+    recordingKept: (id) => access(join(vodDir(config['paths.media'], id), MASTER_PLAYLIST)).then(() => true, () => false),
     archivePlaybackId: (id) => store.mux.sessionMux(id)?.playbackId,
     muxUrl: async (pb) => muxPlaybackUrl(pb, signed ? await muxApi!.signPlayback(pb, config['mux.playbackTokenTtlSeconds']) : undefined),
   };

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULTS_FILE, flatten, loadConfig, redacted } from '../src/config/load.js';
 import { SCHEMA, envName } from '../src/config/schema.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/domain/errors.js';
 import { ROOT } from './helpers/cli.js';
 
 const load = (dir: string, file: object | undefined, env: Record<string, string> = {}) => {

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { signJoinToken, type Role } from '../src/auth/join-token.js';
+import { signJoinToken } from '../src/auth/join-token.js';
+import type { Role } from '../src/domain/roles.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { cli, cliJson } from './helpers/cli.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { signJoinToken, type Role } from '../src/auth/join-token.js';
+import { signJoinToken } from '../src/auth/join-token.js';
+import type { Role } from '../src/domain/roles.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { startTestServer } from './helpers/server.js';
 import { Client, type Event } from './helpers/ws.js';

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
-import { BoundedFlvPipe, classifyTag } from '../src/ingest/flv-pipe.js';
+import { BoundedFlvPipe, classifyTag } from '../src/media/flv-pipe.js';
 import { FailureGuard } from '../src/ingest/failure-guard.js';
 import { Preroll } from '../src/live/preroll.js';
 import { ProgressParser } from '../src/transcode/progress.js';
-import { explainFfmpegError } from '../src/transcode/failures.js';
+import { explainFfmpegError } from '../src/media/failures.js';
 
 const tag = (type: number, b11: number, b12: number, size = 100, ts = 0): Buffer => {
   const buf = Buffer.alloc(11 + size + 4);

@@ -5,7 +5,8 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { signJoinToken, type Role } from '../src/auth/join-token.js';
+import { signJoinToken } from '../src/auth/join-token.js';
+import type { Role } from '../src/domain/roles.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { launch } from './helpers/browser.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';

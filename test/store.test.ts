@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { appliedVersion, backupDb, migrate, migrationStatus, openDb } from '../src/store/db.js';
 import { LATEST_VERSION } from '../src/store/migrations.js';
 import { openStore } from '../src/store/index.js';
-import { ConflictError, NotFoundError } from '../src/errors.js';
+import { ConflictError, NotFoundError } from '../src/domain/errors.js';
 
 const newChannel = (slug: string) => ({
   slug, title: slug, ladder: ['720p', '480p'] as ('720p' | '480p')[], latency: 'standard' as const,

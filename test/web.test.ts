@@ -1,6 +1,7 @@
 import t from 'tap';
 import { mkdirSync } from 'node:fs';
-import { signJoinToken, type Role } from '../src/auth/join-token.js';
+import { signJoinToken } from '../src/auth/join-token.js';
+import type { Role } from '../src/domain/roles.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { launch } from './helpers/browser.js';
 import { fileTree, mediaWorkers, push, startTestServer, waitFor } from './helpers/server.js';

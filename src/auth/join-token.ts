@@ -2,11 +2,9 @@
 // secret is passed in. Verification failures carry a code for logs but callers answer them all alike (401).
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { SLUG_PATTERN } from '../live/ids.js';
+import { SLUG_PATTERN } from '../domain/ids.js';
+import { ROLES, type Role } from '../domain/roles.js';
 
-/** viewer: watches and reads, never posts (LTI Mentors and other non-course roles). */
-export const ROLES = ['learner', 'moderator', 'instructor', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
 
 export interface JoinClaims {
   sub: string;

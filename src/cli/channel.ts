@@ -1,10 +1,10 @@
 // `kmk-live channel …`: create, list, show, update, delete channels.
 
 import type { Command } from 'commander';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../domain/errors.js';
 import {
   parseLadder, parseLatency, parseOnOff, parseOverflow, parseSlug, parseStartsAt, parseTitle, type Channel,
-} from '../live/channel-rules.js';
+} from '../domain/channel.js';
 import type { ChannelPatch } from '../store/channels.js';
 import { obsServerUrl as obsServer } from '../config/urls.js';
 import { contextFor } from './context.js';

@@ -1,8 +1,8 @@
 // `kmk-live class …`: schedule, list and cancel classes on a channel (LMS courses schedule them from the studio).
 
 import type { Command } from 'commander';
-import { ValidationError } from '../errors.js';
-import { parseSlug } from '../live/channel-rules.js';
+import { ValidationError } from '../domain/errors.js';
+import { parseSlug } from '../domain/channel.js';
 import { parseClassInput } from '../classes/schedule.js';
 import type { ScheduledClass } from '../store/classes.js';
 import { contextFor } from './context.js';

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConflictError } from '../errors.js';
+import { ConflictError } from '../domain/errors.js';
 import { backupDb, migrate } from '../store/db.js';
 import { LATEST_VERSION } from '../store/migrations.js';
 import { contextFor } from './context.js';

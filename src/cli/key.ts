@@ -1,7 +1,7 @@
 // `kmk-live key …`: rotate, revoke and list a channel's stream keys.
 
 import type { Command } from 'commander';
-import { parseSlug } from '../live/channel-rules.js';
+import { parseSlug } from '../domain/channel.js';
 import { obsServerUrl as obsServer } from '../config/urls.js';
 import { contextFor } from './context.js';
 import { print, printJson, table } from './output.js';

@@ -1,7 +1,7 @@
 // `kmk-live lti …`: register LMS platforms, rotate the tool's keys, see the attendance passback outbox.
 
 import type { Command } from 'commander';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../domain/errors.js';
 import { ToolKeys } from '../lti/keys.js';
 import { PlatformServices } from '../lti/services.js';
 import { hubUserId, mapRoles, NRPS_SCOPE } from '../lti/claims.js';

@@ -2,7 +2,7 @@
 // validation error) and never prints a stack trace for a user's mistake.
 
 import { Command, CommanderError } from 'commander';
-import { UserError } from '../errors.js';
+import { UserError } from '../domain/errors.js';
 import { registerChannel } from './channel.js';
 import { registerConfig } from './config.js';
 import { closeOpenedStores } from './context.js';

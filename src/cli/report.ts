@@ -1,7 +1,7 @@
 // `kmk-live report …`: what a period of classes cost against all-Mux and Zoom; a course's attendance roll-up.
 
 import type { Command } from 'commander';
-import { ValidationError, ConfigError } from '../errors.js';
+import { ValidationError, ConfigError } from '../domain/errors.js';
 import { checkPrices, parsePeriod } from '../reports/cost.js';
 import { pricesFrom } from '../reports/prices.js';
 import { costCsv, courseAttendanceCsv, periodCost } from '../reports/service.js';

@@ -1,16 +1,17 @@
 // `kmk-live session …`: past and current live classes, and archiving a recording to Mux on demand.
 
 import type { Command } from 'commander';
-import { ValidationError } from '../errors.js';
-import { parseSlug } from '../live/channel-rules.js';
+import { ValidationError } from '../domain/errors.js';
+import { parseSlug } from '../domain/channel.js';
 import { createLogger } from '../log.js';
 import { Archiver } from '../mux/archive.js';
 import { createMuxApi } from '../mux/client.js';
 import { locateTool } from '../transcode/locate.js';
 import { REPORT_TABLES, reportCsv, sessionReport, type ReportTable } from '../reports/service.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError } from '../domain/errors.js';
 import { contextFor } from './context.js';
 import { fields, print, printJson, table } from './output.js';
+import { replayUrl } from '../domain/media-layout.js';
 
 export function formatProgress(sent: number, size: number): string {
   const pct = size > 0 ? Math.floor((100 * sent) / size) : 0;
@@ -77,7 +78,7 @@ export function registerSession(program: Command): void {
         ['source', s.source.width ? `${s.source.codec} ${s.source.width}x${s.source.height} @ ${s.source.fps} fps, audio ${s.source.audioCodec}` : ''],
         ['ladder', s.ladder.join(',')], ['bytes in', s.bytesIn], ['reconnects', s.reconnects], ['ffmpeg restarts', s.restarts],
         ['recorded', s.recorded ? 'yes' : 'no'], ['end reason', s.endReason],
-        ['replay', s.recorded && s.endedAt ? `/vod/${s.id}/master.m3u8` : ''],
+        ['replay', s.recorded && s.endedAt ? replayUrl(s.id) : ''],
         ['runs on', mux?.overflow ? 'Mux (overflow)' : 'this box'],
         ['archive', job ? `${job.status}${job.size ? ` — ${formatProgress(job.bytesSent, job.size)}` : ''}${job.error ? ` (last error: ${job.error})` : ''}` : 'none'],
         ['mux asset', mux?.assetId ? `${mux.assetId} (playback ${mux.playbackId ?? '-'})` : ''],

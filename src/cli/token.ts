@@ -3,8 +3,8 @@
 import type { Command } from 'commander';
 import { parseScopes, parseTokenName, SCOPES } from '../store/api-tokens.js';
 import { loadJoinSecret } from '../auth/join-secret.js';
-import { ROLES } from '../auth/join-token.js';
-import { parseSlug } from '../live/channel-rules.js';
+import { ROLES } from '../domain/roles.js';
+import { parseSlug } from '../domain/channel.js';
 import { mint } from '../hub/mint.js';
 import { contextFor } from './context.js';
 import { print, printJson, table } from './output.js';

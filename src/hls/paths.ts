@@ -2,7 +2,8 @@
 // folder can be named: every segment is checked against a strict pattern before it is joined.
 
 import { join } from 'node:path';
-import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../live/ids.js';
+import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../domain/ids.js';
+import { mediaFolder } from '../domain/media-layout.js';
 
 const CHANNEL = SLUG_PATTERN;
 const SESSION = SESSION_ID_PATTERN;
@@ -50,7 +51,7 @@ export function resolveMediaPath(mediaDir: string, kind: 'hls' | 'vod', rawPath:
   return {
     ok: true,
     file: {
-      path: join(mediaDir, kind === 'hls' ? 'live' : 'vod', owner, ...rest),
+      path: join(mediaFolder(mediaDir, kind, owner), ...rest),
       contentType,
       playlist: ext === '.m3u8',
       owner,

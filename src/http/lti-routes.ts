@@ -9,8 +9,8 @@ import type { ToolKeys } from '../lti/keys.js';
 import { formFields } from '../lti/login.js';
 import { parsePlatform } from '../lti/platforms.js';
 import { parseClassInput } from '../classes/schedule.js';
-import { UserError } from '../errors.js';
-import { SLUG_PATTERN } from '../live/ids.js';
+import { UserError } from '../domain/errors.js';
+import { SLUG_PATTERN } from '../domain/ids.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 import { ltiError, ltiPicker, ltiReturn, ltiStorageHop } from './lti-pages.js';
 

@@ -1,11 +1,11 @@
 // Report endpoints: a class's report as JSON or CSV tables, and a course's attendance roll-up as CSV. Readable
 // with an API token (sessions:read) or by the class's instructor with their join token.
 
-import { SESSION_ID_PATTERN } from '../live/ids.js';
+import { SESSION_ID_PATTERN } from '../domain/ids.js';
 import type { ClassReport } from '../reports/class-report.js';
 import { REPORT_TABLES, type ReportTable } from '../reports/service.js';
 import { parsePeriod } from '../reports/cost.js';
-import { SLUG_PATTERN } from '../live/ids.js';
+import { SLUG_PATTERN } from '../domain/ids.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 
 export interface ReportRouteDeps {

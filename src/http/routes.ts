@@ -6,7 +6,7 @@ import { CORS_HEADERS } from '../hls/origin.js';
 import type { ApiTokenInfo, Scope } from '../store/api-tokens.js';
 import type { SessionRecord } from '../store/sessions.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
-import { SLUG_PATTERN } from '../live/ids.js';
+import { SLUG_PATTERN } from '../domain/ids.js';
 
 export interface JoinTokenRequest {
   channel: string;

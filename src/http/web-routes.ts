@@ -2,7 +2,7 @@
 // instructor-only health and key-rotation endpoints (authorised by an instructor join token for that channel).
 
 import { verifyJoinToken } from '../auth/join-token.js';
-import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../live/ids.js';
+import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../domain/ids.js';
 import type { Play } from '../live/playback.js';
 import type { Beacon } from '../store/beacons.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';

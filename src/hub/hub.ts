@@ -3,11 +3,12 @@
 // Transport-agnostic: the socket binding hands it a small Transport.
 
 import { randomBytes } from 'node:crypto';
-import type { Role } from '../auth/join-token.js';
+import type { Role } from '../domain/roles.js';
 import type { Logger } from '../log.js';
 import type { EngagementOp } from '../store/engagement.js';
 import { parseClientMessage, type RoomEvent, type ServerMsg } from './protocol.js';
 import { Room, type Outcome, type RoomInit } from './room.js';
+import { replayUrl } from '../domain/media-layout.js';
 
 export interface Transport {
   publish(topic: string, frame: string): void;
@@ -169,7 +170,7 @@ export class Hub {
   classEnded(slug: string, sessionId: string, recorded: boolean): void {
     const entry = this.rooms.get(slug);
     if (!entry) return;
-    this.apply(entry, entry.room.setClass({ state: 'ended', sessionId, replay: recorded ? `/vod/${sessionId}/master.m3u8` : null }));
+    this.apply(entry, entry.room.setClass({ state: 'ended', sessionId, replay: recorded ? replayUrl(sessionId) : null }));
     this.reattend(entry, slug, null);
   }
 

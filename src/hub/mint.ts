@@ -1,7 +1,8 @@
 // Minting join tokens from a request (REST or CLI): validates the fields into claims. Pure given the clock.
 
-import { parseTtl, ROLES, signJoinToken, validName, type JoinClaims, type Role } from '../auth/join-token.js';
-import { ValidationError } from '../errors.js';
+import { parseTtl, signJoinToken, validName, type JoinClaims } from '../auth/join-token.js';
+import { ROLES, type Role } from '../domain/roles.js';
+import { ValidationError } from '../domain/errors.js';
 
 export interface MintInput {
   channel: string;

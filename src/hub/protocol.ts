@@ -1,12 +1,14 @@
 // The engagement protocol, version 1: typed client and server messages and the one parser that turns an
 // untrusted text frame into a typed ClientMsg. Pure. Every message is documented in docs/protocol.md.
 
-import type { Role } from '../auth/join-token.js';
+import type { Role } from '../domain/roles.js';
+import { REACTIONS, type ChatMessage, type ClassState, type HandView, type Participant, type PollView, type QuestionView, type Reaction } from '../domain/engagement.js';
+
+export { REACTIONS } from '../domain/engagement.js';
+export type { ChatMessage, ClassState, HandView, Participant, PollView, QuestionView, Reaction } from '../domain/engagement.js';
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_BYTES = 4096;
-export const REACTIONS = ['👍', '👏', '❤️', '😂', '😮', '🎉'] as const;
-export type Reaction = (typeof REACTIONS)[number];
 
 export type ClientMsg =
   | { t: 'chat'; text: string }
@@ -34,44 +36,6 @@ export type ClientType = ClientMsg['t'];
 export type ErrorCode =
   | 'bad_json' | 'bad_frame' | 'bad_version' | 'unknown_type' | 'invalid' | 'forbidden' | 'rate_limited' | 'slow_mode'
   | 'chat_locked' | 'muted' | 'not_found' | 'poll_closed' | 'internal';
-
-export interface Participant {
-  userId: string;
-  name: string;
-  role: Role;
-}
-
-export interface ChatMessage extends Participant {
-  id: string;
-  text: string;
-  at: number;
-}
-
-export interface QuestionView extends Participant {
-  id: string;
-  text: string;
-  votes: number;
-  status: 'open' | 'answered' | 'dismissed';
-  at: number;
-}
-
-export interface PollView {
-  id: string;
-  question: string;
-  options: string[];
-  counts: number[];
-  total: number;
-  closed: boolean;
-  at: number;
-}
-
-export interface HandView {
-  userId: string;
-  name: string;
-  at: number;
-}
-
-export type ClassState = { state: 'waiting' | 'live' | 'reconnecting' | 'ended'; sessionId: string | null; replay: string | null; startsAt?: string | null };
 
 export type RoomEvent =
   | { t: 'chat'; msg: ChatMessage }

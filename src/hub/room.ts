@@ -2,7 +2,10 @@
 // synchronous: every call takes the clock, returns what to send and what to persist, and touches no socket.
 // The room is the single owner of this state; the hub only routes messages to it.
 
-import type { Role } from '../auth/join-token.js';
+import type { Role } from '../domain/roles.js';
+import type { PersistOp, RoomInit } from '../domain/engagement.js';
+
+export type { PersistOp, RoomInit } from '../domain/engagement.js';
 import { RateLimiter } from './rate.js';
 import {
   REACTIONS, type ChatMessage, type ClassState, type ClientMsg, type ErrorCode, type HandView, type Participant,
@@ -13,18 +16,6 @@ export interface Member extends Participant {
   connId: number;
   guest: boolean;
 }
-
-export type PersistOp =
-  | { op: 'chat'; msg: ChatMessage; sessionId: string | null }
-  | { op: 'chat_delete'; id: string; at: number }
-  | { op: 'question'; q: QuestionView; sessionId: string | null }
-  | { op: 'question_vote'; id: string; userId: string; on: boolean }
-  | { op: 'poll'; poll: PollView; sessionId: string | null }
-  | { op: 'poll_vote'; id: string; userId: string; option: number }
-  | { op: 'ban'; userId: string; by: string; at: number }
-  | { op: 'mute'; userId: string; until: number }
-  /** One more reaction or raised hand by a learner in a session, for the class report. */
-  | { op: 'tally'; kind: 'reaction' | 'hand'; userId: string; sessionId: string; n: number };
 
 export interface Outcome {
   events: RoomEvent[];
@@ -54,15 +45,6 @@ interface Poll {
 
 const isStaff = (r: Role): boolean => r === 'instructor' || r === 'moderator';
 const empty = (): Outcome => ({ events: [], staffEvents: [], reply: [], toUser: [], persist: [], kick: [] });
-
-export interface RoomInit {
-  chat?: ChatMessage[];
-  questions?: (QuestionView & { voters: string[] })[];
-  polls?: (PollView & { votes: [string, number][] })[];
-  bans?: string[];
-  mutes?: [string, number][];
-  sessionId?: string | null;
-}
 
 export class Room {
   private readonly members = new Map<number, Member>();

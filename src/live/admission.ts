@@ -1,7 +1,7 @@
 // Capacity admission: how much of the box's transcode budget a new ladder may use. Pure.
 
 import { availableParallelism } from 'node:os';
-import type { Overflow } from './channel-rules.js';
+import type { Overflow } from '../domain/channel.js';
 
 /** Encoded pixels per second one core sustains with x264 veryfast, measured on the reference box. */
 export const PIXELS_PER_CORE = 40_000_000;

@@ -15,7 +15,7 @@ import { AUDIO_VARIANT } from '../transcode/args.js';
 import { codecString, type ProbedStream } from '../transcode/probe.js';
 import type { TranscoderStatus } from '../transcode/supervisor.js';
 import { admit as admitCapacity } from './admission.js';
-import type { Channel } from './channel-rules.js';
+import type { Channel } from '../domain/channel.js';
 
 export interface TranscoderLike {
   start(resume?: boolean): void;

@@ -2,6 +2,8 @@
 // past session, its local recording or, once that is gone, the Mux asset it was archived to. Signed Mux
 // playback gets a fresh token on every answer. Pure decisions over the facts the caller passes in.
 
+import { liveUrl, replayUrl } from '../domain/media-layout.js';
+
 export interface Play {
   mode: 'local' | 'mux';
   url: string;
@@ -21,12 +23,12 @@ export interface PlaybackFacts {
 export async function channelPlayback(slug: string, f: PlaybackFacts): Promise<Play> {
   const p = f.live(slug);
   if (p?.mode === 'mux' && p.playbackId) return { mode: 'mux', url: await f.muxUrl(p.playbackId) };
-  return { mode: 'local', url: `/hls/${slug}/master.m3u8` };
+  return { mode: 'local', url: liveUrl(slug) };
 }
 
 /** The replay of a session, or undefined when there is none (not recorded, or neither kept nor archived). */
 export async function sessionReplay(sessionId: string, f: PlaybackFacts): Promise<Play | undefined> {
-  if (await f.recordingKept(sessionId)) return { mode: 'local', url: `/vod/${sessionId}/master.m3u8` };
+  if (await f.recordingKept(sessionId)) return { mode: 'local', url: replayUrl(sessionId) };
   const id = f.archivePlaybackId(sessionId);
   return id ? { mode: 'mux', url: await f.muxUrl(id) } : undefined;
 }

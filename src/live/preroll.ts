@@ -2,7 +2,7 @@
 // very beginning of the class rather than at the next keyframe. Bounded: beyond maxBytes it keeps only the
 // headers and the newest GOP.
 
-import { classifyTag } from '../ingest/flv-pipe.js';
+import { classifyTag } from '../media/flv-pipe.js';
 
 export interface Sink {
   write(buf: Buffer): void;

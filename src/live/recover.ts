@@ -4,6 +4,7 @@
 
 import { access, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { liveDir, MASTER_PLAYLIST, RUNG_PLAYLIST, vodDir, vodRoot } from '../domain/media-layout.js';
 
 export type Recovery = { result: 'recovered'; lastWriteMs: number } | { result: 'no_files' | 'not_this_session' | 'no_master' };
 
@@ -15,7 +16,7 @@ export function closePlaylist(text: string): string {
 
 /** Closes and moves a crashed session's recording; lastWriteMs is when its last segment was written (its real end). */
 export async function recoverRecording(mediaDir: string, slug: string, sessionId: string): Promise<Recovery> {
-  const dir = join(mediaDir, 'live', slug);
+  const dir = liveDir(mediaDir, slug);
   let entries: string[];
   try {
     entries = await readdir(dir);
@@ -26,7 +27,7 @@ export async function recoverRecording(mediaDir: string, slug: string, sessionId
   let lastWriteMs = 0;
   let ours = false;
   for (const name of entries) {
-    const playlist = join(dir, name, 'index.m3u8');
+    const playlist = join(dir, name, RUNG_PLAYLIST);
     let text: string;
     try {
       text = await readFile(playlist, 'utf8');
@@ -43,11 +44,11 @@ export async function recoverRecording(mediaDir: string, slug: string, sessionId
   }
   if (!ours || variants === 0) return { result: 'not_this_session' };
   try {
-    await access(join(dir, 'master.m3u8'));
+    await access(join(dir, MASTER_PLAYLIST));
   } catch {
     return { result: 'no_master' };
   }
-  await mkdir(join(mediaDir, 'vod'), { recursive: true });
-  await rename(dir, join(mediaDir, 'vod', sessionId));
+  await mkdir(vodRoot(mediaDir), { recursive: true });
+  await rename(dir, vodDir(mediaDir, sessionId));
   return { result: 'recovered', lastWriteMs };
 }

@@ -1,6 +1,6 @@
 // Checks a platform registration (from the CLI or the REST API) into typed values. Pure.
 
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../domain/errors.js';
 import type { NewPlatform } from '../store/lti.js';
 
 const url = (name: string, v: unknown, httpsOnly: boolean): string => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { ArchiveJob, MuxRepo } from '../store/mux.js';
 import type { MuxApi, MuxEvent } from './client.js';
+import { MASTER_PLAYLIST, vodDir } from '../domain/media-layout.js';
 
 export interface ArchiverOptions {
   mediaDir: string;
@@ -29,7 +30,7 @@ type Repo = Pick<MuxRepo, 'createJob' | 'job' | 'jobByUpload' | 'jobByAsset' | '
 
 /** The top variant and audio playlists of a recording, read from its master playlist. */
 export async function recordingInputs(dir: string): Promise<{ video: string; audio?: string }> {
-  const master = await readFile(join(dir, 'master.m3u8'), 'utf8');
+  const master = await readFile(join(dir, MASTER_PLAYLIST), 'utf8');
   const video = master.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
   if (!video) throw new Error('the recording has no variant playlist');
   const audio = /TYPE=AUDIO[^\n]*URI="([^"]+)"/.exec(master)?.[1];
@@ -111,7 +112,7 @@ export class Archiver {
 
   private async step(sessionId: string, progress?: Progress): Promise<ArchiveJob> {
     let job = this.repo.job(sessionId)!;
-    const dir = join(this.o.mediaDir, 'vod', sessionId);
+    const dir = vodDir(this.o.mediaDir, sessionId);
     if (!job.file || !existsSync(job.file)) {
       this.repo.updateJob(sessionId, { status: 'remuxing' });
       const out = join(dir, 'archive.mp4');
@@ -220,7 +221,7 @@ export class Archiver {
     this.repo.updateJob(sessionId, { status: 'ready', assetId, playbackId, error: null, leaseUntil: 0 });
     this.repo.setSessionAsset(sessionId, assetId, playbackId);
     this.o.log.info('archive ready on Mux', { session: sessionId, asset: assetId });
-    if (this.o.deleteLocal) await rm(join(this.o.mediaDir, 'vod', sessionId), { recursive: true, force: true });
+    if (this.o.deleteLocal) await rm(vodDir(this.o.mediaDir, sessionId), { recursive: true, force: true });
   }
 
   /** Applies a verified webhook event once; returns false for an event already handled. */

@@ -4,8 +4,8 @@
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from '../log.js';
-import { BoundedFlvPipe } from '../ingest/flv-pipe.js';
-import { explainFfmpegError } from '../transcode/failures.js';
+import { BoundedFlvPipe } from '../media/flv-pipe.js';
+import { explainFfmpegError } from '../media/failures.js';
 
 export interface Sink {
   write(buf: Buffer): void;

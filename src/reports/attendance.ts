@@ -1,11 +1,9 @@
 // Attendance arithmetic, pure: how long a learner was in a class (join/leave intervals merged, so two devices or
 // a reconnect are not counted twice, and clipped to the class), and the score that goes to the gradebook.
 
-export interface Interval {
-  joinedAt: number;
-  /** null: still connected (counted up to the end of the class). */
-  leftAt: number | null;
-}
+import type { Interval } from '../domain/class-records.js';
+
+export type { Interval } from '../domain/class-records.js';
 
 /** Milliseconds covered by the union of the intervals within [from, to). */
 export function attendedMs(intervals: readonly Interval[], from: number, to: number): number {

@@ -3,22 +3,10 @@
 // QoE names follow Mux Data's: video startup time, rebuffer percentage and count, watch time, playback errors,
 // exits before video start.
 
-import { attendedMs, type Interval } from './attendance.js';
+import { attendedMs } from './attendance.js';
+import type { ClassData } from '../domain/class-records.js';
 
-export interface ClassData {
-  session: { id: string; channel: string; startedAt: number; endedAt: number | null };
-  now: number;
-  /** Learners on the course roster (LMS classes); empty otherwise. */
-  roster: { userId: string; name: string }[];
-  attendance: ({ userId: string; name: string; role: string } & Interval)[];
-  chat: { userId: string; at: number; deleted: boolean }[];
-  questions: { id: string; userId: string }[];
-  questionVotes: { questionId: string; userId: string }[];
-  polls: { id: string; question: string; options: string[]; closed: boolean }[];
-  pollVotes: { pollId: string; userId: string; option: number }[];
-  tallies: { userId: string; reactions: number; hands: number }[];
-  beacons: { userId: string; at: number; startupMs: number | null; rebuffers: number; rebufferMs: number; playedMs: number; rendition: string | null; errors: string[] }[];
-}
+export type { ClassData } from '../domain/class-records.js';
 
 export interface LearnerRow {
   userId: string;

@@ -1,7 +1,7 @@
 // Repository for REST API tokens: named, scoped, stored hashed, shown once, revocable.
 
 import { API_TOKEN_PATTERN, fingerprintOf, generateApiToken, hashSecret, sameHash } from '../auth/secrets.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
 import type { Db } from './db.js';
 
 export const SCOPES = ['admin', 'channels:read', 'channels:write', 'sessions:read', 'tokens:join'] as const;

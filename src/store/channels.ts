@@ -1,7 +1,7 @@
 // Repository for the channel aggregate. SQL for channels lives here and nowhere else.
 
-import { ConflictError, NotFoundError } from '../errors.js';
-import type { Channel, Latency, Overflow, RungName } from '../live/channel-rules.js';
+import { ConflictError, NotFoundError } from '../domain/errors.js';
+import type { Channel, Latency, Overflow, RungName } from '../domain/channel.js';
 import type { Db } from './db.js';
 
 interface Row {

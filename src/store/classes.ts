@@ -1,7 +1,7 @@
 // Repository for courses (from the LMS or made by ops), their scheduled classes and the course roster (NRPS).
 // SQL for these tables lives here and nowhere else.
 
-import { NotFoundError } from '../errors.js';
+import { NotFoundError } from '../domain/errors.js';
 import type { Db } from './db.js';
 
 export interface Course {

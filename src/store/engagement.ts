@@ -1,9 +1,8 @@
 // Repository for engagement data: chat, questions and votes, polls and votes, bans, attendance. Writes arrive as
 // batches of operations from the hub and are applied in one transaction per batch.
 
-import type { ChatMessage, PollView, QuestionView } from '../hub/protocol.js';
-import type { PersistOp, RoomInit } from '../hub/room.js';
-import type { Role } from '../auth/join-token.js';
+import type { ChatMessage, PersistOp, PollView, QuestionView, RoomInit } from '../domain/engagement.js';
+import type { Role } from '../domain/roles.js';
 import type { Db } from './db.js';
 
 export type AttendanceOp =

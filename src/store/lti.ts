@@ -2,7 +2,7 @@
 // and used nonces (server-side, so a launch works inside an iframe without cookies), resource links, and the
 // passback outbox. SQL for these tables lives here and nowhere else.
 
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../domain/errors.js';
 import type { Db } from './db.js';
 
 export interface Platform {

@@ -2,7 +2,7 @@
 // SQL for engagement_counts and session_traffic lives here.
 
 import type { Db } from './db.js';
-import type { ClassData } from '../reports/class-report.js';
+import type { ClassData } from '../domain/class-records.js';
 
 export interface TrafficRow {
   sessionId: string;

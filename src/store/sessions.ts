@@ -1,8 +1,8 @@
 // Repository for live-class sessions: one row per class, from first publish to end.
 
 import { randomBytes } from 'node:crypto';
-import { NotFoundError } from '../errors.js';
-import { SESSION_ID_PATTERN } from '../live/ids.js';
+import { NotFoundError } from '../domain/errors.js';
+import { SESSION_ID_PATTERN } from '../domain/ids.js';
 import type { Db } from './db.js';
 
 export interface SessionRecord {

@@ -1,7 +1,7 @@
 // Plans the output ladder for one source: which rungs, what size and bitrate, whether the top rung is copied.
 // Pure: the same source and profile always give the same plan.
 
-import type { RungName } from '../live/channel-rules.js';
+import type { RungName } from '../domain/channel.js';
 
 export interface RungSpec {
   name: RungName;

@@ -6,9 +6,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { cpuMsOf } from './cpu.js';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from '../log.js';
-import { BoundedFlvPipe, type PipeStats } from '../ingest/flv-pipe.js';
+import { BoundedFlvPipe, type PipeStats } from '../media/flv-pipe.js';
 import { ffmpegArgs } from './args.js';
-import { explainFfmpegError } from './failures.js';
+import { explainFfmpegError } from '../media/failures.js';
 import type { LadderPlan } from './ladder.js';
 import { ProgressParser, type Progress } from './progress.js';
 

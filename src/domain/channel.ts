@@ -1,7 +1,7 @@
 // Pure rules for channel fields: what a valid slug, title, ladder or policy is.
 // Used at every edge (CLI, REST) to parse input into typed values once.
 
-import { ValidationError } from '../errors.js';
+import { ValidationError } from './errors.js';
 import { SLUG_PATTERN } from './ids.js';
 
 export const RUNGS = ['1080p', '720p', '480p', '360p', '240p'] as const;

@@ -1,0 +1,67 @@
+// The engagement records every layer shares: what a chat message, a question, a poll and a class state are, and
+// the operations the hub hands to the store. Types only; imports nothing of ours but the roles.
+
+import type { Role } from './roles.js';
+
+export const REACTIONS = ['👍', '👏', '❤️', '😂', '😮', '🎉'] as const;
+export type Reaction = (typeof REACTIONS)[number];
+
+export interface Participant {
+  userId: string;
+  name: string;
+  role: Role;
+}
+
+export interface ChatMessage extends Participant {
+  id: string;
+  text: string;
+  at: number;
+}
+
+export interface QuestionView extends Participant {
+  id: string;
+  text: string;
+  votes: number;
+  status: 'open' | 'answered' | 'dismissed';
+  at: number;
+}
+
+export interface PollView {
+  id: string;
+  question: string;
+  options: string[];
+  counts: number[];
+  total: number;
+  closed: boolean;
+  at: number;
+}
+
+export interface HandView {
+  userId: string;
+  name: string;
+  at: number;
+}
+
+export type ClassState = { state: 'waiting' | 'live' | 'reconnecting' | 'ended'; sessionId: string | null; replay: string | null; startsAt?: string | null };
+
+
+export type PersistOp =
+  | { op: 'chat'; msg: ChatMessage; sessionId: string | null }
+  | { op: 'chat_delete'; id: string; at: number }
+  | { op: 'question'; q: QuestionView; sessionId: string | null }
+  | { op: 'question_vote'; id: string; userId: string; on: boolean }
+  | { op: 'poll'; poll: PollView; sessionId: string | null }
+  | { op: 'poll_vote'; id: string; userId: string; option: number }
+  | { op: 'ban'; userId: string; by: string; at: number }
+  | { op: 'mute'; userId: string; until: number }
+  /** One more reaction or raised hand by a learner in a session, for the class report. */
+  | { op: 'tally'; kind: 'reaction' | 'hand'; userId: string; sessionId: string; n: number };
+
+export interface RoomInit {
+  chat?: ChatMessage[];
+  questions?: (QuestionView & { voters: string[] })[];
+  polls?: (PollView & { votes: [string, number][] })[];
+  bans?: string[];
+  mutes?: [string, number][];
+  sessionId?: string | null;
+}
