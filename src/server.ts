@@ -1,54 +1,58 @@
-// Composition root: builds every component from the Config in dependency order, starts them, and stops them
-// in reverse. Holds no state of its own beyond the component handles.
+// Composition root: builds every component from the Config in dependency order, wires their ports together,
+// starts them, and stops them in reverse. Construction and wiring only: every decision lives in the module that
+// owns it (see docs/architecture.md).
 
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createHmac } from 'node:crypto';
 import type { Config } from './config/schema.js';
 import { obsServerUrl, publicBaseUrl } from './config/urls.js';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createLogger, type Logger } from './log.js';
+import { UserError } from './domain/errors.js';
+import { MASTER_PLAYLIST, vodDir } from './domain/media-layout.js';
+import { openStore, type Store } from './store/index.js';
 import { signPlayback, type PlaybackScope } from './auth/playback-token.js';
+import { loadJoinSecret } from './auth/join-secret.js';
+import { DiskMonitor } from './media/disk.js';
+import { PidFile } from './media/pid-file.js';
+import { RtmpIngest } from './ingest/rtmp.js';
+import { LiveManager, type LiveChannelView } from './live/manager.js';
+import { defaultBudget } from './live/admission.js';
+import { HealthReporter } from './live/health.js';
+import { channelPlayback, sessionReplay, type PlaybackFacts } from './live/playback.js';
+import { recoverInterrupted } from './live/recover.js';
+import { Transcoder } from './transcode/supervisor.js';
+import { locateTool } from './transcode/locate.js';
+import { probeFile } from './transcode/probe.js';
 import { PlaybackGate } from './hls/access.js';
+import { writeMasterWhenReady } from './hls/master-writer.js';
+import { Origin } from './hls/origin.js';
+import { HttpServer, type HttpRequest } from './http/app.js';
+import { authorize, routes } from './http/routes.js';
+import { instructor, webRoutes } from './http/web-routes.js';
+import { ltiRoutes } from './http/lti-routes.js';
+import { reportRoutes } from './http/report-routes.js';
+import { loadAssets } from './http/pages.js';
+import { Hub } from './hub/hub.js';
+import { bindHub } from './hub/socket.js';
+import { mint } from './hub/mint.js';
 import { ToolKeys } from './lti/keys.js';
 import { LaunchVerifier } from './lti/verify.js';
 import { LtiTool } from './lti/tool.js';
 import { PlatformServices } from './lti/services.js';
 import { Passback } from './lti/passback.js';
-import { ltiRoutes } from './http/lti-routes.js';
-import { reportRoutes } from './http/report-routes.js';
-import { costCsv, courseAttendanceCsv, periodCost, reportCsv, sessionReport } from './reports/service.js';
-import { checkPrices, forChannel } from './reports/cost.js';
+import { frameAncestorsOf } from './lti/platforms.js';
+import { ClassFollower, courseChannelInput } from './classes/follow.js';
+import { classForNewSession, nextStart } from './classes/resolve.js';
+import { costCsv, costFor, courseAttendanceCsv, reportCsv, sessionReport } from './reports/service.js';
 import { pricesFrom } from './reports/prices.js';
 import { TrafficCounter } from './reports/traffic.js';
-import { authorize } from './http/routes.js';
-import { classForNewSession, nextStart } from './classes/resolve.js';
-import { recoverRecording } from './live/recover.js';
-import type { RungName } from './domain/channel.js';
-import { createLogger, type Logger } from './log.js';
-import { openStore, type Store } from './store/index.js';
-import { RtmpIngest } from './ingest/rtmp.js';
-import { LiveManager, type LiveChannelView } from './live/manager.js';
-import { defaultBudget } from './live/admission.js';
-import { channelPlayback, sessionReplay, type PlaybackFacts } from './live/playback.js';
-import { Transcoder } from './transcode/supervisor.js';
-import { locateTool } from './transcode/locate.js';
-import { probeFile } from './transcode/probe.js';
-import { Origin } from './hls/origin.js';
-import { HttpServer } from './http/app.js';
-import { json, type HttpRequest } from './http/app.js';
-import { routes } from './http/routes.js';
-import { instructor, webRoutes } from './http/web-routes.js';
-import { loadAssets } from './http/pages.js';
-import { Hub } from './hub/hub.js';
-import { bindHub } from './hub/socket.js';
-import { mint } from './hub/mint.js';
-import { loadJoinSecret } from './auth/join-secret.js';
-import { UserError } from './domain/errors.js';
 import { createMuxApi, muxPlaybackUrl, type MuxApi } from './mux/client.js';
-import { Relay } from './mux/relay.js';
 import { Archiver } from './mux/archive.js';
-import { MASTER_PLAYLIST, vodDir } from './domain/media-layout.js';
+import { muxOverflow, muxWebhook } from './mux/overflow.js';
+import { metricsText } from './metrics.js';
 
 export interface ServerOptions {
   log?: Logger;
@@ -56,6 +60,8 @@ export interface ServerOptions {
   preset?: string;
   /** A MuxApi to use instead of one built from the config. */
   muxApi?: MuxApi;
+  /** Free bytes on the media disk (tests inject a full disk). */
+  freeSpace?: (dir: string) => Promise<number>;
 }
 
 export interface RunningServer {
@@ -66,6 +72,7 @@ export interface RunningServer {
   http: HttpServer;
   origin: Origin;
   hub: Hub;
+  disk: DiskMonitor;
   archiver?: Archiver;
   passback: Passback;
   httpPort: number;
@@ -77,6 +84,7 @@ export interface RunningServer {
 
 export interface ServerStatus extends ReturnType<LiveManager['snapshot']> {
   cores: number;
+  disk: ReturnType<DiskMonitor['state']>;
   channels: (LiveChannelView & { muxStream?: { status: string; at: string } | null })[];
 }
 
@@ -88,10 +96,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   if ('error' in ffprobe) throw new Error(ffprobe.error);
   log.info('ffmpeg found', { ffmpeg: ffmpeg.path, source: ffmpeg.source, ffprobe: ffprobe.path });
 
-  mkdirSync(config['paths.media'], { recursive: true });
+  const mediaDir = config['paths.media'];
+  mkdirSync(mediaDir, { recursive: true });
   const store = openStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
-
   const budget = defaultBudget(config['transcode.budgetPixelsPerSecond']);
+  const pids = new PidFile(mediaDir, log);
+  const disk = new DiskMonitor(mediaDir, config['paths.minFreeMegabytes'] * 1024 * 1024, log, opts.freeSpace);
+
+  // ---- Mux (optional) -----------------------------------------------------------------------------------------
   const muxApi: MuxApi | undefined = opts.muxApi ?? (config['mux.tokenId'] && config['mux.tokenSecret'] ? createMuxApi({
     tokenId: config['mux.tokenId'], tokenSecret: config['mux.tokenSecret'], webhookSecret: config['mux.webhookSecret'],
     baseUrl: config['mux.baseUrl'], playbackPolicy: config['mux.playbackPolicy'],
@@ -109,12 +121,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   }
   log.info(muxApi ? 'Mux configured: overflow and archive on' : 'Mux not configured: overflow and archive off');
   const archiver = muxApi ? new Archiver({
-    mediaDir: config['paths.media'], ffmpegPath: ffmpeg.path, chunkBytes: config['mux.uploadChunkBytes'],
-    deleteLocal: config['mux.deleteLocalAfterArchive'], log,
+    mediaDir, ffmpegPath: ffmpeg.path, chunkBytes: config['mux.uploadChunkBytes'],
+    deleteLocal: config['mux.deleteLocalAfterArchive'], log, pids,
   }, muxApi, store.mux) : undefined;
+
+  // ---- live classes -------------------------------------------------------------------------------------------
   let ingest!: RtmpIngest;
   const live = new LiveManager(
-    { mediaDir: config['paths.media'], graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000 },
+    { mediaDir, graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000 },
     {
       channelForKey: (key) => store.streamKeys.channelForKey(key),
       // A scheduled class decides whether its session is recorded.
@@ -127,7 +141,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       ingest: { meta: (id) => ingest.meta(id), subscribe: (id, sink) => ingest.subscribe(id, sink), kick: (id) => ingest.kick(id) },
       createTranscoder: (req) => new Transcoder({
         ffmpegPath: ffmpeg.path, plan: req.plan, outDir: req.outDir, record: req.record, segmentPrefix: req.segmentPrefix,
-        preset: opts.preset ?? 'veryfast', liveWindow: 6, maxBufferedBytes: 8 * 1024 * 1024, feed: req.feed, log,
+        preset: opts.preset ?? 'veryfast', liveWindow: 6, maxBufferedBytes: 8 * 1024 * 1024, feed: req.feed, log, pids,
         onSlowChange: req.onSlowChange,
         onProcessCpu: (ms) => {
           try {
@@ -136,28 +150,16 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
             log.warn('could not record encode CPU', { session: req.sessionId, err });
           }
         },
-      }),
-      probe: (path) => probeFile(path, ffprobe.path),
-      overflow: muxApi ? {
-        ensureStream: async (slug) => {
-          const known = store.mux.channelStream(slug);
-          const stream = known.liveStreamId ? await muxApi.liveStream(known.liveStreamId) : await muxApi.createLiveStream();
-          if (!known.liveStreamId) store.mux.setChannelStream(slug, stream.id, stream.playbackId);
-          if (!stream.streamKey) throw new Error('Mux returned no stream key');
-          return { target: `${config['mux.ingestUrl'].replace(/\/$/, '')}/${stream.streamKey}`, playbackId: stream.playbackId ?? known.playbackId };
+        onFailure: (reason) => {
+          if (/media disk is full|cannot write to the media folder/.test(reason)) disk.writeFailed(`ladder of ${req.sessionId}`);
         },
-        createRelay: (req) => new Relay({ ffmpegPath: ffmpeg.path, target: req.target, feed: req.feed, onGiveUp: req.onGiveUp, log }),
-        markOverflow: (id) => store.mux.markOverflow(id),
-      } : undefined,
+      }),
+      writeMaster: (dir, plan, over) => writeMasterWhenReady(dir, plan, { probe: (path) => probeFile(path, ffprobe.path), over }),
+      overflow: muxApi ? muxOverflow({ api: muxApi, repo: store.mux, ingestUrl: config['mux.ingestUrl'], ffmpegPath: ffmpeg.path, log, pids }) : undefined,
+      refuseNew: () => disk.refusal(),
       log,
     },
   );
-  const playbackFacts: PlaybackFacts = {
-    live: (slug) => live.playback(slug),
-    recordingKept: (id) => access(join(vodDir(config['paths.media'], id), MASTER_PLAYLIST)).then(() => true, () => false),
-    archivePlaybackId: (id) => store.mux.sessionMux(id)?.playbackId,
-    muxUrl: async (pb) => muxPlaybackUrl(pb, signed ? await muxApi!.signPlayback(pb, config['mux.playbackTokenTtlSeconds']) : undefined),
-  };
   ingest = new RtmpIngest({
     host: config.bindAddress,
     port: config['rtmp.port'],
@@ -171,7 +173,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     disconnected: (id) => live.disconnected(id),
     ended: (id) => live.ended(id),
   });
+  const playbackFacts: PlaybackFacts = {
+    live: (slug) => live.playback(slug),
+    recordingKept: (id) => access(join(vodDir(mediaDir, id), MASTER_PLAYLIST)).then(() => true, () => false),
+    archivePlaybackId: (id) => store.mux.sessionMux(id)?.playbackId,
+    muxUrl: async (pb) => muxPlaybackUrl(pb, signed ? await muxApi!.signPlayback(pb, config['mux.playbackTokenTtlSeconds']) : undefined),
+  };
 
+  // ---- engagement hub -----------------------------------------------------------------------------------------
   const secret = loadJoinSecret(config['hub.joinSecret'], config['paths.data']);
   store.engagement.closeOpenAttendance(Date.now());
   const hub = new Hub({
@@ -191,9 +200,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     persist: (ops) => store.engagement.apply(ops),
     log,
   });
-  live.on('started', (e) => hub.classStarted(e.channel, e.sessionId));
-  live.on('ended', (e) => hub.classEnded(e.channel, e.sessionId, e.recorded));
-  live.on('publisher', (e) => hub.publisherState(e.channel, e.sessionId, e.state));
+
+  // ---- LMS ----------------------------------------------------------------------------------------------------
   const toolBase = publicBaseUrl(config);
   const ltiKeys = new ToolKeys(store.lti);
   await ltiKeys.ensure();
@@ -209,20 +217,36 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     },
     log,
   });
-  live.on('started', (e) => {
-    const c = store.channels.find(e.channel);
-    const k = c && classForNewSession(store.classes.list({ channelId: c.id }), Date.now());
-    if (k) {
-      store.classes.attachSession(k.id, e.sessionId);
-      log.info('session delivers a scheduled class', { channel: e.channel, sessionId: e.sessionId, class: k.id });
-    }
+  const follower = new ClassFollower({
+    channel: (slug) => store.channels.find(slug),
+    classes: store.classes,
+    archive: archiver ? (id) => archiver.enqueue(id) : undefined,
+    passback: (id) => passback.enqueue(id),
+    log,
   });
-  live.on('ended', (e) => {
-    const ch = store.channels.find(e.channel);
-    const k = store.classes.bySession(e.sessionId);
-    if (archiver && (ch?.archive || k?.archive) && e.recorded) void archiver.enqueue(e.sessionId).catch(() => {});
-    if (k?.courseId && store.classes.findCourse(k.courseId)?.platformId != null) passback.enqueue(k.id);
+  live.on('started', (e) => hub.classStarted(e.channel, e.sessionId));
+  live.on('started', (e) => follower.started(e));
+  live.on('ended', (e) => hub.classEnded(e.channel, e.sessionId, e.recorded));
+  live.on('ended', (e) => follower.ended(e));
+  live.on('publisher', (e) => hub.publisherState(e.channel, e.sessionId, e.state));
+  const frameAncestors = (): string => frameAncestorsOf(config['web.frameAncestors'], store.lti.platforms());
+  const tool = new LtiTool({
+    repo: store.lti, classes: store.classes, keys: ltiKeys, toolBase, secret,
+    verifier: new LaunchVerifier(store.lti, { clockSkewSeconds: config['lti.clockSkewSeconds'] }),
+    createCourseChannel: (title) => {
+      const c = store.channels.create(courseChannelInput(title, {
+        ladder: config['channels.defaultLadder'], latency: config['channels.defaultLatency'], overflow: config['channels.defaultOverflow'],
+      }));
+      log.info('channel created for an LMS course', { channel: c.slug });
+      return { id: c.id, slug: c.slug };
+    },
+    channelSlug: (id) => store.channels.findById(id)?.slug,
+    liveSession: (slug) => live.current(slug)?.sessionId ?? null,
+    mintJoin: (channel, user, name, role) => mint({ channel, user, name, role, ttl: '8h' }, secret, Math.floor(Date.now() / 1000)).token,
+    log,
   });
+
+  // ---- media origin and pages ---------------------------------------------------------------------------------
   const playbackSecret = createHmac('sha256', secret).update('kmk-playback-tokens').digest();
   const gate = new PlaybackGate({
     owner: (kind, name) => {
@@ -232,39 +256,31 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   }, playbackSecret);
   const playbackToken = (scope: PlaybackScope, viewer?: string): string =>
     signPlayback(scope, Math.floor(Date.now() / 1000) + config['hls.playbackTokenTtlSeconds'], playbackSecret, viewer);
-  // The LMS frames the pages: every registered platform's origin may, besides web.frameAncestors.
-  const frameAncestors = (): string => {
-    const origins = new Set<string>();
-    for (const p of store.lti.platforms()) {
-      for (const u of [p.issuer, p.authUrl]) {
-        try {
-          origins.add(new URL(u).origin);
-        } catch {
-          // registration checked the URLs; nothing to add
-        }
-      }
-    }
-    return [config['web.frameAncestors'], ...origins].join(' ');
-  };
-
   const traffic = new TrafficCounter({
     liveSession: (slug) => live.current(slug)?.sessionId,
     save: (rows) => store.reports.addTraffic(rows),
     onError: (err) => log.warn('could not record origin traffic', { err }),
   }, { flushMs: 5000, maxKeys: 10000 });
   const origin = new Origin({
-    mediaDir: config['paths.media'], cacheBytes: 64 * 1024 * 1024, liveWindow: 6,
+    mediaDir, cacheBytes: 64 * 1024 * 1024, liveWindow: 6,
     onServed: (kind, owner, rel, bytes) => traffic.served(kind, owner, rel, bytes),
+    onBadPlaylist: (path) => disk.writeFailed(path.slice(mediaDir.length + 1)),
   });
   const status = (): ServerStatus => {
     const snap = live.snapshot();
     return {
-      ...snap, cores: availableParallelism(),
+      ...snap, cores: availableParallelism(), disk: disk.state(),
       // For classes relayed to Mux: what Mux's webhooks last said about the stream (active, idle, disconnected).
       channels: snap.channels.map((c) => (c.mode === 'mux' ? { ...c, muxStream: store.mux.streamStatus(c.channel) } : c)),
     };
   };
-  const ingestRates = new Map<string, { at: number; bytes: number; kbps: number }>();
+  const health = new HealthReporter({
+    view: (slug) => live.snapshot().channels.find((c) => c.channel === slug),
+    publisherMeta: (slug) => live.publisherMeta(slug),
+    viewers: (slug) => hub.presence(slug),
+    obsServer: obsServerUrl(config),
+    disk: () => disk.state(),
+  });
   const web = webRoutes({
     get frameAncestors() {
       return frameAncestors();
@@ -275,60 +291,16 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     secret,
     channel: (slug) => store.channels.find(slug),
     addBeacon: (b) => store.beacons.add(b),
-    health: (slug) => {
-      const view = live.snapshot().channels.find((c) => c.channel === slug);
-      const cur = live.current(slug);
-      const meta = cur ? live.publisherMeta(slug) : undefined;
-      let kbps = 0;
-      if (meta) {
-        const prev = ingestRates.get(slug);
-        const now = Date.now();
-        kbps = prev && now > prev.at ? ((meta.inBytes - prev.bytes) * 8) / (now - prev.at) : 0;
-        if (!prev || now - prev.at > 1000) ingestRates.set(slug, { at: now, bytes: meta.inBytes, kbps: kbps || prev?.kbps || 0 });
-        kbps = ingestRates.get(slug)?.kbps ?? kbps;
-      }
-      return {
-        state: view?.state ?? 'offline', sessionId: view?.sessionId ?? null, since: view?.since ?? null,
-        ingest: meta ? { kbps: Math.round(kbps), fps: meta.fps, width: meta.width, height: meta.height } : null,
-        ladder: view?.ladder ?? [], speed: view?.transcoder?.speed ?? null, slow: view?.slow ?? false,
-        restarts: view?.transcoder?.restarts ?? 0, reconnects: view?.reconnects ?? 0, notes: view?.notes ?? [],
-        viewers: hub.presence(slug), obsServer: obsServerUrl(config),
-      };
-    },
+    health: (slug) => health.health(slug),
     playback: (slug) => channelPlayback(slug, playbackFacts),
     replay: (sessionId) => sessionReplay(sessionId, playbackFacts),
-    muxWebhook: archiver && muxApi ? async (raw, signature) => {
-      let event;
-      try {
-        event = await muxApi.verifyWebhook(raw, { 'mux-signature': signature });
-      } catch {
-        return 'bad_signature';
-      }
-      return (await archiver.onEvent(event)) ? 'ok' : 'duplicate';
-    } : undefined,
+    muxWebhook: archiver && muxApi ? muxWebhook(muxApi, (e) => archiver.onEvent(e)) : undefined,
     rotateKey: (slug) => {
       const c = store.channels.get(slug);
       const { key, info } = store.streamKeys.rotate(c.id);
       log.info('stream key rotated from the studio', { channel: slug, fingerprint: info.fingerprint });
       return { key, fingerprint: info.fingerprint, server: obsServerUrl(config) };
     },
-  });
-  const tool = new LtiTool({
-    repo: store.lti, classes: store.classes, keys: ltiKeys, toolBase, secret,
-    verifier: new LaunchVerifier(store.lti, { clockSkewSeconds: config['lti.clockSkewSeconds'] }),
-    createCourseChannel: (title) => {
-      const c = store.channels.create({
-        slug: `course-${randomBytes(4).toString('hex')}`, title: title.slice(0, 200),
-        ladder: config['channels.defaultLadder'].split(',') as RungName[], latency: config['channels.defaultLatency'],
-        record: true, archive: false, overflow: config['channels.defaultOverflow'],
-      });
-      log.info('channel created for an LMS course', { channel: c.slug });
-      return { id: c.id, slug: c.slug };
-    },
-    channelSlug: (id) => store.channels.findById(id)?.slug,
-    liveSession: (slug) => live.current(slug)?.sessionId ?? null,
-    mintJoin: (channel, user, name, role) => mint({ channel, user, name, role, ttl: '8h' }, secret, Math.floor(Date.now() / 1000)).token,
-    log,
   });
   const verifyToken = (t: string) => store.apiTokens.verify(t);
   const instructorOf = (req: Pick<HttpRequest, 'headers'>, slug: string): boolean => instructor(req, slug, secret);
@@ -350,13 +322,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       return c ? (c.channelId === null ? null : store.channels.findById(c.channelId)?.slug ?? null) : undefined;
     },
     courseCsv: (id) => courseAttendanceCsv(store, id, Date.now()),
-    cost: (from, to, channel) => {
-      const prices = pricesFrom(config);
-      const bad = checkPrices(prices);
-      if (bad) return bad;
-      const all = periodCost(store, prices, from, to, Date.now());
-      return channel ? forChannel(all, channel) : all;
-    },
+    cost: (from, to, channel) => costFor(store, pricesFrom(config), from, to, channel, Date.now()),
     costCsv,
     channelSessions: (slug) => (store.channels.find(slug) ? store.sessions.list({ channel: slug, limit: 50 }) : undefined),
   });
@@ -365,34 +331,23 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     verifyToken,
     status,
     sessions: store.sessions,
-    metrics: (): string => metricsText(live, origin, ingest, hub, http),
+    metrics: () => metricsText({
+      live: live.snapshot(), origin: origin.counters, ingest: ingest.counters,
+      hub: { connections: hub.connections, ...hub.counters }, ws: http.wsCounters, disk: disk.state(),
+    }),
     playbackAccess: (kind, owner, pt) => gate.check(kind, owner, pt, Date.now()),
-    mintJoinToken: ({ channel, body }) => {
-      if (!store.channels.find(channel)) return json(404, { error: 'not_found', message: 'no such channel' });
-      let input: Record<string, unknown>;
-      try {
-        const parsed: unknown = JSON.parse(body);
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-        input = parsed as Record<string, unknown>;
-      } catch {
-        return json(400, { error: 'bad_request', message: 'send a JSON object: {"user": "...", "name": "...", "role": "learner", "ttl": "4h"}' });
-      }
-      try {
-        const { token, claims } = mint({ channel, user: input.user, name: input.name, role: input.role, ttl: input.ttl }, secret, Math.floor(Date.now() / 1000));
-        return json(201, { token, expiresAt: new Date(claims.exp * 1000).toISOString(), watchUrl: `/watch/${channel}?token=${token}`, wsUrl: `/ws?token=${token}` });
-      } catch (err) {
-        if (err instanceof UserError) return json(400, { error: 'bad_request', message: err.message });
-        throw err;
-      }
-    },
+    channelExists: (slug) => store.channels.find(slug) !== undefined,
+    joinSecret: secret,
   })]);
   bindHub(http, hub, { secret, allowsGuests: (slug) => store.channels.find(slug)?.allowGuests }, {
     maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
   });
-  hub.start();
-  archiver?.start();
-  passback.start();
-  traffic.start();
+
+  // ---- start, in order ----------------------------------------------------------------------------------------
+  await hub.start();
+  await archiver?.start();
+  await passback.start();
+  await traffic.start();
   // Every second: drop stalled publishers; every fifth: save bytes in, so a crash loses at most a few seconds of them.
   let ticks = 0;
   const progress = setInterval(() => {
@@ -403,20 +358,24 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   try {
     await http.start();
-    // The HTTP port is ours, so no other server runs on this data: classes it left open were interrupted. Their
-    // recordings are closed and kept before ingest starts (a new class on a channel clears its live folder).
-    await recoverInterrupted(store, config['paths.media'], log);
+    await disk.start();
+    // The HTTP port is ours, so no other server runs on this data: ffmpeg processes it left are stopped, and the
+    // classes it left open were interrupted. Their recordings are closed and kept before ingest starts (a new class
+    // on a channel clears its live folder).
+    await pids.reap();
+    await recoverInterrupted(store.sessions, mediaDir, log);
     const stale = store.sessions.endAllOpen('server restarted');
     if (stale) log.warn('closed sessions left open by a previous run', { count: stale });
     await ingest.start();
   } catch (err) {
     clearInterval(progress);
-    hub.stop();
-    http.stop();
+    await hub.stop();
+    await http.stop();
     await ingest.stop();
+    await disk.stop();
     await archiver?.stop();
     await passback.stop();
-    traffic.stop();
+    await traffic.stop();
     store.close();
     throw err;
   }
@@ -424,63 +383,20 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   let stopping: Promise<void> | undefined;
   return {
-    config, store, live, ingest, http, origin, hub, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
+    config, store, live, ingest, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
     stop: () => (stopping ??= (async () => {
       log.info('stopping: no new publishes; closing live classes');
       clearInterval(progress);
-      await live.shutdown();
+      await live.stop();
       await ingest.stop();
-      http.stop();
-      hub.stop();
+      await http.stop();
+      await hub.stop();
+      await disk.stop();
       await archiver?.stop(); // its jobs record where they stand before the store closes
       await passback.stop();
-      traffic.stop();
+      await traffic.stop();
       store.close();
       log.info('stopped');
     })()),
   };
-}
-
-/** Sessions a crash interrupted: their recordings are closed and kept as replays before anything can delete them. */
-async function recoverInterrupted(store: Store, mediaDir: string, log: Logger): Promise<void> {
-  for (const s of store.sessions.open()) {
-    const r = s.recorded ? await recoverRecording(mediaDir, s.channel, s.id).catch((err: unknown) => {
-      log.error('could not recover a recording', { session: s.id, err });
-      return { result: 'failed' as const };
-    }) : { result: 'not_recorded' as const };
-    const at = r.result === 'recovered' ? new Date(Math.max(r.lastWriteMs, Date.parse(s.startedAt))) : new Date();
-    store.sessions.endInterrupted(s.id, at, r.result === 'recovered');
-    if (r.result === 'recovered') log.warn('recovered the recording of a class interrupted by a crash', { session: s.id, channel: s.channel });
-    else log.warn('closed a class interrupted by a crash', { session: s.id, channel: s.channel, recording: r.result });
-  }
-}
-
-function metricsText(live: LiveManager, origin: Origin, ingest: RtmpIngest, hub: Hub, http: HttpServer): string {
-  const snap = live.snapshot();
-  const lines = [
-    `kmk_transcode_budget_pixels_per_second ${snap.budget}`,
-    `kmk_transcode_used_pixels_per_second ${snap.used}`,
-    `kmk_live_channels ${snap.channels.length}`,
-    `kmk_origin_requests_total ${origin.counters.requests}`,
-    `kmk_origin_cache_hits_total ${origin.counters.cacheHits}`,
-    `kmk_origin_not_found_total ${origin.counters.notFound}`,
-    `kmk_origin_bytes_out_total ${origin.counters.bytesOut}`,
-    `kmk_ingest_rejected_publishes_total ${ingest.counters.rejectedPublishes}`,
-    `kmk_ingest_refused_connections_total ${ingest.counters.refusedConnections}`,
-    `kmk_ingest_refused_plays_total ${ingest.counters.refusedPlays}`,
-    `kmk_hub_connections ${hub.connections}`,
-    `kmk_hub_frames_total ${hub.counters.frames}`,
-    `kmk_hub_invalid_frames_total ${hub.counters.invalid}`,
-    `kmk_hub_events_dropped_total ${hub.counters.eventsDropped}`,
-    `kmk_hub_send_dropped_total ${http.wsCounters.sendDropped}`,
-    `kmk_hub_closed_abnormal_total ${http.wsCounters.closedAbnormal}`,
-    `kmk_hub_persist_failures_total ${hub.counters.persistFailures}`,
-  ];
-  for (const c of snap.channels) {
-    const t = c.transcoder;
-    if (!t) continue;
-    lines.push(`kmk_transcoder_restarts_total{channel="${c.channel}"} ${t.restarts}`);
-    lines.push(`kmk_pipe_dropped_bytes_total{channel="${c.channel}"} ${t.pipe.droppedBytes}`);
-  }
-  return lines.join('\n') + '\n';
 }

@@ -47,6 +47,10 @@ export const SCHEMA = {
   'rtmp.tlsKey': { type: 'string', description: 'PEM private key file for RTMPS; empty disables RTMPS.' },
   'paths.data': { type: 'string', nonEmpty: true, description: 'Folder for the SQLite database and generated secrets.' },
   'paths.media': { type: 'string', nonEmpty: true, description: 'Folder for live HLS output and recordings.' },
+  'paths.minFreeMegabytes': {
+    type: 'integer', min: 0, max: 10_000_000,
+    description: 'Free space the media disk must keep: below it new classes are refused and status, studio and /metrics warn (0: no floor).',
+  },
   'paths.db': { type: 'string', description: 'SQLite file; empty means <paths.data>/kmk.db.' },
   'store.busyTimeoutMs': { type: 'integer', min: 0, max: 600000, description: 'How long a writer waits for a lock before failing.' },
   'channels.defaultLadder': {

@@ -19,6 +19,18 @@ export interface OriginOptions {
   liveWindow: number;
   /** Told of every body served (bytes actually sent), for the per-session traffic counts. */
   onServed?(kind: 'hls' | 'vod', owner: string, rel: string, bytes: number): void;
+  /** Told when a playlist on disk is empty or cut short (a full disk): the last good one is served instead. */
+  onBadPlaylist?(path: string): void;
+}
+
+/** A playlist file that is not a whole playlist, with no good one to serve instead. */
+class PlaylistUnavailable extends Error {}
+
+const EXTM3U = Buffer.from('#EXTM3U');
+
+/** True when the bytes start like a playlist (a full disk leaves empty or zero-filled files). Pure. */
+export function wholePlaylist(raw: Buffer): boolean {
+  return raw.length > EXTM3U.length && raw.subarray(0, EXTM3U.length).equals(EXTM3U);
 }
 
 export const CORS_HEADERS: Record<string, string> = {
@@ -41,7 +53,7 @@ export class Origin {
    * per segment): a recording's growing playlist is parsed and windowed once per segment, not once per request. */
   private readonly playlists = new Map<string, { mtimeMs: number; size: number; body: Buffer }>();
   private cachedBytes = 0;
-  readonly counters = { requests: 0, cacheHits: 0, notFound: 0, bytesOut: 0, cacheEvictions: 0 };
+  readonly counters = { requests: 0, cacheHits: 0, notFound: 0, bytesOut: 0, cacheEvictions: 0, stalePlaylists: 0 };
 
   constructor(private readonly o: OriginOptions) {}
 
@@ -61,7 +73,10 @@ export class Origin {
         if (playbackToken) body = Buffer.from(withPlaybackToken(body.toString('utf8'), playbackToken));
       }
       else body = await this.segment(file.path);
-    } catch {
+    } catch (err) {
+      if (err instanceof PlaylistUnavailable) {
+        return { status: 503, headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', 'Retry-After': '1' }, body: 'playlist unavailable\n' };
+      }
       this.counters.notFound += 1;
       return notFound(404);
     }
@@ -89,6 +104,13 @@ export class Origin {
     const hit = this.playlists.get(path);
     if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.body;
     const raw = await readFile(path);
+    if (!wholePlaylist(raw)) {
+      // ffmpeg could not write it (the disk is full): keep serving the last good one rather than an empty 200.
+      this.counters.stalePlaylists += 1;
+      this.o.onBadPlaylist?.(path);
+      if (hit) return hit.body;
+      throw new PlaylistUnavailable();
+    }
     const body = windowed ? Buffer.from(liveWindow(raw.toString('utf8'), this.o.liveWindow)) : raw;
     // Only a file that did not change while we read it may be cached under its stat.
     if (raw.length === st.size) {

@@ -203,7 +203,7 @@ export class HttpServer {
     });
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
   }

@@ -7,14 +7,12 @@ import type { ApiTokenInfo, Scope } from '../store/api-tokens.js';
 import type { SessionRecord } from '../store/sessions.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 import { SLUG_PATTERN } from '../domain/ids.js';
-
-export interface JoinTokenRequest {
-  channel: string;
-  body: string;
-}
+import { joinTokenAnswer } from './join-tokens.js';
 
 export interface RouteDeps {
-  mintJoinToken(req: JoinTokenRequest): HttpAnswer;
+  channelExists(slug: string): boolean;
+  /** Signs join tokens. */
+  joinSecret: Buffer;
   origin: Origin;
   verifyToken(token: string): ApiTokenInfo | undefined;
   status(): unknown;
@@ -100,7 +98,7 @@ export function routes(deps: RouteDeps): Route[] {
         const denied = authorize(req, deps, 'tokens:join');
         if (denied) return denied;
         const slug = req.path.slice('/api/channels/'.length, -'/join-tokens'.length);
-        return deps.mintJoinToken({ channel: slug, body: req.body ?? '' });
+        return joinTokenAnswer(slug, req.body ?? '', deps.channelExists(slug), deps.joinSecret, Math.floor(Date.now() / 1000));
       },
     },
     {

@@ -67,6 +67,8 @@ interface RoomEntry {
 export const roomTopic = (slug: string): string => `room/${slug}`;
 export const staffTopic = (slug: string): string => `staff/${slug}`;
 const MAX_PENDING_EVENTS = 2000;
+/** Engagement records kept for a database that keeps failing, before the oldest are dropped. */
+const MAX_PENDING_OPS = 200_000;
 const newId = (): string => randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0');
 
 export class Hub {
@@ -77,7 +79,10 @@ export class Hub {
   private flushTimer?: NodeJS.Timeout;
   private readonly tallies = new Map<string, Extract<EngagementOp, { op: 'tally' }>>();
   private transport?: Transport;
-  readonly counters = { frames: 0, invalid: 0, eventsDropped: 0, persistFailures: 0, persisted: 0 };
+  readonly counters = { frames: 0, invalid: 0, eventsDropped: 0, persistFailures: 0, persistRetries: 0, persistDropped: 0, persisted: 0 };
+  private retryAt = 0;
+  private retryDelayMs = 0;
+  private failingSince?: number;
 
   constructor(private readonly o: HubOptions, private readonly d: HubDeps) {}
 
@@ -85,18 +90,23 @@ export class Hub {
     this.transport = transport;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.tickTimer = setInterval(() => this.tick(), this.o.tickMs);
     this.flushTimer = setInterval(() => this.flush(), this.o.flushMs);
   }
 
-  stop(): void {
+  /** Sends what is pending and writes every queued record (retrying a locked database a few times). */
+  async stop(): Promise<void> {
     clearInterval(this.tickTimer);
     clearInterval(this.flushTimer);
     const at = Date.now();
     for (const c of this.conns.values()) this.queue.push({ op: 'leave', key: c.attendanceKey, at, channelId: c.channelId });
     this.tick();
-    this.flush();
+    for (let attempt = 0; attempt < 3 && this.queue.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 200 * attempt));
+      this.flush(Infinity);
+    }
+    if (this.queue.length) this.d.log.error('engagement records not written at shutdown', { ops: this.queue.length });
   }
 
   /** For the upgrade: may this user join this channel? */
@@ -276,17 +286,36 @@ export class Hub {
     if (this.queue.length >= this.o.maxQueue) this.flush();
   }
 
-  private flush(): void {
-    if (this.queue.length === 0) return;
+  private flush(now = Date.now()): void {
+    if (this.queue.length === 0 || now < this.retryAt) return;
     const batch = this.queue;
     this.queue = [];
     this.tallies.clear();
     try {
       this.d.persist(batch);
       this.counters.persisted += batch.length;
+      if (this.failingSince !== undefined) this.d.log.info('engagement writes recovered', { ops: batch.length, afterMs: now - this.failingSince });
+      this.failingSince = undefined;
+      this.retryDelayMs = 0;
+      this.retryAt = 0;
     } catch (err) {
+      // Locked or slow database: keep the batch (it was acknowledged to its senders) and try again later, in order.
       this.counters.persistFailures += 1;
-      this.d.log.error('engagement write failed; batch dropped', { ops: batch.length, err });
+      this.queue = batch.concat(this.queue);
+      this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, this.o.flushMs), 5000);
+      this.retryAt = now + this.retryDelayMs;
+      this.counters.persistRetries += 1;
+      if (this.failingSince === undefined) {
+        this.failingSince = now;
+        this.d.log.warn('engagement write failed; will retry', { ops: batch.length, err });
+      }
+      const over = this.queue.length - MAX_PENDING_OPS;
+      if (over > 0) {
+        // The database has been gone for a long time: bound memory, oldest first, and say so.
+        this.queue.splice(0, over);
+        this.counters.persistDropped += over;
+        this.d.log.error('engagement writes failing for too long; oldest dropped', { dropped: over, err });
+      }
     }
   }
 }

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:net';
 import type { Logger } from '../log.js';
 import { FailureGuard } from './failure-guard.js';
+import type { MediaSink } from '../media/sink.js';
 
 const require = createRequire(import.meta.url);
 
@@ -87,10 +88,6 @@ export interface IngestOptions {
   log: Logger;
 }
 
-export interface MediaSink {
-  write(buf: Buffer): void;
-}
-
 /** Connections an address over the failure limit may hold open at once, besides its live publishers. */
 export const BLOCKED_OPEN_SOCKETS = 2;
 
@@ -105,7 +102,7 @@ export class RtmpIngest {
   readonly guard: FailureGuard;
   /** Open RTMP connections per remote address, for throttling addresses over the failure limit. */
   private readonly openByAddress = new Map<string, number>();
-  readonly counters = { rejectedPublishes: 0, refusedConnections: 0, refusedPlays: 0 };
+  readonly counters = { rejectedPublishes: 0, refusedConnections: 0, refusedPlays: 0, protocolErrors: 0 };
 
   constructor(private readonly opts: IngestOptions, private readonly handlers: IngestHandlers) {
     // NMS logs stream paths, which contain stream keys: silence it, we log ourselves.

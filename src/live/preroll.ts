@@ -3,15 +3,13 @@
 // headers and the newest GOP.
 
 import { classifyTag } from '../media/flv-pipe.js';
-
-export interface Sink {
-  write(buf: Buffer): void;
-}
+import type { MediaSink as Sink } from '../media/sink.js';
 
 export class Preroll implements Sink {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private target?: Sink;
+  private profile?: number;
   private readonly essentials: Buffer[] = [];
   readonly keyframeTimes: number[] = [];
   private keyWaiters: (() => void)[] = [];
@@ -25,6 +23,7 @@ export class Preroll implements Sink {
       this.keyframeTimes.push(flvTimestamp(buf));
       for (const w of this.keyWaiters.splice(0)) w();
     }
+    if (kind === 'video-config' && buf.length > 17) this.profile = buf[17]; // AVCDecoderConfigurationRecord.AVCProfileIndication
     if (kind === 'header' || kind === 'script' || kind === 'video-config' || kind === 'audio-config') {
       this.essentials.push(buf);
       return;
@@ -60,6 +59,11 @@ export class Preroll implements Sink {
       };
       this.keyWaiters.push(check);
     });
+  }
+
+  /** The H.264 profile_idc of the source, once its decoder configuration arrived. */
+  videoProfile(): number | undefined {
+    return this.profile;
   }
 
   /** Seconds between the first two keyframes, if seen. */

@@ -5,6 +5,7 @@
 import { access, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { liveDir, MASTER_PLAYLIST, RUNG_PLAYLIST, vodDir, vodRoot } from '../domain/media-layout.js';
+import type { Logger } from '../log.js';
 
 export type Recovery = { result: 'recovered'; lastWriteMs: number } | { result: 'no_files' | 'not_this_session' | 'no_master' };
 
@@ -51,4 +52,23 @@ export async function recoverRecording(mediaDir: string, slug: string, sessionId
   await mkdir(vodRoot(mediaDir), { recursive: true });
   await rename(dir, vodDir(mediaDir, sessionId));
   return { result: 'recovered', lastWriteMs };
+}
+
+export interface InterruptedSessions {
+  open(): { id: string; channel: string; recorded: boolean; startedAt: string }[];
+  endInterrupted(id: string, at: Date, recorded: boolean): void;
+}
+
+/** Every session a crash left open: its recording closed and kept as a replay, its row ended. */
+export async function recoverInterrupted(sessions: InterruptedSessions, mediaDir: string, log: Logger): Promise<void> {
+  for (const s of sessions.open()) {
+    const r = s.recorded ? await recoverRecording(mediaDir, s.channel, s.id).catch((err: unknown) => {
+      log.error('could not recover a recording', { session: s.id, err });
+      return { result: 'failed' as const };
+    }) : { result: 'not_recorded' as const };
+    const at = r.result === 'recovered' ? new Date(Math.max(r.lastWriteMs, Date.parse(s.startedAt))) : new Date();
+    sessions.endInterrupted(s.id, at, r.result === 'recovered');
+    if (r.result === 'recovered') log.warn('recovered the recording of a class interrupted by a crash', { session: s.id, channel: s.channel });
+    else log.warn('closed a class interrupted by a crash', { session: s.id, channel: s.channel, recording: r.result });
+  }
 }

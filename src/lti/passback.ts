@@ -55,7 +55,7 @@ export class Passback {
     this.kick();
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.stopped = false;
     this.kick();
   }

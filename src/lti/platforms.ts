@@ -30,3 +30,18 @@ export function parsePlatform(r: { issuer: unknown; clientId: unknown; authUrl: 
     jwksUrl: url('jwksUrl', r.jwksUrl, true), deploymentIds: [...new Set(deps as string[])],
   };
 }
+
+/** The frame-ancestors list: the configured one plus the origin of every registered platform (the LMS frames us). */
+export function frameAncestorsOf(configured: string, platforms: { issuer: string; authUrl: string }[]): string {
+  const origins = new Set<string>();
+  for (const p of platforms) {
+    for (const u of [p.issuer, p.authUrl]) {
+      try {
+        origins.add(new URL(u).origin);
+      } catch {
+        // registration checked the URLs; nothing to add
+      }
+    }
+  }
+  return [configured, ...origins].join(' ');
+}

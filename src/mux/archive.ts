@@ -2,7 +2,6 @@
 // resumable chunks (Content-Range; the offset is asked again after a restart), then record the asset and playback
 // ids when Mux reports the asset ready (by polling or webhook). Job state lives in SQLite, so nothing is lost.
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
@@ -11,6 +10,8 @@ import type { Logger } from '../log.js';
 import type { ArchiveJob, MuxRepo } from '../store/mux.js';
 import type { MuxApi, MuxEvent } from './client.js';
 import { MASTER_PLAYLIST, vodDir } from '../domain/media-layout.js';
+import { FfmpegProcess } from '../media/ffmpeg-process.js';
+import type { PidFile } from '../media/pid-file.js';
 
 export interface ArchiverOptions {
   mediaDir: string;
@@ -22,6 +23,8 @@ export interface ArchiverOptions {
   pollMs?: number;
   /** How many times to ask Mux about the asset before leaving it to the webhook. */
   maxPolls?: number;
+  /** Where the remux's ffmpeg pid is kept while it runs. */
+  pids?: PidFile;
 }
 
 export type Progress = (job: ArchiveJob) => void;
@@ -59,7 +62,7 @@ export class Archiver {
   constructor(private readonly o: ArchiverOptions, private readonly api: MuxApi, private readonly repo: Repo) {}
 
   /** Resumes jobs left unfinished by a previous run. */
-  start(): void {
+  async start(): Promise<void> {
     for (const j of this.repo.unfinishedJobs()) void this.run(j.sessionId).catch(() => {});
   }
 
@@ -116,7 +119,7 @@ export class Archiver {
     if (!job.file || !existsSync(job.file)) {
       this.repo.updateJob(sessionId, { status: 'remuxing' });
       const out = join(dir, 'archive.mp4');
-      await runFfmpeg(this.o.ffmpegPath, remuxArgs(await recordingInputs(dir), out), this.abort.signal);
+      await runFfmpeg(this.o.ffmpegPath, remuxArgs(await recordingInputs(dir), out), this.abort.signal, this.o.log, this.o.pids);
       const size = (await stat(out)).size;
       this.repo.updateJob(sessionId, { file: out, size, sha256: await sha256(out), bytesSent: 0 });
       job = this.repo.job(sessionId)!;
@@ -274,15 +277,19 @@ function rangeEnd(header: string | null): number | undefined {
   return m ? Number(m[1]) + 1 : undefined;
 }
 
-function runFfmpeg(path: string, args: string[], signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // On abort Node kills the process; 'close' still follows, so nothing is left writing when this settles.
-    const p = spawn(path, args, { stdio: ['ignore', 'ignore', 'pipe'], signal });
-    p.once('error', (err) => { if (err.name !== 'AbortError') reject(err); });
-    let tail = '';
-    p.stderr.setEncoding('utf8').on('data', (c: string) => { tail = (tail + c).slice(-1000); });
-    p.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`remux failed: ${tail.trim().split('\n').pop() ?? code}`))));
-  });
+async function runFfmpeg(path: string, args: string[], signal: AbortSignal, log: Logger, pids?: PidFile): Promise<void> {
+  const proc = new FfmpegProcess({ label: 'remux', ffmpegPath: path, args: () => args, restart: { kind: 'never' }, log, pids });
+  // On abort the process is stopped; its exit still follows, so nothing is left writing when this settles.
+  const abort = (): void => void proc.stop(2000);
+  signal.addEventListener('abort', abort, { once: true });
+  try {
+    await proc.start();
+    const exit = await proc.exit();
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('stopped');
+    if (exit.code !== 0) throw new Error(`remux failed: ${exit.line ?? exit.reason}`);
+  } finally {
+    signal.removeEventListener('abort', abort);
+  }
 }
 
 function sha256(file: string): Promise<string> {

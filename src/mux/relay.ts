@@ -2,14 +2,11 @@
 // bounded pipe as the ladder. Retries with backoff; after repeated quick failures it gives up and says why, so the
 // live manager can fall back to a local ladder. The target URL holds Mux's stream key: it is never logged.
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from '../log.js';
 import { BoundedFlvPipe } from '../media/flv-pipe.js';
-import { explainFfmpegError } from '../media/failures.js';
-
-export interface Sink {
-  write(buf: Buffer): void;
-}
+import { FfmpegProcess, type Clock, type ExitInfo, type Spawner } from '../media/ffmpeg-process.js';
+import type { PidFile } from '../media/pid-file.js';
+import type { MediaSink } from '../media/sink.js';
 
 /** The relay's ffmpeg arguments (golden-tested). */
 export function relayArgs(target: string): string[] {
@@ -25,80 +22,72 @@ export function relayArgs(target: string): string[] {
 export interface RelayOptions {
   ffmpegPath: string;
   target: string;
-  feed(sink: Sink): () => void;
+  feed(sink: MediaSink): () => void;
   log: Logger;
   maxQuickFailures?: number;
   backoffMs?: number;
   onGiveUp(reason: string): void;
+  spawn?: Spawner;
+  clock?: Clock;
+  pids?: PidFile;
 }
 
+export type RelayState = 'running' | 'retrying' | 'stopped' | 'gave-up';
+
 export class Relay {
-  private proc?: ChildProcessWithoutNullStreams;
+  private readonly proc: FfmpegProcess;
   private detach?: () => void;
-  private stopping = false;
-  private quickFailures = 0;
-  private timer?: NodeJS.Timeout;
-  private exited?: Promise<void>;
-  state: 'running' | 'retrying' | 'stopped' | 'gave-up' = 'stopped';
-  lastError?: string;
-  restarts = 0;
 
-  constructor(private readonly o: RelayOptions) {}
+  constructor(private readonly o: RelayOptions) {
+    this.proc = new FfmpegProcess({
+      label: 'relay to Mux',
+      ffmpegPath: o.ffmpegPath,
+      args: () => relayArgs(o.target),
+      stdin: true,
+      // Never echo ffmpeg's lines: they may contain the target URL, i.e. Mux's stream key.
+      secretArgs: true,
+      restart: { kind: 'backoff', initialMs: o.backoffMs ?? 500, maxMs: 10000, giveUpAfter: o.maxQuickFailures ?? 4, quickMs: 10000 },
+      onSpawn: (child) => {
+        this.detach = o.feed(new BoundedFlvPipe(child.stdin!, 8 * 1024 * 1024));
+        o.log.info('relaying to Mux', { pid: child.pid });
+      },
+      onExit: (info, next) => {
+        this.detach?.();
+        this.detach = undefined;
+        if (next.gaveUp) o.onGiveUp(relayReason(info));
+      },
+      log: o.log,
+      spawn: o.spawn,
+      clock: o.clock,
+      pids: o.pids,
+    });
+  }
 
-  start(): void {
-    this.stopping = false;
-    this.spawnOnce();
+  get state(): RelayState {
+    const s = this.proc.status().state;
+    return s === 'running' ? 'running' : s === 'restarting' ? 'retrying' : s === 'gave-up' ? 'gave-up' : 'stopped';
+  }
+
+  get lastError(): string | undefined {
+    return this.proc.status().lastError;
+  }
+
+  get restarts(): number {
+    return this.proc.status().restarts;
+  }
+
+  async start(): Promise<void> {
+    await this.proc.start();
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    clearTimeout(this.timer);
     this.detach?.();
     this.detach = undefined;
-    const p = this.proc;
-    if (p && p.exitCode === null) {
-      p.stdin.end();
-      const killer = setTimeout(() => p.kill('SIGKILL'), 5000);
-      await this.exited;
-      clearTimeout(killer);
-    }
-    if (this.state !== 'gave-up') this.state = 'stopped';
+    await this.proc.stop(5000);
   }
+}
 
-  private spawnOnce(): void {
-    const started = Date.now();
-    const proc = spawn(this.o.ffmpegPath, relayArgs(this.o.target), { stdio: ['pipe', 'ignore', 'pipe'] }) as unknown as ChildProcessWithoutNullStreams;
-    this.proc = proc;
-    this.state = 'running';
-    let tail = '';
-    proc.stderr.setEncoding('utf8').on('data', (c: string) => { tail = (tail + c).slice(-2048); });
-    const pipe = new BoundedFlvPipe(proc.stdin, 8 * 1024 * 1024);
-    this.exited = new Promise((resolve) => {
-      proc.once('error', (err) => { this.lastError = err.message; });
-      proc.once('close', (code) => {
-        this.detach?.();
-        this.detach = undefined;
-        resolve();
-        if (this.stopping) return;
-        const ranFor = Date.now() - started;
-        // Never echo ffmpeg's last line: it may contain the target URL, i.e. Mux's stream key.
-        this.lastError = explainFfmpegError(tail) ?? (/Connection refused|Input\/output error|Server returned/.test(tail)
-          ? 'Mux ingest refused or unreachable' : `relay exited with code ${code}`);
-        this.quickFailures = ranFor < 10000 ? this.quickFailures + 1 : 0;
-        if (this.quickFailures >= (this.o.maxQuickFailures ?? 4)) {
-          this.state = 'gave-up';
-          this.o.log.error('relay to Mux gave up', { reason: this.lastError, attempts: this.quickFailures });
-          this.o.onGiveUp(this.lastError);
-          return;
-        }
-        this.restarts += 1;
-        this.state = 'retrying';
-        const delay = Math.min((this.o.backoffMs ?? 500) * 2 ** Math.max(0, this.quickFailures - 1), 10000);
-        this.o.log.warn('relay to Mux stopped; retrying', { reason: this.lastError, inMs: delay });
-        this.timer = setTimeout(() => { if (!this.stopping) this.spawnOnce(); }, delay);
-      });
-    });
-    this.detach = this.o.feed(pipe);
-    this.o.log.info('relaying to Mux', { pid: proc.pid });
-  }
+/** Why the relay failed, in words that never include the target. */
+function relayReason(info: ExitInfo): string {
+  return info.reason.startsWith('ffmpeg exited') ? 'Mux ingest refused or unreachable' : info.reason;
 }

@@ -4,7 +4,7 @@
 import type { Store } from '../store/index.js';
 import { classReport, type ClassReport } from './class-report.js';
 import { toCsv, type CsvCell } from './csv.js';
-import { costReport, type ClassUsage, type CostReport, type Prices } from './cost.js';
+import { checkPrices, costReport, forChannel, type ClassUsage, type CostReport, type Prices } from './cost.js';
 
 export type ReportStore = Pick<Store, 'sessions' | 'classes' | 'reports'>;
 
@@ -74,4 +74,12 @@ export function costCsv(r: CostReport): string {
     'box share $', 'egress $', 'Mux overflow $', 'Mux archive $', 'self-hosted $', 'all-Mux $', 'Zoom $'],
   r.classes.map((c): CsvCell[] => [c.date, c.channel, c.sessionId, c.minutes, c.viewerMinutes, c.peakViewers, c.gbServed, c.encodeCpuSeconds, c.runsOn,
     c.ours.box, c.ours.egress, c.ours.muxOverflow, c.ours.muxArchive, c.ours.total, c.allMux, c.zoom]));
+}
+
+/** The cost of a period (one channel's share when asked), or what is wrong with the configured prices. */
+export function costFor(store: ReportStore, prices: Prices, from: number, to: number, channel: string | undefined, now: number): CostReport | string {
+  const bad = checkPrices(prices);
+  if (bad) return bad;
+  const all = periodCost(store, prices, from, to, now);
+  return channel ? forChannel(all, channel) : all;
 }

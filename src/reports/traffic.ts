@@ -39,7 +39,7 @@ export class TrafficCounter {
     cur.requests += 1;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.timer = setInterval(() => this.flush(), this.o.flushMs);
     this.timer.unref();
   }
@@ -55,7 +55,7 @@ export class TrafficCounter {
     }
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     this.flush();
   }

@@ -35,7 +35,9 @@ export function ffmpegArgs(plan: LadderPlan, o: ArgsOptions): string[] {
   if (encoded.length > 0) {
     // Decode once, split into one scaler per encoded rung.
     const splits = encoded.map(({ i }) => `[s${i}]`).join('');
-    const scales = encoded.map(({ r, i }) => `[s${i}]scale=${r.width}:${r.height},setsar=1[v${i}]`).join(';');
+    // A 10-bit or 4:4:4 source becomes 8-bit 4:2:0 on every rung: the only format every player decodes.
+    const format = plan.convert ? ',format=yuv420p' : '';
+    const scales = encoded.map(({ r, i }) => `[s${i}]scale=${r.width}:${r.height},setsar=1${format}[v${i}]`).join(';');
     a.push('-filter_complex', `[0:v:0]split=${encoded.length}${splits};${scales}`);
   }
   const topCopied = plan.rungs[0]?.copy === true;

@@ -19,7 +19,7 @@ export const DEFAULT_RUNGS: Record<RungName, RungSpec> = {
 };
 
 export interface SourceInfo {
-  videoCodec: 'h264' | 'other';
+  videoCodec: 'h264' | 'hevc' | 'other';
   width: number;
   height: number;
   fps: number;
@@ -27,6 +27,16 @@ export interface SourceInfo {
   /** Seconds between source keyframes, when observed. */
   keyframeInterval?: number;
   videoKbps?: number;
+  /** H.264 profile_idc from the stream's decoder configuration (100 High; 110 High 10; 122 4:2:2; 244 4:4:4). */
+  videoProfile?: number;
+}
+
+/** H.264 profiles that are 8-bit 4:2:0, i.e. what every player decodes: only these may be copied. */
+const PLAYABLE_PROFILES = [66, 77, 88, 100];
+
+/** True when the source is not 8-bit 4:2:0 H.264 (10-bit, 4:2:2, 4:4:4): every rung converts it. */
+export function needsConversion(source: SourceInfo): boolean {
+  return source.videoProfile !== undefined && !PLAYABLE_PROFILES.includes(source.videoProfile);
 }
 
 export interface PlannedRung {
@@ -46,6 +56,8 @@ export interface LadderPlan {
   audioKbps: number;
   /** Rungs dropped to fit the transcode budget. */
   dropped: RungName[];
+  /** The source is 10-bit or 4:2:2/4:4:4: every rung is converted to 8-bit 4:2:0 (none is copied). */
+  convert?: boolean;
 }
 
 const even = (n: number): number => Math.max(2, Math.round(n / 2) * 2);
@@ -83,7 +95,8 @@ export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
     name: s.name, height: even(s.height), width: even(s.height * aspect), fps, videoKbps: s.videoKbps, copy: false,
   }));
   const top = rungs[0];
-  if (top && source.videoCodec === 'h264' && source.height === top.height && keyframesAligned(source, opts.segmentSeconds)) {
+  const convert = needsConversion(source);
+  if (top && !convert && source.videoCodec === 'h264' && source.height === top.height && keyframesAligned(source, opts.segmentSeconds)) {
     top.width = source.width;
     top.copy = true;
     if (source.videoKbps && source.videoKbps > 0) top.videoKbps = Math.round(source.videoKbps);
@@ -96,5 +109,5 @@ export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
     }
   }
   const audio = source.audioCodec === 'none' ? 'none' : source.audioCodec === 'aac' ? 'copy' : 'aac';
-  return { rungs, segmentSeconds: opts.segmentSeconds, audio, audioKbps: opts.audioKbps ?? 128, dropped };
+  return { rungs, segmentSeconds: opts.segmentSeconds, audio, audioKbps: opts.audioKbps ?? 128, dropped, ...(convert ? { convert } : {}) };
 }

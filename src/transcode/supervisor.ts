@@ -1,20 +1,18 @@
-// Runs one channel's ffmpeg ladder process: feeds it through a bounded pipe, parses its progress, restarts it
-// with backoff when it dies (the playlists continue after a discontinuity), and stops it gracefully so the
-// playlists are closed. Owns only its process; the live manager decides when it starts and stops.
+// Runs one channel's ffmpeg ladder: feeds it through a bounded pipe, parses its progress and judges its speed,
+// samples its CPU, and lets the media layer's FfmpegProcess restart it with backoff when it dies (the playlists
+// continue after a discontinuity) and stop it gracefully so the playlists are closed. Owns only its process;
+// the class run decides when it starts and stops.
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { cpuMsOf } from './cpu.js';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { BoundedFlvPipe, type PipeStats } from '../media/flv-pipe.js';
+import { FfmpegProcess, type ChildLike, type Clock, type Spawner } from '../media/ffmpeg-process.js';
+import type { PidFile } from '../media/pid-file.js';
+import type { MediaSink } from '../media/sink.js';
+import { cpuMsOf } from './cpu.js';
 import { ffmpegArgs } from './args.js';
-import { explainFfmpegError } from '../media/failures.js';
 import type { LadderPlan } from './ladder.js';
 import { ProgressParser, type Progress } from './progress.js';
-
-export interface MediaSink {
-  write(buf: Buffer): void;
-}
 
 export interface TranscoderOptions {
   ffmpegPath: string;
@@ -35,6 +33,12 @@ export interface TranscoderOptions {
   /** Called as each ffmpeg process exits with the CPU it used (ms), for the session's encode cost. */
   onProcessCpu?(ms: number): void;
   slowAfterMs?: number;
+  /** Told of each unexpected exit, with the plain-language reason (a full disk, a source it cannot read). */
+  onFailure?(reason: string): void;
+  /** Test seams and the pid file (defaults: real processes and clock, no pid file). */
+  spawn?: Spawner;
+  clock?: Clock;
+  pids?: PidFile;
 }
 
 export type TranscoderState = 'running' | 'restarting' | 'stopping' | 'stopped';
@@ -48,6 +52,10 @@ export interface TranscoderStatus {
   speed?: number;
   slow: boolean;
   lastError?: string;
+  /** ffmpeg's own last line for the last failure. */
+  lastLine?: string;
+  /** Several unexpected exits within a minute (a source the ladder cannot take, a full disk). */
+  crashLoop: boolean;
   /** User + system CPU of this ladder's ffmpeg processes so far (sampled each second while one runs). */
   cpuMs: number;
   pipe: PipeStats;
@@ -56,46 +64,63 @@ export interface TranscoderStatus {
 const EMPTY_PIPE: PipeStats = { writtenBytes: 0, droppedTags: 0, droppedBytes: 0, peakBufferedBytes: 0, dropping: false };
 
 export class Transcoder {
-  private proc?: ChildProcessWithoutNullStreams;
+  private readonly proc: FfmpegProcess;
   private pipe?: BoundedFlvPipe;
   private detach?: () => void;
-  private state: TranscoderState = 'stopped';
-  private restarts = 0;
-  private backoffMs: number;
-  private restartTimer?: NodeJS.Timeout;
-  private stderrTail = '';
-  private lastError?: string;
+  private child?: ChildLike;
   private progress?: Progress;
   private samples: { wall: number; out: number }[] = [];
   private slowSince?: number;
   private slow = false;
-  private exited?: Promise<void>;
   private watch?: NodeJS.Timeout;
   private readonly pipeTotals = { ...EMPTY_PIPE };
   /** CPU of ffmpeg processes that have exited, and the last reading of the running one (sampled each second). */
   private cpuDoneMs = 0;
   private cpuLiveMs = 0;
+  private resume = false;
 
   constructor(private readonly o: TranscoderOptions) {
-    this.backoffMs = o.backoff?.initialMs ?? 500;
+    this.proc = new FfmpegProcess({
+      label: 'ladder',
+      ffmpegPath: o.ffmpegPath,
+      args: ({ restarted }) => {
+        for (const r of o.plan.rungs) mkdirSync(`${o.outDir}/${r.name}`, { recursive: true });
+        return ffmpegArgs(o.plan, { outDir: o.outDir, record: o.record, resume: this.resume || restarted, preset: o.preset, liveWindow: o.liveWindow, segmentPrefix: o.segmentPrefix });
+      },
+      stdin: true,
+      stdout: true,
+      restart: { kind: 'backoff', initialMs: o.backoff?.initialMs ?? 500, maxMs: o.backoff?.maxMs ?? 10000 },
+      onSpawn: (child) => this.attach(child),
+      onExit: (info) => {
+        this.detachRun();
+        if (!info.stopped) o.onFailure?.(info.reason);
+      },
+      log: o.log,
+      spawn: o.spawn,
+      clock: o.clock,
+      pids: o.pids,
+    });
   }
 
   /** @param resume continue existing playlists (a publisher came back) instead of starting them afresh */
-  start(resume = false): void {
-    if (this.state !== 'stopped') return;
-    this.spawnOnce(resume);
+  async start(resume = false): Promise<void> {
+    this.resume = resume;
+    await this.proc.start();
   }
 
   status(): TranscoderStatus {
     const pipe = this.pipe?.stats ?? EMPTY_PIPE;
+    const p = this.proc.status();
     return {
-      state: this.state,
-      pid: this.proc?.pid,
-      restarts: this.restarts,
+      state: p.state === 'idle' || p.state === 'gave-up' ? 'stopped' : p.state,
+      pid: p.pid,
+      restarts: p.restarts,
       progress: this.progress,
       speed: this.windowSpeed(),
       slow: this.slow,
-      lastError: this.lastError,
+      lastError: p.lastError,
+      lastLine: p.lastLine,
+      crashLoop: p.crashLoop,
       cpuMs: Math.round(this.cpuDoneMs + this.cpuLiveMs),
       pipe: {
         writtenBytes: this.pipeTotals.writtenBytes + pipe.writtenBytes,
@@ -114,93 +139,52 @@ export class Transcoder {
 
   /** Ends the input so ffmpeg finishes its segments and closes the playlists; kills it after timeoutMs. */
   async stop(timeoutMs = 10000): Promise<void> {
-    clearTimeout(this.restartTimer);
     clearInterval(this.watch);
-    if (this.state === 'stopped') return;
-    this.state = 'stopping';
     this.detach?.();
     this.detach = undefined;
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null) {
-      this.state = 'stopped';
-      return;
-    }
     this.pipe?.end();
-    const killer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    await this.exited;
-    clearTimeout(killer);
-    this.state = 'stopped';
+    await this.proc.stop(timeoutMs);
   }
 
-  private spawnOnce(resume: boolean): void {
-    const { o } = this;
-    for (const r of o.plan.rungs) mkdirSync(`${o.outDir}/${r.name}`, { recursive: true });
-    const args = ffmpegArgs(o.plan, { outDir: o.outDir, record: o.record, resume, preset: o.preset, liveWindow: o.liveWindow, segmentPrefix: o.segmentPrefix });
-    const proc = spawn(o.ffmpegPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.proc = proc;
-    this.state = 'running';
-    this.stderrTail = '';
+  private attach(child: ChildLike): void {
+    this.child = child;
     this.samples = [];
-    const pipe = new BoundedFlvPipe(proc.stdin, o.maxBufferedBytes);
+    const pipe = new BoundedFlvPipe(child.stdin!, this.o.maxBufferedBytes);
     this.pipe = pipe;
     const parser = new ProgressParser((p) => this.onProgress(p));
-    proc.stdout.setEncoding('utf8').on('data', (c: string) => parser.push(c));
-    proc.stderr.setEncoding('utf8').on('data', (c: string) => {
-      this.stderrTail = (this.stderrTail + c).slice(-4096);
-    });
-    this.exited = new Promise((resolve) => {
-      proc.once('error', (err) => {
-        this.lastError = `cannot run ${o.ffmpegPath}: ${err.message}`;
-        o.log.error('ffmpeg failed to start', { err: this.lastError });
-      });
-      proc.once('close', (code, signal) => {
-        this.accumulatePipe(pipe);
-        this.o.onProcessCpu?.(Math.round(this.cpuLiveMs));
-        this.cpuDoneMs += this.cpuLiveMs;
-        this.cpuLiveMs = 0;
-        this.onExit(code, signal);
-        resolve();
-      });
-    });
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (c: string) => parser.push(c));
     clearInterval(this.watch);
     this.watch = setInterval(() => {
       this.judgeSpeed();
-      const pid = proc.pid;
-      if (pid !== undefined && proc.exitCode === null) {
+      const pid = child.pid;
+      if (pid !== undefined && child.exitCode === null) {
         void cpuMsOf(pid).then((ms) => {
-          if (ms !== undefined && this.proc === proc && proc.exitCode === null) this.cpuLiveMs = ms;
+          if (ms !== undefined && this.child === child && child.exitCode === null) this.cpuLiveMs = ms;
         });
       }
     }, 1000);
     this.watch.unref();
-    this.detach = o.feed(pipe);
-    o.log.info('ffmpeg started', { pid: proc.pid, rungs: o.plan.rungs.map((r) => r.name + (r.copy ? '(copy)' : '')).join(','), resume });
+    this.detach = this.o.feed(pipe);
+    this.o.log.info('ffmpeg started', { pid: child.pid, rungs: this.o.plan.rungs.map((r) => r.name + (r.copy ? '(copy)' : '')).join(','), resume: this.resume });
   }
 
-  private accumulatePipe(pipe: BoundedFlvPipe): void {
-    const s = pipe.stats;
-    this.pipeTotals.writtenBytes += s.writtenBytes;
-    this.pipeTotals.droppedTags += s.droppedTags;
-    this.pipeTotals.droppedBytes += s.droppedBytes;
-    this.pipeTotals.peakBufferedBytes = Math.max(this.pipeTotals.peakBufferedBytes, s.peakBufferedBytes);
-    this.pipe = undefined;
-  }
-
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+  private detachRun(): void {
     this.detach?.();
     this.detach = undefined;
-    if (this.state === 'stopping' || this.state === 'stopped') return;
-    const why = explainFfmpegError(this.stderrTail);
-    const lastLine = this.stderrTail.trim().split('\n').pop()?.slice(0, 300);
-    this.lastError = why ?? (signal ? `ffmpeg was killed (${signal})` : `ffmpeg exited with code ${code}${lastLine ? `: ${lastLine}` : ''}`);
-    this.restarts += 1;
-    this.state = 'restarting';
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.o.backoff?.maxMs ?? 10000);
-    this.o.log.warn('ffmpeg exited unexpectedly; restarting', { reason: this.lastError, inMs: delay, restarts: this.restarts });
-    this.restartTimer = setTimeout(() => {
-      if (this.state === 'restarting') this.spawnOnce(true);
-    }, delay);
+    clearInterval(this.watch);
+    const pipe = this.pipe;
+    if (pipe) {
+      const s = pipe.stats;
+      this.pipeTotals.writtenBytes += s.writtenBytes;
+      this.pipeTotals.droppedTags += s.droppedTags;
+      this.pipeTotals.droppedBytes += s.droppedBytes;
+      this.pipeTotals.peakBufferedBytes = Math.max(this.pipeTotals.peakBufferedBytes, s.peakBufferedBytes);
+      this.pipe = undefined;
+    }
+    this.o.onProcessCpu?.(Math.round(this.cpuLiveMs));
+    this.cpuDoneMs += this.cpuLiveMs;
+    this.cpuLiveMs = 0;
   }
 
   private onProgress(p: Progress): void {
@@ -208,7 +192,6 @@ export class Transcoder {
     const now = Date.now();
     this.samples.push({ wall: now, out: p.outTimeSeconds });
     while (this.samples.length > 2 && this.samples[0]!.wall < now - 10000) this.samples.shift();
-    if (p.outTimeSeconds > 5 && this.samples.length > 1) this.backoffMs = this.o.backoff?.initialMs ?? 500; // healthy again
     this.judgeSpeed();
   }
 

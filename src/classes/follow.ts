@@ -1,0 +1,51 @@
+// What follows a live session for the scheduled classes and courses: a session that starts in a class's window
+// delivers that class; an ended, recorded session is archived when its channel or class asks, and an LMS class's
+// attendance goes to the gradebook. Also makes the private channel a new LMS course gets.
+
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { Channel, Latency, Overflow, RungName } from '../domain/channel.js';
+import type { ClassRepo } from '../store/classes.js';
+import { classForNewSession } from './resolve.js';
+
+export interface FollowDeps {
+  channel(slug: string): Pick<Channel, 'id' | 'archive'> | undefined;
+  classes: Pick<ClassRepo, 'list' | 'attachSession' | 'bySession' | 'findCourse'>;
+  /** Present when Mux archiving is configured. */
+  archive?(sessionId: string): Promise<unknown>;
+  passback(classId: number): void;
+  log: Logger;
+}
+
+export class ClassFollower {
+  constructor(private readonly d: FollowDeps) {}
+
+  started(e: { channel: string; sessionId: string }, now = Date.now()): void {
+    const c = this.d.channel(e.channel);
+    const k = c && classForNewSession(this.d.classes.list({ channelId: c.id }), now);
+    if (!k) return;
+    this.d.classes.attachSession(k.id, e.sessionId);
+    this.d.log.info('session delivers a scheduled class', { channel: e.channel, sessionId: e.sessionId, class: k.id });
+  }
+
+  ended(e: { channel: string; sessionId: string; recorded: boolean }): void {
+    const ch = this.d.channel(e.channel);
+    const k = this.d.classes.bySession(e.sessionId);
+    if (this.d.archive && (ch?.archive || k?.archive) && e.recorded) void this.d.archive(e.sessionId).catch(() => {});
+    if (k?.courseId && this.d.classes.findCourse(k.courseId)?.platformId != null) this.d.passback(k.id);
+  }
+}
+
+export interface CourseChannelDefaults {
+  ladder: string;
+  latency: Latency;
+  overflow: Overflow;
+}
+
+/** The new private, recorded channel of an LMS course (its slug random, its title the course's). */
+export function courseChannelInput(title: string, d: CourseChannelDefaults): { slug: string; title: string; ladder: RungName[]; latency: Latency; record: boolean; archive: boolean; overflow: Overflow } {
+  return {
+    slug: `course-${randomBytes(4).toString('hex')}`, title: title.slice(0, 200),
+    ladder: d.ladder.split(',') as RungName[], latency: d.latency, record: true, archive: false, overflow: d.overflow,
+  };
+}

@@ -1,0 +1,25 @@
+// POST /api/channels/<slug>/join-tokens: the body parsed, the claims checked by the hub's minting rules, the
+// token and the learner's URLs answered. Pure given the secret and the clock.
+
+import { UserError } from '../domain/errors.js';
+import { mint } from '../hub/mint.js';
+import { json, type HttpAnswer } from './app.js';
+
+export function joinTokenAnswer(channel: string, body: string, exists: boolean, secret: Buffer, nowSeconds: number): HttpAnswer {
+  if (!exists) return json(404, { error: 'not_found', message: 'no such channel' });
+  let input: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    input = parsed as Record<string, unknown>;
+  } catch {
+    return json(400, { error: 'bad_request', message: 'send a JSON object: {"user": "...", "name": "...", "role": "learner", "ttl": "4h"}' });
+  }
+  try {
+    const { token, claims } = mint({ channel, user: input.user, name: input.name, role: input.role, ttl: input.ttl }, secret, nowSeconds);
+    return json(201, { token, expiresAt: new Date(claims.exp * 1000).toISOString(), watchUrl: `/watch/${channel}?token=${token}`, wsUrl: `/ws?token=${token}` });
+  } catch (err) {
+    if (err instanceof UserError) return json(400, { error: 'bad_request', message: err.message });
+    throw err;
+  }
+}

@@ -1,0 +1,46 @@
+// The Mux side of overflow: the channel's Mux live stream (created once, reused after) and the relay that pushes a
+// class there unchanged. The class run decides when; this module knows how.
+
+import type { Logger } from '../log.js';
+import type { PidFile } from '../media/pid-file.js';
+import type { OverflowDeps } from '../live/class-run.js';
+import type { MuxRepo } from '../store/mux.js';
+import type { MuxApi, MuxEvent } from './client.js';
+import { Relay } from './relay.js';
+
+export interface MuxOverflowOptions {
+  api: MuxApi;
+  repo: Pick<MuxRepo, 'channelStream' | 'setChannelStream' | 'markOverflow'>;
+  /** Mux's RTMP(S) ingest base, e.g. rtmps://global-live.mux.com:443/app. */
+  ingestUrl: string;
+  ffmpegPath: string;
+  log: Logger;
+  pids?: PidFile;
+}
+
+export function muxOverflow(o: MuxOverflowOptions): OverflowDeps {
+  return {
+    ensureStream: async (slug) => {
+      const known = o.repo.channelStream(slug);
+      const stream = known.liveStreamId ? await o.api.liveStream(known.liveStreamId) : await o.api.createLiveStream();
+      if (!known.liveStreamId) o.repo.setChannelStream(slug, stream.id, stream.playbackId);
+      if (!stream.streamKey) throw new Error('Mux returned no stream key');
+      return { target: `${o.ingestUrl.replace(/\/$/, '')}/${stream.streamKey}`, playbackId: stream.playbackId ?? known.playbackId };
+    },
+    createRelay: (req) => new Relay({ ffmpegPath: o.ffmpegPath, target: req.target, feed: req.feed, onGiveUp: req.onGiveUp, log: o.log, pids: o.pids }),
+    markOverflow: (id) => o.repo.markOverflow(id),
+  };
+}
+
+/** Answers a Mux webhook: its signature checked by the SDK, its event applied once by the archiver. */
+export function muxWebhook(api: MuxApi, onEvent: (e: MuxEvent) => Promise<boolean>) {
+  return async (raw: string, signature: string): Promise<'ok' | 'duplicate' | 'bad_signature'> => {
+    let event;
+    try {
+      event = await api.verifyWebhook(raw, { 'mux-signature': signature });
+    } catch {
+      return 'bad_signature';
+    }
+    return (await onEvent(event)) ? 'ok' : 'duplicate';
+  };
+}
