@@ -254,7 +254,8 @@ export class Hub {
     }
   }
 
-  private tick(): void {
+  /** Sends each room's pending events (the tick timer calls it; public for tests). */
+  tick(): void {
     const t = this.transport;
     if (!t) return;
     const now = Date.now();
@@ -286,7 +287,8 @@ export class Hub {
     if (this.queue.length >= this.o.maxQueue) this.flush();
   }
 
-  private flush(now = Date.now()): void {
+  /** Writes the queued engagement records (the flush timer calls it; public for tests). */
+  flush(now = Date.now()): void {
     if (this.queue.length === 0 || now < this.retryAt) return;
     const batch = this.queue;
     this.queue = [];

@@ -465,12 +465,13 @@ export class ClassRun {
     return this.endNow(`refused: ${reason}`);
   }
 
-  private fail(err: unknown): Promise<void> {
+  /** Ends the class on an error. Never awaits the end: it may be called from inside a step. */
+  private fail(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
-    if (this.endAsked) return this.ended ?? Promise.resolve();
+    if (this.endAsked) return;
     this.d.log.error('class could not start', { channel: this.channel.slug, err: message });
     this.d.ingest.kick(this.publisherId);
-    return this.end(`failed: ${message}`);
+    void this.end(`failed: ${message}`);
   }
 
   /** An end decided inside a step: queued behind it (awaiting it here would wait on ourselves). */
