@@ -6,9 +6,10 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { FailureGuard } from './failure-guard.js';
+import { NmsGuard } from './nms-guard.js';
 import type { MediaSink } from '../media/sink.js';
 
 const require = createRequire(import.meta.url);
@@ -30,6 +31,8 @@ interface NmsSession {
   audioSamplerate: number;
   audioChannels: number;
   socket?: { destroy(): void; once(ev: string, fn: () => void): void };
+  /** The connection's RTMP parser (watched by the protocol guard). */
+  rtmp?: object;
   close(): void;
 }
 interface NmsBroadcast {
@@ -88,6 +91,15 @@ export interface IngestOptions {
   log: Logger;
 }
 
+/** A connection must finish the RTMP handshake this soon. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A connection must have its publish admitted (or, from loopback, its play) this soon. */
+export const ADMISSION_TIMEOUT_MS = 15_000;
+/** A connection that sends nothing this long is closed (a live publisher sends many times a second). */
+export const IDLE_TIMEOUT_MS = 30_000;
+/** Buffer memory all RTMP connections together may hold in node-media-server's parser. */
+export const INGEST_BUFFER_BYTES = 256 * 1024 * 1024;
+
 /** Connections an address over the failure limit may hold open at once, besides its live publishers. */
 export const BLOCKED_OPEN_SOCKETS = 2;
 
@@ -102,6 +114,8 @@ export class RtmpIngest {
   readonly guard: FailureGuard;
   /** Open RTMP connections per remote address, for throttling addresses over the failure limit. */
   private readonly openByAddress = new Map<string, number>();
+  private readonly nmsGuard = NmsGuard.install({ totalBytes: INGEST_BUFFER_BYTES });
+  private readonly watches = new Map<string, { admitted(): void }>();
   readonly counters = { rejectedPublishes: 0, refusedConnections: 0, refusedPlays: 0, protocolErrors: 0 };
 
   constructor(private readonly opts: IngestOptions, private readonly handlers: IngestHandlers) {
@@ -154,8 +168,12 @@ export class RtmpIngest {
           if (n <= 0) this.openByAddress.delete(address);
           else this.openByAddress.set(address, n);
         });
+        socket.setTimeout(IDLE_TIMEOUT_MS, () => this.closeFor(socket, address, `nothing received for ${IDLE_TIMEOUT_MS / 1000} s`));
+        // Plain RTMP: NMS made the session just now. RTMPS: it makes it once TLS is up (secureConnection).
+        if (srv === server.tcpServer) this.watchConnection(socket, address);
       });
     }
+    server.tlsServer?.on('secureConnection', (socket: Socket) => this.watchConnection(socket, addressOf(`${socket.remoteAddress ?? ''}:0`)));
     await listen(server.tcpServer!, opts.port, opts.host);
     if (server.tlsServer && opts.tls) await listen(server.tlsServer, opts.tls.port, opts.host);
     for (const srv of [server.tcpServer, server.tlsServer]) srv?.on('error', (err) => this.opts.log.error('rtmp listener error', { err }));
@@ -203,6 +221,54 @@ export class RtmpIngest {
     };
   }
 
+  /**
+   * Bounds one connection: protocol rules on its parser (see nms-guard.ts), a handshake deadline, an idle timeout.
+   * A breach closes only that connection, is logged and counted, and counts as a failure of its address.
+   */
+  private watchConnection(socket: Socket, address: string): void {
+    // NMS registered the connection's session just before this handler ran: the newest one with this socket.
+    let session: NmsSession | undefined;
+    for (const s of this.ctx.sessions.values()) if (s.socket === socket) session = s;
+    const closeFor = (reason: string): void => this.closeFor(socket, address, reason);
+    if (!session?.rtmp) return;
+    const watch = this.nmsGuard.watch(session.rtmp, (reason) => closeFor(`protocol error: ${reason}`));
+    const id = session.id;
+    let admitted = false;
+    this.watches.set(id, {
+      admitted: () => {
+        admitted = true;
+        watch.admitted();
+      },
+    });
+    const handshake = setTimeout(() => {
+      if (!watch.handshakeDone()) closeFor(`no RTMP handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`);
+    }, HANDSHAKE_TIMEOUT_MS);
+    const admission = setTimeout(() => {
+      if (!admitted) closeFor(`no publish within ${ADMISSION_TIMEOUT_MS / 1000} s of connecting`);
+    }, ADMISSION_TIMEOUT_MS);
+    handshake.unref();
+    admission.unref();
+    socket.once('close', () => {
+      clearTimeout(handshake);
+      clearTimeout(admission);
+      watch.release();
+      this.watches.delete(id);
+    });
+  }
+
+  private closeFor(socket: Socket, address: string, reason: string): void {
+    if (socket.destroyed) return;
+    this.counters.protocolErrors += 1;
+    this.guard.recordFailure(address, Date.now());
+    this.opts.log.warn('rtmp connection closed', { from: address, reason });
+    socket.destroy();
+  }
+
+  /** Buffer bytes node-media-server's parsers hold for all connections now. */
+  get bufferedBytes(): number {
+    return this.nmsGuard.totalBytes;
+  }
+
   private publishingFrom(address: string): number {
     let n = 0;
     for (const s of this.accepted.values()) if (addressOf(s.ip) === address) n += 1;
@@ -234,6 +300,7 @@ export class RtmpIngest {
         return this.refuse(s, blocked ? `${verdict.reason} (this address is throttled after too many bad keys)` : verdict.reason);
       }
       this.accepted.set(s.id, s);
+      this.watches.get(s.id)?.admitted();
       const broadcast = this.ctx.broadcasts.get(s.streamPath);
       if (broadcast) broadcast.publishGraceMs = this.opts.graceMs;
       s.socket?.once('close', () => {
@@ -262,7 +329,8 @@ export class RtmpIngest {
   };
 
   private readonly onPrePlay = (s: NmsSession): void => {
-    if (!isLoopback(addressOf(s.ip))) {
+    if (isLoopback(addressOf(s.ip))) this.watches.get(s.id)?.admitted();
+    else {
       this.counters.refusedPlays += 1;
       this.opts.log.warn('rtmp play refused: only loopback may play', { from: addressOf(s.ip) });
       if (s.socket) s.socket.destroy();

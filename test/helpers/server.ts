@@ -69,6 +69,8 @@ export interface PushOptions {
   seconds?: number;
   size?: string;
   gop?: number;
+  /** x264 input pixel format (yuv420p by default; yuv444p10le makes High 4:4:4 10-bit). */
+  pixFmt?: string;
 }
 
 /** A real ffmpeg publisher: 30 fps H.264 (testsrc2) + AAC (sine), paced in real time. */
@@ -78,7 +80,7 @@ export function push(url: string, o: PushOptions = {}): ChildProcess & { done: P
     '-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '1280x720'}:rate=30`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     ...(o.seconds ? ['-t', String(o.seconds)] : []),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', o.pixFmt ?? 'yuv420p',
     '-g', String(o.gop ?? 60), '-keyint_min', String(o.gop ?? 60), '-sc_threshold', '0',
     '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', url,
   ];
