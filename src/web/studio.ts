@@ -44,9 +44,19 @@ async function refreshHealth(): Promise<void> {
     health.append(...row('status', r?.status === 401 ? 'this studio link needs an instructor join token' : 'unavailable'));
     return;
   }
-  const s = await r.json() as { state: string; ingest: { kbps: number; fps: number; width: number; height: number } | null; ladder: string[]; speed: number | null; slow: boolean; restarts: number; reconnects: number; viewers: number; notes: string[]; obsServer: string };
+  const s = await r.json() as {
+    state: string; ingest: { kbps: number; fps: number; width: number; height: number } | null; ladder: string[]; speed: number | null; slow: boolean;
+    restarts: number; crashLoop: boolean; lastError: string | null; reconnects: number; viewers: number; notes: string[]; obsServer: string;
+    disk: { low: boolean; message: string | null };
+  };
   clear(health);
+  // Problems first, in words a teacher can act on or pass to IT.
+  const alerts: HTMLElement[] = [];
+  if (s.crashLoop) alerts.push(...row('problem', `the ladder keeps failing and restarting: ${s.lastError ?? 'unknown error'}`));
+  if (s.disk.message) alerts.push(...row('problem', s.disk.message));
+  for (const dd of alerts) if (dd.tagName === 'DD') dd.className = 'alert';
   health.append(
+    ...alerts,
     ...row('state', s.state), ...row('ingest', s.ingest ? `${s.ingest.kbps} kbit/s, ${s.ingest.fps} fps, ${s.ingest.width}×${s.ingest.height}` : '—'),
     ...row('ladder', s.ladder.join(', ') || '—'), ...row('transcoder speed', s.speed ? `${s.speed.toFixed(2)}×${s.slow ? ' (cannot keep up!)' : ''}` : '—'),
     ...row('reconnects', String(s.reconnects)), ...row('ffmpeg restarts', String(s.restarts)), ...row('viewers now', String(s.viewers)),
