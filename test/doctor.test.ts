@@ -20,14 +20,18 @@ t.test('doctor passes on a migrated box with free ports and says Mux is optional
   t.equal(r.code, 0, r.stdout);
   const report = JSON.parse(r.stdout) as Report;
   t.equal(report.ok, true);
-  t.same(report.checks.map((c) => c.name), ['ffmpeg', 'ffprobe', 'data folder', 'media folder', 'database', 'http port', 'rtmp port', 'mux']);
+  t.same(report.checks.map((c) => c.name), ['ffmpeg', 'ffprobe', 'data folder', 'media folder', 'media space', 'database', 'http port', 'rtmp port', 'mux']);
   const ffmpeg = report.checks.find((c) => c.name === 'ffmpeg');
   t.match(ffmpeg?.detail, /\((system|npm)\).*libx264 yes, aac yes/);
   const mux = report.checks.find((c) => c.name === 'mux');
   t.match(mux, { ok: true, required: false, detail: /no credentials/ });
+  t.match(report.checks.find((c) => c.name === 'media space'), { ok: true, detail: /^\d+ MB free, floor 1024 MB \(paths.minFreeMegabytes\)$/ });
   const human = cli(dir, ['doctor'], env);
   t.match(human.stdout, /^ok {4}ffmpeg/m);
   t.match(human.stdout, 'All required checks passed.');
+  const full = cli(dir, ['doctor'], { ...env, KMK_PATHS_MIN_FREE_MEGABYTES: '10000000' });
+  t.equal(full.code, 1, 'a media disk below its floor fails the check');
+  t.match(full.stdout, /^FAIL  media space +\d+ MB free, floor 10000000 MB .*new classes would be refused/m);
 });
 
 t.test('doctor fails when the database is not migrated, a port is taken or ffmpeg is missing', async (t) => {

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { migrationStatus } from '../store/db.js';
+import { statfsFree, type FreeSpace } from '../media/disk.js';
 import { inspectTool, locateTool, type Tool } from '../transcode/locate.js';
 import { contextFor } from './context.js';
 import { print, printJson } from './output.js';
@@ -69,6 +70,23 @@ function portCheck(name: string, host: string, port: number): Promise<Check> {
   });
 }
 
+/** Free space on the media disk against paths.minFreeMegabytes (below it the server refuses new classes). */
+export async function diskCheck(config: Config, free: FreeSpace = statfsFree): Promise<Check> {
+  const floorMb = config['paths.minFreeMegabytes'];
+  let freeMb: number;
+  try {
+    mkdirSync(config['paths.media'], { recursive: true });
+    freeMb = Math.floor((await free(config['paths.media'])) / (1024 * 1024));
+  } catch (err) {
+    return { name: 'media space', ok: false, required: true, detail: `cannot read the free space of ${config['paths.media']}: ${(err as Error).message}` };
+  }
+  const ok = freeMb >= floorMb;
+  return {
+    name: 'media space', ok, required: true,
+    detail: `${freeMb} MB free, floor ${floorMb} MB (paths.minFreeMegabytes)${ok ? '' : ': new classes would be refused; free space under paths.media'}`,
+  };
+}
+
 function muxCheck(config: Config): Check {
   const has = config['mux.tokenId'] !== '' && config['mux.tokenSecret'] !== '';
   return {
@@ -83,6 +101,7 @@ export async function runChecks(config: Config): Promise<Check[]> {
     toolCheck('ffprobe', config),
     writableCheck('data folder', config['paths.data']),
     writableCheck('media folder', config['paths.media']),
+    await diskCheck(config),
     dbCheck(config),
     await portCheck('http port', config.bindAddress, config['http.port']),
     await portCheck('rtmp port', config.bindAddress, config['rtmp.port']),
