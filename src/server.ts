@@ -344,6 +344,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
 
   // ---- start, in order ----------------------------------------------------------------------------------------
+  await live.start();
   await hub.start();
   await archiver?.start();
   await passback.start();

@@ -25,3 +25,29 @@ t.test('a stalled publisher is dropped and a new publish with the key takes over
   t.equal(ts.server.store.sessions.find(live.sessionId)!.reconnects, 1, 'counted as a reconnect');
   first.kill('SIGKILL');
 });
+
+t.test('a new publish with the key takes over a frozen publisher at once, before the stall timeout', async (t) => {
+  const ts = await startTestServer(t.testdir(), { KMK_INGEST_STALL_SECONDS: '20', KMK_INGEST_RECONNECT_GRACE_SECONDS: '30' });
+  t.teardown(() => ts.server.stop());
+  const { key } = ts.createChannel('takeover', { ladder: ['360p'], record: false });
+  const first = push(ts.rtmp(key), { seconds: 60, size: '640x360' });
+  t.teardown(() => first.kill('SIGKILL'));
+  const live = await waitFor('the class to be live', () => (ts.server.live.current('takeover')?.state === 'live' ? ts.server.live.current('takeover') : undefined), 30000);
+  // A second encoder while the first still sends is refused: two OBS on one key never fight over the class.
+  const rival = push(ts.rtmp(key), { seconds: 5, size: '640x360' });
+  t.teardown(() => rival.kill('SIGKILL'));
+  await waitFor('the rival to be refused', () => ts.logs.some((l) => /publish refused .*already live/.test(l)) || undefined, 15000);
+  first.kill('SIGSTOP'); // the encoder freezes; its TCP connection stays open
+  await new Promise((r) => setTimeout(r, 3500));
+  t.equal(ts.server.live.current('takeover')?.state, 'live', 'not yet dropped (stallSeconds 20)');
+  const tookAt = Date.now();
+  const second = push(ts.rtmp(key), { seconds: 10, size: '640x360' });
+  t.teardown(() => second.kill('SIGKILL'));
+  await waitFor('the takeover', () => ts.logs.some((l) => l.includes('a new publish takes over from a publisher that stopped sending')) || undefined, 10000);
+  const took = (Date.now() - tookAt) / 1000;
+  t.ok(took < 8, `taken over ${took.toFixed(1)} s after the new publish started (the stall timeout is 20 s)`);
+  const back = await waitFor('the class to continue', () => (ts.server.live.current('takeover')?.state === 'live' ? ts.server.live.current('takeover') : undefined), 15000);
+  t.equal(back.sessionId, live.sessionId, 'the same session');
+  t.equal(ts.server.store.sessions.find(live.sessionId)!.reconnects, 1, 'counted as a reconnect');
+  first.kill('SIGKILL');
+});

@@ -9,7 +9,7 @@
 //     connections together at most the global budget;
 //   - a chunk size outside 1..MAX_CHUNK_SIZE is a protocol error;
 //   - any protocol error (or parser exception) destroys that one connection and is reported, never thrown.
-// Upstream: https://github.com/illuspas/Node-Media-Server (report filed as described in docs/operations.md).
+// Upstream: the report to file is in docs/upstream/node-media-server.md (no internet here to file it).
 
 import { createRequire } from 'node:module';
 

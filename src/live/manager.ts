@@ -183,6 +183,11 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     }
   }
 
+  /** Accepts publishes (again). */
+  async start(): Promise<void> {
+    this.accepting = true;
+  }
+
   /** Stops accepting publishes and ends every live class (playlists closed). */
   async stop(): Promise<void> {
     this.accepting = false;

@@ -55,6 +55,9 @@ async function refreshHealth(): Promise<void> {
   if (s.crashLoop) alerts.push(...row('problem', `the ladder keeps failing and restarting: ${s.lastError ?? 'unknown error'}`));
   if (s.disk.message) alerts.push(...row('problem', s.disk.message));
   for (const dd of alerts) if (dd.tagName === 'DD') dd.className = 'alert';
+  // The same problems above the player, where the instructor looks during the class.
+  banner.replaceChildren(...alerts.filter((e) => e.tagName === 'DD').map((dd) => h('p', {}, `⚠ ${dd.textContent ?? ''}`)));
+  banner.hidden = alerts.length === 0;
   health.append(
     ...alerts,
     ...row('state', s.state), ...row('ingest', s.ingest ? `${s.ingest.kbps} kbit/s, ${s.ingest.fps} fps, ${s.ingest.width}×${s.ingest.height}` : '—'),
@@ -131,8 +134,9 @@ const hub = new HubClient(hubUrl(params, channel), {
 panel.attach(hub);
 
 const stage = h('div', { class: 'stage' }, preview.el, floatLayer);
+const banner = h('div', { class: 'problems', role: 'alert', hidden: true });
 const reports = new ReportsView(channel, auth);
-const liveView = h('div', { class: 'view' }, stage,
+const liveView = h('div', { class: 'view' }, banner, stage,
   h('section', { class: 'card' }, h('h2', {}, 'Stream settings'), obs),
   h('section', { class: 'card' }, h('h2', {}, 'Live health'), health, h('h3', {}, 'Viewers'), chart),
   h('section', { class: 'card' }, h('h2', {}, 'Classes'), classList, scheduleForm(), classNote));
