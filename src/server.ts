@@ -85,7 +85,7 @@ export interface RunningServer {
 export interface ServerStatus extends ReturnType<LiveManager['snapshot']> {
   cores: number;
   disk: ReturnType<DiskMonitor['state']>;
-  channels: (LiveChannelView & { muxStream?: { status: string; at: string } | null })[];
+  channels: (LiveChannelView & { viewers: number; muxStream?: { status: string; at: string } | null })[];
 }
 
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
@@ -142,7 +142,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       createTranscoder: (req) => new Transcoder({
         ffmpegPath: ffmpeg.path, plan: req.plan, outDir: req.outDir, record: req.record, segmentPrefix: req.segmentPrefix,
         preset: opts.preset ?? 'veryfast', liveWindow: 6, maxBufferedBytes: 8 * 1024 * 1024, feed: req.feed, log, pids,
-        onSlowChange: req.onSlowChange,
+        onSlowChange: req.onSlowChange, inputFlowing: req.inputFlowing,
         onProcessCpu: (ms) => {
           try {
             store.reports.addEncodeCpu(req.sessionId, ms);
@@ -271,7 +271,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     return {
       ...snap, cores: availableParallelism(), disk: disk.state(),
       // For classes relayed to Mux: what Mux's webhooks last said about the stream (active, idle, disconnected).
-      channels: snap.channels.map((c) => (c.mode === 'mux' ? { ...c, muxStream: store.mux.streamStatus(c.channel) } : c)),
+      channels: snap.channels.map((c) => ({
+        ...c, viewers: hub.presence(c.channel), ...(c.mode === 'mux' ? { muxStream: store.mux.streamStatus(c.channel) } : {}),
+      })),
     };
   };
   const health = new HealthReporter({

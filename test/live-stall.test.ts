@@ -51,3 +51,17 @@ t.test('a new publish with the key takes over a frozen publisher at once, before
   t.equal(ts.server.store.sessions.find(live.sessionId)!.reconnects, 1, 'counted as a reconnect');
   first.kill('SIGKILL');
 });
+
+t.test('while a class waits for its publisher to come back, the starved ladder is not reported as slow', async (t) => {
+  const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '40' });
+  t.teardown(() => ts.server.stop());
+  const { key } = ts.createChannel('away', { ladder: ['360p'], record: false });
+  const pub = push(ts.rtmp(key), { seconds: 60, size: '640x360' });
+  t.teardown(() => pub.kill('SIGKILL'));
+  await waitFor('the class to be live', () => ts.server.live.current('away')?.state === 'live' || undefined, 30000);
+  pub.kill('SIGKILL'); // dead Wi-Fi: the connection drops
+  await waitFor('reconnecting', () => ts.server.live.current('away')?.state === 'reconnecting' || undefined, 10000);
+  await new Promise((r) => setTimeout(r, 14000)); // longer than the 10 s a slow ladder takes to be reported
+  t.notOk(ts.logs.some((l) => l.includes('ladder cannot keep up')), 'no "cannot keep up" warning while the publisher is away');
+  t.equal(ts.server.live.snapshot().channels.find((c) => c.channel === 'away')?.slow, false);
+});

@@ -6,7 +6,7 @@ import {
   parseLadder, parseLatency, parseOnOff, parseOverflow, parseSlug, parseStartsAt, parseTitle, type Channel,
 } from '../domain/channel.js';
 import type { ChannelPatch } from '../store/channels.js';
-import { obsServerUrl as obsServer } from '../config/urls.js';
+import { obsServerUrl as obsServer, publicBaseUrl } from '../config/urls.js';
 import { contextFor } from './context.js';
 import { fields, print, printJson, table } from './output.js';
 
@@ -87,7 +87,8 @@ export function registerChannel(program: Command): void {
       }).immediate();
       const server = obsServer(ctx.config);
       if (o.json) {
-        printJson({ channel: created.channel, streamKey: created.key, fingerprint: created.info.fingerprint, obs: { server, streamKey: created.key } });
+        const base = publicBaseUrl(ctx.config);
+        printJson({ channel: created.channel, streamKey: created.key, fingerprint: created.info.fingerprint, obs: { server, streamKey: created.key }, watchUrl: `${base}/watch/${slug}`, studioUrl: `${base}/studio/${slug}` });
         return;
       }
       print(`Channel "${slug}" created.\n`);
@@ -96,6 +97,12 @@ export function registerChannel(program: Command): void {
       print(`  Stream Key:  ${created.key}`);
       print(`\nThe stream key is shown only now (fingerprint ${created.info.fingerprint}). Keep it secret;`);
       print(`"kmk-live key rotate ${slug}" issues a new one.`);
+      const base = publicBaseUrl(ctx.config);
+      print('\nNext steps:');
+      print(`  1. Paste the server and key into OBS and press "Start Streaming".`);
+      print(`  2. Instructor studio: kmk-live token join ${slug} --user <you> --name "<your name>" --role instructor`);
+      print(`     (prints your link to ${base}/studio/${slug})`);
+      print(`  3. Learners watch at ${base}/watch/${slug}${created.channel.public ? '' : ' with a join token (kmk-live token join, or launched from the LMS)'}`);
     });
 
   group.command('list')
@@ -119,8 +126,9 @@ export function registerChannel(program: Command): void {
       const store = ctx.store();
       const c = store.channels.get(parseSlug(slug));
       const active = store.streamKeys.list(c.id).find((k) => k.active);
-      if (o.json) return printJson({ ...c, obsServer: obsServer(ctx.config), activeKey: active ?? null });
-      print(fields([...channelDetails(c), ['obs server', obsServer(ctx.config)],
+      const base = publicBaseUrl(ctx.config);
+      if (o.json) return printJson({ ...c, obsServer: obsServer(ctx.config), activeKey: active ?? null, watchUrl: `${base}/watch/${c.slug}`, studioUrl: `${base}/studio/${c.slug}` });
+      print(fields([...channelDetails(c), ['obs server', obsServer(ctx.config)], ['watch page', `${base}/watch/${c.slug}`], ['studio', `${base}/studio/${c.slug} (with an instructor join token)`],
         ['stream key', active ? `fingerprint ${active.fingerprint}` : 'none (kmk-live key rotate ' + c.slug + ')']]));
     });
 

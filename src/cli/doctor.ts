@@ -95,7 +95,26 @@ function muxCheck(config: Config): Check {
   };
 }
 
+/** True when a kmk-live server answers /healthz on the configured HTTP port (doctor run beside it). */
+async function serverRunning(config: Config): Promise<boolean> {
+  const host = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress === '::' ? '[::1]' : config.bindAddress.includes(':') ? `[${config.bindAddress}]` : config.bindAddress;
+  try {
+    const r = await fetch(`http://${host}:${config['http.port']}/healthz`, { signal: AbortSignal.timeout(1500) });
+    return r.ok && ((await r.json()) as { status?: string }).status === 'ok';
+  } catch {
+    return false;
+  }
+}
+
+/** A port check that knows a running kmk-live server holds its own ports. */
+async function serverPortCheck(name: string, host: string, port: number, running: boolean): Promise<Check> {
+  const c = await portCheck(name, host, port);
+  if (c.ok || !running) return c;
+  return { name, ok: true, required: true, detail: `${host}:${port} in use by the running kmk-live server (healthy)` };
+}
+
 export async function runChecks(config: Config): Promise<Check[]> {
+  const running = await serverRunning(config);
   return [
     toolCheck('ffmpeg', config),
     toolCheck('ffprobe', config),
@@ -103,8 +122,8 @@ export async function runChecks(config: Config): Promise<Check[]> {
     writableCheck('media folder', config['paths.media']),
     await diskCheck(config),
     dbCheck(config),
-    await portCheck('http port', config.bindAddress, config['http.port']),
-    await portCheck('rtmp port', config.bindAddress, config['rtmp.port']),
+    await serverPortCheck('http port', config.bindAddress, config['http.port'], running),
+    await serverPortCheck('rtmp port', config.bindAddress, config['rtmp.port'], running),
     muxCheck(config),
   ];
 }

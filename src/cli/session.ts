@@ -12,6 +12,7 @@ import { NotFoundError } from '../domain/errors.js';
 import { contextFor } from './context.js';
 import { fields, print, printJson, table } from './output.js';
 import { replayUrl } from '../domain/media-layout.js';
+import { publicBaseUrl } from '../config/urls.js';
 
 export function formatProgress(sent: number, size: number): string {
   const pct = size > 0 ? Math.floor((100 * sent) / size) : 0;
@@ -68,17 +69,23 @@ export function registerSession(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live session show s_0123456789abcdef')
     .action((id: string, o: { json?: boolean }, cmd: Command) => {
-      const store = contextFor(cmd).store();
+      const ctx = contextFor(cmd);
+      const store = ctx.store();
       const s = store.sessions.get(id);
       const mux = store.mux.sessionMux(id);
       const job = store.mux.job(id);
-      if (o.json) return printJson({ ...s, mux, archive: job ?? null });
+      const report = sessionReport(store, id, Date.now());
+      const replay = s.recorded && s.endedAt ? `${publicBaseUrl(ctx.config)}${replayUrl(s.id)}` : '';
+      const minutes = report?.session.minutes ?? null;
+      if (o.json) return printJson({ ...s, mux, archive: job ?? null, replayUrl: replay || null, minutes, peakViewers: report?.summary.peakViewers ?? null });
       print(fields([
-        ['id', s.id], ['channel', s.channel], ['started', s.startedAt], ['ended', s.endedAt],
+        ['id', s.id], ['channel', s.channel], ['started', s.startedAt], ['ended', s.endedAt ?? 'still live'],
+        ['duration', minutes === null ? '' : `${minutes} min${s.endedAt ? '' : ' so far'}`],
+        ['peak viewers', report?.summary.peakViewers ?? ''],
         ['source', s.source.width ? `${s.source.codec} ${s.source.width}x${s.source.height} @ ${s.source.fps} fps, audio ${s.source.audioCodec}` : ''],
-        ['ladder', s.ladder.join(',')], ['bytes in', s.bytesIn], ['reconnects', s.reconnects], ['ffmpeg restarts', s.restarts],
+        ['ladder', s.ladder.join(',')], ['bytes in', `${s.bytesIn}${s.endedAt ? '' : ' (updated every 5 s while live)'}`], ['reconnects', s.reconnects], ['ffmpeg restarts', s.restarts],
         ['recorded', s.recorded ? 'yes' : 'no'], ['end reason', s.endReason],
-        ['replay', s.recorded && s.endedAt ? replayUrl(s.id) : ''],
+        ['replay', replay],
         ['runs on', mux?.overflow ? 'Mux (overflow)' : 'this box'],
         ['archive', job ? `${job.status}${job.size ? ` — ${formatProgress(job.bytesSent, job.size)}` : ''}${job.error ? ` (last error: ${job.error})` : ''}` : 'none'],
         ['mux asset', mux?.assetId ? `${mux.assetId} (playback ${mux.playbackId ?? '-'})` : ''],

@@ -35,8 +35,9 @@ export function registerStatus(program: Command): void {
       const muxOn = config['mux.tokenId'] !== '' && config['mux.tokenSecret'] !== '';
       print(`Mux: ${muxOn ? 'configured (overflow and archive on)' : 'not configured (overflow and archive off)'}`);
       if (s.channels.length === 0) return print('No channel is live.');
-      print(table(['channel', 'state', 'runs on', 'session', 'since', 'ladder', 'speed', 'restarts', 'notes'],
-        s.channels.map((c) => [c.channel, c.state + (c.slow ? ' (slow)' : ''), c.mode === 'mux' ? `Mux (overflow${c.muxStream ? `; stream ${c.muxStream.status}` : ''})` : 'this box', c.sessionId, c.since, c.ladder.join(','),
+      if (s.disk?.message) print(`Media disk: ${s.disk.message}`);
+      print(table(['channel', 'state', 'runs on', 'session', 'since', 'viewers', 'ladder', 'speed', 'restarts', 'notes'],
+        s.channels.map((c) => [c.channel, c.state + (c.slow ? ' (slow)' : '') + (c.transcoder?.crashLoop ? ' (ladder crash loop)' : ''), c.mode === 'mux' ? `Mux (overflow${c.muxStream ? `; stream ${c.muxStream.status}` : ''})` : 'this box', c.sessionId, c.since, c.viewers ?? 0, c.ladder.join(','),
           c.transcoder?.speed?.toFixed(2), c.transcoder?.restarts, c.notes.join('; ')])));
     });
 }

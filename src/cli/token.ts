@@ -1,4 +1,4 @@
-// `kmk-live token …`: API tokens for the REST API.
+// `kmk-live token …`: API tokens for the REST API, and join tokens for the engagement hub and the pages.
 
 import type { Command } from 'commander';
 import { parseScopes, parseTokenName, SCOPES } from '../store/api-tokens.js';
@@ -6,11 +6,13 @@ import { loadJoinSecret } from '../auth/join-secret.js';
 import { ROLES } from '../domain/roles.js';
 import { parseSlug } from '../domain/channel.js';
 import { mint } from '../hub/mint.js';
+import { ValidationError } from '../domain/errors.js';
+import { publicBaseUrl } from '../config/urls.js';
 import { contextFor } from './context.js';
 import { print, printJson, table } from './output.js';
 
 export function registerToken(program: Command): void {
-  const group = program.command('token').description('manage API tokens for the REST API');
+  const group = program.command('token').description('manage API tokens (REST API) and mint join tokens (learner, moderator and instructor links)');
 
   group.command('create <name>')
     .description('create an API token; it is shown once')
@@ -41,22 +43,27 @@ export function registerToken(program: Command): void {
 
   group.command('join <channel>')
     .description('mint a join token for the engagement hub (learner, moderator or instructor)')
-    .requiredOption('--user <id>', 'the LMS user id')
-    .requiredOption('--name <name>', 'display name')
+    .option('--user <id>', 'the LMS user id (required)')
+    .option('--name <name>', 'display name (required)')
     .option('--role <role>', ROLES.join(', '), 'learner')
     .option('--ttl <ttl>', 'lifetime, e.g. 90m, 4h, 2d (at most 30d)', '4h')
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  $ kmk-live token join math-101 --user 4711 --name "Ada Lovelace" --role learner --ttl 4h')
-    .action((slug: string, o: { user: string; name: string; role: string; ttl: string; json?: boolean }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  $ kmk-live token join math-101 --user 4711 --name "Ada Lovelace" --role learner --ttl 4h\n  $ kmk-live token join math-101 --user prof-7 --name "Prof. Byron" --role instructor')
+    .action((slug: string, o: { user?: string; name?: string; role: string; ttl: string; json?: boolean }, cmd: Command) => {
+      const missing = [o.user === undefined && '--user <id>', o.name === undefined && '--name <name>'].filter(Boolean);
+      if (missing.length) throw new ValidationError(`missing required option${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
       const ctx = contextFor(cmd);
       const channel = ctx.store().channels.get(parseSlug(slug));
       const secret = loadJoinSecret(ctx.config['hub.joinSecret'], ctx.config['paths.data']);
       const { token, claims } = mint({ channel: channel.slug, user: o.user, name: o.name, role: o.role, ttl: o.ttl }, secret, Math.floor(Date.now() / 1000));
-      const base = `http://${ctx.config.publicHost}:${ctx.config['http.port']}`;
+      const base = publicBaseUrl(ctx.config);
       const watch = `${base}/watch/${channel.slug}?token=${token}`;
-      if (o.json) return printJson({ token, claims, expiresAt: new Date(claims.exp * 1000).toISOString(), watchUrl: watch });
+      const staff = claims.role === 'instructor' || claims.role === 'moderator';
+      const studio = staff ? `${base}/studio/${channel.slug}?token=${token}` : undefined;
+      if (o.json) return printJson({ token, claims, expiresAt: new Date(claims.exp * 1000).toISOString(), watchUrl: watch, ...(studio ? { studioUrl: studio } : {}) });
       print(`Join token for ${claims.name} (${claims.role}) in "${channel.slug}", valid until ${new Date(claims.exp * 1000).toISOString()}:\n\n  ${token}\n`);
       print(`Watch page: ${watch}`);
+      if (studio) print(`Studio:     ${studio}`);
     });
 
   group.command('revoke <nameOrFingerprint>')

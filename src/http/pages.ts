@@ -53,11 +53,45 @@ export function page(kind: 'watch' | 'studio', slug: string, title: string, fram
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>${escapeHtml(title)}${kind === 'studio' ? ' — studio' : ''}</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/app.css">
 </head>
 <body>
 <div id="app" data-channel="${escapeHtml(slug)}" data-title="${escapeHtml(title)}"><noscript>This page needs JavaScript.</noscript></div>
 <script src="/assets/${kind}.js"></script>
+</body>
+</html>
+`;
+  return { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8', ...securityHeaders(frameAncestors) }, body };
+}
+
+/** The app icon: a play triangle in a rounded square, in the accent colour (served as /favicon.svg and /favicon.ico). */
+export const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" fill="#2563eb"/><path d="M25 19v26l21-13z" fill="#fff"/></svg>
+`;
+
+/** GET /: what this server is and where to go, for a person who types the address into a browser. */
+export function landing(frameAncestors: string): HttpAnswer {
+  const body = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>KMK LiveStream</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/assets/app.css">
+</head>
+<body>
+<main class="landing">
+<h1>KMK LiveStream</h1>
+<p>This server runs live classes. Learners open a class from their course page in the LMS (or a link their teacher
+sent: <code>/watch/&lt;channel&gt;</code>); instructors open <code>/studio/&lt;channel&gt;</code> with an instructor link.</p>
+<ul>
+<li><a href="/healthz">Health</a> (for monitoring)</li>
+<li><a href="/lti/config.json">LTI 1.3 tool configuration</a> (for the LMS administrator)</li>
+<li>REST API: <code>/api/…</code> with an API token (<code>kmk-live token create</code>); channels with <code>kmk-live channel list</code></li>
+</ul>
+</main>
 </body>
 </html>
 `;

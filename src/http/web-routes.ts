@@ -6,7 +6,7 @@ import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../domain/ids.js';
 import type { Play } from '../live/playback.js';
 import type { Beacon } from '../store/beacons.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
-import { page, type Asset } from './pages.js';
+import { ICON_SVG, landing, page, type Asset } from './pages.js';
 
 export interface WebDeps {
   frameAncestors: string;
@@ -102,7 +102,11 @@ export function webRoutes(d: WebDeps): Route[] {
     if (!d.assets.has(`${kind}.js`)) return { status: 503, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'web assets are not built; run: npm run build\n' };
     return page(kind, slug, c.title, d.frameAncestors);
   };
+  const icon = (): HttpAnswer => ({ status: 200, headers: { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=86400' }, body: ICON_SVG });
   return [
+    { method: 'get', pattern: '/', handler: () => landing(d.frameAncestors) },
+    { method: 'get', pattern: '/favicon.svg', handler: icon },
+    { method: 'get', pattern: '/favicon.ico', handler: icon },
     { method: 'get', pattern: '/watch/:slug', handler: pageFor('watch') },
     { method: 'head', pattern: '/watch/:slug', handler: pageFor('watch') },
     { method: 'get', pattern: '/studio/:slug', handler: pageFor('studio') },

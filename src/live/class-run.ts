@@ -38,6 +38,8 @@ export interface TranscoderRequest {
   sessionId: string;
   feed(sink: MediaSink): () => void;
   onSlowChange(slow: boolean): void;
+  /** False while the publisher is away (the ladder starves; that is not slowness). */
+  inputFlowing(): boolean;
 }
 
 export interface RelayLike {
@@ -421,6 +423,7 @@ export class ClassRun {
       onSlowChange: (slow) => {
         this.slow = slow;
       },
+      inputFlowing: () => this.runState !== 'reconnecting',
     });
   }
 

@@ -33,6 +33,8 @@ export interface TranscoderOptions {
   /** Called as each ffmpeg process exits with the CPU it used (ms), for the session's encode cost. */
   onProcessCpu?(ms: number): void;
   slowAfterMs?: number;
+  /** False while the publisher is away (reconnecting): a starved ladder is not a slow one. */
+  inputFlowing?(): boolean;
   /** Told of each unexpected exit, with the plain-language reason (a full disk, a source it cannot read). */
   onFailure?(reason: string): void;
   /** Test seams and the pid file (defaults: real processes and clock, no pid file). */
@@ -198,6 +200,16 @@ export class Transcoder {
   /** Runs on every progress block and once a second, so a process that stopped reporting is judged too. */
   private judgeSpeed(): void {
     const now = Date.now();
+    if (this.o.inputFlowing && !this.o.inputFlowing()) {
+      // Nothing comes in: judge speed afresh once the publisher is back.
+      this.samples = [];
+      this.slowSince = undefined;
+      if (this.slow) {
+        this.slow = false;
+        this.o.onSlowChange?.(false);
+      }
+      return;
+    }
     const speed = this.windowSpeed();
     if (speed === undefined) return;
     // A live source cannot run faster than real time; a 10 s window of a healthy ladder stays within a few percent of 1.0.
