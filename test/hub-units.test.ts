@@ -122,3 +122,24 @@ t.test('a join token claiming a life longer than any we mint is refused', async 
   t.match(verifyJoinToken(month, secret, 1000), { ok: true }, '30 days, the longest we mint, is fine');
   t.equal(parseTtl('31d'), undefined, 'and minting refuses more');
 });
+
+t.test('room: when the class ends, open polls close with final results and learners can no longer post', async (t) => {
+  const r = room();
+  r.join(member(1, 'teach', 'instructor'));
+  r.join(member(2, 'ada'));
+  r.setClass({ state: 'live', sessionId: 's_1', replay: null });
+  r.handle(1, { t: 'poll_create', question: 'Next?', options: ['a', 'b'] }, 1000);
+  const poll = r.snapshot('learner').polls[0]!;
+  r.handle(2, { t: 'poll_vote', id: poll.id, option: 1 }, 1100);
+  r.handle(2, { t: 'hand_raise' }, 1200);
+  const out = r.setClass({ state: 'ended', sessionId: 's_1', replay: '/vod/s_1/master.m3u8' });
+  t.match(out.events, [{ t: 'poll', poll: { id: poll.id, closed: true, counts: [0, 1], total: 1 } }, { t: 'class', state: 'ended' }], 'the open poll closes with its final count');
+  t.match(out.persist, [{ op: 'poll', poll: { id: poll.id, closed: true } }], 'and is saved closed');
+  t.same(out.staffEvents, [{ t: 'hands', queue: [] }], 'raised hands go down');
+  for (const msg of [{ t: 'chat', text: 'hi' }, { t: 'ask', text: 'q?' }, { t: 'hand_raise' }, { t: 'poll_vote', id: poll.id, option: 0 }] as const) {
+    t.match(r.handle(2, msg, 2000).reply, [{ t: 'error', code: 'class_ended' }], `a learner's ${msg.t} is refused after the class`);
+  }
+  t.same(r.handle(1, { t: 'chat', text: 'thanks all' }, 2000).reply, [], 'the instructor may still post');
+  r.setClass({ state: 'live', sessionId: 's_2', replay: null });
+  t.same(r.handle(2, { t: 'chat', text: 'back' }, 3000).reply, [], 'the next class opens the room again');
+});

@@ -45,7 +45,7 @@ export function securityHeaders(frameAncestors: string, formAction = "'self'"): 
 
 export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export function page(kind: 'watch' | 'studio', slug: string, title: string, frameAncestors: string): HttpAnswer {
+export function page(kind: 'watch' | 'studio', slug: string, title: string, frameAncestors: string, guests = false): HttpAnswer {
   const body = `<!doctype html>
 <html lang="en">
 <head>
@@ -57,7 +57,7 @@ export function page(kind: 'watch' | 'studio', slug: string, title: string, fram
 <link rel="stylesheet" href="/assets/app.css">
 </head>
 <body>
-<div id="app" data-channel="${escapeHtml(slug)}" data-title="${escapeHtml(title)}"><noscript>This page needs JavaScript.</noscript></div>
+<div id="app" data-channel="${escapeHtml(slug)}" data-title="${escapeHtml(title)}" data-guests="${guests ? 'on' : 'off'}"><noscript>This page needs JavaScript.</noscript></div>
 <script src="/assets/${kind}.js"></script>
 </body>
 </html>

@@ -100,7 +100,7 @@ export function webRoutes(d: WebDeps): Route[] {
     const c = slug ? d.channel(slug) : undefined;
     if (!slug || !c) return { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'no such channel\n' };
     if (!d.assets.has(`${kind}.js`)) return { status: 503, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'web assets are not built; run: npm run build\n' };
-    return page(kind, slug, c.title, d.frameAncestors);
+    return page(kind, slug, c.title, d.frameAncestors, c.allowGuests);
   };
   const icon = (): HttpAnswer => ({ status: 200, headers: { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=86400' }, body: ICON_SVG });
   return [

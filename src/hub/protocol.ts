@@ -35,7 +35,7 @@ export type ClientType = ClientMsg['t'];
 
 export type ErrorCode =
   | 'bad_json' | 'bad_frame' | 'bad_version' | 'unknown_type' | 'invalid' | 'forbidden' | 'rate_limited' | 'slow_mode'
-  | 'chat_locked' | 'muted' | 'not_found' | 'poll_closed' | 'internal';
+  | 'chat_locked' | 'muted' | 'not_found' | 'poll_closed' | 'class_ended' | 'internal';
 
 export type RoomEvent =
   | { t: 'chat'; msg: ChatMessage }

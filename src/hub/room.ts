@@ -43,6 +43,8 @@ interface Poll {
   votes: Map<string, number>;
 }
 
+/** What a learner may no longer do once the class has ended. */
+const LEARNER_POSTS: ReadonlySet<string> = new Set(['chat', 'ask', 'q_vote', 'poll_vote', 'hand_raise', 'react']);
 const isStaff = (r: Role): boolean => r === 'instructor' || r === 'moderator';
 const empty = (): Outcome => ({ events: [], staffEvents: [], reply: [], toUser: [], persist: [], kick: [] });
 
@@ -165,6 +167,20 @@ export class Room {
       this.hands.clear();
       out.staffEvents.push(this.handsEvent());
     }
+    if (state.state === 'ended') {
+      // Open polls close with their final results; raised hands go down.
+      for (const p of this.polls.values()) {
+        if (p.view.closed) continue;
+        p.view.closed = true;
+        this.dirtyPolls.delete(p.view.id);
+        out.events.push({ t: 'poll', poll: { ...p.view, counts: [...p.view.counts] } });
+        out.persist.push({ op: 'poll', poll: { ...p.view }, sessionId: this.classState.sessionId });
+      }
+      if (this.hands.size) {
+        this.hands.clear();
+        out.staffEvents.push(this.handsEvent());
+      }
+    }
     this.classState = { ...state };
     out.events.push({ t: 'class', ...state });
     return out;
@@ -191,6 +207,8 @@ export class Room {
         return out;
       default:
         if (m.role === 'viewer') return fail('forbidden', 'viewers can watch and read but not take part');
+        // After the class: chat, Q&A, polls and hands are read-only for learners until the next class starts.
+        if (this.classState.state === 'ended' && !staff && LEARNER_POSTS.has(msg.t)) return fail('class_ended', 'the class has ended: chat, questions, polls and hands are read-only now');
     }
     switch (msg.t) {
       case 'chat': {

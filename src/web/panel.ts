@@ -96,7 +96,19 @@ export class Panel {
     this.renderReactionBar();
     this.setViewers(room.presence);
     this.renderAll();
+    this.classState(room.class.state);
     this.o.onClass?.(room.class);
+  }
+
+  /** After the class (learners): everything that posts is disabled, with a notice saying why. */
+  private classState(state: string): void {
+    if (this.o.staff || this.me?.role === 'viewer') return;
+    const ended = state === 'ended';
+    for (const el of this.el.querySelectorAll<HTMLInputElement | HTMLButtonElement>('form input, form button, .reaction-bar button, .poll button')) el.disabled = ended;
+    this.handBtn.disabled = ended;
+    this.el.classList.toggle('read-only', ended);
+    if (ended) this.notice.textContent = 'The class has ended: chat, questions and polls are read-only.';
+    else if (this.notice.textContent?.startsWith('The class has ended')) this.notice.textContent = '';
   }
 
   event(e: HubEvent): void {
@@ -134,6 +146,7 @@ export class Panel {
         this.renderChatState();
         break;
       case 'class':
+        this.classState(e.state as string);
         this.o.onClass?.({ state: e.state as string, sessionId: e.sessionId as string | null, replay: e.replay as string | null });
         break;
     }
@@ -194,6 +207,7 @@ export class Panel {
       }
       this.chatList.append(li);
     }
+    if (this.chat.length === 0) this.chatList.append(h('li', { class: 'empty' }, 'No messages yet.'));
     this.chatList.scrollTop = this.chatList.scrollHeight;
   }
 
@@ -214,6 +228,7 @@ export class Panel {
           h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'q_answer', id: q.id }) }, 'Answered'),
           h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'q_dismiss', id: q.id }) }, 'Dismiss')) : null));
     }
+    if (qs.length === 0) this.qList.append(h('li', { class: 'empty' }, 'No questions yet.'));
   }
 
   private renderPolls(): void {
@@ -233,6 +248,7 @@ export class Panel {
         h('h3', {}, p.question, p.closed ? ' — final' : ''), h('ol', {}, ...rows), h('p', { class: 'total' }, `${p.total} vote${p.total === 1 ? '' : 's'}`),
         this.o.staff && !p.closed ? h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'poll_close', id: p.id }) }, 'Close poll') : null));
     }
+    if (polls.length === 0) this.pollList.append(h('p', { class: 'empty' }, 'No polls yet.'));
   }
 
   private renderHands(): void {
@@ -241,6 +257,7 @@ export class Panel {
       this.handList.append(h('li', {}, h('span', {}, hand.name), h('time', {}, timeOf(hand.at)),
         h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'hand_lower', userId: hand.userId }) }, 'Lower')));
     }
+    if (this.hands.length === 0) this.handList.append(h('li', { class: 'empty' }, 'No raised hands.'));
   }
 
   private renderReactionBar(): void {

@@ -1,8 +1,43 @@
-// The video player: hls.js (bundled) or native HLS on Safari, a quality menu, a live-edge button, the current
-// latency, fullscreen and keyboard control. Reports quality-of-experience numbers for the beacon.
+// The video player: hls.js (bundled) or native HLS on Safari, with icon controls that have accessible labels:
+// play/pause, mute + volume, quality (auto + rungs), captions when the stream has them, picture-in-picture, full
+// screen, and keyboard shortcuts. Live streams get a live-edge button and the delay; replays get a seek bar, the
+// time and duration, and a playback speed. Reports quality-of-experience numbers for the beacon.
 
 import Hls from 'hls.js';
 import { h } from './dom.js';
+
+const SVG = 'http://www.w3.org/2000/svg';
+const ICONS: Record<string, string> = {
+  play: 'M8 5v14l11-7z',
+  pause: 'M6 5h4v14H6zm8 0h4v14h-4z',
+  volume: 'M4 9v6h4l5 5V4L8 9zm12.5 3A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4z',
+  muted: 'M4 9v6h4l5 5V4L8 9zm15.6 3 2.1-2.1-1.4-1.4-2.1 2.1-2.1-2.1-1.4 1.4 2.1 2.1-2.1 2.1 1.4 1.4 2.1-2.1 2.1 2.1 1.4-1.4z',
+  full: 'M5 5h5v2H7v3H5zm9 0h5v5h-2V7h-3zM5 14h2v3h3v2H5zm12 3v-3h2v5h-5v-2z',
+  pip: 'M3 5h18v14H3zm2 2v10h14V7zm6 5h7v4h-7z',
+  cc: 'M4 5h16v14H4zm2 2v10h12V7zm1.5 3h3v1.2h-1.8v1.6h1.8V14h-3zm5 0h3v1.2h-1.8v1.6h1.8V14h-3z',
+};
+
+function icon(name: string): SVGSVGElement {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(SVG, 'path');
+  path.setAttribute('d', ICONS[name] ?? '');
+  path.setAttribute('fill', 'currentColor');
+  svg.append(path);
+  return svg;
+}
+
+/** 75 → "1:15", 3725 → "1:02:05". */
+export function clock(seconds: number): string {
+  const s = Math.max(0, Math.floor(Number.isFinite(seconds) ? seconds : 0));
+  const hh = Math.floor(s / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+}
+
+const SPEEDS = [1, 1.25, 1.5, 1.75, 2];
 
 export interface Qoe {
   startupMs: number | null;
@@ -23,6 +58,16 @@ export class Player {
   private readonly quality: HTMLSelectElement;
   private readonly latency: HTMLElement;
   private readonly liveBtn: HTMLButtonElement;
+  private readonly playBtn: HTMLButtonElement;
+  private readonly muteBtn: HTMLButtonElement;
+  private readonly volume: HTMLInputElement;
+  private readonly seek: HTMLInputElement;
+  private readonly time: HTMLElement;
+  private readonly speed: HTMLSelectElement;
+  private readonly ccBtn: HTMLButtonElement;
+  private readonly pipBtn: HTMLButtonElement;
+  private live = true;
+  private seeking = false;
   private loadStarted = 0;
   private startup: number | null = null;
   private rebuffers = 0;
@@ -37,14 +82,39 @@ export class Player {
   constructor(opts: { muted?: boolean } = {}) {
     this.video = h('video', { playsinline: true, muted: opts.muted ?? false, 'aria-label': 'class video' });
     this.video.muted = opts.muted ?? false;
-    this.quality = h('select', { 'aria-label': 'quality', class: 'quality', onchange: () => this.setQuality() }, h('option', { value: '-1' }, 'Auto'));
+    const btn = (cls: string, label: string, name: string, onclick: () => void): HTMLButtonElement => {
+      const b = h('button', { type: 'button', class: `icon ${cls}`, 'aria-label': label, title: label, onclick }, icon(name));
+      return b;
+    };
+    this.playBtn = btn('play', 'Play (k)', 'play', () => this.toggle());
+    this.muteBtn = btn('mute', 'Mute (m)', 'volume', () => this.setMuted(!this.video.muted));
+    this.volume = h('input', { type: 'range', class: 'volume', min: 0, max: 1, step: 0.05, value: 1, 'aria-label': 'Volume', oninput: () => {
+      this.video.volume = Number(this.volume.value);
+      this.setMuted(this.video.volume === 0);
+    } });
+    this.seek = h('input', { type: 'range', class: 'seek', min: 0, max: 0, step: 0.1, value: 0, 'aria-label': 'Seek', hidden: true,
+      oninput: () => { this.seeking = true; this.time.textContent = `${clock(Number(this.seek.value))} / ${clock(this.video.duration)}`; },
+      onchange: () => { this.video.currentTime = Number(this.seek.value); this.seeking = false; } });
+    this.time = h('span', { class: 'time', 'aria-live': 'off' }, '');
+    this.speed = h('select', { class: 'speed', 'aria-label': 'Playback speed', hidden: true, onchange: () => { this.video.playbackRate = Number(this.speed.value); } },
+      ...SPEEDS.map((v) => h('option', { value: String(v) }, `${v}×`)));
+    this.quality = h('select', { 'aria-label': 'Quality', class: 'quality', onchange: () => this.setQuality() }, h('option', { value: '-1' }, 'Auto'));
     this.latency = h('span', { class: 'latency', title: 'delay behind the instructor' }, '');
-    this.liveBtn = h('button', { type: 'button', class: 'golive', onclick: () => this.goLive() }, 'Go live');
-    const play = h('button', { type: 'button', class: 'play', 'aria-label': 'play or pause', onclick: () => this.toggle() }, 'Play/Pause');
-    const mute = h('button', { type: 'button', 'aria-label': 'mute or unmute', onclick: () => { this.video.muted = !this.video.muted; } }, 'Mute');
-    const full = h('button', { type: 'button', 'aria-label': 'fullscreen', onclick: () => this.fullscreen() }, 'Full screen');
+    this.liveBtn = h('button', { type: 'button', class: 'golive', 'aria-label': 'Go to the live edge (l)', title: 'Go to the live edge (l)', onclick: () => this.goLive() }, 'LIVE');
+    this.ccBtn = btn('cc', 'Captions (c)', 'cc', () => this.toggleCaptions());
+    this.ccBtn.hidden = true;
+    this.pipBtn = btn('pip', 'Picture in picture (p)', 'pip', () => void this.pip());
+    this.pipBtn.hidden = !('pictureInPictureEnabled' in document && document.pictureInPictureEnabled);
+    const full = btn('full', 'Full screen (f)', 'full', () => this.fullscreen());
     this.el = h('div', { class: 'player', tabindex: 0, onkeydown: (e: Event) => this.key(e as KeyboardEvent) },
-      this.video, h('div', { class: 'controls' }, play, mute, this.liveBtn, this.latency, this.quality, full));
+      this.video,
+      h('div', { class: 'controls' }, this.seek,
+        h('div', { class: 'bar' }, this.playBtn, this.muteBtn, this.volume, this.liveBtn, this.time, this.latency,
+          h('span', { class: 'spacer' }), this.speed, this.quality, this.ccBtn, this.pipBtn, full)));
+    this.video.addEventListener('play', () => this.showPlaying());
+    this.video.addEventListener('pause', () => this.showPlaying());
+    this.video.addEventListener('volumechange', () => this.showMuted());
+    this.video.addEventListener('durationchange', () => this.detectMode());
     this.video.addEventListener('playing', () => {
       if (this.startup === null && this.loadStarted) this.startup = Math.round(performance.now() - this.loadStarted);
       if (this.waitingSince) this.rebufferMs += performance.now() - this.waitingSince;
@@ -61,9 +131,17 @@ export class Player {
       const t = this.video.currentTime;
       if (this.lastTime >= 0 && !this.video.paused && t > this.lastTime && t - this.lastTime < 2) this.playedMs += (t - this.lastTime) * 1000 / (this.video.playbackRate || 1);
       this.lastTime = t;
+      this.showTime();
     });
     this.video.addEventListener('seeking', () => { this.lastTime = -1; });
+    this.video.textTracks.addEventListener('addtrack', () => this.showCaptions());
     setInterval(() => this.showLatency(), 1000);
+    this.setMode(true);
+  }
+
+  /** True while the loaded stream is live (false for a replay). */
+  get isLive(): boolean {
+    return this.live;
   }
 
   load(url: string): void {
@@ -78,6 +156,9 @@ export class Player {
         this.fillQualities();
         void this.video.play().catch(() => { this.video.muted = true; return this.video.play(); }).catch(() => {});
       });
+      // A live playlist has no end: that decides between live controls and a seek bar.
+      hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => this.setMode(data.details.live));
+      hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => this.showCaptions());
       hls.on(Hls.Events.ERROR, (_e, data) => {
         this.errors.push(`${data.type}:${data.details}`.slice(0, 100));
         if (this.errors.length > 20) this.errors.shift();
@@ -120,6 +201,88 @@ export class Player {
     };
   }
 
+  private setMode(live: boolean): void {
+    this.live = live;
+    this.el.classList.toggle('is-live', live);
+    this.el.classList.toggle('is-replay', !live);
+    this.liveBtn.hidden = !live;
+    this.latency.hidden = !live;
+    this.seek.hidden = live;
+    this.speed.hidden = live;
+    if (live) {
+      this.video.playbackRate = 1;
+      this.speed.value = '1';
+    }
+    this.showTime();
+  }
+
+  /** Native HLS (Safari): a live stream has an infinite duration. */
+  private detectMode(): void {
+    if (!this.hls) this.setMode(!Number.isFinite(this.video.duration));
+    this.showTime();
+  }
+
+  private showTime(): void {
+    if (this.live) {
+      this.time.textContent = '';
+      return;
+    }
+    const d = this.video.duration;
+    if (!this.seeking) {
+      this.seek.max = String(Number.isFinite(d) ? d : 0);
+      this.seek.value = String(this.video.currentTime);
+      this.time.textContent = `${clock(this.video.currentTime)} / ${clock(d)}`;
+    }
+  }
+
+  private showPlaying(): void {
+    const playing = !this.video.paused;
+    this.playBtn.replaceChildren(icon(playing ? 'pause' : 'play'));
+    const label = playing ? 'Pause (k)' : 'Play (k)';
+    this.playBtn.setAttribute('aria-label', label);
+    this.playBtn.title = label;
+  }
+
+  private setMuted(muted: boolean): void {
+    this.video.muted = muted;
+    if (!muted && this.video.volume === 0) this.video.volume = 0.5;
+  }
+
+  private showMuted(): void {
+    const muted = this.video.muted || this.video.volume === 0;
+    this.muteBtn.replaceChildren(icon(muted ? 'muted' : 'volume'));
+    const label = muted ? 'Unmute (m)' : 'Mute (m)';
+    this.muteBtn.setAttribute('aria-label', label);
+    this.muteBtn.title = label;
+    this.volume.value = String(muted ? 0 : this.video.volume);
+  }
+
+  private showCaptions(): void {
+    const hlsTracks = this.hls?.subtitleTracks.length ?? 0;
+    const native = [...this.video.textTracks].filter((t) => t.kind === 'captions' || t.kind === 'subtitles').length;
+    this.ccBtn.hidden = hlsTracks + native === 0;
+  }
+
+  private toggleCaptions(): void {
+    if (this.ccBtn.hidden) return;
+    const on = this.ccBtn.getAttribute('aria-pressed') !== 'true';
+    this.ccBtn.setAttribute('aria-pressed', String(on));
+    if (this.hls && this.hls.subtitleTracks.length) {
+      this.hls.subtitleDisplay = on;
+      this.hls.subtitleTrack = on ? 0 : -1;
+    }
+    for (const t of this.video.textTracks) if (t.kind === 'captions' || t.kind === 'subtitles') t.mode = on ? 'showing' : 'disabled';
+  }
+
+  private async pip(): Promise<void> {
+    try {
+      if (document.pictureInPictureElement) await document.exitPictureInPicture();
+      else await this.video.requestPictureInPicture();
+    } catch {
+      // not allowed here (e.g. no video yet): nothing to do
+    }
+  }
+
   private fillQualities(): void {
     const levels = this.hls?.levels ?? [];
     while (this.quality.options.length > 1) this.quality.remove(1);
@@ -149,17 +312,25 @@ export class Player {
   }
 
   private key(e: KeyboardEvent): void {
-    if ((e.target as HTMLElement).tagName === 'SELECT') return;
+    const tag = (e.target as HTMLElement).tagName;
+    if (tag === 'SELECT' || tag === 'INPUT') return;
+    const v = this.video;
     if (e.key === ' ' || e.key === 'k') this.toggle();
     else if (e.key === 'f') this.fullscreen();
-    else if (e.key === 'm') this.video.muted = !this.video.muted;
-    else if (e.key === 'l') this.goLive();
+    else if (e.key === 'm') this.setMuted(!v.muted);
+    else if (e.key === 'l' && this.live) this.goLive();
+    else if (e.key === 'c') this.toggleCaptions();
+    else if (e.key === 'p') void this.pip();
+    else if (e.key === 'ArrowUp') { v.volume = Math.min(1, v.volume + 0.1); v.muted = false; }
+    else if (e.key === 'ArrowDown') v.volume = Math.max(0, v.volume - 0.1);
+    else if (e.key === 'ArrowLeft' && !this.live) v.currentTime = Math.max(0, v.currentTime - 5);
+    else if (e.key === 'ArrowRight' && !this.live) v.currentTime = Math.min(v.duration || 0, v.currentTime + 5);
     else return;
     e.preventDefault();
   }
 
   private showLatency(): void {
     const l = this.hls?.latency;
-    this.latency.textContent = l && Number.isFinite(l) ? `${l.toFixed(1)} s behind` : '';
+    this.latency.textContent = this.live && l && Number.isFinite(l) ? `${l.toFixed(1)} s behind` : '';
   }
 }

@@ -6,6 +6,7 @@ import { Panel } from './panel.js';
 import { Player } from './player.js';
 
 const app = $('#app');
+const NEEDS_LINK = 'Open it from your course page in the LMS, or use the link your teacher sent you.';
 const channel = app.dataset.channel ?? '';
 const params = new URLSearchParams(location.search);
 const player = new Player();
@@ -82,15 +83,26 @@ const hub = new HubClient(hubUrl(params, channel), {
   },
   event: (e) => panel.event(e),
   direct: (m) => panel.direct(m),
-  status: (s) => panel.status(s),
+  status: (s) => {
+    // A name without a token was refused: guests are not (or no longer) allowed here, not a stale link.
+    if (s === 'refused' && !params.get('token')) {
+      overlay.replaceChildren(h('p', {}, 'This class does not take guests.'), h('p', { class: 'sub' }, NEEDS_LINK));
+      panel.status('closed-quiet');
+      return;
+    }
+    panel.status(s);
+  },
 });
 panel.attach(hub);
 
 stage.append(player.el, overlay, floatLayer);
 app.replaceChildren(h('header', { class: 'top' }, h('h1', {}, app.dataset.title ?? channel), popOut()), h('main', { class: 'layout' }, stage, panel.el));
 
-if (!params.get('token') && !params.get('name')) {
-  // No join token: offer to join as a guest (the server decides whether this channel allows guests).
+if (!params.get('token') && !params.get('name') && app.dataset.guests !== 'on') {
+  // No join token and no guests here: say what to do instead of offering a form that cannot work.
+  overlay.append(h('p', {}, 'This class is for enrolled learners.'), h('p', { class: 'sub' }, NEEDS_LINK));
+} else if (!params.get('token') && !params.get('name')) {
+  // No join token: offer to join as a guest (this channel allows guests).
   const name = h('input', { type: 'text', maxlength: 80, placeholder: 'Your name', 'aria-label': 'your name', required: true });
   overlay.append(h('form', { class: 'guest', onsubmit: (e: Event) => {
     e.preventDefault();
