@@ -265,7 +265,7 @@ export class Panel {
     for (const r of this.reactions) {
       this.reactionBar.append(h('button', { type: 'button', 'aria-label': `react ${r}`, onclick: () => { this.hub?.send({ t: 'react', emoji: r }); this.float(r, 1); } }, r));
     }
-    if (this.o.staff) this.reactionBar.append(h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'clear_reactions' }) }, 'Clear'));
+    if (this.o.staff) this.reactionBar.append(h('button', { type: 'button', title: 'Remove the reactions floating over everyone\'s video', onclick: () => this.hub?.send({ t: 'clear_reactions' }) }, 'Clear reactions'));
   }
 
   private float(emoji: string, n: number): void {

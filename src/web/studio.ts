@@ -26,6 +26,29 @@ let viewersNow = 0;
 const obs = h('div', { class: 'obs' });
 const keyOut = h('p', { class: 'key', role: 'status' });
 let liveState = '';
+let lastSession: string | null = null;
+const wrap = h('section', { class: 'card wrap-up', hidden: true, 'aria-live': 'polite' });
+
+/** After the class: how it went, in one card, with the replay and the full report one click away. */
+async function wrapUp(sessionId: string): Promise<void> {
+  const r = await fetch(`/api/sessions/${sessionId}/report`, { headers: auth }).catch(() => undefined);
+  if (!r?.ok) return;
+  const rep = await r.json() as { session: { minutes: number }; summary: { peakViewers: number; attended: number; chat: number; questions: number; pollAnswers: number }; polls: { question: string; total: number; options: { text: string; votes: number; pct: number }[] }[] };
+  const replay = await fetch(`/api/sessions/${sessionId}/replay`, { headers: auth }).then((x) => (x.ok ? x.json() as Promise<{ url: string }> : null), () => null);
+  const s = rep.summary;
+  wrap.replaceChildren(h('h2', {}, 'Class wrap-up'),
+    h('dl', { class: 'health' },
+      h('dt', {}, 'duration'), h('dd', {}, `${rep.session.minutes} min`),
+      h('dt', {}, 'peak viewers'), h('dd', {}, String(s.peakViewers)),
+      h('dt', {}, 'learners'), h('dd', {}, String(s.attended)),
+      h('dt', {}, 'messages'), h('dd', {}, String(s.chat)),
+      h('dt', {}, 'questions'), h('dd', {}, String(s.questions)),
+      h('dt', {}, 'poll answers'), h('dd', {}, String(s.pollAnswers))),
+    ...rep.polls.map((p) => h('p', {}, h('b', {}, p.question), ` — ${p.options.map((o) => `${o.text}: ${o.votes} (${o.pct}%)`).join(', ')}`)),
+    h('p', {}, replay ? h('a', { href: `/watch/${channel}?replay=${sessionId}&token=${encodeURIComponent(token)}` }, 'Watch the replay') : 'No replay (the class was not recorded).', ' · ',
+      h('a', { href: '#', onclick: (e: Event) => { e.preventDefault(); reportsTab?.click(); } }, 'Open the class report')));
+  wrap.hidden = false;
+}
 
 function drawChart(): void {
   const max = Math.max(1, ...viewerSamples);
@@ -45,7 +68,7 @@ async function refreshHealth(): Promise<void> {
     return;
   }
   const s = await r.json() as {
-    state: string; ingest: { kbps: number; fps: number; width: number; height: number } | null; ladder: string[]; speed: number | null; slow: boolean;
+    state: string; sessionId: string | null; ingest: { kbps: number; fps: number; width: number; height: number } | null; ladder: string[]; speed: number | null; slow: boolean;
     restarts: number; crashLoop: boolean; lastError: string | null; reconnects: number; viewers: number; notes: string[]; obsServer: string;
     disk: { low: boolean; message: string | null };
   };
@@ -72,6 +95,17 @@ async function refreshHealth(): Promise<void> {
     void fetch(`/api/channels/${channel}/playback`, { headers: auth }).then((r) => r.json() as Promise<{ url: string }>).then((p) => preview.load(p.url), () => {});
   }
   if (s.state !== 'live' && s.state !== 'reconnecting' && liveState === 'live') preview.stop();
+  if (s.sessionId) lastSession = s.sessionId;
+  if (s.state === 'offline' && (liveState === 'live' || liveState === 'reconnecting' || liveState === 'ending') && lastSession) void wrapUp(lastSession);
+  if (s.state === 'live') wrap.hidden = true;
+  // Offline: say so over the black preview, with what OBS needs (never the key itself).
+  if (s.state === 'offline' || s.state === 'ending') {
+    offline.replaceChildren(h('p', {}, s.state === 'ending' ? 'The class is ending…' : 'Offline — not streaming'),
+      h('p', { class: 'sub' }, 'In OBS: Settings → Stream → Service: Custom, Server ', h('code', {}, s.obsServer),
+        ', your stream key (a new one: "Rotate stream key…" below, or kmk-live key rotate ', channel, '). Then "Start Streaming".'));
+  } else if (s.state === 'reconnecting') {
+    offline.replaceChildren(h('p', {}, 'Your stream dropped — waiting for OBS to reconnect…'));
+  } else offline.replaceChildren();
   liveState = s.state;
 }
 
@@ -133,10 +167,11 @@ const hub = new HubClient(hubUrl(params, channel), {
 });
 panel.attach(hub);
 
-const stage = h('div', { class: 'stage' }, preview.el, floatLayer);
+const offline = h('div', { class: 'overlay', role: 'status' });
+const stage = h('div', { class: 'stage' }, preview.el, offline, floatLayer);
 const banner = h('div', { class: 'problems', role: 'alert', hidden: true });
 const reports = new ReportsView(channel, auth);
-const liveView = h('div', { class: 'view' }, banner, stage,
+const liveView = h('div', { class: 'view' }, banner, wrap, stage,
   h('section', { class: 'card' }, h('h2', {}, 'Stream settings'), obs),
   h('section', { class: 'card' }, h('h2', {}, 'Live health'), health, h('h3', {}, 'Viewers'), chart),
   h('section', { class: 'card' }, h('h2', {}, 'Classes'), classList, scheduleForm(), classNote));
@@ -151,16 +186,36 @@ const tab = (name: string, view: HTMLElement, other: HTMLElement, onOpen?: () =>
   return b;
 };
 const tabs = h('div', { class: 'tabs', role: 'tablist' });
-tabs.append(tab('Live', liveView, reportView), tab('Reports', reportView, liveView, () => void reports.open()));
-app.replaceChildren(
-  h('header', { class: 'top' }, h('h1', {}, `${app.dataset.title ?? channel} — studio`), popOut()),
-  h('main', { class: 'layout studio' }, h('div', { class: 'left' }, tabs, liveView, reportView), panel.el));
-hub.connect();
-void refreshHealth();
-void refreshClasses();
-setInterval(() => void refreshHealth(), 2000);
-setInterval(() => {
-  viewerSamples.push(viewersNow);
-  if (viewerSamples.length > 120) viewerSamples.shift();
-  drawChart();
-}, 5000);
+const reportsTab = tab('Reports', reportView, liveView, () => void reports.open());
+tabs.append(tab('Live', liveView, reportView), reportsTab);
+/** The studio is for the channel's instructors: anyone else gets a page that says so, not controls that fail. */
+async function instructorOnly(): Promise<boolean> {
+  const r = await fetch(`/api/channels/${channel}/health`, { headers: auth }).catch(() => undefined);
+  if (r && (r.status === 401 || r.status === 403)) {
+    app.replaceChildren(
+      h('header', { class: 'top' }, h('h1', {}, `${app.dataset.title ?? channel} — studio`)),
+      h('main', { class: 'landing' }, h('h2', {}, 'This studio is for instructors only'),
+        h('p', {}, token ? 'Your link is for watching, or it has expired.' : 'This link has no instructor token.'),
+        h('p', {}, 'Open the class from your course page in the LMS as its instructor, or ask your administrator for an instructor link (kmk-live token join ',
+          channel, ' --role instructor …).'),
+        h('p', {}, h('a', { href: `/watch/${channel}${location.search}` }, 'Go to the watch page'))));
+    return false;
+  }
+  return true;
+}
+
+void instructorOnly().then((ok) => {
+  if (!ok) return;
+  app.replaceChildren(
+    h('header', { class: 'top' }, h('h1', {}, `${app.dataset.title ?? channel} — studio`), popOut()),
+    h('main', { class: 'layout studio' }, h('div', { class: 'left' }, tabs, liveView, reportView), panel.el));
+  hub.connect();
+  void refreshHealth();
+  void refreshClasses();
+  setInterval(() => void refreshHealth(), 2000);
+  setInterval(() => {
+    viewerSamples.push(viewersNow);
+    if (viewerSamples.length > 120) viewerSamples.shift();
+    drawChart();
+  }, 5000);
+});
