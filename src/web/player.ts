@@ -137,6 +137,7 @@ export class Player {
     this.video.textTracks.addEventListener('addtrack', () => this.showCaptions());
     setInterval(() => this.showLatency(), 1000);
     this.setMode(true);
+    this.el.classList.add('idle');
   }
 
   /** True while the loaded stream is live (false for a replay). */
@@ -146,6 +147,7 @@ export class Player {
 
   load(url: string): void {
     this.stop();
+    this.el.classList.remove('idle');
     this.url = url;
     this.loadStarted = performance.now();
     this.startup = null;
@@ -176,11 +178,13 @@ export class Player {
     }
   }
 
+  /** Unloads the stream; the controls hide until the next load (nothing to control). */
   stop(): void {
     window.clearTimeout(this.retry);
     this.hls?.destroy();
     this.hls = undefined;
     this.video.removeAttribute('src');
+    this.el.classList.add('idle');
   }
 
   /** Levels as "720p" etc., for tests and the menu. */
