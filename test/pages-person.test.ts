@@ -186,3 +186,15 @@ t.test('the front page and the icon', async (t) => {
   t.equal(icon.headers.get('content-type'), 'image/svg+xml');
   t.same(errors, [], 'no console errors');
 });
+
+t.test('on a 1280×800 screen the watch page leaves no dead space below the player', async (t) => {
+  ts.createChannel('layout', { record: false });
+  const errors: string[] = [];
+  const page = await open(`/watch/layout?token=${token('layout', 'ada', 'learner')}`, 1280, 'light', errors);
+  await page.waitForSelector('.panel');
+  const gap = await page.evaluate(() => window.innerHeight - document.querySelector('.stage')!.getBoundingClientRect().bottom);
+  t.ok(gap >= 0 && gap <= 24, `${gap.toFixed(0)} px below the player (the page padding only)`);
+  t.ok(await page.evaluate(() => document.documentElement.scrollHeight <= window.innerHeight), 'and nothing to scroll');
+  await page.close();
+  t.same(errors, []);
+});
