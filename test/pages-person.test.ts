@@ -125,6 +125,12 @@ t.test('a live class, its end and its replay, as a learner sees them', async (t)
       await page.close();
     }
   }
+  // The instructor's studio during the class: a viewers chart with axes, from the start of the class.
+  const studio = await open(`/studio/bio-101?token=${token('bio-101', 'prof', 'instructor')}`, 1280, 'light', errors);
+  await studio.waitForSelector('.live-chart figure[data-chart="viewers"] canvas', { timeout: 30000 });
+  t.ok(await studio.isVisible('.live-chart figcaption:has-text("Viewers during the class")'), 'a viewers chart from the start of the class');
+  t.ok(await studio.$$eval('.live-chart .u-axis', (els) => els.length) >= 2, 'with a time axis and a viewers axis');
+  await shot(studio, 'studio-live-light-1280');
   // One learner stays through the end of the class.
   const page = await open(`/watch/bio-101?token=${tok}`, 390, 'light', errors);
   await page.waitForSelector('.chat-list .empty:has-text("No messages yet.")');
@@ -146,6 +152,11 @@ t.test('a live class, its end and its replay, as a learner sees them', async (t)
   t.equal(await page.evaluate(() => document.querySelector('video')!.playbackRate), 2, 'which applies');
   await shot(page, 'replay-light-390');
   await page.close();
+  await studio.waitForSelector('.wrap-up h2:has-text("Class wrap-up")', { timeout: 20000 });
+  t.ok(await studio.isVisible('.wrap-up a:has-text("Watch the replay")'), 'the studio wraps up with the replay');
+  t.ok(await studio.isVisible('.wrap-up dt:has-text("peak viewers")'));
+  await shot(studio, 'studio-wrapup-light-1280');
+  await studio.close();
   t.same(errors, [], 'no console errors');
 });
 

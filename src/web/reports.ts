@@ -53,7 +53,7 @@ function barsChart(title: string, labels: string[], values: number[], unit: stri
   return box;
 }
 
-function timelineChart(r: Report, width: number): HTMLElement {
+export function timelineChart(r: Pick<Report, 'timeline'>, width: number): HTMLElement {
   const box = h('figure', { class: 'chart-box', 'data-chart': 'viewers' }, h('figcaption', {}, 'Viewers during the class'));
   const fg = cssVar('--fg', '#16181d');
   const grid = cssVar('--line', '#d9dce1');

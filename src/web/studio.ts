@@ -4,7 +4,7 @@ import { $, clear, h, popOut } from './dom.js';
 import { HubClient, hubUrl } from './hub-client.js';
 import { Panel } from './panel.js';
 import { Player } from './player.js';
-import { ReportsView } from './reports.js';
+import { ReportsView, timelineChart } from './reports.js';
 
 const app = $('#app');
 const channel = app.dataset.channel ?? '';
@@ -14,15 +14,8 @@ const auth = { Authorization: `Bearer ${token}` };
 const preview = new Player({ muted: true });
 const floatLayer = h('div', { class: 'floats' });
 const health = h('dl', { class: 'health' });
-const chart = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-chart.setAttribute('class', 'chart');
-chart.setAttribute('viewBox', '0 0 300 60');
-chart.setAttribute('role', 'img');
-chart.setAttribute('aria-label', 'viewers over time');
-const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
-chart.append(line);
-const viewerSamples: number[] = [];
-let viewersNow = 0;
+// Viewers since the class started (from the class report's 10 s buckets), redrawn every 15 s while live.
+const chart = h('div', { class: 'live-chart' }, h('p', { class: 'empty' }, 'The viewers chart starts with the class.'));
 const obs = h('div', { class: 'obs' });
 const keyOut = h('p', { class: 'key', role: 'status' });
 let liveState = '';
@@ -50,10 +43,13 @@ async function wrapUp(sessionId: string): Promise<void> {
   wrap.hidden = false;
 }
 
-function drawChart(): void {
-  const max = Math.max(1, ...viewerSamples);
-  const pts = viewerSamples.map((v, i) => `${(i * 300) / Math.max(1, viewerSamples.length - 1)},${58 - (v / max) * 56}`);
-  line.setAttribute('points', pts.join(' '));
+async function drawChart(): Promise<void> {
+  if (!lastSession || (liveState !== 'live' && liveState !== 'reconnecting')) return;
+  const r = await fetch(`/api/sessions/${lastSession}/report`, { headers: auth }).catch(() => undefined);
+  if (!r?.ok) return;
+  const rep = await r.json() as { timeline: { at: string; viewers: number }[] };
+  if (rep.timeline.length < 2) return;
+  chart.replaceChildren(timelineChart(rep, Math.max(240, chart.clientWidth || 600)));
 }
 
 function row(k: string, v: string): HTMLElement[] {
@@ -96,6 +92,7 @@ async function refreshHealth(): Promise<void> {
   }
   if (s.state !== 'live' && s.state !== 'reconnecting' && liveState === 'live') preview.stop();
   if (s.sessionId) lastSession = s.sessionId;
+  if ((s.state === 'live' || s.state === 'reconnecting') && !chart.querySelector('figure')) setTimeout(() => void drawChart(), 1000);
   if (s.state === 'offline' && (liveState === 'live' || liveState === 'reconnecting' || liveState === 'ending') && lastSession) void wrapUp(lastSession);
   if (s.state === 'live') wrap.hidden = true;
   // Offline: say so over the black preview, with what OBS needs (never the key itself).
@@ -161,7 +158,13 @@ function scheduleForm(): HTMLFormElement {
   } }, title, starts, minutes, h('button', { type: 'submit' }, 'Schedule'));
 }
 
-const panel = new Panel({ staff: true, floatLayer, onPresence: (n) => { viewersNow = n; } });
+const panel = new Panel({ staff: true, floatLayer, onClass: (c) => {
+  // The hub says the class ended before the next health poll would: stop the preview at once.
+  if (c.state === 'ended' || c.state === 'waiting') {
+    preview.stop();
+    void refreshHealth();
+  }
+} });
 const hub = new HubClient(hubUrl(params, channel), {
   welcome: (m) => panel.welcome(m), event: (e) => panel.event(e), direct: (m) => panel.direct(m), status: (s) => panel.status(s),
 });
@@ -213,9 +216,5 @@ void instructorOnly().then((ok) => {
   void refreshHealth();
   void refreshClasses();
   setInterval(() => void refreshHealth(), 2000);
-  setInterval(() => {
-    viewerSamples.push(viewersNow);
-    if (viewerSamples.length > 120) viewerSamples.shift();
-    drawChart();
-  }, 5000);
+  setInterval(() => void drawChart(), 15000);
 });
