@@ -150,8 +150,21 @@ t.test('a live class, its end and its replay, as a learner sees them', async (t)
   t.ok(await page.isVisible('.controls .speed'), 'it has a playback speed');
   await page.selectOption('.controls .speed', '2');
   t.equal(await page.evaluate(() => document.querySelector('video')!.playbackRate), 2, 'which applies');
+  // Captions: the button appears when the stream carries a captions track, and turns it on and off.
+  t.notOk(await page.isVisible('.controls button.cc'), 'no captions button without captions');
+  await page.evaluate(() => { document.querySelector('video')!.addTextTrack('captions', 'English', 'en'); });
+  await page.waitForSelector('.controls button.cc', { state: 'visible' });
+  await page.click('.controls button.cc');
+  t.equal(await page.evaluate(() => document.querySelector('video')!.textTracks[0]!.mode), 'showing', 'captions on');
+  t.equal(await page.getAttribute('.controls button.cc', 'aria-pressed'), 'true');
   await shot(page, 'replay-light-390');
   await page.close();
+  // A stale link says what to do.
+  const stale = signJoinToken({ sub: 'ada', name: 'Ada', role: 'learner', channel: 'bio-101', exp: Math.floor(Date.now() / 1000) - 60 }, secret);
+  const old = await open(`/watch/bio-101?token=${stale}`, 390, 'light', []);
+  await old.waitForSelector('text=This link is not valid any more. Open the class again from your course page.');
+  t.pass('an expired link says to open the class again from the course page');
+  await old.close();
   await studio.waitForSelector('.wrap-up h2:has-text("Class wrap-up")', { timeout: 20000 });
   t.ok(await studio.isVisible('.wrap-up a:has-text("Watch the replay")'), 'the studio wraps up with the replay');
   t.ok(await studio.isVisible('.wrap-up dt:has-text("peak viewers")'));
@@ -176,6 +189,13 @@ t.test('the studio is for instructors; offline it says how to go live without sh
       t.ok(await studio.isVisible(`.overlay code:has-text("rtmp://")`), `${theme} ${width}px: the OBS server is shown`);
       t.notOk((await studio.content()).includes(c.key), 'the stream key never is');
       t.ok(await studio.isVisible('button:has-text("Clear reactions")'), '"Clear" says what it clears');
+      if (width === 1280) {
+        // Hands and moderation are on screen at 1280×800, not behind a nested scroll.
+        for (const sel of ['.panel .hands h2', '.panel .moderation']) {
+          const box = await studio.locator(sel).first().boundingBox();
+          t.ok(box && box.y + box.height <= 800, `${theme}: ${sel} visible without scrolling (bottom ${box ? Math.round(box.y + box.height) : 'none'})`);
+        }
+      }
       const seen = await look(studio);
       t.same(seen.lowContrast, [], `${theme} ${width}px studio: every control readable`);
       t.ok(seen.overflow <= 0, `${theme} ${width}px: no sideways scrolling (${seen.overflow})`);

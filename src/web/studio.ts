@@ -110,7 +110,8 @@ async function rotate(): Promise<void> {
   if (!confirm('Issue a new stream key? The current key stops working at once; OBS must be updated.')) return;
   const r = await fetch(`/api/channels/${channel}/stream-key`, { method: 'POST', headers: auth, body: '' });
   if (!r.ok) {
-    keyOut.textContent = 'Could not rotate the key.';
+    const why = await r.json().then((j: { message?: string }) => j.message, () => undefined);
+    keyOut.textContent = `Could not rotate the key: ${why ?? `the server answered ${r.status}`}.`;
     return;
   }
   const k = await r.json() as { key: string; fingerprint: string };
