@@ -119,6 +119,17 @@ t.test('a live class, its end and its replay, as a learner sees them', async (t)
       const seen = await look(page);
       t.same(seen.lowContrast, [], `${theme} ${width}px live page: every control readable`);
       t.ok(seen.overflow <= 0, `${theme} ${width}px: no sideways scrolling (${seen.overflow})`);
+      if (theme === 'light' && width === 1280) {
+        // Keyboard: m mutes, k pauses, on the focused player.
+        await page.focus('.player');
+        await page.keyboard.press('m');
+        t.equal(await page.evaluate(() => document.querySelector('video')!.muted), true, '"m" mutes');
+        t.equal(await page.getAttribute('.controls button.mute', 'aria-label'), 'Unmute (m)', 'and the button says so');
+        await page.keyboard.press('k');
+        await page.waitForFunction(() => document.querySelector('video')!.paused);
+        t.equal(await page.getAttribute('.controls button.play', 'aria-label'), 'Play (k)', '"k" pauses');
+        await page.keyboard.press('k');
+      }
       const bar = await page.$eval('.controls .bar', (el) => el.scrollWidth - el.clientWidth);
       t.ok(bar <= 0, `${theme} ${width}px: the control bar fits (${bar})`);
       await shot(page, `live-${theme}-${width}`);
@@ -169,6 +180,8 @@ t.test('a live class, its end and its replay, as a learner sees them', async (t)
   t.ok(await studio.isVisible('.wrap-up a:has-text("Watch the replay")'), 'the studio wraps up with the replay');
   t.ok(await studio.isVisible('.wrap-up dt:has-text("peak viewers")'));
   await shot(studio, 'studio-wrapup-light-1280');
+  const after = await (await ts.get('/api/channels/bio-101/health', { Authorization: `Bearer ${token('bio-101', 'prof', 'instructor')}` })).json() as { viewers: number; state: string };
+  t.match(after, { state: 'offline', viewers: 0 }, '"viewers now" is 0 once the class is over');
   await studio.close();
   t.same(errors, [], 'no console errors');
 });
@@ -215,6 +228,8 @@ t.test('the front page and the icon', async (t) => {
   const icon = await ts.get('/favicon.ico');
   t.equal(icon.status, 200);
   t.equal(icon.headers.get('content-type'), 'image/svg+xml');
+  const manifest = await (await ts.get('/manifest.webmanifest')).json() as { icons: { src: string }[] };
+  t.equal(manifest.icons[0]?.src, '/favicon.svg', 'an app icon for the home screen');
   t.same(errors, [], 'no console errors');
 });
 

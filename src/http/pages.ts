@@ -54,6 +54,7 @@ export function page(kind: 'watch' | 'studio', slug: string, title: string, fram
 <meta name="color-scheme" content="light dark">
 <title>${escapeHtml(title)}${kind === 'studio' ? ' — studio' : ''}</title>
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="manifest" href="/manifest.webmanifest">
 <link rel="stylesheet" href="/assets/app.css">
 </head>
 <body>
@@ -97,3 +98,9 @@ sent: <code>/watch/&lt;channel&gt;</code>); instructors open <code>/studio/&lt;c
 `;
   return { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8', ...securityHeaders(frameAncestors) }, body };
 }
+
+/** The web app manifest: the app icon a phone uses when a learner adds the class to the home screen. */
+export const MANIFEST = JSON.stringify({
+  name: 'KMK LiveStream', short_name: 'KMK Live', display: 'standalone', background_color: '#111318', theme_color: '#2563eb',
+  icons: [{ src: '/favicon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' }],
+});

@@ -6,7 +6,7 @@ import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../domain/ids.js';
 import type { Play } from '../live/playback.js';
 import type { Beacon } from '../store/beacons.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
-import { ICON_SVG, landing, page, type Asset } from './pages.js';
+import { ICON_SVG, landing, MANIFEST, page, type Asset } from './pages.js';
 
 export interface WebDeps {
   frameAncestors: string;
@@ -107,6 +107,7 @@ export function webRoutes(d: WebDeps): Route[] {
     { method: 'get', pattern: '/', handler: () => landing(d.frameAncestors) },
     { method: 'get', pattern: '/favicon.svg', handler: icon },
     { method: 'get', pattern: '/favicon.ico', handler: icon },
+    { method: 'get', pattern: '/manifest.webmanifest', handler: () => ({ status: 200, headers: { 'Content-Type': 'application/manifest+json', 'Cache-Control': 'public, max-age=86400' }, body: MANIFEST }) },
     { method: 'get', pattern: '/watch/:slug', handler: pageFor('watch') },
     { method: 'head', pattern: '/watch/:slug', handler: pageFor('watch') },
     { method: 'get', pattern: '/studio/:slug', handler: pageFor('studio') },
