@@ -48,6 +48,9 @@ t.test('a new publish with the key takes over a frozen publisher at once, before
   t.ok(took < 8, `taken over ${took.toFixed(1)} s after the new publish started (the stall timeout is 20 s)`);
   const back = await waitFor('the class to continue', () => (ts.server.live.current('takeover')?.state === 'live' ? ts.server.live.current('takeover') : undefined), 15000);
   t.equal(back.sessionId, live.sessionId, 'the same session');
+  await new Promise((r) => setTimeout(r, 4000));
+  t.equal(ts.server.live.current('takeover')?.state, 'live', 'and it stays live on the new publisher (node-media-server let it publish)');
+  t.notOk(ts.logs.some((l) => l.includes('publisher dropped; waiting')), 'the new publisher was never dropped');
   t.equal(ts.server.store.sessions.find(live.sessionId)!.reconnects, 1, 'counted as a reconnect');
   first.kill('SIGKILL');
 });

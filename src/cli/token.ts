@@ -48,7 +48,7 @@ export function registerToken(program: Command): void {
     .option('--role <role>', ROLES.join(', '), 'learner')
     .option('--ttl <ttl>', 'lifetime, e.g. 90m, 4h, 2d (at most 30d)', '4h')
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExamples:\n  $ kmk-live token join math-101 --user 4711 --name "Ada Lovelace" --role learner --ttl 4h\n  $ kmk-live token join math-101 --user prof-7 --name "Prof. Byron" --role instructor')
+    .addHelpText('after', '\nExample:\n  $ kmk-live token join math-101 --user 4711 --name "Ada Lovelace" --role learner --ttl 4h\n  $ kmk-live token join math-101 --user prof-7 --name "Prof. Byron" --role instructor')
     .action((slug: string, o: { user?: string; name?: string; role: string; ttl: string; json?: boolean }, cmd: Command) => {
       const missing = [o.user === undefined && '--user <id>', o.name === undefined && '--name <name>'].filter(Boolean);
       if (missing.length) throw new ValidationError(`missing required option${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);

@@ -37,6 +37,7 @@ interface NmsSession {
 }
 interface NmsBroadcast {
   publisher: NmsSession | null;
+  donePublish(s: NmsSession): void;
   publishGraceMs: number;
   postPlay(s: unknown): string | null;
   donePlay(s: unknown): void;
@@ -61,7 +62,8 @@ export interface PublishAttempt {
   address: string;
 }
 
-export type Admission = { ok: true } | { ok: false; reason: string };
+/** replaces: the publisher this publish takes over from (a frozen encoder on the same key). */
+export type Admission = { ok: true; replaces?: string } | { ok: false; reason: string };
 
 export interface SourceMeta {
   videoCodecId: number;
@@ -302,6 +304,10 @@ export class RtmpIngest {
       this.accepted.set(s.id, s);
       this.watches.get(s.id)?.admitted();
       const broadcast = this.ctx.broadcasts.get(s.streamPath);
+      // A takeover: node-media-server still holds the frozen publisher in the path's slot and would refuse this
+      // one ("already has a publisher"). Release the slot the way a disconnect does, so this publish continues it.
+      const prev = verdict.replaces ? this.accepted.get(verdict.replaces) : undefined;
+      if (prev && broadcast && broadcast.publisher === prev) broadcast.donePublish(prev);
       if (broadcast) broadcast.publishGraceMs = this.opts.graceMs;
       s.socket?.once('close', () => {
         if (this.accepted.has(s.id)) this.handlers.disconnected(s.id);

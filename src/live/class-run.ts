@@ -215,7 +215,7 @@ export class ClassRun {
    * one has sent nothing for takeoverMs (a frozen encoder: the instructor's new publish must not wait for the
    * stall timeout). Synchronous, so the ingest can answer at once; the switch itself is a step.
    */
-  claim(publisherId: string, now: number, takeoverMs: number): boolean {
+  claim(publisherId: string, now: number, takeoverMs: number): false | 'reconnect' | 'takeover' {
     if (this.endAsked || this.claimedBy) return false;
     const silent = this.runState === 'live' || this.runState === 'starting' ? this.silentMs(now) : 0;
     const takeover = silent >= takeoverMs;
@@ -227,8 +227,9 @@ export class ClassRun {
     if (takeover && this.runState !== 'reconnecting') {
       this.d.log.warn('a new publish takes over from a publisher that stopped sending', { channel: this.channel.slug, silentMs: silent });
       this.d.ingest.kick(old);
+      return 'takeover';
     }
-    return true;
+    return 'reconnect';
   }
 
   /** The publisher's connection closed: wait for it within the grace. */
@@ -300,7 +301,10 @@ export class ClassRun {
       this.d.ingest.kick(publisherId);
       return;
     }
-    this.bytesBefore += this.publisherBytes();
+    // node-media-server carries the byte count over when the same address resumes a publish: count it once.
+    const before = this.publisherBytes();
+    const carried = this.d.ingest.meta(publisherId)?.inBytes ?? 0;
+    this.bytesBefore += carried >= before ? 0 : before;
     this.lastBytes = 0;
     this.mediaAt = undefined;
     this.publisherId = publisherId;

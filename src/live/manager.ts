@@ -126,9 +126,11 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     const existing = this.live.get(channel.slug);
     if (existing) {
       const takeoverMs = Math.min(this.o.takeoverMs ?? 2000, this.o.stallMs || Infinity);
-      if (!existing.claim(a.id, this.clock.now(), takeoverMs)) return { ok: false, reason: `channel "${channel.slug}" is already live` };
+      const old = existing.publisherId;
+      const claimed = existing.claim(a.id, this.clock.now(), takeoverMs);
+      if (!claimed) return { ok: false, reason: `channel "${channel.slug}" is already live` };
       this.byPublisher.set(a.id, existing);
-      return { ok: true };
+      return claimed === 'takeover' ? { ok: true, replaces: old } : { ok: true };
     }
     const refusal = this.d.refuseNew?.();
     if (refusal) return { ok: false, reason: refusal };
