@@ -224,7 +224,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     passback: (id) => passback.enqueue(id),
     log,
   });
-  live.on('started', (e) => hub.classStarted(e.channel, e.sessionId));
+  live.on('started', (e) => hub.classStarted(e.channel, e.sessionId, e.startedAt));
   live.on('started', (e) => follower.started(e));
   live.on('ended', (e) => hub.classEnded(e.channel, e.sessionId, e.recorded));
   live.on('ended', (e) => follower.ended(e));

@@ -38,7 +38,7 @@ t.test('kmk-live serve: OBS settings from channel create give a playable stream;
   const human = cli(dir, ['status'], env);
   t.match(human.stdout, /Transcode budget: [\d.]+ Mpx\/s used of [\d.]+ Mpx\/s/);
   t.match(human.stdout, /math-101\s+live/);
-  t.match(human.stdout, /\bviewers\b/, 'status has a viewers column');
+  t.match(human.stdout, /^CHANNEL .* VIEWERS /m, 'status has a viewers column');
 
   // Every URL the CLI prints follows the configuration in force (non-default ports here), never :1935/:8080.
   const base = `http://127.0.0.1:${http}`;
@@ -75,8 +75,8 @@ t.test('kmk-live serve: OBS settings from channel create give a playable stream;
   t.match(variant, '#EXT-X-ENDLIST', 'the playlists were closed');
   const shown = cli(dir, ['session', 'show', sessions[0]!.id], env);
   t.match(shown.stdout, `http://127.0.0.1:${http}/vod/${sessions[0]!.id}/master.m3u8`, 'the replay as a full URL');
-  t.match(shown.stdout, /duration\s+\d+(\.\d+)? min/);
-  t.match(shown.stdout, /peak viewers\s+\d+/);
+  t.match(shown.stdout, /^duration: +\d+(\.\d+)? min$/m);
+  t.match(shown.stdout, /^peak viewers: +\d+$/m);
   t.equal(cli(dir, ['session', 'show', 'nope'], env).code, 2);
   t.equal(cli(dir, ['session', 'list', '--limit', 'x'], env).code, 2);
   t.match(cliJson<{ running: boolean }>(dir, ['status'], env), { running: false }, 'status knows the server stopped');

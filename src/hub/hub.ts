@@ -55,6 +55,7 @@ interface Conn {
   channelId: number;
   identity: Identity;
   attendanceKey: string;
+  joinedAt: number;
 }
 
 interface RoomEntry {
@@ -121,7 +122,7 @@ export class Hub {
     const t = this.transport;
     if (!entry || !t) return;
     const key = newId();
-    this.conns.set(connId, { id: connId, slug, channelId: entry.channelId, identity, attendanceKey: key });
+    this.conns.set(connId, { id: connId, slug, channelId: entry.channelId, identity, attendanceKey: key, joinedAt: Date.now() });
     const welcome = entry.room.join({ connId, ...identity });
     if (welcome.t === 'welcome') welcome.room.class.startsAt = this.d.startsAt(slug);
     t.subscribe(connId, roomTopic(slug));
@@ -163,11 +164,12 @@ export class Hub {
     this.apply(entry, out, connId);
   }
 
-  classStarted(slug: string, sessionId: string): void {
+  /** @param startedAt when the session began (the publish): who was already in the room attends from then */
+  classStarted(slug: string, sessionId: string, startedAt?: number): void {
     const entry = this.roomFor(slug);
     if (!entry) return;
     this.apply(entry, entry.room.setClass({ state: 'live', sessionId, replay: null }));
-    this.reattend(entry, slug, sessionId);
+    this.reattend(entry, slug, sessionId, startedAt);
   }
 
   /** The publisher dropped or came back: same session, so no reset and no new attendance interval. */
@@ -202,10 +204,12 @@ export class Hub {
   }
 
   /** Attendance is per session: a class starting or ending closes everyone's interval and opens a new one. */
-  private reattend(entry: RoomEntry, slug: string, sessionId: string | null): void {
-    const at = Date.now();
+  private reattend(entry: RoomEntry, slug: string, sessionId: string | null, since?: number): void {
+    const now = Date.now();
     for (const c of this.conns.values()) {
       if (c.slug !== slug) continue;
+      // The ladder starts a few seconds after the publish: someone already waiting attends from the session's start.
+      const at = since !== undefined ? Math.min(now, Math.max(since, c.joinedAt)) : now;
       this.enqueue({ op: 'leave', key: c.attendanceKey, at, channelId: c.channelId });
       c.attendanceKey = newId();
       this.enqueue({ op: 'attend', key: c.attendanceKey, userId: c.identity.userId, name: c.identity.name, role: c.identity.role, sessionId, at, channelId: entry.channelId });

@@ -49,7 +49,7 @@ export type ChannelState = RunView['state'];
 export type LiveChannelView = RunView;
 
 export interface LiveEvents {
-  started: [{ channel: string; sessionId: string }];
+  started: [{ channel: string; sessionId: string; startedAt: number }];
   ended: [{ channel: string; sessionId: string; reason: string; recorded: boolean }];
   /** The publisher dropped (reconnecting) or came back (live) within one session. */
   publisher: [{ channel: string; sessionId: string; state: 'reconnecting' | 'live' }];
@@ -78,7 +78,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     super();
     this.clock = d.clock ?? realClock;
     this.listener = {
-      started: (run) => this.emit('started', { channel: run.channel.slug, sessionId: run.sessionId }),
+      started: (run) => this.emit('started', { channel: run.channel.slug, sessionId: run.sessionId, startedAt: Date.parse(run.since) }),
       publisher: (run, state) => this.emit('publisher', { channel: run.channel.slug, sessionId: run.sessionId, state }),
       ended: (run, reason, recorded) => {
         // Only now is the channel free: nobody sees it gone while its files are still moving.
