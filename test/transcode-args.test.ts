@@ -81,3 +81,24 @@ t.test('the archive remux copies the top variant and the audio into one MP4', as
     '-movflags', '+faststart', '/v/archive.mp4']);
   t.same(remuxArgs({ video: '/v/360p/index.m3u8' }, '/o.mp4').slice(4, 10), ['-i', '/v/360p/index.m3u8', '-map', '0:v:0', '-map', '0:a:0?']);
 });
+
+t.test('a 10-bit 4:4:4 source with aligned keyframes: nothing copied, every rung converted to 8-bit 4:2:0', async (t) => {
+  const plan = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', keyframeInterval: 2, videoKbps: 3000, videoProfile: 244 },
+    { profile: ['720p', '480p'], segmentSeconds: 2 });
+  t.equal(plan.convert, true);
+  t.same(ffmpegArgs(plan, { outDir: '/m/live/math', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 's_z' }), [
+    ...common,
+    '-filter_complex', '[0:v:0]split=2[s0][s1];[s0]scale=1280:720,setsar=1,format=yuv420p[v0];[s1]scale=854:480,setsar=1,format=yuv420p[v1]',
+    '-map', '[v0]', ...x264(0, 2800, '60', 'expr:gte(t,n_forced*2)'),
+    '-map', '[v1]', ...x264(1, 1400, '60', 'expr:gte(t,n_forced*2)'),
+    '-map', '0:a:0', '-c:a', 'copy',
+    '-f', 'hls', '-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'independent_segments+program_date_time+delete_segments',
+    '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/math/%v/s_z_%05d.ts',
+    '-var_stream_map', 'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p a:0,agroup:aud,name:audio',
+    '/m/live/math/%v/index.m3u8',
+  ]);
+  const high = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', keyframeInterval: 2, videoProfile: 100 },
+    { profile: ['720p'], segmentSeconds: 2 });
+  t.equal(high.rungs[0]?.copy, true, 'an 8-bit High source is still passed through');
+  t.notOk(high.convert);
+});
