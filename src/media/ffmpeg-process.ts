@@ -142,7 +142,11 @@ export class FfmpegProcess {
     }
     if (child.stdin) child.stdin.end();
     else child.kill('SIGTERM');
-    const killer = this.clock.setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const killer = this.clock.setTimeout(() => {
+      // What it had not written yet is lost: say so, so a short recording or relay has an explanation.
+      this.o.log.warn(`${this.o.label} did not finish within ${timeoutMs} ms of its input ending; killed`, { pid: child.pid });
+      child.kill('SIGKILL');
+    }, timeoutMs);
     await this.exited;
     this.clock.clearTimeout(killer);
     this.state = 'stopped';

@@ -83,7 +83,8 @@ export class Relay {
   async stop(): Promise<void> {
     this.detach?.();
     this.detach = undefined;
-    await this.proc.stop(5000);
+    // A loaded box can leave the relay seconds behind: let it send everything it holds before it is killed.
+    await this.proc.stop(15000);
   }
 }
 
