@@ -43,17 +43,22 @@ export function securityHeaders(frameAncestors: string, formAction = "'self'"): 
   };
 }
 
-export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-export function page(kind: 'watch' | 'studio', slug: string, title: string, frameAncestors: string, guests = false): HttpAnswer {
-  const body = `<!doctype html>
+/** The start of every page up to the icon link: doctype, charset, viewport, both colour schemes, title. */
+function documentHead(title: string): string {
+  return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<title>${escapeHtml(title)}${kind === 'studio' ? ' — studio' : ''}</title>
-<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<title>${escapeHtml(title)}</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">`;
+}
+
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export function page(kind: 'watch' | 'studio', slug: string, title: string, frameAncestors: string, guests = false): HttpAnswer {
+  const body = `${documentHead(`${title}${kind === 'studio' ? ' — studio' : ''}`)}
 <link rel="manifest" href="/manifest.webmanifest">
 <link rel="stylesheet" href="/assets/app.css">
 </head>
@@ -72,14 +77,7 @@ export const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64
 
 /** GET /: what this server is and where to go, for a person who types the address into a browser. */
 export function landing(frameAncestors: string): HttpAnswer {
-  const body = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>KMK LiveStream</title>
-<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+  const body = `${documentHead('KMK LiveStream')}
 <link rel="stylesheet" href="/assets/app.css">
 </head>
 <body>
