@@ -2,7 +2,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, cleanEnv, cli, cliJson } from './helpers/cli.js';
+import { BIN, cleanEnv, cli, cliAsync, cliJson, cliJsonAsync } from './helpers/cli.js';
 import { freePort, push, waitFor } from './helpers/server.js';
 
 t.test('kmk-live serve: OBS settings from channel create give a playable stream; SIGTERM closes the class', async (t) => {
@@ -18,42 +18,45 @@ t.test('kmk-live serve: OBS settings from channel create give a playable stream;
   server.stderr.setEncoding('utf8').on('data', (c: string) => (log += c));
   const exited = new Promise<number | null>((r) => server.once('close', (code) => r(code)));
   t.teardown(() => server.kill('SIGKILL'));
+  // The CLI runs without blocking this process: a blocked event loop never sees the server close an idle
+  // keep-alive connection, and the next fetch would be written onto a dead socket ("fetch failed", seen in CI).
+  t.teardown(() => { if (!t.passing()) t.comment(`server log:\n${log}`); });
   await waitFor('healthz', async () => (await fetch(`http://127.0.0.1:${http}/healthz`).catch(() => undefined))?.status === 200);
 
   // Exactly what an instructor pastes into OBS: Server + Stream Key.
   const pub = push(`${created.obs.server}/${created.obs.streamKey}`, { seconds: 60, size: '640x360' });
   t.teardown(() => pub.kill('SIGKILL'));
   // The channel is private (the default): a learner's join token gets a playback URL; the bare path is refused.
-  const learner = cliJson<{ token: string }>(dir, ['token', 'join', 'math-101', '--user', 'u1', '--name', 'Ada'], env);
+  const learner = await cliJsonAsync<{ token: string }>(dir, ['token', 'join', 'math-101', '--user', 'u1', '--name', 'Ada'], env);
   const play = await (await fetch(`http://127.0.0.1:${http}/api/channels/math-101/playback`, { headers: { Authorization: `Bearer ${learner.token}` } })).json() as { url: string };
   t.match(play.url, /^\/hls\/math-101\/master\.m3u8\?pt=/, 'the playback URL carries a playback token');
   await waitFor('the master playlist', async () => (await fetch(`http://127.0.0.1:${http}${play.url}`)).status === 200, 30000);
   t.equal((await fetch(`http://127.0.0.1:${http}/hls/math-101/master.m3u8`)).status, 403, 'no playback token: 403');
 
-  const status = await waitFor('kmk-live status to show the class', () => {
-    const s = cliJson<{ running: boolean; channels: { channel: string; state: string }[] }>(dir, ['status'], env);
+  const status = await waitFor('kmk-live status to show the class', async () => {
+    const s = await cliJsonAsync<{ running: boolean; channels: { channel: string; state: string }[] }>(dir, ['status'], env);
     return s.running && s.channels[0]?.state === 'live' ? s : undefined;
   });
   t.match(status.channels[0], { channel: 'math-101', state: 'live' });
-  const human = cli(dir, ['status'], env);
+  const human = await cliAsync(dir, ['status'], env);
   t.match(human.stdout, /Transcode budget: [\d.]+ Mpx\/s used of [\d.]+ Mpx\/s/);
   t.match(human.stdout, /math-101\s+live/);
   t.match(human.stdout, /^CHANNEL .* VIEWERS /m, 'status has a viewers column');
 
   // Every URL the CLI prints follows the configuration in force (non-default ports here), never :1935/:8080.
   const base = `http://127.0.0.1:${http}`;
-  const teacher = cli(dir, ['token', 'join', 'math-101', '--user', 'prof', '--name', 'Prof. Byron', '--role', 'instructor'], env);
+  const teacher = await cliAsync(dir, ['token', 'join', 'math-101', '--user', 'prof', '--name', 'Prof. Byron', '--role', 'instructor'], env);
   t.match(teacher.stdout, new RegExp(`Watch page: ${base}/watch/math-101\\?token=`));
   t.match(teacher.stdout, new RegExp(`Studio: +${base}/studio/math-101\\?token=`), 'an instructor gets the studio link too');
-  const shownChannel = cli(dir, ['channel', 'show', 'math-101'], env);
+  const shownChannel = await cliAsync(dir, ['channel', 'show', 'math-101'], env);
   t.match(shownChannel.stdout, `rtmp://127.0.0.1:${rtmp}/live`);
   t.match(shownChannel.stdout, `${base}/watch/math-101`);
   t.match(shownChannel.stdout, `${base}/studio/math-101`);
   for (const out of [teacher.stdout, shownChannel.stdout, human.stdout]) t.notMatch(out, /:1935\b|:8080\b/, 'no hard-coded port');
-  const missing = cli(dir, ['token', 'join', 'math-101'], env);
+  const missing = await cliAsync(dir, ['token', 'join', 'math-101'], env);
   t.equal(missing.code, 2);
   t.match(missing.stderr, 'missing required options: --user <id>, --name <name>', 'all missing options at once');
-  const doctor = cli(dir, ['doctor'], env);
+  const doctor = await cliAsync(dir, ['doctor'], env);
   t.match(doctor.stdout, /^ok {4}http port .*in use by the running kmk-live server \(healthy\)/m, 'doctor recognises the running server');
   t.match(doctor.stdout, /^ok {4}rtmp port .*in use by the running kmk-live server/m);
   t.match(doctor.stdout, 'All required checks passed.');
@@ -61,7 +64,7 @@ t.test('kmk-live serve: OBS settings from channel create give a playable stream;
   t.equal(landing.status, 200, 'GET / is a page, not a JSON 404');
   t.match(await landing.text(), /KMK LiveStream/);
   t.match((await fetch(`${base}/favicon.ico`)).headers.get('content-type'), 'image/svg+xml');
-  const liveShow = cliJson<{ bytesIn: number; endedAt: string | null }>(dir, ['session', 'show', cliJson<{ id: string }[]>(dir, ['session', 'list'], env)[0]!.id, '--json'], env);
+  const liveShow = await cliJsonAsync<{ bytesIn: number; endedAt: string | null }>(dir, ['session', 'show', (await cliJsonAsync<{ id: string }[]>(dir, ['session', 'list'], env))[0]!.id, '--json'], env);
   t.equal(liveShow.endedAt, null);
   t.ok(liveShow.bytesIn > 0, `bytes in while live (${liveShow.bytesIn})`);
 

@@ -41,3 +41,10 @@ export function cliAsync(cwd: string, args: string[], env: Record<string, string
     });
   });
 }
+
+/** cliJson() without blocking this process. */
+export async function cliJsonAsync<T = unknown>(cwd: string, args: string[], env: Record<string, string> = {}): Promise<T> {
+  const r = await cliAsync(cwd, [...args, '--json'], env);
+  if (r.code !== 0) throw new Error(`kmk-live ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
