@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import type { Config } from './config/schema.js';
 import { obsServerUrl, publicBaseUrl } from './config/urls.js';
@@ -19,6 +19,7 @@ import { DiskMonitor } from './media/disk.js';
 import { PidFile } from './media/pid-file.js';
 import { RtmpIngest } from './ingest/rtmp.js';
 import { LiveManager, type LiveChannelView } from './live/manager.js';
+import type { TranscoderRequest } from './live/class-run.js';
 import { defaultBudget } from './live/admission.js';
 import { HealthReporter } from './live/health.js';
 import { channelPlayback, sessionReplay, type PlaybackFacts } from './live/playback.js';
@@ -29,6 +30,10 @@ import { probeFile } from './transcode/probe.js';
 import { PlaybackGate } from './hls/access.js';
 import { writeMasterWhenReady } from './hls/master-writer.js';
 import { Origin } from './hls/origin.js';
+import { LlRegistry } from './hls/ll/registry.js';
+import { LlStream } from './hls/ll/stream.js';
+import { partTargetFor } from './hls/ll/assembler.js';
+import { writeLlMaster } from './hls/ll/master.js';
 import { HttpServer, type HttpRequest } from './http/app.js';
 import { authorize, routes } from './http/routes.js';
 import { instructor, webRoutes } from './http/web-routes.js';
@@ -127,6 +132,22 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   // ---- live classes -------------------------------------------------------------------------------------------
   let ingest!: RtmpIngest;
+  // Low-Latency HLS (latency 'ultra'): one packager per class, kept across ffmpeg restarts and publisher reconnects.
+  const llStreams = new LlRegistry();
+  const lowLatencyStream = (req: TranscoderRequest): { attach: LlStream['attach']; finish(): Promise<void> } => {
+    const stream = llStreams.open(req.channel, req.sessionId, () => new LlStream({
+      dir: req.outDir, prefix: req.segmentPrefix, rungs: req.plan.rungs.map((r) => r.name),
+      partSeconds: partTargetFor(config['hls.partSeconds'], req.plan.rungs[0]?.fps ?? 30), segmentSeconds: req.plan.segmentSeconds,
+      record: req.record, window: 6, log, onWriteError: () => disk.writeFailed(`LL-HLS output of ${req.sessionId}`),
+    }));
+    return {
+      attach: (outputs) => stream.attach(outputs),
+      finish: async () => {
+        await stream.finish();
+        llStreams.retire(req.channel, stream, 30000);
+      },
+    };
+  };
   const live = new LiveManager(
     { mediaDir, graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000 },
     {
@@ -140,6 +161,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       sessions: store.sessions,
       ingest: { meta: (id) => ingest.meta(id), subscribe: (id, sink) => ingest.subscribe(id, sink), kick: (id) => ingest.kick(id) },
       createTranscoder: (req) => new Transcoder({
+        ll: req.lowLatency ? lowLatencyStream(req) : undefined,
         ffmpegPath: ffmpeg.path, plan: req.plan, outDir: req.outDir, record: req.record, segmentPrefix: req.segmentPrefix,
         preset: opts.preset ?? 'veryfast', liveWindow: 6, maxBufferedBytes: 8 * 1024 * 1024, feed: req.feed, log, pids,
         onSlowChange: req.onSlowChange, inputFlowing: req.inputFlowing,
@@ -154,7 +176,11 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
           if (/media disk is full|cannot write to the media folder/.test(reason)) disk.writeFailed(`ladder of ${req.sessionId}`);
         },
       }),
-      writeMaster: (dir, plan, over) => writeMasterWhenReady(dir, plan, { probe: (path) => probeFile(path, ffprobe.path), over }),
+      writeMaster: (dir, plan, over, lowLatency) => {
+        const stream = lowLatency ? llStreams.get(basename(dir)) : undefined;
+        if (stream) return writeLlMaster(dir, plan, stream);
+        return writeMasterWhenReady(dir, plan, { probe: (path) => probeFile(path, ffprobe.path), over });
+      },
       overflow: muxApi ? muxOverflow({ api: muxApi, repo: store.mux, ingestUrl: config['mux.ingestUrl'], ffmpegPath: ffmpeg.path, log, pids }) : undefined,
       refuseNew: () => disk.refusal(),
       log,
@@ -174,7 +200,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ended: (id) => live.ended(id),
   });
   const playbackFacts: PlaybackFacts = {
-    live: (slug) => live.playback(slug),
+    live: (slug) => {
+      const p = live.playback(slug);
+      return p && p.mode === 'local' && llStreams.get(slug) ? { ...p, lowLatency: true } : p;
+    },
     recordingKept: (id) => access(join(vodDir(mediaDir, id), MASTER_PLAYLIST)).then(() => true, () => false),
     archivePlaybackId: (id) => store.mux.sessionMux(id)?.playbackId,
     muxUrl: async (pb) => muxPlaybackUrl(pb, signed ? await muxApi!.signPlayback(pb, config['mux.playbackTokenTtlSeconds']) : undefined),
@@ -265,6 +294,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     mediaDir, cacheBytes: 64 * 1024 * 1024, liveWindow: 6,
     onServed: (kind, owner, rel, bytes) => traffic.served(kind, owner, rel, bytes),
     onBadPlaylist: (path) => disk.writeFailed(path.slice(mediaDir.length + 1)),
+    ll: (channel) => llStreams.get(channel),
   });
   const status = (): ServerStatus => {
     const snap = live.snapshot();

@@ -42,7 +42,7 @@ const settingOptions = (c: Command): Command =>
   c
     .option('--title <title>', 'display title')
     .option('--ladder <rungs>', 'ladder profile, e.g. 1080p,720p,480p,360p')
-    .option('--latency <profile>', 'standard (2 s segments) or low (1 s)')
+    .option('--latency <profile>', 'standard (2 s segments), low (1 s) or ultra (Low-Latency HLS: 1 s segments in ~0.3 s parts)')
     .option('--record <on|off>', 'keep the whole class on disk for replay')
     .option('--archive <on|off>', 'upload the recording to Mux')
     .option('--overflow <policy>', 'when the box is full: mux, degrade or refuse')

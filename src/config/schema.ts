@@ -57,7 +57,7 @@ export const SCHEMA = {
     type: 'string', check: ladderProfileCheck,
     description: 'Ladder profile given to new channels.',
   },
-  'channels.defaultLatency': { type: 'enum', values: ['standard', 'low'], description: 'Latency profile given to new channels.' },
+  'channels.defaultLatency': { type: 'enum', values: ['standard', 'low', 'ultra'], description: 'Latency profile given to new channels.' },
   'channels.defaultOverflow': { type: 'enum', values: ['mux', 'degrade', 'refuse'], description: 'Overflow policy given to new channels.' },
   'transcode.ffmpegPath': { type: 'string', description: 'ffmpeg binary; empty: system PATH, then the npm static fallback.' },
   'transcode.ffprobePath': { type: 'string', description: 'ffprobe binary; empty: system PATH, then the npm static fallback.' },
@@ -100,6 +100,10 @@ export const SCHEMA = {
     type: 'string', nonEmpty: true,
     description: "Who may embed the watch page in a frame (CSP frame-ancestors), e.g. \"'self' https://lms.school.example\".",
     check: (v: string) => (/^[A-Za-z0-9'*:/.\- ]+$/.test(v) ? null : 'a space-separated list of CSP sources'),
+  },
+  'hls.partSeconds': {
+    type: 'number', min: 0.1, max: 1,
+    description: "Target length of a Low-Latency HLS partial segment (channels with latency 'ultra'), rounded to whole frames. Players hold back three of them.",
   },
   'hls.playbackTokenTtlSeconds': {
     type: 'integer', min: 300, max: 604800,

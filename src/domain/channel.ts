@@ -6,7 +6,7 @@ import { SLUG_PATTERN } from './ids.js';
 
 export const RUNGS = ['1080p', '720p', '480p', '360p', '240p'] as const;
 export type RungName = (typeof RUNGS)[number];
-export const LATENCIES = ['standard', 'low'] as const;
+export const LATENCIES = ['standard', 'low', 'ultra'] as const;
 export type Latency = (typeof LATENCIES)[number];
 export const OVERFLOWS = ['mux', 'degrade', 'refuse'] as const;
 export type Overflow = (typeof OVERFLOWS)[number];

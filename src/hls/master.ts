@@ -12,6 +12,8 @@ export interface MasterVariant {
   frameRate: number;
   /** Video codec string (avc1.…). */
   videoCodec: string;
+  /** Audio muxed into the variant itself (LL-HLS rungs), not a separate rendition. */
+  audioCodec?: string;
 }
 
 export interface MasterAudio {
@@ -38,7 +40,7 @@ export function masterPlaylist(variants: readonly MasterVariant[], audio?: Maste
         averageBandwidth: Math.round(v.averageBandwidth),
         resolution: { width: v.width, height: v.height },
         frameRate: Math.round(v.frameRate * 1000) / 1000,
-        codecs: audio ? `${v.videoCodec},${audio.codec}` : v.videoCodec,
+        codecs: [v.videoCodec, audio?.codec ?? v.audioCodec].filter(Boolean).join(','),
         audio: rendition ? [rendition] : [],
       })),
   });

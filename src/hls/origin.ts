@@ -5,6 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { parseRange, resolveMediaPath } from './paths.js';
 import { liveWindow } from './window.js';
 import { withPlaybackToken } from './playback-token.js';
+import { serveLl, type LlStreamView } from './ll/serve.js';
 
 export interface OriginResponse {
   status: number;
@@ -21,6 +22,8 @@ export interface OriginOptions {
   onServed?(kind: 'hls' | 'vod', owner: string, rel: string, bytes: number): void;
   /** Told when a playlist on disk is empty or cut short (a full disk): the last good one is served instead. */
   onBadPlaylist?(path: string): void;
+  /** The live Low-Latency HLS stream of a channel (latency 'ultra'), served from memory. */
+  ll?(channel: string): LlStreamView | undefined;
 }
 
 /** A playlist file that is not a whole playlist, with no good one to serve instead. */
@@ -58,7 +61,7 @@ export class Origin {
   constructor(private readonly o: OriginOptions) {}
 
   /** `playbackToken`: copied onto every URI of a served playlist (private channels). */
-  async serve(kind: 'hls' | 'vod', rawPath: string, range: string, playbackToken?: string, head = false): Promise<OriginResponse> {
+  async serve(kind: 'hls' | 'vod', rawPath: string, range: string, playbackToken?: string, head = false, req: { query?: string; signal?: AbortSignal } = {}): Promise<OriginResponse> {
     this.counters.requests += 1;
     const r = resolveMediaPath(this.o.mediaDir, kind, rawPath);
     if (!r.ok) {
@@ -66,8 +69,21 @@ export class Origin {
       return notFound(r.status);
     }
     const { file } = r;
-    let body: Buffer;
-    try {
+    let body: Buffer | undefined;
+    let cacheControl = file.playlist ? 'no-cache' : 'public, max-age=31536000, immutable';
+    const ll = kind === 'hls' ? this.o.ll?.(file.owner) : undefined;
+    if (ll) {
+      const a = await serveLl(ll, file.rel, req.query ?? '', req.signal);
+      if (a.kind === 'status') {
+        if (a.status === 404) this.counters.notFound += 1;
+        return { status: a.status, headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' }, body: `${a.message}\n` };
+      }
+      if (a.kind === 'body') {
+        body = a.playlist && playbackToken ? Buffer.from(withPlaybackToken(a.body.toString('utf8'), playbackToken)) : a.body;
+        cacheControl = a.cacheControl;
+      }
+    }
+    if (!body) try {
       if (file.playlist) {
         body = await this.playlist(file.path, kind === 'hls' && file.rel.includes('/'));
         if (playbackToken) body = Buffer.from(withPlaybackToken(body.toString('utf8'), playbackToken));
@@ -83,7 +99,7 @@ export class Origin {
     const headers: Record<string, string> = {
       ...CORS_HEADERS,
       'Content-Type': file.contentType,
-      'Cache-Control': file.playlist ? 'no-cache' : 'public, max-age=31536000, immutable',
+      'Cache-Control': cacheControl,
       'Accept-Ranges': 'bytes',
     };
     const byteRange = parseRange(range, body.length);

@@ -12,6 +12,8 @@ export interface HttpRequest {
   headers: { authorization: string; range: string; origin: string; muxSignature: string };
   /** Request body (POST only), at most MAX_BODY_BYTES. */
   body?: string;
+  /** Aborted when the client goes away before the answer (held requests stop waiting). */
+  signal?: AbortSignal;
 }
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -217,8 +219,11 @@ export class HttpServer {
       headers: { authorization: req.getHeader('authorization'), range: req.getHeader('range'), origin: req.getHeader('origin'), muxSignature: req.getHeader('mux-signature') },
     };
     let aborted = false;
+    const gone = new AbortController();
+    request.signal = gone.signal;
     res.onAborted(() => {
       aborted = true;
+      gone.abort();
     });
     const send = (a: HttpAnswer): void => {
       if (aborted) return;

@@ -26,6 +26,8 @@ export type RunState = 'admitted' | 'starting' | 'live' | 'reconnecting' | 'endi
 export interface TranscoderLike {
   start(resume?: boolean): Promise<void>;
   stop(timeoutMs?: number): Promise<void>;
+  /** The class is over (after stop): finish what outlives one ffmpeg run (the LL-HLS playlists). */
+  close?(): Promise<void>;
   status(): TranscoderStatus;
 }
 
@@ -34,6 +36,9 @@ export interface TranscoderRequest {
   outDir: string;
   record: boolean;
   segmentPrefix: string;
+  channel: string;
+  /** Latency 'ultra': Low-Latency HLS (fMP4 parts) instead of classic HLS. */
+  lowLatency: boolean;
   /** The session this ladder encodes (its encode CPU is counted against it). */
   sessionId: string;
   feed(sink: MediaSink): () => void;
@@ -80,7 +85,7 @@ export interface RunDeps {
   createTranscoder(req: TranscoderRequest): TranscoderLike;
   overflow?: OverflowDeps;
   /** Writes master.m3u8 once every variant has a segment; true when written. */
-  writeMaster(dir: string, plan: LadderPlan, over: () => boolean): Promise<boolean>;
+  writeMaster(dir: string, plan: LadderPlan, over: () => boolean, lowLatency: boolean): Promise<boolean>;
   /** Transcode budget (pixels/s) not used by the other classes. */
   freeBudget(): number;
   files: RunFiles;
@@ -116,7 +121,7 @@ export interface RunView {
   transcoder?: TranscoderStatus;
 }
 
-const SEGMENT_SECONDS = { standard: 2, low: 1 } as const;
+const SEGMENT_SECONDS = { standard: 2, low: 1, ultra: 1 } as const;
 
 export class ClassRun {
   private runState: RunState = 'admitted';
@@ -362,7 +367,8 @@ export class ClassRun {
     await this.transcoder.start(false);
     if (this.runState === 'starting') this.runState = 'live';
     this.listener.started(this);
-    const master = this.d.writeMaster(this.dir, plan, () => this.endAsked !== undefined && (!this.transcoder || this.transcoder.status().state === 'stopped'));
+    const over = (): boolean => this.endAsked !== undefined && (!this.transcoder || this.transcoder.status().state === 'stopped');
+    const master = this.d.writeMaster(this.dir, plan, over, this.channel.latency === 'ultra');
     this.master = master;
     void master.then((written) => {
       this.masterWritten = written;
@@ -422,6 +428,8 @@ export class ClassRun {
       outDir: this.dir,
       record: this.channel.record,
       segmentPrefix: this.sessionId,
+      channel: this.channel.slug,
+      lowLatency: this.channel.latency === 'ultra',
       sessionId: this.sessionId,
       feed: (sink) => this.feed(sink),
       onSlowChange: (slow) => {
@@ -496,6 +504,7 @@ export class ClassRun {
     this.preroll = undefined;
     const status = this.transcoder?.status();
     await Promise.all([this.transcoder?.stop(), this.relay?.stop()]);
+    await this.transcoder?.close?.();
     // A class that ends early still gets its master playlist from its final segments.
     if (this.master) this.masterWritten = await this.master.catch(() => false);
     this.d.sessions.update(this.sessionId, { bytesIn: this.bytesIn(), restarts: status?.restarts ?? 0 });

@@ -25,7 +25,7 @@ export interface LiveDeps {
   createTranscoder(req: TranscoderRequest): TranscoderLike;
   /** Present when Mux credentials are configured. */
   overflow?: OverflowDeps;
-  writeMaster(dir: string, plan: LadderPlan, over: () => boolean): Promise<boolean>;
+  writeMaster(dir: string, plan: LadderPlan, over: () => boolean, lowLatency: boolean): Promise<boolean>;
   /** Refuses new classes (e.g. the media disk is below its free-space floor); undefined when they may start. */
   refuseNew?(): string | undefined;
   files?: RunFiles;
@@ -144,7 +144,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
       ingest: this.d.ingest,
       createTranscoder: (req) => this.d.createTranscoder(req),
       overflow: this.d.overflow,
-      writeMaster: (dir, plan, over) => this.d.writeMaster(dir, plan, over),
+      writeMaster: (dir, plan, over, lowLatency) => this.d.writeMaster(dir, plan, over, lowLatency),
       freeBudget: (): number => this.o.budget - this.usedBy((r) => r !== run),
       files: this.d.files ?? diskFiles,
       clock: this.clock,

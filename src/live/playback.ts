@@ -7,11 +7,13 @@ import { liveUrl, replayUrl } from '../domain/media-layout.js';
 export interface Play {
   mode: 'local' | 'mux';
   url: string;
+  /** Low-Latency HLS (latency 'ultra'): the player turns on its low-latency mode. */
+  lowLatency?: boolean;
 }
 
 export interface PlaybackFacts {
   /** Where a live channel runs now; undefined when it is not live. */
-  live(slug: string): { mode: 'local' | 'mux'; playbackId: string | null } | undefined;
+  live(slug: string): { mode: 'local' | 'mux'; playbackId: string | null; lowLatency?: boolean } | undefined;
   /** True when the session's recording is still in the media folder. */
   recordingKept(sessionId: string): Promise<boolean>;
   /** The Mux playback id of the session's archive (or of its overflow asset), once known. */
@@ -23,7 +25,7 @@ export interface PlaybackFacts {
 export async function channelPlayback(slug: string, f: PlaybackFacts): Promise<Play> {
   const p = f.live(slug);
   if (p?.mode === 'mux' && p.playbackId) return { mode: 'mux', url: await f.muxUrl(p.playbackId) };
-  return { mode: 'local', url: liveUrl(slug) };
+  return { mode: 'local', url: liveUrl(slug), ...(p?.lowLatency ? { lowLatency: true } : {}) };
 }
 
 /** The replay of a session, or undefined when there is none (not recorded, or neither kept nor archived). */

@@ -17,12 +17,14 @@ export interface ChildLike {
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** All of the child's stdio (index 3 on: the extra output pipes). */
+  readonly stdio?: ReadonlyArray<Readable | Writable | null | undefined>;
   kill(signal?: NodeJS.Signals): boolean;
   once(event: 'close', fn: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
   once(event: 'error', fn: (err: Error) => void): unknown;
 }
 
-export type Spawner = (cmd: string, args: string[], io: { stdin: boolean; stdout: boolean }) => ChildLike;
+export type Spawner = (cmd: string, args: string[], io: { stdin: boolean; stdout: boolean; extraOutputs?: number }) => ChildLike;
 
 export interface Clock {
   now(): number;
@@ -37,7 +39,9 @@ export const realClock: Clock = {
 };
 
 export const realSpawner: Spawner = (cmd, args, io) =>
-  nodeSpawn(cmd, args, { stdio: [io.stdin ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', 'pipe'] });
+  nodeSpawn(cmd, args, {
+    stdio: [io.stdin ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', 'pipe', ...Array.from({ length: io.extraOutputs ?? 0 }, () => 'pipe' as const)],
+  });
 
 export type RestartPolicy =
   | { kind: 'never' }
@@ -84,6 +88,8 @@ export interface FfmpegProcessOptions {
   args(run: { restarted: boolean }): string[];
   stdin?: boolean;
   stdout?: boolean;
+  /** Output pipes beyond stdout (fd 3, 4, …), e.g. one fMP4 stream per LL-HLS rung. */
+  extraOutputs?: number;
   restart: RestartPolicy;
   /** The arguments hold a secret (Mux's stream key in the target URL): ffmpeg's lines are never logged or kept. */
   secretArgs?: boolean;
@@ -180,7 +186,7 @@ export class FfmpegProcess {
     let tail = '';
     let spawnError: string | undefined;
     try {
-      child = this.spawner(o.ffmpegPath, o.args({ restarted }), { stdin: o.stdin ?? false, stdout: o.stdout ?? false });
+      child = this.spawner(o.ffmpegPath, o.args({ restarted }), { stdin: o.stdin ?? false, stdout: o.stdout ?? false, extraOutputs: o.extraOutputs });
     } catch (err) {
       // A synchronous spawn failure (bad path type, EMFILE) is an exit like any other.
       child = deadChild();

@@ -48,10 +48,18 @@ export function migrate(db: Db): number[] {
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      record.run(m.version, m.name, new Date().toISOString());
-    }).immediate();
+    // A table rebuild (SQLite's way to change a CHECK) runs with foreign keys off, so dropping the old table
+    // does not cascade into its children; the keys are checked before the transaction commits.
+    if (m.rebuild) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(m.sql);
+        if (m.rebuild && (db.pragma('foreign_key_check') as unknown[]).length > 0) throw new Error(`migration ${m.version} broke a foreign key`);
+        record.run(m.version, m.name, new Date().toISOString());
+      }).immediate();
+    } finally {
+      if (m.rebuild) db.pragma('foreign_keys = ON');
+    }
     applied.push(m.version);
   }
   return applied;

@@ -2,6 +2,8 @@
 
 export interface Migration {
   version: number;
+  /** Rebuilds a table: run with foreign keys off (checked before commit). */
+  rebuild?: boolean;
   name: string;
   sql: string;
 }
@@ -341,6 +343,38 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       ALTER TABLE sessions ADD COLUMN encode_cpu_ms INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE beacons ADD COLUMN played_ms INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    version: 11,
+    name: "channels: latency 'ultra' (Low-Latency HLS)",
+    rebuild: true,
+    sql: `
+      CREATE TABLE channels_new (
+        id          INTEGER PRIMARY KEY,
+        slug        TEXT NOT NULL UNIQUE,
+        title       TEXT NOT NULL,
+        ladder      TEXT NOT NULL,
+        latency     TEXT NOT NULL CHECK (latency IN ('standard', 'low', 'ultra')),
+        record      INTEGER NOT NULL CHECK (record IN (0, 1)),
+        archive     INTEGER NOT NULL CHECK (archive IN (0, 1)),
+        overflow    TEXT NOT NULL CHECK (overflow IN ('mux', 'degrade', 'refuse')),
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        allow_guests INTEGER NOT NULL DEFAULT 0 CHECK (allow_guests IN (0, 1)),
+        starts_at TEXT,
+        mux_live_stream_id TEXT,
+        mux_playback_id TEXT,
+        mux_stream_status TEXT,
+        mux_stream_status_at TEXT,
+        public INTEGER NOT NULL DEFAULT 0 CHECK (public IN (0, 1))
+      );
+      INSERT INTO channels_new (id, slug, title, ladder, latency, record, archive, overflow, created_at, updated_at,
+        allow_guests, starts_at, mux_live_stream_id, mux_playback_id, mux_stream_status, mux_stream_status_at, public)
+        SELECT id, slug, title, ladder, latency, record, archive, overflow, created_at, updated_at,
+        allow_guests, starts_at, mux_live_stream_id, mux_playback_id, mux_stream_status, mux_stream_status_at, public FROM channels;
+      DROP TABLE channels;
+      ALTER TABLE channels_new RENAME TO channels;
     `,
   },
 ];

@@ -19,8 +19,8 @@ export interface ArgsOptions {
 
 export const AUDIO_VARIANT = 'audio';
 
-export function ffmpegArgs(plan: LadderPlan, o: ArgsOptions): string[] {
-  const seg = plan.segmentSeconds;
+/** Input, the one decode and the scalers: shared by the HLS (TS) and the LL-HLS (fMP4) outputs. */
+export function inputArgs(plan: LadderPlan): string[] {
   const a: string[] = [
     '-hide_banner',
     '-loglevel', 'warning', // warnings and errors only: stderr is matched against known failures
@@ -40,26 +40,38 @@ export function ffmpegArgs(plan: LadderPlan, o: ArgsOptions): string[] {
     const scales = encoded.map(({ r, i }) => `[s${i}]scale=${r.width}:${r.height},setsar=1${format}[v${i}]`).join(';');
     a.push('-filter_complex', `[0:v:0]split=${encoded.length}${splits};${scales}`);
   }
+  return a;
+}
+
+/** The encoder flags of one re-encoded rung; `n` is the output stream index the options apply to. */
+export function x264Args(plan: LadderPlan, r: LadderPlan['rungs'][number], n: number | '', preset: string): string[] {
+  const seg = plan.segmentSeconds;
+  const s = n === '' ? '' : `:${n}`;
+  const gop = String(Math.max(1, Math.round(r.fps * seg)));
   const topCopied = plan.rungs[0]?.copy === true;
+  return [
+    `-c:v${s}`, 'libx264',
+    `-preset:v${s}`, preset,
+    `-profile:v${s}`, 'high',
+    `-b:v${s}`, `${r.videoKbps}k`,
+    `-maxrate:v${s}`, `${Math.round(r.videoKbps * 1.1)}k`, // capped VBR keeps the advertised BANDWIDTH honest
+    `-bufsize:v${s}`, `${r.videoKbps * 2}k`,
+    `-g:v${s}`, gop, `-keyint_min:v${s}`, gop, // one keyframe per segment on every rung
+    `-sc_threshold:v${s}`, '0', // no scene-cut keyframes: they would misalign the rungs
+    // Keyframes on segment boundaries; with a copied top rung, follow the source's keyframes instead.
+    `-force_key_frames:v${s}`, topCopied ? 'source' : `expr:gte(t,n_forced*${seg})`,
+  ];
+}
+
+export function ffmpegArgs(plan: LadderPlan, o: ArgsOptions): string[] {
+  const seg = plan.segmentSeconds;
+  const a = inputArgs(plan);
   plan.rungs.forEach((r, i) => {
     if (r.copy) {
       a.push('-map', '0:v:0', `-c:v:${i}`, 'copy'); // the source is already a fitting H.264 stream
       return;
     }
-    const gop = String(Math.max(1, Math.round(r.fps * seg)));
-    a.push(
-      '-map', `[v${i}]`,
-      `-c:v:${i}`, 'libx264',
-      `-preset:v:${i}`, o.preset,
-      `-profile:v:${i}`, 'high',
-      `-b:v:${i}`, `${r.videoKbps}k`,
-      `-maxrate:v:${i}`, `${Math.round(r.videoKbps * 1.1)}k`, // capped VBR keeps the advertised BANDWIDTH honest
-      `-bufsize:v:${i}`, `${r.videoKbps * 2}k`,
-      `-g:v:${i}`, gop, `-keyint_min:v:${i}`, gop, // one keyframe per segment on every rung
-      `-sc_threshold:v:${i}`, '0', // no scene-cut keyframes: they would misalign the rungs
-      // Keyframes on segment boundaries; with a copied top rung, follow the source's keyframes instead.
-      `-force_key_frames:v:${i}`, topCopied ? 'source' : `expr:gte(t,n_forced*${seg})`,
-    );
+    a.push('-map', `[v${i}]`, ...x264Args(plan, r, i, o.preset));
   });
   if (plan.audio !== 'none') {
     a.push('-map', '0:a:0');

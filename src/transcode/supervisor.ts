@@ -10,7 +10,9 @@ import { FfmpegProcess, type ChildLike, type Clock, type Spawner } from '../medi
 import type { PidFile } from '../media/pid-file.js';
 import type { MediaSink } from '../media/sink.js';
 import { cpuMsOf } from './cpu.js';
+import type { Readable } from 'node:stream';
 import { ffmpegArgs } from './args.js';
+import { llFfmpegArgs, llOutputFd } from './ll-args.js';
 import type { LadderPlan } from './ladder.js';
 import { ProgressParser, type Progress } from './progress.js';
 
@@ -37,6 +39,8 @@ export interface TranscoderOptions {
   inputFlowing?(): boolean;
   /** Told of each unexpected exit, with the plain-language reason (a full disk, a source it cannot read). */
   onFailure?(reason: string): void;
+  /** Low-Latency HLS: each rung leaves as fMP4 on its own pipe, handed to this packager on every run. */
+  ll?: { attach(outputs: readonly Readable[]): void; finish(): Promise<void> };
   /** Test seams and the pid file (defaults: real processes and clock, no pid file). */
   spawn?: Spawner;
   clock?: Clock;
@@ -87,10 +91,12 @@ export class Transcoder {
       ffmpegPath: o.ffmpegPath,
       args: ({ restarted }) => {
         for (const r of o.plan.rungs) mkdirSync(`${o.outDir}/${r.name}`, { recursive: true });
+        if (o.ll) return llFfmpegArgs(o.plan, { preset: o.preset });
         return ffmpegArgs(o.plan, { outDir: o.outDir, record: o.record, resume: this.resume || restarted, preset: o.preset, liveWindow: o.liveWindow, segmentPrefix: o.segmentPrefix });
       },
       stdin: true,
       stdout: true,
+      extraOutputs: o.ll ? o.plan.rungs.length : 0,
       restart: { kind: 'backoff', initialMs: o.backoff?.initialMs ?? 500, maxMs: o.backoff?.maxMs ?? 10000 },
       onSpawn: (child) => this.attach(child),
       onExit: (info) => {
@@ -148,6 +154,11 @@ export class Transcoder {
     await this.proc.stop(timeoutMs);
   }
 
+  /** The class is over: the LL-HLS packager closes its playlists (a no-op for classic HLS). */
+  async close(): Promise<void> {
+    await this.o.ll?.finish();
+  }
+
   private attach(child: ChildLike): void {
     this.child = child;
     this.samples = [];
@@ -167,6 +178,7 @@ export class Transcoder {
       }
     }, 1000);
     this.watch.unref();
+    if (this.o.ll) this.o.ll.attach(this.o.plan.rungs.map((_r, i) => child.stdio?.[llOutputFd(i)] as Readable));
     this.detach = this.o.feed(pipe);
     this.o.log.info('ffmpeg started', { pid: child.pid, rungs: this.o.plan.rungs.map((r) => r.name + (r.copy ? '(copy)' : '')).join(','), resume: this.resume });
   }

@@ -5,6 +5,7 @@
 
 import Hls from 'hls.js';
 import { h } from './dom.js';
+import { catchUp } from './catch-up.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const ICONS: Record<string, string> = {
@@ -55,6 +56,7 @@ export class Player {
   readonly el: HTMLElement;
   readonly video: HTMLVideoElement;
   private hls?: Hls;
+  private lowLatency = false;
   private readonly quality: HTMLSelectElement;
   private readonly latency: HTMLElement;
   private readonly liveBtn: HTMLButtonElement;
@@ -136,6 +138,7 @@ export class Player {
     this.video.addEventListener('seeking', () => { this.lastTime = -1; });
     this.video.textTracks.addEventListener('addtrack', () => this.showCaptions());
     setInterval(() => this.showLatency(), 1000);
+    setInterval(() => this.keepUp(), 500);
     this.setMode(true);
     this.el.classList.add('idle');
   }
@@ -145,14 +148,20 @@ export class Player {
     return this.live;
   }
 
-  load(url: string): void {
+  /** `lowLatency`: an LL-HLS stream (latency 'ultra'): hls.js low-latency mode and our live-edge catch-up. */
+  load(url: string, opts: { lowLatency?: boolean } = {}): void {
     this.stop();
+    this.lowLatency = opts.lowLatency === true;
     this.el.classList.remove('idle');
     this.url = url;
     this.loadStarted = performance.now();
     this.startup = null;
     if (Hls.isSupported()) {
-      const hls = new Hls({ liveSyncDurationCount: 3, enableWorker: true, lowLatencyMode: false });
+      // Low latency: the target is the playlist's PART-HOLD-BACK (so no liveSyncDurationCount), and the catch-up
+      // is ours (hls.js only speeds up with more than 1 s buffered, which an LL player rarely has).
+      const hls = this.lowLatency
+        ? new Hls({ enableWorker: true, lowLatencyMode: true, maxLiveSyncPlaybackRate: 1, backBufferLength: 30 })
+        : new Hls({ liveSyncDurationCount: 3, enableWorker: true, lowLatencyMode: false });
       this.hls = hls;
       hls.on(Hls.Events.MANIFEST_PARSED, () => {
         this.fillQualities();
@@ -331,6 +340,20 @@ export class Player {
     else if (e.key === 'ArrowRight' && !this.live) v.currentTime = Math.min(v.duration || 0, v.currentTime + 5);
     else return;
     e.preventDefault();
+  }
+
+  /** The live-edge catch-up of LL-HLS streams (see catch-up.ts). */
+  private keepUp(): void {
+    const hls = this.hls;
+    const v = this.video;
+    if (!this.lowLatency || !this.live || !hls || v.paused) return;
+    const latency = hls.latency;
+    const target = hls.targetLatency;
+    if (!Number.isFinite(latency) || target === null || !Number.isFinite(target)) return;
+    const end = v.buffered.length ? v.buffered.end(v.buffered.length - 1) : v.currentTime;
+    const step = catchUp({ latency, target, buffered: end - v.currentTime, rate: v.playbackRate });
+    if (step.kind === 'rate') v.playbackRate = step.rate;
+    else if (step.kind === 'seek') this.goLive();
   }
 
   private showLatency(): void {

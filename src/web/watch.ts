@@ -60,9 +60,9 @@ function setState(c: { state: string; sessionId: string | null; replay: string |
   } else if (c.state === 'live') {
     // Local ladder or, when the box was full, Mux's playback URL: the server says which.
     void fetch(`/api/channels/${channel}/playback`, { headers: auth }).then(async (r) => {
-      const p = await r.json() as { url?: string; message?: string };
+      const p = await r.json() as { url?: string; message?: string; lowLatency?: boolean };
       if (!r.ok || !p.url) throw new Error(p.message ?? 'playback unavailable');
-      player.load(p.url);
+      player.load(p.url, { lowLatency: p.lowLatency === true });
     }).catch((err: unknown) => {
       overlay.replaceChildren(h('p', {}, err instanceof Error ? err.message : 'The video cannot be played right now.'));
     });

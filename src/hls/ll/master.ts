@@ -1,0 +1,37 @@
+// Writes an `ultra` class's master playlist once every rung has its first segment: CODECS from each rung's init
+// segment (video and the audio muxed with it), BANDWIDTH from the configured rate or the first segment.
+
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MASTER_PLAYLIST, RUNG_PLAYLIST } from '../../domain/media-layout.js';
+import type { LadderPlan } from '../../transcode/ladder.js';
+import { masterPlaylist, type MasterVariant } from '../master.js';
+import { bandwidth } from '../master-writer.js';
+import type { RungReady } from './stream.js';
+
+/** The variants of an LL-HLS master playlist. Pure. */
+export function llVariants(plan: LadderPlan, ready: readonly RungReady[]): MasterVariant[] {
+  return plan.rungs.map((r) => {
+    const got = ready.find((x) => x.name === r.name);
+    const video = got?.tracks.find((t) => t.kind === 'video');
+    const audio = got?.tracks.find((t) => t.kind === 'audio');
+    return {
+      uri: `${r.name}/${RUNG_PLAYLIST}`,
+      ...bandwidth(plan, r, got?.firstSegmentBytes ?? 0),
+      width: video?.width || r.width,
+      height: video?.height || r.height,
+      frameRate: r.fps,
+      videoCodec: video?.codec ?? 'avc1.640028',
+      ...(audio ? { audioCodec: audio.codec ?? 'mp4a.40.2' } : {}),
+    };
+  });
+}
+
+/** Resolves true once master.m3u8 is written, false when the class ended before every rung had a segment. */
+export async function writeLlMaster(dir: string, plan: LadderPlan, stream: { ready(): Promise<RungReady[] | undefined> }): Promise<boolean> {
+  const ready = await stream.ready();
+  if (!ready) return false;
+  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(llVariants(plan, ready)));
+  await rename(join(dir, `${MASTER_PLAYLIST}.tmp`), join(dir, MASTER_PLAYLIST));
+  return true;
+}

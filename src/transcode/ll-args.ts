@@ -1,0 +1,42 @@
+// The ffmpeg arguments of an `ultra` (Low-Latency HLS) ladder: the same one decode and scalers as the classic
+// ladder, but each rung leaves as fragmented MP4 on its own pipe (fd 3, 4, …), one fragment per frame, so our
+// LL-HLS packager can cut parts as soon as frames exist. Pure; golden-tested in test/transcode-args.test.ts.
+
+import { inputArgs, x264Args } from './args.js';
+import type { LadderPlan } from './ladder.js';
+
+export interface LlArgsOptions {
+  preset: string;
+}
+
+/** The file descriptor rung i is written to (the child's stdio index). */
+export const llOutputFd = (i: number): number => 3 + i;
+
+export function llFfmpegArgs(plan: LadderPlan, o: LlArgsOptions): string[] {
+  const a = inputArgs(plan);
+  plan.rungs.forEach((r, i) => {
+    if (r.copy) a.push('-map', '0:v:0', '-c:v', 'copy'); // the source is already a fitting H.264 stream
+    else {
+      a.push(
+        '-map', `[v${i}]`,
+        ...x264Args(plan, r, '', o.preset),
+        '-tune:v', 'zerolatency', // no B-frames, no lookahead: a frame leaves the encoder as soon as it is in
+      );
+    }
+    if (plan.audio !== 'none') {
+      a.push('-map', '0:a:0');
+      // Each rung carries its own audio (muxed), so a player needs one playlist per rung, not two.
+      if (plan.audio === 'copy') a.push('-c:a', 'copy');
+      else a.push('-c:a', 'aac', '-b:a', `${plan.audioKbps}k`, '-ac', '2', '-ar', '48000');
+    }
+    a.push(
+      '-f', 'mp4',
+      // One fragment per frame, an empty moov up front (the init segment), offsets relative to each moof so a
+      // part can be cut between any two fragments.
+      '-movflags', '+frag_every_frame+empty_moov+default_base_moof',
+      '-flush_packets', '1', // every fragment reaches the pipe at once
+      `pipe:${llOutputFd(i)}`,
+    );
+  });
+  return a;
+}
