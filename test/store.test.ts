@@ -23,7 +23,7 @@ t.test('migrations run twice without error and apply nothing the second time', a
   t.same(migrationStatus(file), { exists: false, current: 0, latest: LATEST_VERSION });
   const db = openDb(file, { migrate: false });
   t.equal(appliedVersion(db), 0);
-  t.same(migrate(db), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  t.same(migrate(db), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   t.same(migrate(db), []);
   t.equal(appliedVersion(db), LATEST_VERSION);
   db.close();
@@ -103,4 +103,39 @@ t.test('API tokens verify, record use and stop working when revoked', async (t) 
   t.equal(store.apiTokens.list().length, 0);
   t.equal(store.apiTokens.list(true).length, 1);
   t.ok(store.apiTokens.create('lms', ['admin']), 'a revoked name can be reused');
+});
+
+t.test("migration 11 widens channels.latency to 'ultra' without losing a channel's keys, sessions or classes", async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'kmk.db');
+  const { MIGRATIONS } = await import('../src/store/migrations.js');
+  const Database = (await import('better-sqlite3')).default;
+  const old = new Database(file);
+  old.pragma('foreign_keys = ON');
+  old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  for (const m of MIGRATIONS.filter((x) => x.version <= 10)) {
+    old.exec(m.sql);
+    old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, 'then');
+  }
+  old.close();
+  const v10 = openDb(file, { migrate: false });
+  t.equal(appliedVersion(v10), 10);
+  v10.close();
+  // A channel with a key and a session, written by the v10 code paths (migrate: false keeps the old schema).
+  const s10 = openDb(file, { migrate: false });
+  s10.prepare(`INSERT INTO channels (id, slug, title, ladder, latency, record, archive, overflow, created_at, updated_at, public)
+    VALUES (1, 'math-101', 'Math', '720p', 'low', 1, 0, 'mux', 'x', 'x', 1)`).run();
+  t.throws(() => s10.prepare(`UPDATE channels SET latency = 'ultra'`).run(), /CHECK/, 'v10 refuses ultra');
+  s10.prepare(`INSERT INTO stream_keys (channel_id, hash, fingerprint, created_at) VALUES (1, 'h', 'f', 'x')`).run();
+  s10.close();
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  const c = store.channels.get('math-101');
+  t.match(c, { slug: 'math-101', latency: 'low', public: true, record: true });
+  t.equal(store.channels.update('math-101', { latency: 'ultra' }).latency, 'ultra');
+  const db = openDb(file, { migrate: false });
+  t.equal((db.prepare('SELECT COUNT(*) AS n FROM stream_keys').get() as { n: number }).n, 1, 'the stream key survived the rebuild');
+  t.same(db.pragma('foreign_key_check'), []);
+  t.equal(db.pragma('foreign_keys', { simple: true }), 1, 'foreign keys are on again');
+  db.close();
 });

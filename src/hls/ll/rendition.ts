@@ -176,7 +176,9 @@ export class LlRendition {
     if (this.ended || msn <= this.lastMsn) return 'ready';
     const openParts = this.open?.msn === msn ? this.open.parts.length : 0;
     if (part !== undefined && msn === this.nextMsn && part < openParts) return 'ready';
-    if (msn > this.lastMsn + 2) return 'too-far';
+    // "The last Media Segment in the Playlist": the one being written counts once it has a part.
+    const last = this.open && this.open.parts.length > 0 ? this.open.msn : this.lastMsn;
+    if (msn > last + 2) return 'too-far';
     // The Advance Part Limit: 3 / part target (parts under a second), else 3.
     const limit = this.o.partTarget < 1 ? Math.floor(3 / this.o.partTarget) : 3;
     const have = this.open?.parts.length ?? 0;

@@ -1,0 +1,246 @@
+import t from 'tap';
+import * as HLS from 'hls-parser';
+import { BoxSplitter, parseMoof } from '../src/media/fmp4.js';
+import { PartAssembler, partTargetFor, type AssemblerEvent } from '../src/hls/ll/assembler.js';
+import { livePlaylist, partHoldBack, recordingEntry, recordingHead, RECORDING_END } from '../src/hls/ll/playlist.js';
+import { LlRendition } from '../src/hls/ll/rendition.js';
+import { blockingQuery, serveLl } from '../src/hls/ll/serve.js';
+import { llFfmpegArgs } from '../src/transcode/ll-args.js';
+import { catchUp } from '../src/web/catch-up.js';
+import { planLadder } from '../src/transcode/ladder.js';
+import { mdat, moof } from './helpers/fmp4.js';
+
+const TS = 15360; // ffmpeg's video timescale at 30 fps
+const FRAME = 512;
+
+/** Feeds n video frames at 30 fps (keyframe every `gop`) with an audio fragment between frames. */
+function feed(a: PartAssembler, from: number, n: number, gop = 30): AssemblerEvent[] {
+  const out: AssemblerEvent[] = [];
+  for (let i = from; i < from + n; i += 1) {
+    out.push(...a.push(moof(1, i * FRAME, FRAME, i % gop === 0), mdat()));
+    out.push(...a.push(moof(2, i * 1600, 1600, true), mdat(4)));
+  }
+  return out;
+}
+
+t.test('fMP4: boxes split across chunks, fragment times and sync flags', async (t) => {
+  const bytes = Buffer.concat([moof(1, 1024, 512, true), mdat(10), moof(1, 1536, 512, false), mdat(3)]);
+  const s = new BoxSplitter();
+  const boxes = [];
+  for (let i = 0; i < bytes.length; i += 7) boxes.push(...s.push(bytes.subarray(i, i + 7)));
+  t.same(boxes.map((b) => b.type), ['moof', 'mdat', 'moof', 'mdat']);
+  t.equal(s.pendingBytes, 0);
+  t.same(parseMoof(boxes[0]!.bytes), [{ trackId: 1, baseTime: 1024, duration: 512, samples: 1, startsWithSync: true }]);
+  t.same(parseMoof(boxes[2]!.bytes), [{ trackId: 1, baseTime: 1536, duration: 512, samples: 1, startsWithSync: false }]);
+  const bad = Buffer.alloc(8);
+  bad.writeUInt32BE(3, 0);
+  t.throws(() => new BoxSplitter().push(bad), /corrupt MP4 stream/, 'a box smaller than its header is refused, not looped on');
+});
+
+t.test('parts are cut by video time, segments at keyframes', async (t) => {
+  t.equal(partTargetFor(0.3, 30), 0.3);
+  t.equal(partTargetFor(0.3, 25), 0.32, 'whole frames: 8 frames at 25 fps');
+  t.equal(partTargetFor(0.01, 30), 0.03333, 'never less than one frame');
+  const a = new PartAssembler({ timingTrack: 1, timescale: TS, partTarget: 0.3, segmentTarget: 1, maxSegment: 1.5, firstMsn: 0 });
+  const events = feed(a, 0, 61);
+  const parts = events.filter((e) => e.kind === 'part').map((e) => e.kind === 'part' && e.part);
+  const segs = events.filter((e) => e.kind === 'segment').map((e) => e.kind === 'segment' && e.segment);
+  t.same(parts.slice(0, 5).map((p) => p && [p.msn, p.index, Math.round(p.duration * 1000), p.independent]),
+    [[0, 0, 300, true], [0, 1, 300, false], [0, 2, 300, false], [0, 3, 100, false], [1, 0, 300, true]]);
+  t.same(segs.map((s) => s && [s.msn, Math.round(s.duration * 1000), s.parts]), [[0, 1000, 4], [1, 1000, 4]]);
+  for (const p of parts) t.ok(p && p.duration <= 0.3 + 1e-9, 'no part is longer than the part target');
+  // Each part holds whole fragments, video and the audio between them.
+  const p0 = parts[0]!;
+  t.same(new BoxSplitter().push(p0.bytes).map((b) => b.type).slice(0, 4), ['moof', 'mdat', 'moof', 'mdat']);
+  const end = a.flush();
+  t.match(end.map((e) => e.kind), ['part', 'segment'], 'a flush closes the open part and segment');
+});
+
+t.test('a source without keyframes still gets segments (forced, not independent)', async (t) => {
+  const a = new PartAssembler({ timingTrack: 1, timescale: TS, partTarget: 0.3, segmentTarget: 1, maxSegment: 1.5, firstMsn: 7 });
+  const events = feed(a, 0, 100, 1000);
+  const segs = events.flatMap((e) => (e.kind === 'segment' ? [e.segment] : []));
+  t.ok(segs.length >= 2);
+  t.equal(segs[0]!.msn, 7);
+  for (const s of segs) t.ok(s.duration <= 1.5 + 1e-9, `segment ${s.msn} ends by maxSegment`);
+});
+
+const view = (over: Partial<Parameters<typeof livePlaylist>[0]> = {}): Parameters<typeof livePlaylist>[0] => ({
+  targetDuration: 1,
+  partTarget: 0.3,
+  discontinuitySequence: 0,
+  segments: [
+    { msn: 4, duration: 1, uri: 's_4.m4s', programDateTime: Date.UTC(2026, 0, 1, 9, 0, 0), discontinuity: false, mapUri: 's_init0.mp4' },
+    { msn: 5, duration: 1, uri: 's_5.m4s', programDateTime: Date.UTC(2026, 0, 1, 9, 0, 1), discontinuity: true, mapUri: 's_init1.mp4',
+      parts: [{ index: 0, duration: 0.3, independent: true, uri: 's_5.0.m4s' }, { index: 1, duration: 0.3, independent: false, uri: 's_5.1.m4s' },
+        { index: 2, duration: 0.3, independent: false, uri: 's_5.2.m4s' }, { index: 3, duration: 0.1, independent: false, uri: 's_5.3.m4s' }] },
+  ],
+  open: { msn: 6, programDateTime: Date.UTC(2026, 0, 1, 9, 0, 2), discontinuity: false, mapUri: 's_init1.mp4', parts: [{ index: 0, duration: 0.3, independent: true, uri: 's_6.0.m4s' }] },
+  preloadHint: 's_6.1.m4s',
+  reports: [{ uri: '../360p/index.m3u8', lastMsn: 6, lastPart: 0 }],
+  ended: false,
+  ...over,
+});
+
+t.test('live LL-HLS playlist: golden text, parsed by hls-parser', async (t) => {
+  const text = livePlaylist(view());
+  t.equal(text, `#EXTM3U
+#EXT-X-VERSION:9
+#EXT-X-TARGETDURATION:1
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.9
+#EXT-X-PART-INF:PART-TARGET=0.3
+#EXT-X-MEDIA-SEQUENCE:4
+#EXT-X-MAP:URI="s_init0.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T09:00:00.000Z
+#EXTINF:1,
+s_4.m4s
+#EXT-X-DISCONTINUITY
+#EXT-X-MAP:URI="s_init1.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T09:00:01.000Z
+#EXT-X-PART:DURATION=0.3,URI="s_5.0.m4s",INDEPENDENT=YES
+#EXT-X-PART:DURATION=0.3,URI="s_5.1.m4s"
+#EXT-X-PART:DURATION=0.3,URI="s_5.2.m4s"
+#EXT-X-PART:DURATION=0.1,URI="s_5.3.m4s"
+#EXTINF:1,
+s_5.m4s
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T09:00:02.000Z
+#EXT-X-PART:DURATION=0.3,URI="s_6.0.m4s",INDEPENDENT=YES
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI="s_6.1.m4s"
+#EXT-X-RENDITION-REPORT:URI="../360p/index.m3u8",LAST-MSN=6,LAST-PART=0
+`);
+  const p = HLS.parse(text) as HLS.types.MediaPlaylist;
+  t.equal(p.version, 9);
+  t.equal(p.mediaSequenceBase, 4);
+  t.equal(p.partTargetDuration, 0.3);
+  t.match(p.lowLatencyCompatibility, { canBlockReload: true, partHoldBack: 0.9 });
+  t.equal(p.mediaSequenceBase! + 2, 6, 'the open segment (msn 6) is the third one');
+  t.equal(p.segments[1]!.discontinuity, true);
+  t.equal(p.segments[1]!.parts.length, 4);
+  t.equal(p.segments[1]!.parts[0]!.independent, true);
+  t.match(p.segments[2]!.parts.map((x) => [x.uri, x.hint === true]), [['s_6.0.m4s', false], ['s_6.1.m4s', true]], 'the preload hint is the open segment\'s next part');
+  t.equal(p.renditionReports[0]!.lastMSN, 6);
+  t.equal(partHoldBack(0.32), 0.96, 'three part targets');
+  const ended = livePlaylist(view({ ended: true, open: undefined, discontinuitySequence: 2 }));
+  t.match(ended, /#EXT-X-DISCONTINUITY-SEQUENCE:2\n/);
+  t.match(ended, /#EXT-X-ENDLIST\n$/);
+  t.notMatch(ended, /PRELOAD-HINT/, 'no hint once the stream ended');
+});
+
+t.test('recording playlist on disk: append-only, a valid fMP4 VOD once ended', async (t) => {
+  const segs = view().segments;
+  const text = recordingHead(1) + recordingEntry(segs[0]!, undefined, true) + recordingEntry(segs[1]!, segs[0]!.mapUri, false) + RECORDING_END;
+  const p = HLS.parse(text) as HLS.types.MediaPlaylist;
+  t.equal(p.endlist, true);
+  t.equal(p.segments.length, 2);
+  t.equal(p.segments[1]!.discontinuity, true);
+  t.equal(p.segments[1]!.map?.uri, 's_init1.mp4');
+  t.notMatch(text, /EXT-X-PART/);
+});
+
+function rendition(): LlRendition {
+  const r = new LlRendition({ name: '720p', prefix: 's_x', partTarget: 0.3, segmentTarget: 1, window: 4 });
+  r.setInit(0, Buffer.from('init'));
+  return r;
+}
+
+const part = (msn: number, index: number, independent = index === 0) => ({ msn, index, start: msn + index * 0.3, duration: 0.3, independent, bytes: Buffer.from(`p${msn}.${index}`) });
+
+t.test('blocking reload: readiness, too far, waiters released together, timeouts, no leak', async (t) => {
+  const r = rendition();
+  r.addPart(part(0, 0), 0);
+  t.equal(r.readiness(0, 0), 'ready', 'a part that exists');
+  t.equal(r.readiness(0, 1), 'wait', 'the next part');
+  t.equal(r.readiness(0, undefined), 'wait', 'the whole segment');
+  t.equal(r.readiness(2, 0), 'wait', 'two segments ahead is allowed');
+  t.equal(r.readiness(3, 0), 'too-far', 'more than two beyond the last segment');
+  t.equal(r.readiness(0, 11), 'too-far', 'beyond the advance part limit (3 / 0.3 = 10 parts)');
+
+  const waits = Array.from({ length: 1000 }, () => r.waitFor(0, 1, 5000));
+  t.equal(r.waiting, 1000);
+  r.addPart(part(0, 1), 0);
+  const results = await Promise.all(waits);
+  t.ok(results.every((x) => x === 'changed'), 'one new part releases all 1000 waiters');
+  t.equal(r.waiting, 0, 'none left behind');
+
+  const ctl = new AbortController();
+  const gone = r.waitFor(0, 2, 5000, ctl.signal);
+  const timed = r.waitFor(0, 3, 30);
+  ctl.abort();
+  t.equal(await gone, 'aborted');
+  t.equal(await timed, 'timeout');
+  t.equal(r.waiting, 0, 'a client that went away and a timed-out one leave nothing behind');
+
+  const whole = r.waitFor(0, undefined, 5000);
+  r.addPart(part(0, 2), 0);
+  r.addSegment({ msn: 0, duration: 0.9, start: 0, parts: 3 });
+  t.equal(await whole, 'changed', 'a finished segment releases requests for it');
+  t.equal(r.readiness(0, 7), 'ready', 'any part of a finished segment: the playlist has all of it');
+  t.equal(r.lastMsn, 0);
+  t.match(r.lookupPart(1, 0), { kind: 'wait' }, 'the hinted next part is held');
+  t.match(r.lookupPart(1, 2), { kind: 'none' });
+  t.match(r.lookupPart(0, 1), { kind: 'bytes', bytes: Buffer.from('p0.1') });
+  t.equal(r.segment(0)?.toString(), 'p0.0p0.1p0.2', 'a segment is its parts');
+});
+
+t.test('the rendition window slides and counts discontinuities that scroll out', async (t) => {
+  const r = rendition();
+  for (let m = 0; m < 12; m += 1) {
+    if (m === 2) r.setInit(1, Buffer.from('init1'));
+    for (let i = 0; i < 3; i += 1) r.addPart(part(m, i), Date.UTC(2026, 0, 1) + m * 1000);
+    r.addSegment({ msn: m, duration: 0.9, start: m, parts: 3 });
+  }
+  const p = HLS.parse(r.playlist('k', () => [])) as HLS.types.MediaPlaylist;
+  t.equal(p.mediaSequenceBase, 8, 'the last 4 segments');
+  t.equal(p.discontinuitySequenceBase, 1, 'the discontinuity at msn 2 scrolled out');
+  t.same(p.segments.slice(0, 4).map((s) => s.parts.length), [0, 3, 3, 3], 'parts only for the last three segments');
+  t.match(p.segments[4]?.parts, [{ uri: 's_x_12.0.m4s', hint: true }], 'then the hint for the next segment\'s first part');
+  t.equal(r.segment(2), undefined, 'old segments leave memory');
+  t.equal(r.init('s_x_init1.mp4')?.toString(), 'init1');
+});
+
+t.test('serveLl answers playlists, parts and errors', async (t) => {
+  const r = rendition();
+  r.addPart(part(0, 0), Date.UTC(2026, 0, 1));
+  const stream = { rendition: (n: string) => (n === '720p' ? r : undefined), key: '1', reports: () => [] };
+  t.same(blockingQuery('_HLS_msn=3&_HLS_part=1&pt=x'), { msn: 3, part: 1 });
+  t.equal(blockingQuery('_HLS_part=1'), '_HLS_part needs _HLS_msn');
+  t.match(blockingQuery('_HLS_msn=-1'), /non-negative integer/);
+  const now = await serveLl(stream, '720p/index.m3u8', '');
+  t.match(now, { kind: 'body', playlist: true, cacheControl: 'no-cache' });
+  t.match(await serveLl(stream, '720p/index.m3u8', '_HLS_msn=9'), { kind: 'status', status: 400 });
+  t.match(await serveLl(stream, '720p/index.m3u8', '_HLS_msn=abc'), { kind: 'status', status: 400 });
+  const held = serveLl(stream, '720p/index.m3u8', '_HLS_msn=0&_HLS_part=1');
+  const hinted = serveLl(stream, '720p/s_x_0.1.m4s', '');
+  r.addPart(part(0, 1), 0);
+  const blocking = await held;
+  t.match(blocking, { kind: 'body', cacheControl: 'public, max-age=6' }, 'a blocking answer may be cached briefly');
+  t.match(blocking.kind === 'body' && blocking.body.toString(), /s_x_0\.1\.m4s/);
+  t.match(await hinted, { kind: 'body', cacheControl: 'public, max-age=31536000, immutable' }, 'the hinted part, once complete');
+  t.match(await serveLl(stream, '720p/s_y_0.0.m4s', ''), { kind: 'status', status: 404 }, 'another class\'s part');
+  t.match(await serveLl(stream, '720p/s_x_0.m4s', ''), { kind: 'disk' }, 'a segment not in memory falls through to disk');
+  t.match(await serveLl(stream, '1080p/index.m3u8', ''), { kind: 'disk' });
+});
+
+t.test('LL ladder arguments (golden)', async (t) => {
+  const plan = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', keyframeInterval: 1 }, { profile: ['720p', '360p'], segmentSeconds: 1 });
+  t.same(llFfmpegArgs(plan, { preset: 'veryfast' }), [
+    '-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1', '-fflags', '+genpts',
+    '-analyzeduration', '1000000', '-f', 'flv', '-i', 'pipe:0',
+    '-filter_complex', '[0:v:0]split=1[s1];[s1]scale=640:360,setsar=1[v1]',
+    '-map', '0:v:0', '-c:v', 'copy', '-map', '0:a:0', '-c:a', 'copy',
+    '-f', 'mp4', '-movflags', '+frag_every_frame+empty_moov+default_base_moof', '-flush_packets', '1', 'pipe:3',
+    '-map', '[v1]', '-c:v', 'libx264', '-preset:v', 'veryfast', '-profile:v', 'high', '-b:v', '800k', '-maxrate:v', '880k', '-bufsize:v', '1600k',
+    '-g:v', '30', '-keyint_min:v', '30', '-sc_threshold:v', '0', '-force_key_frames:v', 'source', '-tune:v', 'zerolatency',
+    '-map', '0:a:0', '-c:a', 'copy',
+    '-f', 'mp4', '-movflags', '+frag_every_frame+empty_moov+default_base_moof', '-flush_packets', '1', 'pipe:4',
+  ]);
+});
+
+t.test('live-edge catch-up', async (t) => {
+  t.same(catchUp({ latency: 2.5, target: 0.9, buffered: 1, rate: 1 }), { kind: 'rate', rate: 1.1 }, 'more than 1 s behind: 1.1x');
+  t.same(catchUp({ latency: 2.5, target: 0.9, buffered: 1, rate: 1.1 }), { kind: 'none' });
+  t.same(catchUp({ latency: 1.0, target: 0.9, buffered: 1, rate: 1.1 }), { kind: 'rate', rate: 1 }, 'back at the target: 1x');
+  t.same(catchUp({ latency: 2.5, target: 0.9, buffered: 0.2, rate: 1.1 }), { kind: 'rate', rate: 1 }, 'never race an empty buffer');
+  t.same(catchUp({ latency: 9, target: 0.9, buffered: 3, rate: 1 }), { kind: 'seek' }, 'far behind: jump to the edge');
+  t.same(catchUp({ latency: 1.5, target: 0.9, buffered: 1, rate: 1 }), { kind: 'none' }, 'within a second: leave it');
+});
