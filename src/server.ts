@@ -134,13 +134,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   let ingest!: RtmpIngest;
   // Low-Latency HLS (latency 'ultra'): one packager per class, kept across ffmpeg restarts and publisher reconnects.
   const llStreams = new LlRegistry();
-  const lowLatencyStream = (req: TranscoderRequest): { attach: LlStream['attach']; finish(): Promise<void> } => {
+  const lowLatencyStream = (req: TranscoderRequest): { partSeconds: number; attach: LlStream['attach']; finish(): Promise<void> } => {
     const stream = llStreams.open(req.channel, req.sessionId, () => new LlStream({
       dir: req.outDir, prefix: req.segmentPrefix, rungs: req.plan.rungs.map((r) => r.name),
       partSeconds: partTargetFor(config['hls.partSeconds'], req.plan.rungs[0]?.fps ?? 30), segmentSeconds: req.plan.segmentSeconds,
       record: req.record, window: 6, log, onWriteError: () => disk.writeFailed(`LL-HLS output of ${req.sessionId}`),
     }));
     return {
+      partSeconds: stream.partTarget,
       attach: (outputs) => stream.attach(outputs),
       finish: async () => {
         await stream.finish();

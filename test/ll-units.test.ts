@@ -223,24 +223,24 @@ t.test('serveLl answers playlists, parts and errors', async (t) => {
 
 t.test('LL ladder arguments (golden)', async (t) => {
   const plan = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', keyframeInterval: 1 }, { profile: ['720p', '360p'], segmentSeconds: 1 });
-  t.same(llFfmpegArgs(plan, { preset: 'veryfast' }), [
+  t.same(llFfmpegArgs(plan, { preset: 'veryfast', partSeconds: 0.3 }), [
     '-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1', '-fflags', '+genpts',
     '-analyzeduration', '1000000', '-f', 'flv', '-i', 'pipe:0',
     '-filter_complex', '[0:v:0]split=1[s1];[s1]scale=640:360,setsar=1[v1]',
     '-map', '0:v:0', '-c:v', 'copy', '-map', '0:a:0', '-c:a', 'copy',
-    '-f', 'mp4', '-movflags', '+frag_every_frame+empty_moov+default_base_moof', '-flush_packets', '1', 'pipe:3',
+    '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '300000', '-flush_packets', '1', 'pipe:3',
     '-map', '[v1]', '-c:v', 'libx264', '-preset:v', 'veryfast', '-profile:v', 'high', '-b:v', '800k', '-maxrate:v', '880k', '-bufsize:v', '1600k',
     '-g:v', '30', '-keyint_min:v', '30', '-sc_threshold:v', '0', '-force_key_frames:v', 'source', '-tune:v', 'zerolatency',
     '-map', '0:a:0', '-c:a', 'copy',
-    '-f', 'mp4', '-movflags', '+frag_every_frame+empty_moov+default_base_moof', '-flush_packets', '1', 'pipe:4',
+    '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '300000', '-flush_packets', '1', 'pipe:4',
   ]);
 });
 
 t.test('live-edge catch-up', async (t) => {
-  t.same(catchUp({ latency: 2.5, target: 0.9, buffered: 1, rate: 1 }), { kind: 'rate', rate: 1.1 }, 'more than 1 s behind: 1.1x');
+  t.same(catchUp({ latency: 2.5, target: 0.9, buffered: 1, rate: 1 }), { kind: 'rate', rate: 1.1 }, 'more than 0.75 s behind: 1.1x');
   t.same(catchUp({ latency: 2.5, target: 0.9, buffered: 1, rate: 1.1 }), { kind: 'none' });
   t.same(catchUp({ latency: 1.0, target: 0.9, buffered: 1, rate: 1.1 }), { kind: 'rate', rate: 1 }, 'back at the target: 1x');
   t.same(catchUp({ latency: 2.5, target: 0.9, buffered: 0.2, rate: 1.1 }), { kind: 'rate', rate: 1 }, 'never race an empty buffer');
   t.same(catchUp({ latency: 9, target: 0.9, buffered: 3, rate: 1 }), { kind: 'seek' }, 'far behind: jump to the edge');
-  t.same(catchUp({ latency: 1.5, target: 0.9, buffered: 1, rate: 1 }), { kind: 'none' }, 'within a second: leave it');
+  t.same(catchUp({ latency: 1.5, target: 0.9, buffered: 1, rate: 1 }), { kind: 'none' }, 'close to the target: leave it');
 });

@@ -1,12 +1,14 @@
 // The ffmpeg arguments of an `ultra` (Low-Latency HLS) ladder: the same one decode and scalers as the classic
-// ladder, but each rung leaves as fragmented MP4 on its own pipe (fd 3, 4, …), one fragment per frame, so our
-// LL-HLS packager can cut parts as soon as frames exist. Pure; golden-tested in test/transcode-args.test.ts.
+// ladder, but each rung leaves as fragmented MP4 on its own pipe (fd 3, 4, …) in fragments of one part each (and a
+// new fragment at every keyframe), so our LL-HLS packager can publish a part the moment ffmpeg flushes it. Pure; golden-tested in test/transcode-args.test.ts.
 
 import { inputArgs, x264Args } from './args.js';
 import type { LadderPlan } from './ladder.js';
 
 export interface LlArgsOptions {
   preset: string;
+  /** The part target (seconds): ffmpeg flushes a fragment once it holds this much. */
+  partSeconds: number;
 }
 
 /** The file descriptor rung i is written to (the child's stdio index). */
@@ -31,9 +33,11 @@ export function llFfmpegArgs(plan: LadderPlan, o: LlArgsOptions): string[] {
     }
     a.push(
       '-f', 'mp4',
-      // One fragment per frame, an empty moov up front (the init segment), offsets relative to each moof so a
-      // part can be cut between any two fragments.
-      '-movflags', '+frag_every_frame+empty_moov+default_base_moof',
+      // An empty moov up front (the init segment), a fragment per part and at each keyframe, offsets relative to
+      // each moof. (One fragment per frame would give every sample its own rounded start time: FLV's millisecond
+      // timestamps then overlap AAC frames by a few samples, and browsers drop the overlapped audio.)
+      '-movflags', '+frag_keyframe+empty_moov+default_base_moof',
+      '-frag_duration', String(Math.round(o.partSeconds * 1e6)),
       '-flush_packets', '1', // every fragment reaches the pipe at once
       `pipe:${llOutputFd(i)}`,
     );

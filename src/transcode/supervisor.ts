@@ -40,7 +40,7 @@ export interface TranscoderOptions {
   /** Told of each unexpected exit, with the plain-language reason (a full disk, a source it cannot read). */
   onFailure?(reason: string): void;
   /** Low-Latency HLS: each rung leaves as fMP4 on its own pipe, handed to this packager on every run. */
-  ll?: { attach(outputs: readonly Readable[]): void; finish(): Promise<void> };
+  ll?: { partSeconds: number; attach(outputs: readonly Readable[]): void; finish(): Promise<void> };
   /** Test seams and the pid file (defaults: real processes and clock, no pid file). */
   spawn?: Spawner;
   clock?: Clock;
@@ -91,7 +91,7 @@ export class Transcoder {
       ffmpegPath: o.ffmpegPath,
       args: ({ restarted }) => {
         for (const r of o.plan.rungs) mkdirSync(`${o.outDir}/${r.name}`, { recursive: true });
-        if (o.ll) return llFfmpegArgs(o.plan, { preset: o.preset });
+        if (o.ll) return llFfmpegArgs(o.plan, { preset: o.preset, partSeconds: o.ll.partSeconds });
         return ffmpegArgs(o.plan, { outDir: o.outDir, record: o.record, resume: this.resume || restarted, preset: o.preset, liveWindow: o.liveWindow, segmentPrefix: o.segmentPrefix });
       },
       stdin: true,

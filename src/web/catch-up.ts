@@ -12,11 +12,11 @@ export interface CatchUpInput {
 
 export type CatchUp = { kind: 'rate'; rate: number } | { kind: 'seek' } | { kind: 'none' };
 
-/** Up to 1.1x while more than 1 s behind the target, back to 1x within 0.25 s of it; a seek beyond 6 s. */
+/** 1.1x once more than 0.75 s behind the target, back to 1x within 0.25 s of it; a seek beyond 6 s. */
 export function catchUp(i: CatchUpInput): CatchUp {
   const behind = i.latency - i.target;
   if (behind > 6) return { kind: 'seek' };
-  if (behind > 1 && i.buffered > 0.3) return i.rate === 1.1 ? { kind: 'none' } : { kind: 'rate', rate: 1.1 };
+  if (behind > 0.75 && i.buffered > 0.3) return i.rate === 1.1 ? { kind: 'none' } : { kind: 'rate', rate: 1.1 };
   // Keep catching up until close to the target, or stop when the buffer runs thin (never stall for speed).
   if (i.rate !== 1 && (behind < 0.25 || i.buffered <= 0.3)) return { kind: 'rate', rate: 1 };
   return { kind: 'none' };

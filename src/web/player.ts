@@ -152,6 +152,7 @@ export class Player {
   load(url: string, opts: { lowLatency?: boolean } = {}): void {
     this.stop();
     this.lowLatency = opts.lowLatency === true;
+    this.el.dataset.lowLatency = this.lowLatency ? 'on' : 'off';
     this.el.classList.remove('idle');
     this.url = url;
     this.loadStarted = performance.now();
@@ -160,7 +161,7 @@ export class Player {
       // Low latency: the target is the playlist's PART-HOLD-BACK (so no liveSyncDurationCount), and the catch-up
       // is ours (hls.js only speeds up with more than 1 s buffered, which an LL player rarely has).
       const hls = this.lowLatency
-        ? new Hls({ enableWorker: true, lowLatencyMode: true, maxLiveSyncPlaybackRate: 1, backBufferLength: 30 })
+        ? new Hls({ enableWorker: true, lowLatencyMode: true, maxLiveSyncPlaybackRate: 1, backBufferLength: 30, liveSyncOnStallIncrease: 0.25 })
         : new Hls({ liveSyncDurationCount: 3, enableWorker: true, lowLatencyMode: false });
       this.hls = hls;
       hls.on(Hls.Events.MANIFEST_PARSED, () => {
@@ -348,7 +349,9 @@ export class Player {
     const v = this.video;
     if (!this.lowLatency || !this.live || !hls || v.paused) return;
     const latency = hls.latency;
-    const target = hls.targetLatency;
+    // The playlist's PART-HOLD-BACK (hls.js's own target grows by a step after every stall).
+    const details = hls.levels[hls.currentLevel]?.details;
+    const target = details?.partHoldBack || hls.targetLatency;
     if (!Number.isFinite(latency) || target === null || !Number.isFinite(target)) return;
     const end = v.buffered.length ? v.buffered.end(v.buffered.length - 1) : v.currentTime;
     const step = catchUp({ latency, target, buffered: end - v.currentTime, rate: v.playbackRate });
@@ -359,5 +362,8 @@ export class Player {
   private showLatency(): void {
     const l = this.hls?.latency;
     this.latency.textContent = this.live && l && Number.isFinite(l) ? `${l.toFixed(1)} s behind` : '';
+    // For tests and support: the measured delay and whether low-latency mode is on.
+    this.el.dataset.latency = this.live && l && Number.isFinite(l) ? l.toFixed(3) : '';
+    this.el.dataset.lowLatency = this.lowLatency ? 'on' : 'off';
   }
 }

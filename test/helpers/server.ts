@@ -23,7 +23,7 @@ export interface TestServer {
   logs: string[];
   base: string;
   rtmp(key: string): string;
-  createChannel(slug: string, opts?: { record?: boolean; ladder?: string[]; latency?: 'standard' | 'low'; overflow?: 'mux' | 'degrade' | 'refuse'; public?: boolean }): { key: string; id: number };
+  createChannel(slug: string, opts?: { record?: boolean; ladder?: string[]; latency?: 'standard' | 'low' | 'ultra'; overflow?: 'mux' | 'degrade' | 'refuse'; public?: boolean }): { key: string; id: number };
   get(path: string, headers?: Record<string, string>): Promise<Response>;
 }
 

@@ -1,6 +1,6 @@
-// Groups one rendition's fMP4 fragments (ffmpeg writes one per frame) into LL-HLS partial segments and whole
-// segments. Cuts only by the video track's decode times: a part ends when the next video frame would make it
-// longer than the part target, a segment ends at the first keyframe once it has reached its target duration.
+// Groups one rendition's fMP4 fragments (ffmpeg flushes one per part target, and at keyframes) into LL-HLS partial
+// segments and whole segments. Cuts only by the video track's decode times: a part ends before a fragment that
+// would make it longer than the part target, a segment ends at the first keyframe once it reached its target.
 // Pure: fragments in, closed parts and segments out; no clock, no I/O.
 
 import { parseMoof } from '../../media/fmp4.js';
@@ -84,12 +84,12 @@ export class PartAssembler {
         this.segStart = t;
       } else if (this.part.start !== undefined) {
         const inSeg = t - this.segStart;
-        const inPart = t - this.part.start;
+        const withThis = t + run.duration / this.o.timescale - this.part.start;
         if ((run.startsWithSync && inSeg >= this.o.segmentTarget - half) || inSeg >= this.o.maxSegment - half) {
           this.closePart(t, out);
           this.closeSegment(t, out);
           this.segStart = t;
-        } else if (inPart >= this.o.partTarget - half) {
+        } else if (withThis > this.o.partTarget + half / 2) {
           this.closePart(t, out);
         }
       }

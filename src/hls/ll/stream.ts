@@ -100,12 +100,15 @@ export class LlStream {
       const splitter = new BoxSplitter();
       let init: Buffer[] = [];
       let moof: Buffer | undefined;
+      let assembler: PartAssembler | undefined;
+      // This run's output ended (ffmpeg exited or was stopped): its open part and segment close with what they hold.
       const closeRun = (): void => {
-        if (io.assembler) this.apply(io, io.assembler.flush());
-        io.assembler = undefined;
+        if (assembler && !this.finished) this.apply(io, assembler.flush());
+        if (io.assembler === assembler) io.assembler = undefined;
+        assembler = undefined;
       };
       out.on('data', (chunk: Buffer) => {
-        if (epoch !== this.epoch || this.finished) return;
+        if (this.finished) return;
         let boxes;
         try {
           boxes = splitter.push(chunk);
@@ -118,10 +121,10 @@ export class LlStream {
           if (box.type === 'ftyp') init = [box.bytes];
           else if (box.type === 'moov') {
             const bytes = Buffer.concat([...init, box.bytes]);
-            this.startRun(io, bytes, epoch);
+            assembler = this.startRun(io, bytes, epoch);
           } else if (box.type === 'moof') moof = box.bytes;
-          else if (box.type === 'mdat' && moof && io.assembler) {
-            this.apply(io, io.assembler.push(moof, box.bytes));
+          else if (box.type === 'mdat' && moof && assembler) {
+            this.apply(io, assembler.push(moof, box.bytes));
             moof = undefined;
           }
         }
@@ -169,16 +172,18 @@ export class LlStream {
     await Promise.all(this.rungs.map((r) => r.writes));
   }
 
-  private startRun(io: RungIo, init: Buffer, epoch: number): void {
+  private startRun(io: RungIo, init: Buffer, epoch: number): PartAssembler | undefined {
     let tracks: TrackInfo[];
     try {
       tracks = parseInit(init);
     } catch (err) {
       this.o.log.error('unreadable LL-HLS init segment from ffmpeg', { rung: io.rendition.name, err });
-      return;
+      return undefined;
     }
     const timing = tracks.find((t) => t.kind === 'video') ?? tracks[0];
-    if (!timing) return;
+    if (!timing) return undefined;
+    // A run that starts while the previous one still had a segment open: close that one first.
+    if (io.assembler) this.apply(io, io.assembler.flush());
     io.tracks = tracks;
     io.rendition.setInit(epoch, init);
     const uri = io.rendition.initUri;
@@ -187,6 +192,7 @@ export class LlStream {
       timingTrack: timing.id, timescale: timing.timescale, partTarget: this.o.partSeconds, segmentTarget: this.o.segmentSeconds,
       maxSegment: Math.max(1, Math.round(this.o.segmentSeconds)) + 0.5, firstMsn: io.rendition.lastMsn + 1,
     });
+    return io.assembler;
   }
 
   private apply(io: RungIo, events: AssemblerEvent[]): void {
