@@ -87,7 +87,7 @@ t.test('wrong arguments exit 2 with a message', async (t) => {
     [['channel', 'create', '-x-'], /unknown option|invalid channel slug/],
     [['channel', 'create', 'math-101'], /already exists/],
     [['channel', 'create', 'x', '--ladder', '4k'], /invalid ladder "4k"/],
-    [['channel', 'create', 'x', '--latency', 'ultra'], /invalid latency profile "ultra": expected one of standard, low/],
+    [['channel', 'create', 'x', '--latency', 'instant'], /invalid latency profile "instant": expected one of standard, low, ultra/],
     [['channel', 'create', 'x', '--overflow', 'drop'], /invalid overflow policy/],
     [['channel', 'create', 'x', '--record', 'maybe'], /invalid record setting "maybe": expected on or off/],
     [['channel', 'update', 'math-101'], /nothing to update/],

@@ -59,3 +59,19 @@ t.test('doctor fails when the database is not migrated, a port is taken or ffmpe
   const j = (JSON.parse(again.stdout) as Report).checks;
   t.equal(j.find((c) => c.name === 'ffmpeg')?.ok, true, 'without the bad path, ffmpeg is found');
 });
+
+t.test('doctor warns when an ultra (LL-HLS) channel is served without HTTPS', async (t) => {
+  const dir = t.testdir();
+  const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) };
+  t.equal(cli(dir, ['channel', 'create', 'calm', '--latency', 'low'], env).code, 0);
+  t.notMatch(cli(dir, ['doctor'], env).stdout, /ll-hls/, 'no LL-HLS channel, no check');
+  t.equal(cli(dir, ['channel', 'create', 'fast', '--latency', 'ultra'], env).code, 0);
+  const plain = cli(dir, ['doctor'], env);
+  t.equal(plain.code, 0, 'a warning, not a failure');
+  t.match(plain.stdout, /^warn  ll-hls https +channel\(s\) fast use latency ultra \(Low-Latency HLS\) but publicUrl is not set: Apple devices play LL-HLS only over HTTPS/m);
+  t.match(plain.stdout, 'docs/ll-hls.md');
+  const http = cli(dir, ['doctor'], { ...env, KMK_PUBLIC_URL: 'http://live.school.example' });
+  t.match(http.stdout, /publicUrl is not HTTPS \(http:\/\/live\.school\.example\)/);
+  const tls = JSON.parse(cli(dir, ['doctor', '--json'], { ...env, KMK_PUBLIC_URL: 'https://live.school.example' }).stdout) as Report;
+  t.match(tls.checks.find((c) => c.name === 'll-hls https'), { ok: true, required: false, detail: '1 ultra channel(s) served at https://live.school.example' });
+});

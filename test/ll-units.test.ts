@@ -172,14 +172,17 @@ t.test('blocking reload: readiness, too far, waiters released together, timeouts
 
   const whole = r.waitFor(0, undefined, 5000);
   r.addPart(part(0, 2), 0);
-  r.addSegment({ msn: 0, duration: 0.9, start: 0, parts: 3 });
+  t.match(r.playlist('a', () => []), /PRELOAD-HINT:TYPE=PART,URI="s_x_0\.3\.m4s"/, 'the hint: the next part of this segment');
+  r.addPart({ ...part(0, 3), duration: 0.1 }, 0);
+  t.match(r.playlist('b', () => []), /PRELOAD-HINT:TYPE=PART,URI="s_x_1\.0\.m4s"/, 'a segment at its target duration: the hint is the next segment\'s first part');
+  r.addSegment({ msn: 0, duration: 1, start: 0, parts: 4 });
   t.equal(await whole, 'changed', 'a finished segment releases requests for it');
   t.equal(r.readiness(0, 7), 'ready', 'any part of a finished segment: the playlist has all of it');
   t.equal(r.lastMsn, 0);
   t.match(r.lookupPart(1, 0), { kind: 'wait' }, 'the hinted next part is held');
   t.match(r.lookupPart(1, 2), { kind: 'none' });
   t.match(r.lookupPart(0, 1), { kind: 'bytes', bytes: Buffer.from('p0.1') });
-  t.equal(r.segment(0)?.toString(), 'p0.0p0.1p0.2', 'a segment is its parts');
+  t.equal(r.segment(0)?.toString(), 'p0.0p0.1p0.2p0.3', 'a segment is its parts');
 });
 
 t.test('the rendition window slides and counts discontinuities that scroll out', async (t) => {
@@ -219,6 +222,11 @@ t.test('serveLl answers playlists, parts and errors', async (t) => {
   t.match(await serveLl(stream, '720p/s_y_0.0.m4s', ''), { kind: 'status', status: 404 }, 'another class\'s part');
   t.match(await serveLl(stream, '720p/s_x_0.m4s', ''), { kind: 'disk' }, 'a segment not in memory falls through to disk');
   t.match(await serveLl(stream, '1080p/index.m3u8', ''), { kind: 'disk' });
+  const t0 = Date.now();
+  t.match(await serveLl(stream, '720p/index.m3u8', '_HLS_msn=1&_HLS_part=0'), { kind: 'status', status: 503 }, 'nothing new: 503 after 3 target durations');
+  const waited = Date.now() - t0;
+  t.ok(waited >= 2900 && waited < 4500, `held ${waited} ms (target duration 1 s)`);
+  t.equal(r.waiting, 0, 'the timed-out request left nothing behind');
 });
 
 t.test('LL ladder arguments (golden)', async (t) => {
@@ -237,10 +245,12 @@ t.test('LL ladder arguments (golden)', async (t) => {
 });
 
 t.test('live-edge catch-up', async (t) => {
-  t.same(catchUp({ latency: 2.5, target: 0.9, buffered: 1, rate: 1 }), { kind: 'rate', rate: 1.1 }, 'more than 0.75 s behind: 1.1x');
-  t.same(catchUp({ latency: 2.5, target: 0.9, buffered: 1, rate: 1.1 }), { kind: 'none' });
+  t.same(catchUp({ latency: 1.9, target: 0.9, buffered: 1.9, rate: 1 }), { kind: 'jump', by: 1 }, 'a second behind with the buffer for it: jump to the target');
+  t.same(catchUp({ latency: 1.9, target: 0.9, buffered: 0.8, rate: 1 }), { kind: 'jump', by: 0.5 }, 'a thinner buffer: jump as far as it allows, keeping 0.3 s');
+  t.same(catchUp({ latency: 1.9, target: 0.9, buffered: 0.5, rate: 1 }), { kind: 'rate', rate: 1.1 }, 'too little to jump: 1.1x');
+  t.same(catchUp({ latency: 1.9, target: 0.9, buffered: 0.5, rate: 1.1 }), { kind: 'none' });
   t.same(catchUp({ latency: 1.0, target: 0.9, buffered: 1, rate: 1.1 }), { kind: 'rate', rate: 1 }, 'back at the target: 1x');
-  t.same(catchUp({ latency: 2.5, target: 0.9, buffered: 0.2, rate: 1.1 }), { kind: 'rate', rate: 1 }, 'never race an empty buffer');
-  t.same(catchUp({ latency: 9, target: 0.9, buffered: 3, rate: 1 }), { kind: 'seek' }, 'far behind: jump to the edge');
-  t.same(catchUp({ latency: 1.5, target: 0.9, buffered: 1, rate: 1 }), { kind: 'none' }, 'close to the target: leave it');
+  t.same(catchUp({ latency: 1.4, target: 0.9, buffered: 0.2, rate: 1.1 }), { kind: 'rate', rate: 1 }, 'never race an empty buffer');
+  t.same(catchUp({ latency: 9, target: 0.9, buffered: 3, rate: 1 }), { kind: 'live' }, 'far behind: to the live edge');
+  t.same(catchUp({ latency: 1.35, target: 0.9, buffered: 1, rate: 1 }), { kind: 'none' }, 'within 0.5 s of the target: leave it');
 });

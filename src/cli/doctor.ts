@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { migrationStatus } from '../store/db.js';
+import { openStore } from '../store/index.js';
 import { statfsFree, type FreeSpace } from '../media/disk.js';
 import { inspectTool, locateTool, type Tool } from '../transcode/locate.js';
 import { contextFor } from './context.js';
@@ -95,6 +96,27 @@ function muxCheck(config: Config): Check {
   };
 }
 
+/** Channels with latency 'ultra' while the public URL is not HTTPS: Apple devices play LL-HLS only over HTTPS. Pure. */
+export function llTlsCheck(publicUrl: string, ultra: readonly string[]): Check | undefined {
+  if (ultra.length === 0) return undefined;
+  const https = publicUrl.startsWith('https://');
+  return {
+    name: 'll-hls https', ok: https, required: false,
+    detail: https
+      ? `${ultra.length} ultra channel(s) served at ${publicUrl}`
+      : `channel(s) ${ultra.slice(0, 5).join(', ')}${ultra.length > 5 ? ', …' : ''} use latency ultra (Low-Latency HLS) but publicUrl is ${publicUrl ? `not HTTPS (${publicUrl})` : 'not set'}: Apple devices play LL-HLS only over HTTPS (HTTP/2 recommended). Put nginx in front as docs/ll-hls.md shows and set publicUrl`,
+  };
+}
+
+function ultraChannels(file: string): string[] {
+  const store = openStore(file, { readonly: true, migrate: false });
+  try {
+    return store.channels.list().filter((c) => c.latency === 'ultra').map((c) => c.slug);
+  } finally {
+    store.close();
+  }
+}
+
 /** True when a kmk-live server answers /healthz on the configured HTTP port (doctor run beside it). */
 async function serverRunning(config: Config): Promise<boolean> {
   const host = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress === '::' ? '[::1]' : config.bindAddress.includes(':') ? `[${config.bindAddress}]` : config.bindAddress;
@@ -115,16 +137,24 @@ async function serverPortCheck(name: string, host: string, port: number, running
 
 export async function runChecks(config: Config): Promise<Check[]> {
   const running = await serverRunning(config);
+  const db = dbCheck(config);
+  let ll: Check | undefined;
+  try {
+    ll = db.ok ? llTlsCheck(config.publicUrl, ultraChannels(config['paths.db'])) : undefined;
+  } catch {
+    ll = undefined; // the database check above already says what is wrong with it
+  }
   return [
     toolCheck('ffmpeg', config),
     toolCheck('ffprobe', config),
     writableCheck('data folder', config['paths.data']),
     writableCheck('media folder', config['paths.media']),
     await diskCheck(config),
-    dbCheck(config),
+    db,
     await serverPortCheck('http port', config.bindAddress, config['http.port'], running),
     await serverPortCheck('rtmp port', config.bindAddress, config['rtmp.port'], running),
     muxCheck(config),
+    ...(ll ? [ll] : []),
   ];
 }
 

@@ -215,7 +215,9 @@ export class Player {
     };
   }
 
+  /** Called on every playlist load (several a second with LL-HLS): only a change of mode touches the speed. */
   private setMode(live: boolean): void {
+    const changed = live !== this.live;
     this.live = live;
     this.el.classList.toggle('is-live', live);
     this.el.classList.toggle('is-replay', !live);
@@ -223,7 +225,7 @@ export class Player {
     this.latency.hidden = !live;
     this.seek.hidden = live;
     this.speed.hidden = live;
-    if (live) {
+    if (live && changed) {
       this.video.playbackRate = 1;
       this.speed.value = '1';
     }
@@ -356,7 +358,8 @@ export class Player {
     const end = v.buffered.length ? v.buffered.end(v.buffered.length - 1) : v.currentTime;
     const step = catchUp({ latency, target, buffered: end - v.currentTime, rate: v.playbackRate });
     if (step.kind === 'rate') v.playbackRate = step.rate;
-    else if (step.kind === 'seek') this.goLive();
+    else if (step.kind === 'jump') v.currentTime += step.by;
+    else if (step.kind === 'live') this.goLive();
   }
 
   private showLatency(): void {

@@ -2,6 +2,7 @@
 // stopped by it. Everything nginx writes stays in the test's folder.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitFor } from './server.js';
@@ -40,9 +41,14 @@ ${body}
   proc.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const exited = new Promise<void>((r) => proc.once('close', () => r()));
   const base = `http://127.0.0.1:${port}`;
+  // Listening is enough (a TLS server does not answer plain HTTP).
+  const listening = (): Promise<boolean> => new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
   await waitFor(`nginx on ${port}`, async () => {
     if (proc.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-    return (await fetch(`${base}/`).catch(() => undefined)) !== undefined;
+    return listening();
   }, 10000);
   return {
     base, port,

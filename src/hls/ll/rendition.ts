@@ -237,7 +237,12 @@ export class LlRendition {
 
   private hintUri(): string | undefined {
     if (this.ended) return undefined;
-    if (this.open) return this.partUri(this.open.msn, this.open.parts.length);
+    if (this.open) {
+      // A segment that already holds its target duration ends at the next keyframe: the next part starts the next one.
+      const held = this.open.parts.reduce((s, p) => s + p.duration, 0);
+      if (held >= this.o.segmentTarget - 0.01) return this.partUri(this.open.msn + 1, 0);
+      return this.partUri(this.open.msn, this.open.parts.length);
+    }
     return this.mapUri ? this.partUri(this.nextMsn, 0) : undefined;
   }
 

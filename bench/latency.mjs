@@ -1,0 +1,220 @@
+// Benchmark (not a test): glass-to-glass latency as a viewer sees it. A synthetic source paints the wall-clock
+// time into every frame (a 32-bit barcode of milliseconds), is pushed over RTMP with x264 like OBS would, goes
+// through the real server (ladder running) and is played by the real watch page in Chromium; the page reads the
+// barcode back from the decoded frames on a canvas and compares it with the clock. Same run, side by side:
+// latency modes ultra, low and standard, and a baseline of ffmpeg writing plain HLS straight from the same source
+// (no server logic: the floor for classic HLS), played by hls.js with the same settings as `low`.
+// Then the cost of held blocking reloads: 10, 100 and 1000 requests waiting for the same part.
+// Usage: npm run bench:latency [-- --seconds 20]
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { loadConfig } from '../dist/config/load.js';
+import { createLogger } from '../dist/log.js';
+import { startServer } from '../dist/server.js';
+import { signJoinToken } from '../dist/auth/join-token.js';
+import { loadJoinSecret } from '../dist/auth/join-secret.js';
+
+const arg = (name, def) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
+const SAMPLE_SECONDS = arg('--seconds', 20);
+const WARMUP_SECONDS = 8;
+const W = 1280;
+const H = 720;
+const FPS = 30;
+const BLOCK = 32; // barcode cell, px (16 px on the 360p rung)
+const EPOCH = Date.now();
+
+const freePort = () => new Promise((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The source: Node paints ms-since-EPOCH into gray frames at 30 fps; ffmpeg encodes them like OBS and pushes. */
+function startSource(outputArgs) {
+  const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error',
+    '-f', 'rawvideo', '-pix_fmt', 'gray', '-s', `${W}x${H}`, '-r', String(FPS), '-i', 'pipe:0',
+    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+    '-g', String(FPS), '-keyint_min', String(FPS), '-sc_threshold', '0', '-b:v', '3000k', '-c:a', 'aac', '-b:a', '128k',
+    ...outputArgs], { stdio: ['pipe', 'ignore', 'inherit'] });
+  ff.stdin.on('error', () => {});
+  const frame = Buffer.alloc(W * H, 96);
+  let n = 0;
+  const t0 = performance.now();
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    const ms = (Date.now() - EPOCH) >>> 0;
+    for (let bit = 0; bit < 32; bit += 1) {
+      const on = (ms >>> (31 - bit)) & 1;
+      const x0 = (bit % 16) * BLOCK;
+      const y0 = Math.floor(bit / 16) * BLOCK;
+      for (let y = y0; y < y0 + BLOCK; y += 1) frame.fill(on ? 235 : 16, y * W + x0, y * W + x0 + BLOCK);
+    }
+    if (ff.stdin.writable) ff.stdin.write(frame);
+    n += 1;
+    setTimeout(tick, Math.max(0, t0 + (n * 1000) / FPS - performance.now()));
+  };
+  tick();
+  return { stop: () => { stopped = true; ff.stdin.end(); ff.kill('SIGKILL'); } };
+}
+
+/** Runs in the page: reads the barcode from the playing video and returns (now - painted) in ms, or null. */
+function readLatency(epoch) {
+  const v = document.querySelector('video');
+  if (!v || v.readyState < 2 || v.videoWidth === 0) return null;
+  const c = (window.__kmkCanvas ??= document.createElement('canvas'));
+  c.width = v.videoWidth;
+  c.height = v.videoHeight;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.drawImage(v, 0, 0);
+  const cell = (32 * v.videoWidth) / 1280;
+  const img = g.getImageData(0, 0, Math.ceil(cell * 16), Math.ceil(cell * 2)).data;
+  const stride = Math.ceil(cell * 16);
+  let ms = 0;
+  for (let bit = 0; bit < 32; bit += 1) {
+    const x = Math.floor((bit % 16) * cell + cell / 2);
+    const y = Math.floor(Math.floor(bit / 16) * cell + cell / 2);
+    const luma = img[(y * stride + x) * 4];
+    ms = (ms * 2) + (luma > 128 ? 1 : 0);
+  }
+  const now = (Date.now() - epoch) >>> 0;
+  const d = now - ms;
+  return d >= 0 && d < 60000 ? d : null;
+}
+
+async function measure(context, url, label) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(url);
+  await page.waitForFunction(() => {
+    const v = document.querySelector('video');
+    return v && v.currentTime > 0.5 && !v.paused;
+  }, undefined, { timeout: 60000 });
+  await page.evaluate(() => {
+    window.__stalls = 0;
+    document.querySelector('video').addEventListener('waiting', () => { window.__stalls += 1; });
+  });
+  await sleep(WARMUP_SECONDS * 1000);
+  await page.evaluate(() => { window.__stalls = 0; });
+  const samples = [];
+  const end = Date.now() + SAMPLE_SECONDS * 1000;
+  while (Date.now() < end) {
+    const d = await page.evaluate(readLatency, EPOCH);
+    if (d !== null) samples.push(d);
+    await sleep(200);
+  }
+  const stalls = await page.evaluate(() => window.__stalls);
+  await page.close();
+  samples.sort((a, b) => a - b);
+  const q = (p) => samples[Math.min(samples.length - 1, Math.floor(samples.length * p))] / 1000;
+  const r = { label, samples: samples.length, p50: q(0.5), p90: q(0.9), stalls };
+  console.log(`${label.padEnd(30)} p50 ${r.p50.toFixed(2)} s   p90 ${r.p90.toFixed(2)} s   (${r.samples} samples, ${stalls} stalls)`);
+  return r;
+}
+
+const results = [];
+const dir = mkdtempSync(join(tmpdir(), 'kmk-bench-latency-'));
+const profile = mkdtempSync(join(tmpdir(), 'kmk-bench-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.KMK_CHROMIUM ?? '/usr/bin/chromium', headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+});
+console.log(`machine: ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, ${SAMPLE_SECONDS} s of samples per mode after ${WARMUP_SECONDS} s of warm-up`);
+console.log('ladder: 720p (copied) + 360p (encoded, veryfast), source 1280x720p30 x264 veryfast zerolatency, 1 s GOP\n');
+
+const httpPort = await freePort();
+const config = loadConfig({
+  env: {
+    KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(httpPort), KMK_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+    KMK_RTMP_PORT: String(await freePort()), KMK_LOG_LEVEL: 'warn', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1',
+  },
+  cwd: dir,
+});
+const server = await startServer(config, { log: createLogger('warn') });
+const base = `http://127.0.0.1:${server.httpPort}`;
+const secret = loadJoinSecret('', config['paths.data']);
+let heldReport;
+for (const latency of ['ultra', 'low', 'standard']) {
+  const slug = `bench-${latency}`;
+  const c = server.store.channels.create({ slug, title: slug, ladder: ['720p', '360p'], latency, record: false, archive: false, overflow: 'degrade', public: true });
+  const key = server.store.streamKeys.rotate(c.id).key;
+  const src = startSource(['-f', 'flv', `rtmp://127.0.0.1:${server.rtmpPort}/live/${key}`]);
+  const token = signJoinToken({ sub: 'bench', name: 'Bench', role: 'learner', channel: slug, exp: Math.floor(Date.now() / 1000) + 3600 }, secret);
+  results.push(await measure(context, `${base}/watch/${slug}?token=${token}`, `${latency} (kmk-live)`));
+  if (latency === 'ultra') heldReport = await heldRequests(base, slug);
+  src.stop();
+  await sleep(3000);
+}
+await server.stop();
+
+// Baseline: the same source, ffmpeg writing plain 1 s HLS itself, served as static files, hls.js as in `low`.
+const hlsDir = join(dir, 'plain');
+const { mkdirSync } = await import('node:fs');
+mkdirSync(hlsDir, { recursive: true });
+const hlsJs = readFileSync(new URL('../node_modules/hls.js/dist/hls.min.js', import.meta.url));
+const page = `<!doctype html><video muted autoplay playsinline style="width:1280px"></video><script src="/hls.js"></script>
+<script>const h = new Hls({ liveSyncDurationCount: 3, lowLatencyMode: false }); h.loadSource('/plain/index.m3u8'); h.attachMedia(document.querySelector('video'));
+h.on(Hls.Events.MANIFEST_PARSED, () => document.querySelector('video').play());</script>`;
+const types = { '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t' };
+const statics = createServer((req, res) => {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === '/') return res.end(page);
+  if (path === '/hls.js') return res.end(hlsJs);
+  try {
+    const body = readFileSync(join(hlsDir, path.replace('/plain/', '')));
+    res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((r) => statics.listen(0, '127.0.0.1', r));
+const src = startSource(['-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments+independent_segments', join(hlsDir, 'index.m3u8')]);
+await sleep(3000);
+results.push(await measure(context, `http://127.0.0.1:${statics.address().port}/`, 'baseline (ffmpeg plain HLS 1 s)'));
+src.stop();
+statics.close();
+await context.close();
+rmSync(profile, { recursive: true, force: true });
+rmSync(dir, { recursive: true, force: true });
+
+const base0 = results.find((r) => r.label.startsWith('baseline'));
+console.log('\nmode                           p50      p90     vs baseline p50');
+for (const r of results) console.log(`${r.label.padEnd(30)} ${r.p50.toFixed(2)} s  ${r.p90.toFixed(2)} s  ${(r.p50 / base0.p50).toFixed(2)}x`);
+const ultra = results[0];
+console.log(`\nultra target: p50 <= 2.0 s ${ultra.p50 <= 2 ? 'MET' : 'MISSED'}, p90 <= 2.5 s ${ultra.p90 <= 2.5 ? 'MET' : 'MISSED'}`);
+if (heldReport) console.log(heldReport);
+process.exit(0);
+
+/** Holds n blocking reloads for the next part of one rendition, and times how they are answered. */
+async function heldRequests(base, slug) {
+  const lines = ['\nheld blocking reloads (all waiting for the same next part of the 360p rung):',
+    'waiters   answered   first..last answer after the part   server CPU per request'];
+  let per10;
+  for (const n of [10, 100, 1000]) {
+    const text = await (await fetch(`${base}/hls/${slug}/360p/index.m3u8`)).text();
+    const m = /PRELOAD-HINT:TYPE=PART,URI="[^"]*_(\d+)\.(\d+)\.m4s"/.exec(text);
+    if (!m) return 'held requests: no preload hint found';
+    const url = `${base}/hls/${slug}/360p/index.m3u8?_HLS_msn=${m[1]}&_HLS_part=${m[2]}`;
+    const cpu0 = process.cpuUsage();
+    const times = await Promise.all(Array.from({ length: n }, () => fetch(url).then(async (r) => { await r.arrayBuffer(); return { ok: r.status === 200, at: performance.now() }; })));
+    const cpu = process.cpuUsage(cpu0);
+    const ok = times.filter((x) => x.ok).length;
+    const at = times.map((x) => x.at).sort((a, b) => a - b);
+    const spread = at[at.length - 1] - at[0];
+    // Client and server share this process: the CPU per request includes the fetch client's own work.
+    const cpuPer = (cpu.user + cpu.system) / 1000 / n;
+    per10 ??= cpuPer;
+    lines.push(`${String(n).padStart(7)}   ${String(ok).padStart(8)}   ${spread.toFixed(1).padStart(10)} ms                      ${cpuPer.toFixed(3)} ms (${(cpuPer / per10).toFixed(2)}x of 10 waiters)`);
+    await sleep(500);
+  }
+  return lines.join('\n');
+}
