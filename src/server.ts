@@ -203,7 +203,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const playbackFacts: PlaybackFacts = {
     live: (slug) => {
       const p = live.playback(slug);
-      return p && p.mode === 'local' && llStreams.get(slug) ? { ...p, lowLatency: true } : p;
+      // Decided by the channel, not by whether the packager exists yet (a page may ask while the class starts).
+      return p && p.mode === 'local' && store.channels.find(slug)?.latency === 'ultra' ? { ...p, lowLatency: true } : p;
     },
     recordingKept: (id) => access(join(vodDir(mediaDir, id), MASTER_PLAYLIST)).then(() => true, () => false),
     archivePlaybackId: (id) => store.mux.sessionMux(id)?.playbackId,

@@ -27,6 +27,12 @@ const playlist = async (path: string): Promise<{ status: number; text: string; m
 
 t.test('an ultra class: LL-HLS playlists, blocking reload, low-latency playback, reconnect, crash, replay', async (t) => {
   const { key } = ts.createChannel('fast', { latency: 'ultra', ladder: ['720p', '360p'], record: true });
+  // The learner opens the page before the class starts (the page asks for playback while the class is starting).
+  const page = await browser.newPage({ width: 1280, height: 800 });
+  t.teardown(() => page.close());
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${ts.base}/watch/fast?token=${token('fast', 'l1')}`);
   let pub = push(ts.rtmp(key), { seconds: 120, size: '1280x720', gop: 30 });
   t.teardown(() => pub.kill('SIGKILL'));
   await waitFor('the master playlist', async () => (await ts.get('/hls/fast/master.m3u8')).status === 200, 30000);
@@ -60,11 +66,6 @@ t.test('an ultra class: LL-HLS playlists, blocking reload, low-latency playback,
   t.equal(part.headers.get('cache-control'), 'public, max-age=31536000, immutable');
   t.equal(part.headers.get('content-type'), 'video/iso.segment');
 
-  const page = await browser.newPage({ width: 1280, height: 800 });
-  t.teardown(() => page.close());
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${ts.base}/watch/fast?token=${token('fast', 'l1')}`);
   await page.waitForFunction(() => {
     const v = document.querySelector('video');
     return !!v && v.currentTime > 1 && !v.paused;

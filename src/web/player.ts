@@ -177,7 +177,8 @@ export class Player {
         if (data.fatal) {
           // The master playlist appears a few seconds after the class starts: keep trying.
           window.clearTimeout(this.retry);
-          this.retry = window.setTimeout(() => this.url && this.load(this.url), 2000);
+          const opts = { lowLatency: this.lowLatency };
+          this.retry = window.setTimeout(() => this.url && this.load(this.url, opts), 2000);
         }
       });
       hls.loadSource(url);
