@@ -172,26 +172,33 @@ if (ultra) console.log(`\nultra target: p50 <= 2.0 s ${ultra.p50 <= 2 ? 'MET' : 
 if (heldReport) console.log(heldReport);
 process.exit(0);
 
-/** Holds n blocking reloads for the next part of one rendition, and times how they are answered. */
+/** Holds n blocking reloads for the next part of one rendition (clients in another process), and times them. */
 async function heldRequests(base, slug) {
-  const lines = ['\nheld blocking reloads (all waiting for the same next part of the 360p rung):',
-    'waiters   answered   first..last answer after the part   server CPU per request'];
+  const { execFile } = await import('node:child_process');
+  const client = new URL('./held-client.mjs', import.meta.url).pathname;
+  const lines = ['\nheld blocking reloads (all waiting for the same next part of the 360p rung; clients in a separate process):',
+    'waiters   answered   first..last answer   server CPU per request (server process, minus its idle CPU)'];
   let per10;
   for (const n of [10, 100, 1000]) {
     const text = await (await fetch(`${base}/hls/${slug}/360p/index.m3u8`)).text();
     const m = /PRELOAD-HINT:TYPE=PART,URI="[^"]*_(\d+)\.(\d+)\.m4s"/.exec(text);
     if (!m) return 'held requests: no preload hint found';
     const url = `${base}/hls/${slug}/360p/index.m3u8?_HLS_msn=${m[1]}&_HLS_part=${m[2]}`;
+    // This process also paints the source's frames: measure its idle CPU over the same time to subtract it.
+    const idle0 = process.cpuUsage();
+    const w0 = performance.now();
+    await sleep(1500);
+    const idlePerMs = ((process.cpuUsage(idle0).user + process.cpuUsage(idle0).system) / 1000) / (performance.now() - w0);
     const cpu0 = process.cpuUsage();
-    const times = await Promise.all(Array.from({ length: n }, () => fetch(url).then(async (r) => { await r.arrayBuffer(); return { ok: r.status === 200, at: performance.now() }; })));
-    const cpu = process.cpuUsage(cpu0);
-    const ok = times.filter((x) => x.ok).length;
-    const at = times.map((x) => x.at).sort((a, b) => a - b);
-    const spread = at[at.length - 1] - at[0];
-    // Client and server share this process: the CPU per request includes the fetch client's own work.
-    const cpuPer = (cpu.user + cpu.system) / 1000 / n;
-    per10 ??= cpuPer;
-    lines.push(`${String(n).padStart(7)}   ${String(ok).padStart(8)}   ${spread.toFixed(1).padStart(10)} ms                      ${cpuPer.toFixed(3)} ms (${(cpuPer / per10).toFixed(2)}x of 10 waiters)`);
+    const t0 = performance.now();
+    const out = await new Promise((resolve, reject) => execFile(process.execPath, [client, url, String(n)], { maxBuffer: 64 << 20 }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout)))));
+    const elapsed = performance.now() - t0;
+    const c = process.cpuUsage(cpu0);
+    const serverMs = Math.max(0, (c.user + c.system) / 1000 - idlePerMs * elapsed);
+    const at = out.at.sort((a, b) => a - b);
+    const perReq = serverMs / n;
+    per10 ??= perReq;
+    lines.push(`${String(n).padStart(7)}   ${String(out.ok).padStart(8)}   ${(at[at.length - 1] - at[0]).toFixed(1).padStart(15)} ms   ${perReq.toFixed(3)} ms (${(perReq / per10).toFixed(2)}x of 10 waiters)`);
     await sleep(500);
   }
   return lines.join('\n');

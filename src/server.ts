@@ -34,6 +34,7 @@ import { LlRegistry } from './hls/ll/registry.js';
 import { LlStream } from './hls/ll/stream.js';
 import { partTargetFor } from './hls/ll/assembler.js';
 import { writeLlMaster } from './hls/ll/master.js';
+import { cdnOrigin } from './hls/cdn.js';
 import { HttpServer, type HttpRequest } from './http/app.js';
 import { authorize, routes } from './http/routes.js';
 import { instructor, webRoutes } from './http/web-routes.js';
@@ -297,6 +298,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     onServed: (kind, owner, rel, bytes) => traffic.served(kind, owner, rel, bytes),
     onBadPlaylist: (path) => disk.writeFailed(path.slice(mediaDir.length + 1)),
     ll: (channel) => llStreams.get(channel),
+    cdnBaseUrl: config['hls.cdnBaseUrl'],
   });
   const status = (): ServerStatus => {
     const snap = live.snapshot();
@@ -319,6 +321,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     get frameAncestors() {
       return frameAncestors();
     },
+    cdnOrigin: cdnOrigin(config['hls.cdnBaseUrl']),
     sessionChannel: (id) => store.sessions.find(id)?.channel,
     playbackToken,
     assets: loadAssets(),

@@ -84,3 +84,44 @@ t.test('the origin serves a changed playlist at once and windows a recording', a
   const vod = String((await origin.serve('vod', 's_0000000000000000/x.m3u8', '')).body);
   t.match(vod, 'not found');
 });
+
+t.test('validators: ETag on every media answer, 304 on revalidation (a CDN edge refreshing what it holds)', async (t) => {
+  const { Origin, entityTag, notModified } = await import('../src/hls/origin.js');
+  const { mkdirSync, writeFileSync, appendFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const media = t.testdir();
+  mkdirSync(join(media, 'live', 'ch', '360p'), { recursive: true });
+  writeFileSync(join(media, 'live', 'ch', '360p', 'index.m3u8'), event(3));
+  writeFileSync(join(media, 'live', 'ch', '360p', 'seg_1.ts'), Buffer.alloc(5000, 1));
+  const origin = new Origin({ mediaDir: media, cacheBytes: 1 << 20, liveWindow: 6 });
+  const seg = await origin.serve('hls', 'ch/360p/seg_1.ts', '');
+  const tag = seg.headers.ETag!;
+  t.match(tag, /^"1388-[\w-]{16}"$/, 'size and identity in the tag');
+  t.equal((await origin.serve('hls', 'ch/360p/seg_1.ts', '')).headers.ETag, tag, 'stable across requests');
+  const again = await origin.serve('hls', 'ch/360p/seg_1.ts', '', undefined, false, { ifNoneMatch: tag });
+  t.equal(again.status, 304);
+  t.equal(String(again.body), '', 'no body');
+  t.equal(again.headers['Cache-Control'], 'public, max-age=31536000, immutable');
+  t.equal((await origin.serve('hls', 'ch/360p/seg_1.ts', '', undefined, false, { ifNoneMatch: '"other"' })).status, 200);
+  const pl = await origin.serve('hls', 'ch/360p/index.m3u8', '');
+  t.equal((await origin.serve('hls', 'ch/360p/index.m3u8', '', undefined, false, { ifNoneMatch: pl.headers.ETag })).status, 304, 'an unchanged playlist');
+  appendFileSync(join(media, 'live', 'ch', '360p', 'index.m3u8'), '#EXTINF:2.000000,\nseg_3.ts\n');
+  t.equal((await origin.serve('hls', 'ch/360p/index.m3u8', '', undefined, false, { ifNoneMatch: pl.headers.ETag })).status, 200, 'a changed playlist is sent again');
+  t.equal(origin.counters.notModified, 2);
+  t.ok(notModified(`W/${tag}, "x"`, tag), 'a weak form of the same tag in a list');
+  t.ok(notModified('*', tag));
+  t.notOk(notModified('', tag));
+  t.not(entityTag('/a', Buffer.from('x'), false), entityTag('/b', Buffer.from('x'), false), 'different segments, different tags');
+  t.match(pl.headers['Access-Control-Expose-Headers'], /ETag/);
+  t.notOk(Object.keys(pl.headers).some((h) => /set-cookie/i.test(h)), 'no cookies on media');
+});
+
+t.test('hls.cdnBaseUrl: media named in playlists comes from the CDN host, playlists stay here', async (t) => {
+  const { mediaOnCdn, cdnOrigin } = await import('../src/hls/cdn.js');
+  const text = '#EXTM3U\n#EXT-X-MAP:URI="s_init0.mp4?pt=a"\n#EXT-X-PART:DURATION=0.3,URI="s_1.0.m4s"\n#EXTINF:2,\nseg_1.ts\n#EXT-X-RENDITION-REPORT:URI="../720p/index.m3u8",LAST-MSN=1,LAST-PART=0\n360p/index.m3u8\nhttps://elsewhere.example/x.ts\n';
+  t.equal(mediaOnCdn(text, 'https://cdn.school.example', '/hls/ch/360p'), '#EXTM3U\n#EXT-X-MAP:URI="https://cdn.school.example/hls/ch/360p/s_init0.mp4?pt=a"\n'
+    + '#EXT-X-PART:DURATION=0.3,URI="https://cdn.school.example/hls/ch/360p/s_1.0.m4s"\n#EXTINF:2,\nhttps://cdn.school.example/hls/ch/360p/seg_1.ts\n'
+    + '#EXT-X-RENDITION-REPORT:URI="../720p/index.m3u8",LAST-MSN=1,LAST-PART=0\n360p/index.m3u8\nhttps://elsewhere.example/x.ts\n');
+  t.equal(cdnOrigin('https://cdn.school.example/base'), 'https://cdn.school.example');
+  t.equal(cdnOrigin(''), '');
+});

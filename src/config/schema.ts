@@ -101,6 +101,11 @@ export const SCHEMA = {
     description: "Who may embed the watch page in a frame (CSP frame-ancestors), e.g. \"'self' https://lms.school.example\".",
     check: (v: string) => (/^[A-Za-z0-9'*:/.\- ]+$/.test(v) ? null : 'a space-separated list of CSP sources'),
   },
+  'hls.cdnBaseUrl': {
+    type: 'string',
+    check: (v: string) => (v === '' || (/^https?:\/\/[A-Za-z0-9.:\-[\]]+(\/[A-Za-z0-9._~\-/]*)?$/.test(v) && !v.endsWith('/')) ? null : 'empty, or an http(s) URL without a trailing slash, e.g. https://cdn.school.example'),
+    description: 'A pull CDN in front of this origin: playlists stay here, every segment and part they name is fetched from this host (same paths). Empty: everything from this box.',
+  },
   'hls.partSeconds': {
     type: 'number', min: 0.1, max: 1,
     description: "Target length of a Low-Latency HLS partial segment (channels with latency 'ultra'), rounded to whole frames. Players hold back three of them.",

@@ -1,11 +1,13 @@
 // The HTTP origin's logic for live and VOD files: path checks, headers, ranges, a bounded in-memory cache of
 // recent segments. No synchronous disk I/O; the HTTP layer only copies the answer onto the socket.
 
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { parseRange, resolveMediaPath } from './paths.js';
 import { liveWindow } from './window.js';
 import { withPlaybackToken } from './playback-token.js';
 import { serveLl, type LlStreamView } from './ll/serve.js';
+import { mediaOnCdn } from './cdn.js';
 
 export interface OriginResponse {
   status: number;
@@ -22,6 +24,8 @@ export interface OriginOptions {
   onServed?(kind: 'hls' | 'vod', owner: string, rel: string, bytes: number): void;
   /** Told when a playlist on disk is empty or cut short (a full disk): the last good one is served instead. */
   onBadPlaylist?(path: string): void;
+  /** `hls.cdnBaseUrl`: media named in playlists is fetched from this host ('' or absent: from here). */
+  cdnBaseUrl?: string;
   /** The live Low-Latency HLS stream of a channel (latency 'ultra'), served from memory. */
   ll?(channel: string): LlStreamView | undefined;
 }
@@ -36,11 +40,27 @@ export function wholePlaylist(raw: Buffer): boolean {
   return raw.length > EXTM3U.length && raw.subarray(0, EXTM3U.length).equals(EXTM3U);
 }
 
+/**
+ * A strong validator for a media answer. Segment, part and init URIs never repeat (they carry the session id), so
+ * their path and size identify the bytes without hashing a megabyte per request; playlists are small and change in
+ * place, so theirs is a hash of the text. Pure.
+ */
+export function entityTag(path: string, body: Buffer, playlist: boolean): string {
+  const h = createHash('sha1').update(playlist ? body : Buffer.from(path)).digest('base64url').slice(0, 16);
+  return `"${body.length.toString(16)}-${h}"`;
+}
+
+/** True when an If-None-Match header names this tag (or is *). Pure. */
+export function notModified(ifNoneMatch: string, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
 export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
   'Access-Control-Allow-Headers': 'Range, Content-Type',
-  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag',
   'Access-Control-Max-Age': '86400',
 };
 
@@ -56,12 +76,12 @@ export class Origin {
    * per segment): a recording's growing playlist is parsed and windowed once per segment, not once per request. */
   private readonly playlists = new Map<string, { mtimeMs: number; size: number; body: Buffer }>();
   private cachedBytes = 0;
-  readonly counters = { requests: 0, cacheHits: 0, notFound: 0, bytesOut: 0, cacheEvictions: 0, stalePlaylists: 0 };
+  readonly counters = { requests: 0, cacheHits: 0, notFound: 0, notModified: 0, bytesOut: 0, cacheEvictions: 0, stalePlaylists: 0 };
 
   constructor(private readonly o: OriginOptions) {}
 
   /** `playbackToken`: copied onto every URI of a served playlist (private channels). */
-  async serve(kind: 'hls' | 'vod', rawPath: string, range: string, playbackToken?: string, head = false, req: { query?: string; signal?: AbortSignal } = {}): Promise<OriginResponse> {
+  async serve(kind: 'hls' | 'vod', rawPath: string, range: string, playbackToken?: string, head = false, req: { query?: string; signal?: AbortSignal; ifNoneMatch?: string } = {}): Promise<OriginResponse> {
     this.counters.requests += 1;
     const r = resolveMediaPath(this.o.mediaDir, kind, rawPath);
     if (!r.ok) {
@@ -96,12 +116,23 @@ export class Origin {
       this.counters.notFound += 1;
       return notFound(404);
     }
+    if (file.playlist && this.o.cdnBaseUrl) {
+      const dir = `/${kind}/${file.owner}${file.rel.includes('/') ? `/${file.rel.slice(0, file.rel.lastIndexOf('/'))}` : ''}`;
+      body = Buffer.from(mediaOnCdn(body.toString('utf8'), this.o.cdnBaseUrl, dir));
+    }
+    const etag = entityTag(file.path, body, file.playlist);
     const headers: Record<string, string> = {
       ...CORS_HEADERS,
       'Content-Type': file.contentType,
       'Cache-Control': cacheControl,
       'Accept-Ranges': 'bytes',
+      ETag: etag,
     };
+    // A CDN (or a player) revalidating what it holds: 304, no body.
+    if (notModified(req.ifNoneMatch ?? '', etag)) {
+      this.counters.notModified += 1;
+      return { status: 304, headers, body: '' };
+    }
     const byteRange = parseRange(range, body.length);
     if (byteRange === 'invalid') return notFound(416, body.length);
     if (byteRange) {

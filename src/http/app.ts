@@ -9,7 +9,7 @@ export interface HttpRequest {
   /** Raw (still percent-encoded) path. */
   path: string;
   query: string;
-  headers: { authorization: string; range: string; origin: string; muxSignature: string };
+  headers: { authorization: string; range: string; origin: string; muxSignature: string; ifNoneMatch?: string };
   /** Request body (POST only), at most MAX_BODY_BYTES. */
   body?: string;
   /** Aborted when the client goes away before the answer (held requests stop waiting). */
@@ -35,7 +35,7 @@ export interface Route {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 201: 'Created', 204: 'No Content', 206: 'Partial Content', 302: 'Found', 303: 'See Other', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
+  200: 'OK', 201: 'Created', 204: 'No Content', 206: 'Partial Content', 302: 'Found', 303: 'See Other', 304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
   404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 416: 'Range Not Satisfiable',
   500: 'Internal Server Error', 503: 'Service Unavailable',
 };
@@ -216,7 +216,10 @@ export class HttpServer {
       method: req.getMethod().toUpperCase(),
       path: req.getUrl(),
       query: req.getQuery() ?? '',
-      headers: { authorization: req.getHeader('authorization'), range: req.getHeader('range'), origin: req.getHeader('origin'), muxSignature: req.getHeader('mux-signature') },
+      headers: {
+        authorization: req.getHeader('authorization'), range: req.getHeader('range'), origin: req.getHeader('origin'),
+        muxSignature: req.getHeader('mux-signature'), ifNoneMatch: req.getHeader('if-none-match'),
+      },
     };
     let aborted = false;
     const gone = new AbortController();
@@ -230,7 +233,8 @@ export class HttpServer {
       res.cork(() => {
         res.writeStatus(`${a.status} ${STATUS_TEXT[a.status] ?? ''}`.trim());
         for (const [k, v] of Object.entries(a.headers ?? {})) res.writeHeader(k, v);
-        if (request.method === 'HEAD') res.endWithoutBody(typeof a.body === 'string' ? Buffer.byteLength(a.body) : a.body?.length ?? 0);
+        if (a.status === 304) res.endWithoutBody(); // never a body (RFC 9110 15.4.5)
+        else if (request.method === 'HEAD') res.endWithoutBody(typeof a.body === 'string' ? Buffer.byteLength(a.body) : a.body?.length ?? 0);
         else res.end(a.body ?? '');
       });
     };

@@ -28,12 +28,13 @@ export function loadAssets(dir = WEB_DIR): Map<string, Asset> {
 }
 
 /** Strict CSP: our own scripts and styles only; media from blobs (MSE); frames only by the configured LMS. */
-export function securityHeaders(frameAncestors: string, formAction = "'self'"): Record<string, string> {
+export function securityHeaders(frameAncestors: string, formAction = "'self'", cdn = ''): Record<string, string> {
+  const media = cdn ? ` ${cdn}` : ''; // hls.cdnBaseUrl: segments come from the CDN host
   return {
     'Content-Security-Policy': [
-      "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "media-src 'self' blob: https://stream.mux.com",
+      "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", `media-src 'self' blob: https://stream.mux.com${media}`,
       // Overflow classes and archived replays play from Mux.
-      "connect-src 'self' ws: wss: https://stream.mux.com https://*.mux.com",
+      `connect-src 'self' ws: wss: https://stream.mux.com https://*.mux.com${media}`,
       "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", `form-action ${formAction}`,
       `frame-ancestors ${frameAncestors}`,
     ].join('; '),
@@ -57,7 +58,7 @@ function documentHead(title: string): string {
 
 export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export function page(kind: 'watch' | 'studio', slug: string, title: string, frameAncestors: string, guests = false): HttpAnswer {
+export function page(kind: 'watch' | 'studio', slug: string, title: string, frameAncestors: string, guests = false, cdn = ''): HttpAnswer {
   const body = `${documentHead(`${title}${kind === 'studio' ? ' — studio' : ''}`)}
 <link rel="manifest" href="/manifest.webmanifest">
 <link rel="stylesheet" href="/assets/app.css">
@@ -68,7 +69,7 @@ export function page(kind: 'watch' | 'studio', slug: string, title: string, fram
 </body>
 </html>
 `;
-  return { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8', ...securityHeaders(frameAncestors) }, body };
+  return { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8', ...securityHeaders(frameAncestors, "'self'", cdn) }, body };
 }
 
 /** The app icon: a play triangle in a rounded square, in the accent colour (served as /favicon.svg and /favicon.ico). */

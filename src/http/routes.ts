@@ -62,7 +62,7 @@ export function routes(deps: RouteDeps): Route[] {
     if (access !== true) {
       return { status: 403, headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' }, body: `${access}\n` };
     }
-    return deps.origin.serve(kind, rest, req.headers.range, pt, req.method === 'HEAD', { query: req.query, signal: req.signal });
+    return deps.origin.serve(kind, rest, req.headers.range, pt, req.method === 'HEAD', { query: req.query, signal: req.signal, ifNoneMatch: req.headers.ifNoneMatch });
   };
   const preflight = (): HttpAnswer => ({ status: 204, headers: CORS_HEADERS });
   return [

@@ -10,6 +10,8 @@ import { ICON_SVG, landing, MANIFEST, page, type Asset } from './pages.js';
 
 export interface WebDeps {
   frameAncestors: string;
+  /** The CDN origin media comes from (hls.cdnBaseUrl), for the pages' CSP; '' when none. */
+  cdnOrigin?: string;
   assets: Map<string, Asset>;
   secret: Buffer;
   channel(slug: string): { id: number; title: string; allowGuests: boolean; public: boolean } | undefined;
@@ -100,7 +102,7 @@ export function webRoutes(d: WebDeps): Route[] {
     const c = slug ? d.channel(slug) : undefined;
     if (!slug || !c) return { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'no such channel\n' };
     if (!d.assets.has(`${kind}.js`)) return { status: 503, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'web assets are not built; run: npm run build\n' };
-    return page(kind, slug, c.title, d.frameAncestors, c.allowGuests);
+    return page(kind, slug, c.title, d.frameAncestors, c.allowGuests, d.cdnOrigin ?? '');
   };
   const icon = (): HttpAnswer => ({ status: 200, headers: { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=86400' }, body: ICON_SVG });
   return [

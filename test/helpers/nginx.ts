@@ -17,9 +17,9 @@ export interface Nginx {
 }
 
 /** `http` is the body of the http {} block; `{{PORT}}` and `{{DIR}}` are filled in. */
-export async function startNginx(dir: string, http: string): Promise<Nginx> {
+export async function startNginx(dir: string, http: string, fixedPort?: number): Promise<Nginx> {
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  const port = fixedPort ?? await freePort();
   const body = http.replace(/\{\{PORT\}\}/g, String(port)).replace(/\{\{DIR\}\}/g, dir);
   const conf = `worker_processes 1;
 error_log ${dir}/error.log warn;
