@@ -1,47 +1,130 @@
-// The /metrics text (Prometheus exposition format): one place that reads every component's counters. Pure over
-// the snapshot it is given; the composition root passes the live components in.
+// /metrics in the Prometheus exposition format, with prom-client (the only module importing it). Every series is read
+// from the components' own counters and snapshots at scrape time (collect callbacks over one snapshot per scrape),
+// so nothing on a hot path calls into this module. Names follow Prometheus conventions: kmk_ prefix, base units,
+// _total on counters. Process metrics (CPU, memory, event loop lag, handles) come from prom-client's defaults.
 
-export interface MetricSources {
-  live: { budget: number; used: number; channels: { channel: string; transcoder?: { restarts: number; crashLoop: boolean; pipe: { droppedBytes: number } } }[] };
-  origin: { requests: number; cacheHits: number; notFound: number; bytesOut: number; stalePlaylists: number };
-  ingest: { rejectedPublishes: number; refusedConnections: number; refusedPlays: number; protocolErrors: number };
-  hub: { connections: number; frames: number; invalid: number; eventsDropped: number; persistFailures: number; persistRetries: number };
-  ws: { sendDropped: number; closedAbnormal: number };
-  disk: { freeBytes: number | null; low: boolean; writeErrors: number };
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+export interface ChannelSource {
+  channel: string;
+  state: string;
+  mode: 'local' | 'mux';
+  viewers: number;
+  /** Bytes received from the publisher so far, and the frame rate it announced. */
+  ingestBytes?: number;
+  ingestFps?: number;
+  transcoder?: { restarts: number; crashLoop: boolean; speed?: number; slow: boolean; cpuMs: number; pipe: { droppedBytes: number } };
+  /** Blocking playlist reloads and hinted parts held for this channel (LL-HLS). */
+  llWaiters?: number;
 }
 
-export function metricsText(m: MetricSources): string {
-  const lines = [
-    `kmk_transcode_budget_pixels_per_second ${m.live.budget}`,
-    `kmk_transcode_used_pixels_per_second ${m.live.used}`,
-    `kmk_live_channels ${m.live.channels.length}`,
-    `kmk_origin_requests_total ${m.origin.requests}`,
-    `kmk_origin_cache_hits_total ${m.origin.cacheHits}`,
-    `kmk_origin_not_found_total ${m.origin.notFound}`,
-    `kmk_origin_bytes_out_total ${m.origin.bytesOut}`,
-    `kmk_origin_stale_playlists_total ${m.origin.stalePlaylists}`,
-    `kmk_ingest_rejected_publishes_total ${m.ingest.rejectedPublishes}`,
-    `kmk_ingest_refused_connections_total ${m.ingest.refusedConnections}`,
-    `kmk_ingest_refused_plays_total ${m.ingest.refusedPlays}`,
-    `kmk_ingest_protocol_errors_total ${m.ingest.protocolErrors}`,
-    `kmk_hub_connections ${m.hub.connections}`,
-    `kmk_hub_frames_total ${m.hub.frames}`,
-    `kmk_hub_invalid_frames_total ${m.hub.invalid}`,
-    `kmk_hub_events_dropped_total ${m.hub.eventsDropped}`,
-    `kmk_hub_send_dropped_total ${m.ws.sendDropped}`,
-    `kmk_hub_closed_abnormal_total ${m.ws.closedAbnormal}`,
-    `kmk_hub_persist_failures_total ${m.hub.persistFailures}`,
-    `kmk_hub_persist_retries_total ${m.hub.persistRetries}`,
-    `kmk_media_disk_low ${m.disk.low ? 1 : 0}`,
-    `kmk_media_write_errors_total ${m.disk.writeErrors}`,
-  ];
-  if (m.disk.freeBytes !== null) lines.push(`kmk_media_disk_free_bytes ${m.disk.freeBytes}`);
-  for (const c of m.live.channels) {
-    const t = c.transcoder;
-    if (!t) continue;
-    lines.push(`kmk_transcoder_restarts_total{channel="${c.channel}"} ${t.restarts}`);
-    lines.push(`kmk_transcoder_crash_loop{channel="${c.channel}"} ${t.crashLoop ? 1 : 0}`);
-    lines.push(`kmk_pipe_dropped_bytes_total{channel="${c.channel}"} ${t.pipe.droppedBytes}`);
+export interface MetricSources {
+  live: { budget: number; used: number; channels: ChannelSource[] };
+  origin: { cacheHits: number; notModified: number; stalePlaylists: number; byStatus: ReadonlyMap<string, { requests: number; bytes: number }> };
+  ingest: { rejectedPublishes: number; refusedConnections: number; refusedPlays: number; protocolErrors: number };
+  hub: { connections: number; frames: number; invalid: number; eventsDropped: number; persistFailures: number; persistRetries: number; persisted: number };
+  ws: { sendDropped: number; closedAbnormal: number; oversize: number };
+  disk: { freeBytes: number | null; low: boolean; writeErrors: number };
+  /** LTI grade passback items waiting to be sent. */
+  ltiOutbox: number;
+}
+
+type Reader = (s: MetricSources) => [Record<string, string>, number][];
+
+export class Metrics {
+  readonly registry = new Registry();
+  private snap?: MetricSources;
+
+  constructor(private readonly read: () => MetricSources) {
+    collectDefaultMetrics({ register: this.registry });
+    const one = (v: (s: MetricSources) => number): Reader => (s) => [[{}, v(s)]];
+    const perChannel = (v: (c: ChannelSource) => number | undefined): Reader => (s) =>
+      s.live.channels.flatMap((c) => {
+        const x = v(c);
+        return x === undefined ? [] : [[{ channel: c.channel }, x] as [Record<string, string>, number]];
+      });
+    this.gauge('kmk_transcode_budget_pixels_per_second', 'Encoded pixels per second this box may spend on ladders.', [], one((s) => s.live.budget));
+    this.gauge('kmk_transcode_used_pixels_per_second', 'Encoded pixels per second the running ladders use.', [], one((s) => s.live.used));
+    this.gauge('kmk_live_channels', 'Classes live now (any state but ended).', [], one((s) => s.live.channels.length));
+    this.gauge('kmk_channel_live', 'A live class: 1 per channel, with its state and where it runs.', ['channel', 'state', 'mode'],
+      (s) => s.live.channels.map((c) => [{ channel: c.channel, state: c.state, mode: c.mode }, 1]));
+    this.gauge('kmk_channel_viewers', 'Learners connected to the class\'s engagement hub.', ['channel'], perChannel((c) => c.viewers));
+    this.counter('kmk_ingest_received_bytes_total', 'Bytes received from the class\'s publisher (rate() gives the ingest bitrate).', ['channel'], perChannel((c) => c.ingestBytes));
+    this.gauge('kmk_ingest_frames_per_second', 'Frame rate the publisher announced.', ['channel'], perChannel((c) => c.ingestFps));
+    this.gauge('kmk_transcoder_speed_ratio', 'Ladder output seconds per wall-clock second over the last 10 s (1 = keeping up).', ['channel'], perChannel((c) => c.transcoder?.speed));
+    this.gauge('kmk_transcoder_slow', 'The ladder has fallen behind real time (1) or not (0).', ['channel'], perChannel((c) => (c.transcoder ? Number(c.transcoder.slow) : undefined)));
+    this.counter('kmk_transcoder_cpu_seconds_total', 'CPU seconds the class\'s ffmpeg ladder used.', ['channel'], perChannel((c) => (c.transcoder ? c.transcoder.cpuMs / 1000 : undefined)));
+    this.counter('kmk_transcoder_restarts_total', 'Unexpected ffmpeg exits that were restarted.', ['channel'], perChannel((c) => c.transcoder?.restarts));
+    this.gauge('kmk_transcoder_crash_loop', 'Several ffmpeg exits within a minute (1).', ['channel'], perChannel((c) => (c.transcoder ? Number(c.transcoder.crashLoop) : undefined)));
+    this.counter('kmk_pipe_dropped_bytes_total', 'Media dropped because ffmpeg did not read fast enough.', ['channel'], perChannel((c) => c.transcoder?.pipe.droppedBytes));
+    this.gauge('kmk_llhls_held_requests', 'Blocking playlist reloads and hinted parts waiting (LL-HLS).', ['channel'], perChannel((c) => c.llWaiters));
+    this.counter('kmk_origin_requests_total', 'HLS and replay requests answered, by kind and status.', ['kind', 'status'],
+      (s) => [...s.origin.byStatus].map(([k, v]) => [labelsOf(k), v.requests]));
+    this.counter('kmk_origin_sent_bytes_total', 'Bytes of HLS and replay answers, by kind and status.', ['kind', 'status'],
+      (s) => [...s.origin.byStatus].map(([k, v]) => [labelsOf(k), v.bytes]));
+    this.counter('kmk_origin_memory_cache_hits_total', 'Segments served from the origin\'s memory.', [], one((s) => s.origin.cacheHits));
+    this.counter('kmk_origin_not_modified_total', 'Revalidations answered 304.', [], one((s) => s.origin.notModified));
+    this.counter('kmk_origin_stale_playlists_total', 'Broken playlists on disk answered with the last good one.', [], one((s) => s.origin.stalePlaylists));
+    this.counter('kmk_ingest_rejected_publishes_total', 'Publishes refused (bad key, channel busy, box full).', [], one((s) => s.ingest.rejectedPublishes));
+    this.counter('kmk_ingest_refused_connections_total', 'RTMP connections refused (too many failures from an address).', [], one((s) => s.ingest.refusedConnections));
+    this.counter('kmk_ingest_refused_plays_total', 'RTMP play requests refused.', [], one((s) => s.ingest.refusedPlays));
+    this.counter('kmk_ingest_protocol_errors_total', 'RTMP connections closed for malformed input.', [], one((s) => s.ingest.protocolErrors));
+    this.gauge('kmk_hub_sockets', 'Open engagement hub WebSockets.', [], one((s) => s.hub.connections));
+    this.counter('kmk_hub_frames_received_total', 'WebSocket frames received by the hub.', [], one((s) => s.hub.frames));
+    this.counter('kmk_hub_invalid_frames_total', 'Frames refused as malformed.', [], one((s) => s.hub.invalid));
+    this.counter('kmk_hub_events_dropped_total', 'Events dropped by the hub\'s bounded queues.', [], one((s) => s.hub.eventsDropped));
+    this.counter('kmk_hub_send_dropped_total', 'Frames not sent because a socket was over its backpressure limit.', [], one((s) => s.ws.sendDropped));
+    this.counter('kmk_hub_backpressure_closes_total', 'Sockets closed abnormally (backpressure, errors).', [], one((s) => s.ws.closedAbnormal));
+    this.counter('kmk_hub_oversize_frames_total', 'Frames over the size limit (socket closed with 1009).', [], one((s) => s.ws.oversize));
+    this.counter('kmk_hub_persisted_total', 'Chat, questions, votes and counters written to SQLite.', [], one((s) => s.hub.persisted));
+    this.counter('kmk_hub_persist_retries_total', 'SQLite writes retried (database busy).', [], one((s) => s.hub.persistRetries));
+    this.counter('kmk_hub_persist_failures_total', 'SQLite writes that failed after their retries.', [], one((s) => s.hub.persistFailures));
+    this.gauge('kmk_lti_outbox_pending', 'LTI grade passback items waiting to be sent.', [], one((s) => s.ltiOutbox));
+    this.gauge('kmk_media_disk_low', 'The media disk is below paths.minFreeMegabytes (1): new classes are refused.', [], one((s) => Number(s.disk.low)));
+    this.gauge('kmk_media_disk_free_bytes', 'Free bytes on the media disk.', [], (s) => (s.disk.freeBytes === null ? [] : [[{}, s.disk.freeBytes]]));
+    this.counter('kmk_media_write_errors_total', 'Failed writes to the media folder.', [], one((s) => s.disk.writeErrors));
   }
-  return lines.join('\n') + '\n';
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text: one snapshot of every component, read once per scrape. */
+  async text(): Promise<string> {
+    this.snap = this.read();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.snap = undefined;
+    }
+  }
+
+  private gauge(name: string, help: string, labelNames: string[], values: Reader): void {
+    const self = this;
+    new Gauge({
+      name, help, labelNames, registers: [this.registry],
+      collect() {
+        this.reset();
+        if (self.snap) for (const [labels, v] of values(self.snap)) this.set(labels, v);
+      },
+    });
+  }
+
+  /** A counter whose total lives in a component: set from it at each scrape (reset, then one increment). */
+  private counter(name: string, help: string, labelNames: string[], values: Reader): void {
+    const self = this;
+    new Counter({
+      name, help, labelNames, registers: [this.registry],
+      collect() {
+        this.reset();
+        if (self.snap) for (const [labels, v] of values(self.snap)) if (v > 0) this.inc(labels, v);
+      },
+    });
+  }
+}
+
+/** "hls 200" → { kind: 'hls', status: '200' }. */
+function labelsOf(key: string): Record<string, string> {
+  const [kind = '', status = ''] = key.split(' ');
+  return { kind, status };
 }

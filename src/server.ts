@@ -58,7 +58,7 @@ import { TrafficCounter } from './reports/traffic.js';
 import { createMuxApi, muxPlaybackUrl, type MuxApi } from './mux/client.js';
 import { Archiver } from './mux/archive.js';
 import { muxOverflow, muxWebhook } from './mux/overflow.js';
-import { metricsText } from './metrics.js';
+import { Metrics } from './metrics.js';
 
 export interface ServerOptions {
   log?: Logger;
@@ -363,15 +363,35 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     costCsv,
     channelSessions: (slug) => (store.channels.find(slug) ? store.sessions.list({ channel: slug, limit: 50 }) : undefined),
   });
+  const metrics = new Metrics(() => {
+    const snap = live.snapshot();
+    return {
+      live: {
+        budget: snap.budget, used: snap.used,
+        channels: snap.channels.map((c) => {
+          const meta = live.publisherMeta(c.channel);
+          const ll = llStreams.get(c.channel);
+          return {
+            channel: c.channel, state: c.state, mode: c.mode, viewers: hub.presence(c.channel),
+            ingestBytes: meta?.inBytes, ingestFps: meta?.fps, transcoder: c.transcoder, llWaiters: ll?.waiting,
+          };
+        }),
+      },
+      origin: { ...origin.counters, byStatus: origin.byStatus },
+      ingest: ingest.counters,
+      hub: { connections: hub.connections, ...hub.counters },
+      ws: http.wsCounters,
+      disk: disk.state(),
+      ltiOutbox: store.lti.pendingCount(),
+    };
+  });
   const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, [...web, ...lti, ...reports, ...routes({
     origin,
     verifyToken,
     status,
     sessions: store.sessions,
-    metrics: () => metricsText({
-      live: live.snapshot(), origin: origin.counters, ingest: ingest.counters,
-      hub: { connections: hub.connections, ...hub.counters }, ws: http.wsCounters, disk: disk.state(),
-    }),
+    metrics: async () => ({ text: await metrics.text(), contentType: metrics.contentType }),
+    metricsToken: config['metrics.token'] || undefined,
     playbackAccess: (kind, owner, pt) => gate.check(kind, owner, pt, Date.now()),
     channelExists: (slug) => store.channels.find(slug) !== undefined,
     joinSecret: secret,

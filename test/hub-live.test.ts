@@ -66,7 +66,7 @@ t.test('a client that stops reading is cut off at the backpressure bound, not bu
   t.pass('the server closed the stalled connection');
   t.equal(teacher.closed, undefined, 'the fast client stays');
   const metrics = await (await ts.get('/metrics')).text();
-  t.match(metrics, /kmk_hub_connections 1/);
+  t.match(metrics, /kmk_hub_sockets 1/);
 });
 
 t.test('join tokens from the CLI and the REST API are accepted by /ws', async (t) => {

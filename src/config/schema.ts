@@ -101,6 +101,10 @@ export const SCHEMA = {
     description: "Who may embed the watch page in a frame (CSP frame-ancestors), e.g. \"'self' https://lms.school.example\".",
     check: (v: string) => (/^[A-Za-z0-9'*:/.\- ]+$/.test(v) ? null : 'a space-separated list of CSP sources'),
   },
+  'metrics.token': {
+    type: 'string', secret: true,
+    description: 'When set, GET /metrics needs "Authorization: Bearer <token>" (for a Prometheus scraping over an untrusted network). Empty: open, as /healthz.',
+  },
   'hls.cdnBaseUrl': {
     type: 'string',
     check: (v: string) => (v === '' || (/^https?:\/\/[A-Za-z0-9.:\-[\]]+(\/[A-Za-z0-9._~\-/]*)?$/.test(v) && !v.endsWith('/')) ? null : 'empty, or an http(s) URL without a trailing slash, e.g. https://cdn.school.example'),

@@ -80,8 +80,21 @@ export class Origin {
 
   constructor(private readonly o: OriginOptions) {}
 
+  /** Requests and bytes answered, by "kind status" (e.g. "hls 200"), for /metrics. */
+  readonly byStatus = new Map<string, { requests: number; bytes: number }>();
+
   /** `playbackToken`: copied onto every URI of a served playlist (private channels). */
   async serve(kind: 'hls' | 'vod', rawPath: string, range: string, playbackToken?: string, head = false, req: { query?: string; signal?: AbortSignal; ifNoneMatch?: string } = {}): Promise<OriginResponse> {
+    const r = await this.answer(kind, rawPath, range, playbackToken, head, req);
+    const key = `${kind} ${r.status}`;
+    const row = this.byStatus.get(key) ?? { requests: 0, bytes: 0 };
+    row.requests += 1;
+    if (!head) row.bytes += typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.length;
+    this.byStatus.set(key, row);
+    return r;
+  }
+
+  private async answer(kind: 'hls' | 'vod', rawPath: string, range: string, playbackToken: string | undefined, head: boolean, req: { query?: string; signal?: AbortSignal; ifNoneMatch?: string }): Promise<OriginResponse> {
     this.counters.requests += 1;
     const r = resolveMediaPath(this.o.mediaDir, kind, rawPath);
     if (!r.ok) {

@@ -1,6 +1,7 @@
 // The route table: health, metrics, HLS/VOD origin, REST API. Each handler parses its input and answers JSON
 // or media; none touches a socket.
 
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Origin } from '../hls/origin.js';
 import { CORS_HEADERS } from '../hls/origin.js';
 import type { ApiTokenInfo, Scope } from '../store/api-tokens.js';
@@ -17,7 +18,10 @@ export interface RouteDeps {
   verifyToken(token: string): ApiTokenInfo | undefined;
   status(): unknown;
   sessions: { list(opts: { channel?: string; limit?: number }): SessionRecord[]; find(id: string): SessionRecord | undefined };
-  metrics(): string;
+  /** The Prometheus exposition text and its content type. */
+  metrics(): Promise<{ text: string; contentType: string }>;
+  /** metrics.token: when set, /metrics needs it as a bearer token. */
+  metricsToken?: string;
   /** true when the request may have this media; else why not (403). */
   playbackAccess(kind: 'hls' | 'vod', owner: string, token: string | undefined): true | string;
 }
@@ -48,6 +52,12 @@ function queryParam(query: string, name: string): string | undefined {
   return undefined;
 }
 
+/** Constant-time comparison of two strings of any length. */
+function safeEqual(a: string, b: string): boolean {
+  const h = (s: string): Buffer => createHash('sha256').update(s).digest();
+  return timingSafeEqual(h(a), h(b));
+}
+
 export function routes(deps: RouteDeps): Route[] {
   const media = (kind: 'hls' | 'vod') => async (req: HttpRequest): Promise<HttpAnswer> => {
     const rest = req.path.slice(kind.length + 2); // strip "/hls/" or "/vod/"
@@ -67,7 +77,15 @@ export function routes(deps: RouteDeps): Route[] {
   const preflight = (): HttpAnswer => ({ status: 204, headers: CORS_HEADERS });
   return [
     { method: 'get', pattern: '/healthz', handler: () => json(200, { status: 'ok' }) },
-    { method: 'get', pattern: '/metrics', handler: () => ({ status: 200, headers: { 'Content-Type': 'text/plain; version=0.0.4' }, body: deps.metrics() }) },
+    {
+      method: 'get', pattern: '/metrics', handler: async (req) => {
+        if (deps.metricsToken && !safeEqual(req.headers.authorization, `Bearer ${deps.metricsToken}`)) {
+          return json(401, { error: 'unauthorized', message: '/metrics needs the bearer token set in metrics.token' }, { 'WWW-Authenticate': 'Bearer' });
+        }
+        const m = await deps.metrics();
+        return { status: 200, headers: { 'Content-Type': m.contentType, 'Cache-Control': 'no-cache' }, body: m.text };
+      },
+    },
     { method: 'get', pattern: '/hls/*', handler: media('hls') },
     { method: 'head', pattern: '/hls/*', handler: media('hls') },
     { method: 'options', pattern: '/hls/*', handler: preflight },

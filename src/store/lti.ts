@@ -218,6 +218,11 @@ export class LtiRepo {
       .run(error.slice(0, 500), nextAt, giveUp ? 'failed' : 'pending', id);
   }
 
+  /** Items still to send (for /metrics). */
+  pendingCount(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM lti_outbox WHERE status = 'pending'").get() as { n: number }).n;
+  }
+
   outbox(opts: { all?: boolean } = {}): OutboxItem[] {
     const sql = opts.all ? 'SELECT * FROM lti_outbox ORDER BY id' : "SELECT * FROM lti_outbox WHERE status != 'done' ORDER BY id";
     return (this.db.prepare(sql).all() as OutboxRow[]).map(toOutbox);

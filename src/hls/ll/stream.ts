@@ -72,6 +72,11 @@ export class LlStream {
     return this.o.partSeconds;
   }
 
+  /** Requests held for this class's parts and playlists, all rungs. */
+  get waiting(): number {
+    return this.rungs.reduce((n, r) => n + r.rendition.waiting, 0);
+  }
+
   rendition(name: string): LlRendition | undefined {
     return this.rungs.find((r) => r.rendition.name === name)?.rendition;
   }
