@@ -245,12 +245,15 @@ t.test('LL ladder arguments (golden)', async (t) => {
 });
 
 t.test('live-edge catch-up', async (t) => {
-  t.same(catchUp({ latency: 1.9, target: 0.9, buffered: 1.9, rate: 1 }), { kind: 'jump', by: 1 }, 'a second behind with the buffer for it: jump to the target');
-  t.same(catchUp({ latency: 1.9, target: 0.9, buffered: 0.8, rate: 1 }), { kind: 'jump', by: 0.5 }, 'a thinner buffer: jump as far as it allows, keeping 0.3 s');
-  t.same(catchUp({ latency: 1.9, target: 0.9, buffered: 0.5, rate: 1 }), { kind: 'rate', rate: 1.1 }, 'too little to jump: 1.1x');
-  t.same(catchUp({ latency: 1.9, target: 0.9, buffered: 0.5, rate: 1.1 }), { kind: 'none' });
-  t.same(catchUp({ latency: 1.0, target: 0.9, buffered: 1, rate: 1.1 }), { kind: 'rate', rate: 1 }, 'back at the target: 1x');
-  t.same(catchUp({ latency: 1.4, target: 0.9, buffered: 0.2, rate: 1.1 }), { kind: 'rate', rate: 1 }, 'never race an empty buffer');
-  t.same(catchUp({ latency: 9, target: 0.9, buffered: 3, rate: 1 }), { kind: 'live' }, 'far behind: to the live edge');
-  t.same(catchUp({ latency: 1.35, target: 0.9, buffered: 1, rate: 1 }), { kind: 'none' }, 'within 0.5 s of the target: leave it');
+  const at = (latency: number, buffered: number, rate = 1, sinceJumpMs = Infinity) => catchUp({ latency, target: 0.9, buffered, rate, sinceJumpMs });
+  t.same(at(2.0, 1.9), { kind: 'jump', by: 0.85 }, 'a second behind with the buffer for it: jump to 0.25 s above the target');
+  t.same(at(2.4, 1.1), { kind: 'jump', by: 0.6 }, 'a thinner buffer: jump as far as it allows, keeping 0.5 s');
+  t.same(at(2.4, 1.1, 1, 4000), { kind: 'rate', rate: 1.1 }, 'at most one jump every 10 s: 1.1x meanwhile');
+  t.same(at(1.9, 0.6), { kind: 'rate', rate: 1.1 }, 'too little to jump: 1.1x');
+  t.same(at(1.6, 1.5), { kind: 'rate', rate: 1.1 }, 'half a second to a second behind: 1.1x, no jump');
+  t.same(at(1.6, 1.5, 1.1), { kind: 'none' });
+  t.same(at(1.0, 1, 1.1), { kind: 'rate', rate: 1 }, 'back at the target: 1x');
+  t.same(at(1.6, 0.2, 1.1), { kind: 'rate', rate: 1 }, 'never race an empty buffer');
+  t.same(at(9, 3), { kind: 'live' }, 'far behind: to the live edge');
+  t.same(at(1.3, 1), { kind: 'none' }, 'within 0.5 s of the target: leave it');
 });

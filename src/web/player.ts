@@ -57,6 +57,7 @@ export class Player {
   readonly video: HTMLVideoElement;
   private hls?: Hls;
   private lowLatency = false;
+  private jumpedAt = -Infinity;
   private readonly quality: HTMLSelectElement;
   private readonly latency: HTMLElement;
   private readonly liveBtn: HTMLButtonElement;
@@ -357,9 +358,12 @@ export class Player {
     const target = details?.partHoldBack || hls.targetLatency;
     if (!Number.isFinite(latency) || target === null || !Number.isFinite(target)) return;
     const end = v.buffered.length ? v.buffered.end(v.buffered.length - 1) : v.currentTime;
-    const step = catchUp({ latency, target, buffered: end - v.currentTime, rate: v.playbackRate });
+    const step = catchUp({ latency, target, buffered: end - v.currentTime, rate: v.playbackRate, sinceJumpMs: performance.now() - this.jumpedAt });
     if (step.kind === 'rate') v.playbackRate = step.rate;
-    else if (step.kind === 'jump') v.currentTime += step.by;
+    else if (step.kind === 'jump') {
+      this.jumpedAt = performance.now();
+      v.currentTime += step.by;
+    }
     else if (step.kind === 'live') this.goLive();
   }
 
