@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { parseRange, resolveMediaPath } from './paths.js';
 import { liveWindow } from './window.js';
-import { withPlaybackToken } from './playback-token.js';
+import { mapUris, withQuery } from './playback-token.js';
 import { serveLl, type LlStreamView } from './ll/serve.js';
-import { mediaOnCdn } from './cdn.js';
+import { cdnUri } from './cdn.js';
 
 export interface OriginResponse {
   status: number;
@@ -112,15 +112,12 @@ export class Origin {
         return { status: a.status, headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' }, body: `${a.message}\n` };
       }
       if (a.kind === 'body') {
-        body = a.playlist && playbackToken ? Buffer.from(withPlaybackToken(a.body.toString('utf8'), playbackToken)) : a.body;
+        body = a.body;
         cacheControl = a.cacheControl;
       }
     }
     if (!body) try {
-      if (file.playlist) {
-        body = await this.playlist(file.path, kind === 'hls' && file.rel.includes('/'));
-        if (playbackToken) body = Buffer.from(withPlaybackToken(body.toString('utf8'), playbackToken));
-      }
+      if (file.playlist) body = await this.playlist(file.path, kind === 'hls' && file.rel.includes('/'));
       else body = await this.segment(file.path);
     } catch (err) {
       if (err instanceof PlaylistUnavailable) {
@@ -129,9 +126,14 @@ export class Origin {
       this.counters.notFound += 1;
       return notFound(404);
     }
-    if (file.playlist && this.o.cdnBaseUrl) {
+    // One pass over the playlist's URIs: the viewer's playback token, then the CDN host for media.
+    const cdn = this.o.cdnBaseUrl;
+    if (file.playlist && (playbackToken || cdn)) {
       const dir = `/${kind}/${file.owner}${file.rel.includes('/') ? `/${file.rel.slice(0, file.rel.lastIndexOf('/'))}` : ''}`;
-      body = Buffer.from(mediaOnCdn(body.toString('utf8'), this.o.cdnBaseUrl, dir));
+      body = Buffer.from(mapUris(body.toString('utf8'), (uri) => {
+        const tokened = playbackToken ? withQuery(uri, playbackToken) : uri;
+        return cdn ? cdnUri(tokened, cdn, dir) : tokened;
+      }));
     }
     const etag = entityTag(file.path, body, file.playlist);
     const headers: Record<string, string> = {
