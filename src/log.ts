@@ -27,3 +27,9 @@ export function createLogger(level: Level, write: (line: string) => void = (l) =
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The same logger with `fields` added to every line (a worker process's number, say). */
+export function withFields(log: Logger, fields: Record<string, unknown>): Logger {
+  const add = (f: (msg: string, x?: Record<string, unknown>) => void) => (msg: string, x: Record<string, unknown> = {}): void => f(msg, { ...fields, ...x });
+  return { debug: add(log.debug), info: add(log.info), warn: add(log.warn), error: add(log.error) };
+}

@@ -3,7 +3,31 @@
 // so nothing on a hot path calls into this module. Names follow Prometheus conventions: kmk_ prefix, base units,
 // _total on counters. Process metrics (CPU, memory, event loop lag, handles) come from prom-client's defaults.
 
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import {
+  AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue,
+} from 'prom-client';
+
+/** Timings observed as they happen (the only metrics not read at scrape time); cheap enough for the message path. */
+export class Timings {
+  readonly fanout = new Histogram({
+    name: 'kmk_hub_fanout_seconds', registers: [],
+    help: 'From an engagement event (chat, question, vote, presence) being made to its batch being handed to this process\'s sockets (includes the Redis hop with hub.backplane).',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
+  });
+  readonly backplaneLag = new Histogram({
+    name: 'kmk_hub_backplane_lag_seconds', registers: [],
+    help: 'From a room owner publishing a batch to Redis to another process receiving it (hub.backplane only).',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  });
+  readonly persistBatch = new Histogram({
+    name: 'kmk_hub_persist_batch_seconds', registers: [],
+    help: 'Time to write one batch of engagement records (chat, votes, attendance) into SQLite.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  });
+  all(): Histogram[] {
+    return [this.fanout, this.backplaneLag, this.persistBatch];
+  }
+}
 
 export interface ChannelSource {
   channel: string;
@@ -16,13 +40,26 @@ export interface ChannelSource {
   transcoder?: { restarts: number; crashLoop: boolean; speed?: number; slow: boolean; cpuMs: number; pipe: { droppedBytes: number } };
   /** Blocking playlist reloads and hinted parts held for this channel (LL-HLS). */
   llWaiters?: number;
+  /** Players that sent a quality beacon in the last minute. */
+  players?: number;
+  /** Seconds since the ladder last wrote a segment (its first rung's playlist); grows when production stalls. */
+  segmentAgeSeconds?: number;
+  /** For classes relayed to Mux: the stream's status as Mux's webhooks last told it, and whether our relay runs. */
+  mux?: { status: string; relaying: boolean };
 }
 
 export interface MetricSources {
   live: { budget: number; used: number; channels: ChannelSource[] };
   origin: { cacheHits: number; notModified: number; stalePlaylists: number; byStatus: ReadonlyMap<string, { requests: number; bytes: number }> };
   ingest: { rejectedPublishes: number; refusedConnections: number; refusedPlays: number; protocolErrors: number };
-  hub: { connections: number; frames: number; invalid: number; eventsDropped: number; persistFailures: number; persistRetries: number; persisted: number };
+  hub: {
+    connections: number; frames: number; invalid: number; eventsDropped: number; persistFailures: number; persistRetries: number; persisted: number;
+    ownedRooms: number; forwarded: number; fannedIn: number; ownerChanges: number;
+    /** With hub.backplane. */
+    backplane?: { connected: boolean; published: number; received: number };
+    /** With hub.backplane on the writer box. */
+    writer?: { active: boolean; written: number; failures: number; backlog: number };
+  };
   ws: { sendDropped: number; closedAbnormal: number; oversize: number };
   disk: { freeBytes: number | null; low: boolean; writeErrors: number };
   /** LTI grade passback items waiting to be sent. */
@@ -35,8 +72,9 @@ export class Metrics {
   readonly registry = new Registry();
   private snap?: MetricSources;
 
-  constructor(private readonly read: () => MetricSources) {
+  constructor(private readonly read: () => MetricSources, timings?: Timings) {
     collectDefaultMetrics({ register: this.registry });
+    for (const h of timings?.all() ?? []) this.registry.registerMetric(h);
     const one = (v: (s: MetricSources) => number): Reader => (s) => [[{}, v(s)]];
     const perChannel = (v: (c: ChannelSource) => number | undefined): Reader => (s) =>
       s.live.channels.flatMap((c) => {
@@ -76,6 +114,20 @@ export class Metrics {
     this.counter('kmk_hub_send_dropped_total', 'Frames not sent because a socket was over its backpressure limit.', [], one((s) => s.ws.sendDropped));
     this.counter('kmk_hub_backpressure_closes_total', 'Sockets closed abnormally (backpressure, errors).', [], one((s) => s.ws.closedAbnormal));
     this.counter('kmk_hub_oversize_frames_total', 'Frames over the size limit (socket closed with 1009).', [], one((s) => s.ws.oversize));
+    this.gauge('kmk_hls_players', 'Players that sent a playback beacon in the last minute.', ['channel'], perChannel((c) => c.players));
+    this.gauge('kmk_hls_segment_age_seconds', 'Seconds since the ladder last wrote a segment (segment production lag).', ['channel'], perChannel((c) => c.segmentAgeSeconds));
+    this.gauge('kmk_mux_relay_state', 'A class relayed to Mux: 1, with Mux\'s stream status and whether our relay process runs.', ['channel', 'status', 'relaying'],
+      (s) => s.live.channels.flatMap((c) => (c.mux ? [[{ channel: c.channel, status: c.mux.status, relaying: String(c.mux.relaying) }, 1] as [Record<string, string>, number]] : [])));
+    this.gauge('kmk_hub_rooms_owned', 'Class rooms whose state this process owns.', [], one((s) => s.hub.ownedRooms));
+    this.counter('kmk_hub_forwarded_total', 'Messages forwarded to the process owning their room (hub.backplane).', [], one((s) => s.hub.forwarded));
+    this.counter('kmk_hub_fanned_in_total', 'Messages from other processes handled by a room this process owns.', [], one((s) => s.hub.fannedIn));
+    this.counter('kmk_hub_owner_changes_total', 'Rooms this process took over (first use, or another process gone).', [], one((s) => s.hub.ownerChanges));
+    this.gauge('kmk_hub_backplane_connected', 'Every process\'s Redis backplane is connected (1) or one is not (0); absent without one.', [],
+      (s) => (s.hub.backplane ? [[{}, Number(s.hub.backplane.connected)]] : []), 'min');
+    this.counter('kmk_hub_backplane_messages_total', 'Messages published to and received from the Redis backplane.', ['direction'],
+      (s) => (s.hub.backplane ? [[{ direction: 'out' }, s.hub.backplane.published], [{ direction: 'in' }, s.hub.backplane.received]] : []));
+    this.gauge('kmk_hub_writer_backlog', 'Engagement records waiting in Redis for the SQLite writer.', [], (s) => (s.hub.writer ? [[{}, s.hub.writer.backlog]] : []));
+    this.gauge('kmk_hub_writer_active', 'This box holds the writer lease (1) or waits (0).', [], (s) => (s.hub.writer ? [[{}, Number(s.hub.writer.active)]] : []));
     this.counter('kmk_hub_persisted_total', 'Chat, questions, votes and counters written to SQLite.', [], one((s) => s.hub.persisted));
     this.counter('kmk_hub_persist_retries_total', 'SQLite writes retried (database busy).', [], one((s) => s.hub.persistRetries));
     this.counter('kmk_hub_persist_failures_total', 'SQLite writes that failed after their retries.', [], one((s) => s.hub.persistFailures));
@@ -89,20 +141,36 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** The exposition text: one snapshot of every component, read once per scrape. */
-  async text(): Promise<string> {
+  /** The exposition text: one snapshot of every component, read once per scrape; `others` (the JSON of worker
+   * processes' registries) are added in, series by series. */
+  async text(others: MetricObjectWithValues<MetricValue<string>>[][] = []): Promise<string> {
+    const mine = await this.json();
+    if (others.length === 0) {
+      this.snap = this.read();
+      try {
+        return await this.registry.metrics();
+      } finally {
+        this.snap = undefined;
+      }
+    }
+    return AggregatorRegistry.aggregate([mine, ...others]).metrics();
+  }
+
+  /** This process's series as JSON (what a worker hands the main process). */
+  async json(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
     this.snap = this.read();
     try {
-      return await this.registry.metrics();
+      return await this.registry.getMetricsAsJSON();
     } finally {
       this.snap = undefined;
     }
   }
 
-  private gauge(name: string, help: string, labelNames: string[], values: Reader): void {
+  /** @param aggregator how the series of worker processes combine with this one's (default: summed) */
+  private gauge(name: string, help: string, labelNames: string[], values: Reader, aggregator: 'sum' | 'min' = 'sum'): void {
     const self = this;
     new Gauge({
-      name, help, labelNames, registers: [this.registry],
+      name, help, labelNames, registers: [this.registry], aggregator,
       collect() {
         this.reset();
         if (self.snap) for (const [labels, v] of values(self.snap)) this.set(labels, v);

@@ -2,8 +2,8 @@
 // starts them, and stops them in reverse. Construction and wiring only: every decision lives in the module that
 // owns it (see docs/architecture.md).
 
-import { availableParallelism } from 'node:os';
-import { mkdirSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import { mkdirSync, statSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createHmac } from 'node:crypto';
@@ -11,7 +11,7 @@ import type { Config } from './config/schema.js';
 import { obsServerUrl, publicBaseUrl } from './config/urls.js';
 import { createLogger, type Logger } from './log.js';
 import { UserError } from './domain/errors.js';
-import { MASTER_PLAYLIST, vodDir } from './domain/media-layout.js';
+import { liveDir, MASTER_PLAYLIST, RUNG_PLAYLIST, vodDir } from './domain/media-layout.js';
 import { openStore, type Store } from './store/index.js';
 import { signPlayback, type PlaybackScope } from './auth/playback-token.js';
 import { loadJoinSecret } from './auth/join-secret.js';
@@ -41,7 +41,9 @@ import { instructor, webRoutes } from './http/web-routes.js';
 import { ltiRoutes } from './http/lti-routes.js';
 import { reportRoutes } from './http/report-routes.js';
 import { loadAssets } from './http/pages.js';
-import { Hub } from './hub/hub.js';
+import type { Hub } from './hub/hub.js';
+import { createHub } from './hub/compose.js';
+import { PersistDrain } from './hub/drain.js';
 import { bindHub } from './hub/socket.js';
 import { mint } from './hub/mint.js';
 import { ToolKeys } from './lti/keys.js';
@@ -58,7 +60,7 @@ import { TrafficCounter } from './reports/traffic.js';
 import { createMuxApi, muxPlaybackUrl, type MuxApi } from './mux/client.js';
 import { Archiver } from './mux/archive.js';
 import { muxOverflow, muxWebhook } from './mux/overflow.js';
-import { Metrics } from './metrics.js';
+import { Metrics, Timings } from './metrics.js';
 
 export interface ServerOptions {
   log?: Logger;
@@ -68,6 +70,8 @@ export interface ServerOptions {
   muxApi?: MuxApi;
   /** Free bytes on the media disk (tests inject a full disk). */
   freeSpace?: (dir: string) => Promise<number>;
+  /** `serve --workers`: share the HTTP port with worker processes and listen for them on this loopback port (0: any). */
+  internalPort?: number;
 }
 
 export interface RunningServer {
@@ -85,6 +89,10 @@ export interface RunningServer {
   rtmpPort: number;
   /** What is live now, where it runs, the budget: for /api/status and `kmk-live status`. */
   status(): ServerStatus;
+  /** The loopback port worker processes forward to (with ServerOptions.internalPort). */
+  internalPort?: number;
+  /** Where /metrics gets the worker processes' series. */
+  setWorkerMetrics(fn: () => Promise<Awaited<ReturnType<Metrics['json']>>[]>): void;
   stop(): Promise<void>;
 }
 
@@ -213,25 +221,21 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   };
 
   // ---- engagement hub -----------------------------------------------------------------------------------------
+  const timings = new Timings();
   const secret = loadJoinSecret(config['hub.joinSecret'], config['paths.data']);
   store.engagement.closeOpenAttendance(Date.now());
-  const hub = new Hub({
-    tickMs: config['hub.tickMs'], flushMs: 250, chatMaxLength: config['hub.chatMaxLength'], chatBurst: config['hub.chatBurst'],
-    chatWindowMs: config['hub.chatWindowSeconds'] * 1000, historySize: 100, presenceEveryMs: 2000, maxQueue: 5000,
-  }, {
-    channelId: (slug) => store.channels.find(slug)?.id,
-    startsAt: (slug) => {
-      const c = store.channels.find(slug);
-      return c ? nextStart(store.classes.list({ channelId: c.id }), Date.now()) ?? c.startsAt : null;
-    },
-    loadRoom: (id, session, n) => store.engagement.loadRoom(id, session, n),
+  const { hub, backplane } = createHub(config, store, {
+    log,
     liveSession: (slug) => {
       const c = live.current(slug);
       return c && c.state !== 'starting' ? c.sessionId : undefined;
     },
-    persist: (ops) => store.engagement.apply(ops),
-    log,
+    observe: { fanout: (s) => timings.fanout.observe(s), lag: (s) => timings.backplaneLag.observe(s), persistBatch: (s) => timings.persistBatch.observe(s) },
   });
+  // With a backplane, engagement records reach SQLite through Redis: this box writes them when hub.writer is on.
+  const drain = config['hub.backplane'] && config['hub.writer'] ? new PersistDrain({
+    url: config['hub.backplane'], log, everyMs: 250, batch: 2000, id: `${hostname()}:${process.pid}`,
+  }, { persist: (ops) => store.engagement.apply(ops), observe: (s) => timings.persistBatch.observe(s) }) : undefined;
 
   // ---- LMS ----------------------------------------------------------------------------------------------------
   const toolBase = publicBaseUrl(config);
@@ -363,6 +367,15 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     costCsv,
     channelSessions: (slug) => (store.channels.find(slug) ? store.sessions.list({ channel: slug, limit: 50 }) : undefined),
   });
+  const segmentAge = (slug: string, rung: string | undefined, ll: LlStream | undefined): number | undefined => {
+    if (ll) return ll.lastSegmentAt === undefined ? undefined : (Date.now() - ll.lastSegmentAt) / 1000;
+    const name = rung?.replace(/ \(copy\)$/, '');
+    try {
+      return name ? (Date.now() - statSync(join(liveDir(mediaDir, slug), name, RUNG_PLAYLIST)).mtimeMs) / 1000 : undefined;
+    } catch {
+      return undefined; // no segment yet
+    }
+  };
   const metrics = new Metrics(() => {
     const snap = live.snapshot();
     return {
@@ -371,38 +384,49 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         channels: snap.channels.map((c) => {
           const meta = live.publisherMeta(c.channel);
           const ll = llStreams.get(c.channel);
+          const channelId = store.channels.find(c.channel)?.id;
+          const mux = c.mode === 'mux' ? { status: store.mux.streamStatus(c.channel)?.status ?? 'unknown', relaying: c.relaying ?? false } : undefined;
           return {
             channel: c.channel, state: c.state, mode: c.mode, viewers: hub.presence(c.channel),
             ingestBytes: meta?.inBytes, ingestFps: meta?.fps, transcoder: c.transcoder, llWaiters: ll?.waiting,
+            players: channelId === undefined ? undefined : store.beacons.playersSince(channelId, Date.now() - 60_000),
+            segmentAgeSeconds: c.mode === 'local' ? segmentAge(c.channel, c.ladder[0], ll) : undefined, mux,
           };
         }),
       },
       origin: { ...origin.counters, byStatus: origin.byStatus },
       ingest: ingest.counters,
-      hub: { connections: hub.connections, ...hub.counters },
+      hub: {
+        connections: hub.connections, ...hub.counters, ownedRooms: hub.ownedRooms,
+        backplane: backplane ? { connected: backplane.connected, published: backplane.counters.published, received: backplane.counters.received } : undefined,
+        writer: drain ? { active: drain.isWriter, written: drain.counters.written, failures: drain.counters.failures, backlog: drain.counters.backlog } : undefined,
+      },
       ws: http.wsCounters,
       disk: disk.state(),
       ltiOutbox: store.lti.pendingCount(),
     };
   });
-  const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log }, [...web, ...lti, ...reports, ...routes({
+  let workerMetrics: () => Promise<Awaited<ReturnType<Metrics['json']>>[]> = async () => [];
+  const allRoutes = [...web, ...lti, ...reports, ...routes({
     origin,
     verifyToken,
     status,
     sessions: store.sessions,
-    metrics: async () => ({ text: await metrics.text(), contentType: metrics.contentType }),
+    metrics: async () => ({ text: await metrics.text(await workerMetrics()), contentType: metrics.contentType }),
     metricsToken: config['metrics.token'] || undefined,
     playbackAccess: (kind, owner, pt) => gate.check(kind, owner, pt, Date.now()),
     channelExists: (slug) => store.channels.find(slug) !== undefined,
     joinSecret: secret,
-  })]);
+  })];
+  const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log, shared: opts.internalPort !== undefined }, allRoutes);
+  // `serve --workers`: the worker processes hand what is not a hub socket to this process on a loopback port.
+  const internal = opts.internalPort !== undefined ? new HttpServer({ host: '127.0.0.1', port: opts.internalPort, log }, allRoutes) : undefined;
   bindHub(http, hub, { secret, allowsGuests: (slug) => store.channels.find(slug)?.allowGuests }, {
     maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
   });
 
   // ---- start, in order ----------------------------------------------------------------------------------------
   await live.start();
-  await hub.start();
   await archiver?.start();
   await passback.start();
   await traffic.start();
@@ -415,7 +439,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   progress.unref();
 
   try {
+    await hub.start(); // fails here, clearly, if hub.backplane names a Redis that does not answer
+    await drain?.start();
     await http.start();
+    await internal?.start();
     await disk.start();
     // The HTTP port is ours, so no other server runs on this data: ffmpeg processes it left are stopped, and the
     // classes it left open were interrupted. Their recordings are closed and kept before ingest starts (a new class
@@ -427,8 +454,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await ingest.start();
   } catch (err) {
     clearInterval(progress);
-    await hub.stop();
+    await hub.stop().catch(() => {});
+    await drain?.stop();
     await http.stop();
+    await internal?.stop();
     await ingest.stop();
     await disk.stop();
     await archiver?.stop();
@@ -442,13 +471,19 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   let stopping: Promise<void> | undefined;
   return {
     config, store, live, ingest, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
+    internalPort: internal?.boundPort,
+    setWorkerMetrics: (fn) => {
+      workerMetrics = fn;
+    },
     stop: () => (stopping ??= (async () => {
       log.info('stopping: no new publishes; closing live classes');
       clearInterval(progress);
       await live.stop();
       await ingest.stop();
       await http.stop();
+      await internal?.stop();
       await hub.stop();
+      await drain?.stop(); // after the hub: the records it queued at its stop are written too
       await disk.stop();
       await archiver?.stop(); // its jobs record where they stand before the store closes
       await passback.stop();

@@ -1,9 +1,15 @@
 // `kmk-live serve`: runs RTMP ingest, transcoding, the HLS origin and the API in one process until SIGTERM/SIGINT.
 
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import type { Config } from '../config/schema.js';
+import { UserError } from '../domain/errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { startWorker } from '../worker.js';
+import { WorkerPool } from './workers.js';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLogger } from '../log.js';
+import { createLogger, withFields } from '../log.js';
 import { startServer, type ServerStatus } from '../server.js';
 import { obsServerUrl as obsServer } from '../config/urls.js';
 import { contextFor } from './context.js';
@@ -16,17 +22,49 @@ export async function writeStatusFile(path: string, status: ServerStatus): Promi
   await rename(path + '.tmp', path);
 }
 
+function parseWorkers(raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 64) throw new UserError(`--workers must be a whole number from 1 to 64 (got "${raw}")`);
+  return n;
+}
+
 export function registerServe(program: Command): void {
   program.command('serve')
     .description('run the server: RTMP ingest, transcoding, HLS origin, REST API (stop with Ctrl-C or SIGTERM)')
-    .addHelpText('after', '\nExample:\n  $ kmk-live serve\n  $ KMK_HTTP_PORT=9090 kmk-live serve --config /etc/kmk/site.json')
-    .action(async (_o: unknown, cmd: Command) => {
+    .option('--workers <n>', 'processes serving HTTP and the hub on the shared port (needs hub.backplane when above 1)', '1')
+    .addOption(new Option('--worker-of <port>').hideHelp())
+    .addOption(new Option('--worker-index <i>').hideHelp())
+    .addHelpText('after', '\nExamples:\n  $ kmk-live serve\n  $ KMK_HTTP_PORT=9090 kmk-live serve --config /etc/kmk/site.json'
+      + '\n  $ KMK_HUB_REDIS_URL=redis://127.0.0.1:6379 kmk-live serve --workers 2')
+    .action(async (o: { workers: string; workerOf?: string; workerIndex?: string }, cmd: Command) => {
       const { config } = contextFor(cmd);
       const log = createLogger(config['log.level']);
       process.on('uncaughtException', (err) => log.error('uncaught exception (contained)', { err: err.stack ?? err.message }));
       process.on('unhandledRejection', (err) => log.error('unhandled rejection (contained)', { err: String(err) }));
-      const server = await startServer(config, { log });
-      log.info('ready', { obs: obsServer(config), hls: `http://${config.publicHost}:${server.httpPort}/hls/<channel>/master.m3u8` });
+      if (o.workerOf !== undefined) return runWorker(config, Number(o.workerOf), withFields(log, { worker: Number(o.workerIndex ?? 0) }));
+      const workers = parseWorkers(o.workers);
+      if (workers > 1 && !config['hub.backplane']) {
+        throw new UserError(`--workers ${workers} needs hub.backplane: the processes share the hub through Redis. `
+          + 'Set KMK_HUB_REDIS_URL=redis://127.0.0.1:6379 (or hub.backplane in the config file); see docs/scaling.md');
+      }
+      const server = await startServer(config, { log, internalPort: workers > 1 ? 0 : undefined });
+      let pool: WorkerPool | undefined;
+      if (workers > 1) {
+        pool = new WorkerPool({
+          count: workers - 1, entry: process.argv[1]!, log,
+          args: (i) => [...process.argv.slice(2), '--workers', '1', '--worker-of', String(server.internalPort), '--worker-index', String(i)],
+        });
+        try {
+          await pool.start();
+        } catch (err) {
+          await pool.stop();
+          await server.stop();
+          throw err;
+        }
+        const p = pool;
+        server.setWorkerMetrics(async () => (await p.metrics()) as Awaited<ReturnType<Metrics['json']>>[]);
+      }
+      log.info('ready', { obs: obsServer(config), hls: `http://${config.publicHost}:${server.httpPort}/hls/<channel>/master.m3u8`, workers });
       const statusPath = join(config['paths.data'], STATUS_FILE);
       let stopped = false;
       let pending: Promise<void> = Promise.resolve();
@@ -43,7 +81,7 @@ export function registerServe(program: Command): void {
         const stop = (signal: string): void => {
           log.info('signal received', { signal });
           clearInterval(timer);
-          void server.stop().then(async () => {
+          void (pool?.stop() ?? Promise.resolve()).then(() => server.stop()).then(async () => {
             stopped = true;
             await pending;
             await rm(statusPath, { force: true });
@@ -53,4 +91,26 @@ export function registerServe(program: Command): void {
         process.once('SIGINT', () => stop('SIGINT'));
       });
     });
+}
+
+/** A worker process: serve until SIGTERM, or until the main process is gone (its IPC channel closes). */
+async function runWorker(config: Config, mainPort: number, log: Logger): Promise<void> {
+  const worker = await startWorker(config, { mainPort, log });
+  process.send?.({ type: 'ready', httpPort: worker.httpPort });
+  process.on('message', (m: { type?: string; id?: number }) => {
+    if (m?.type !== 'metrics') return;
+    void worker.metrics.json().then((json) => process.send?.({ type: 'metrics', id: m.id, json }), () => process.send?.({ type: 'metrics', id: m.id, json: [] }));
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (why: string): void => {
+      log.info('worker stopping', { why });
+      const t0 = Date.now();
+      void worker.stop().then(() => log.info('worker stopped', { ms: Date.now() - t0 }), (err: unknown) => log.error('worker stop failed', { err: String(err) })).then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('disconnect', () => stop('main process gone'));
+  });
+  // Sockets the worker still held keep uWS's loop alive; their clients reconnect to the other processes.
+  process.exit(0);
 }

@@ -69,7 +69,7 @@ function fromEnv(env: NodeJS.ProcessEnv, problems: string[]): Flat {
   const byEnv = new Map(KEYS.map((k) => [envName(k), k]));
   const out: Flat = new Map();
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('KMK_') || name === 'KMK_CONFIG' || raw === undefined) continue;
+    if (!name.startsWith('KMK_') || name === 'KMK_CONFIG' || name === 'KMK_HUB_REDIS_URL' || raw === undefined) continue;
     const key = byEnv.get(name);
     if (!key) {
       problems.push(`config: unknown environment variable ${name} (no such key; see docs/configuration.md)`);
@@ -77,6 +77,7 @@ function fromEnv(env: NodeJS.ProcessEnv, problems: string[]): Flat {
     }
     out.set(key, parseEnvValue(SCHEMA[key], raw));
   }
+  if (!out.has('hub.backplane') && env.KMK_HUB_REDIS_URL) out.set('hub.backplane', env.KMK_HUB_REDIS_URL);
   // Mux's own variable names, when ours are not set.
   if (!out.has('mux.tokenId') && env.MUX_TOKEN_ID) out.set('mux.tokenId', env.MUX_TOKEN_ID);
   if (!out.has('mux.tokenSecret') && env.MUX_TOKEN_SECRET) out.set('mux.tokenSecret', env.MUX_TOKEN_SECRET);

@@ -96,6 +96,15 @@ export const SCHEMA = {
   'hub.tickMs': { type: 'integer', min: 10, max: 1000, description: 'Outgoing room events are batched into one frame per tick of this length.' },
   'hub.maxBackpressureBytes': { type: 'integer', min: 16384, max: 67108864, description: 'Bytes queued for one slow client before it is disconnected.' },
   'hub.idleTimeoutSeconds': { type: 'integer', min: 8, max: 960, description: 'A socket silent this long is closed (pings are sent automatically).' },
+  'hub.backplane': {
+    type: 'string',
+    description: 'Redis URL (redis://host:port/db or rediss://) that spreads the hub over processes and boxes (also read from KMK_HUB_REDIS_URL); empty: one process, no Redis. See docs/scaling.md.',
+    check: (v: string) => (v === '' || /^rediss?:\/\/[^\s]+$/.test(v) ? null : 'a redis:// or rediss:// URL, or empty'),
+  },
+  'hub.writer': {
+    type: 'boolean',
+    description: 'With hub.backplane: this box writes the engagement records queued in Redis into its SQLite file. Exactly one box should (a second one waits).',
+  },
   'web.frameAncestors': {
     type: 'string', nonEmpty: true,
     description: "Who may embed the watch page in a frame (CSP frame-ancestors), e.g. \"'self' https://lms.school.example\".",

@@ -17,6 +17,8 @@ export interface HttpRequest {
 }
 
 export const MAX_BODY_BYTES = 16 * 1024;
+/** uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT: no SO_REUSEPORT, so a second server on the port fails to start. */
+const LISTEN_EXCLUSIVE_PORT = 1;
 
 export interface HttpAnswer {
   status: number;
@@ -37,13 +39,15 @@ export interface Route {
 const STATUS_TEXT: Record<number, string> = {
   200: 'OK', 201: 'Created', 204: 'No Content', 206: 'Partial Content', 302: 'Found', 303: 'See Other', 304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
   404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 416: 'Range Not Satisfiable',
-  500: 'Internal Server Error', 503: 'Service Unavailable',
+  500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
 };
 
 export interface HttpServerOptions {
   host: string;
   port: number;
   log: Logger;
+  /** Share the port with other processes (SO_REUSEPORT: `serve --workers`); otherwise it is exclusively ours. */
+  shared?: boolean;
 }
 
 export interface WsConn<U> {
@@ -85,7 +89,9 @@ export class HttpServer {
   constructor(private readonly o: HttpServerOptions, routes: Route[]) {
     this.app = uWS.App();
     for (const r of routes) this.app[r.method](r.pattern, (res, req) => this.handle(res, req, r.handler, r.maxBodyBytes ?? MAX_BODY_BYTES));
-    this.app.any('/*', (res, req) => this.handle(res, req, () => json(404, { error: 'not_found', message: 'no such path' })));
+    if (!routes.some((r) => r.method === 'any' && r.pattern === '/*')) {
+      this.app.any('/*', (res, req) => this.handle(res, req, () => json(404, { error: 'not_found', message: 'no such path' })));
+    }
   }
 
   private nextConnId = 1;
@@ -196,7 +202,9 @@ export class HttpServer {
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.app.listen(this.o.host, this.o.port, (socket) => {
+      // uWS takes (host, port, options, cb) at run time; its typings only list the form without a host.
+      const listen = this.app.listen as unknown as (host: string, port: number, options: number, cb: (s: uWS.us_listen_socket | false) => void) => void;
+      listen.call(this.app, this.o.host, this.o.port, this.o.shared ? 0 : LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (!socket) return reject(new Error(`HTTP port ${this.o.host}:${this.o.port} is not available (in use?)`));
         this.listenSocket = socket;
         this.boundPort = uWS.us_socket_local_port(socket as unknown as uWS.us_socket);

@@ -31,7 +31,7 @@ export interface LtiRouteDeps {
   scheduled(k: ScheduledClass): void;
 }
 
-const LAUNCH_BODY_BYTES = 64 * 1024;
+export const LAUNCH_BODY_BYTES = 64 * 1024;
 
 function readJson(body: string | undefined): Record<string, unknown> | string {
   try {

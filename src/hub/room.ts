@@ -112,6 +112,16 @@ export class Room {
     let conns = this.connsByUser.get(m.userId);
     if (!conns) this.connsByUser.set(m.userId, (conns = new Set()));
     conns.add(m.connId);
+    return this.welcome(m);
+  }
+
+  /** The welcome again for a member (after the hub's owner changed or Redis came back: it carries what was missed). */
+  rejoin(connId: number): ServerMsg {
+    const m = this.members.get(connId);
+    return m ? this.welcome(m) : { v: 1, t: 'error', code: 'internal', message: 'not in this room' };
+  }
+
+  private welcome(m: Member): ServerMsg {
     const mine = {
       questionVotes: [...this.questions.values()].filter((q) => q.voters.has(m.userId)).map((q) => q.id),
       pollVotes: Object.fromEntries([...this.polls.values()].filter((p) => p.votes.has(m.userId)).map((p) => [p.view.id, p.votes.get(m.userId)!])),

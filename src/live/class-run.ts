@@ -119,6 +119,8 @@ export interface RunView {
   slow: boolean;
   notes: string[];
   transcoder?: TranscoderStatus;
+  /** Mux overflow: whether our relay process to Mux runs now. */
+  relaying?: boolean;
 }
 
 const SEGMENT_SECONDS = { standard: 2, low: 1, ultra: 1 } as const;
@@ -194,6 +196,7 @@ export class ClassRun {
       slow: this.slow,
       notes: [...this.notes],
       transcoder: this.transcoder?.status(),
+      ...(this.mode === 'mux' ? { relaying: Boolean(this.relay) } : {}),
     };
   }
 

@@ -27,6 +27,11 @@ export class BeaconRepo {
       .run(b.channelId, b.sessionId, b.userId, b.at, b.startupMs, b.rebuffers, b.rebufferMs, b.playedMs, b.bitrate, b.rendition, b.latencyMs, JSON.stringify(b.errors));
   }
 
+  /** Distinct players of a channel that sent a beacon since `at` (ms): the HLS audience for /metrics. */
+  playersSince(channelId: number, at: number): number {
+    return (this.db.prepare('SELECT COUNT(DISTINCT user_id) AS n FROM beacons WHERE channel_id = ? AND at >= ?').get(channelId, at) as { n: number }).n;
+  }
+
   forSession(sessionId: string): Beacon[] {
     return (this.db.prepare('SELECT * FROM beacons WHERE session_id = ? ORDER BY at').all(sessionId) as Record<string, unknown>[]).map((r) => ({
       channelId: r.channel_id as number, sessionId: r.session_id as string, userId: r.user_id as string, at: r.at as number,

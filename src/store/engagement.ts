@@ -7,7 +7,9 @@ import type { Db } from './db.js';
 
 export type AttendanceOp =
   | { op: 'attend'; key: string; userId: string; name: string; role: Role; sessionId: string | null; at: number }
-  | { op: 'leave'; key: string; at: number };
+  | { op: 'leave'; key: string; at: number }
+  /** A new hub owner took the room: intervals a previous owner left open end here. */
+  | { op: 'close_open'; at: number };
 
 export type EngagementOp = (PersistOp | AttendanceOp) & { channelId: number };
 
@@ -43,6 +45,7 @@ export class EngagementRepo {
                         ON CONFLICT(channel_id, user_id) DO UPDATE SET until = excluded.until`),
       attend: db.prepare('INSERT OR IGNORE INTO attendance (key, channel_id, session_id, user_id, name, role, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       leave: db.prepare('UPDATE attendance SET left_at = ? WHERE key = ?'),
+      closeOpen: db.prepare('UPDATE attendance SET left_at = ? WHERE left_at IS NULL AND channel_id = ? AND joined_at <= ?'),
       reaction: db.prepare(`INSERT INTO engagement_counts (session_id, user_id, reactions) VALUES (?, ?, ?)
                             ON CONFLICT(session_id, user_id) DO UPDATE SET reactions = reactions + excluded.reactions`),
       hand: db.prepare(`INSERT INTO engagement_counts (session_id, user_id, hands) VALUES (?, ?, ?)
@@ -83,6 +86,9 @@ export class EngagementRepo {
             break;
           case 'leave':
             st.leave.run(o.at, o.key);
+            break;
+          case 'close_open':
+            st.closeOpen.run(o.at, o.channelId, o.at);
             break;
         }
       }

@@ -52,6 +52,8 @@ export class LlStream {
   private readonly rungs: RungIo[];
   private epoch = -1;
   private version = 0;
+  /** Wall-clock ms of the newest complete segment (any rung), for /metrics. */
+  lastSegmentAt?: number;
   /** Wall-clock ms at media time zero of the current epoch. */
   private anchor?: number;
   private readyWaiters: (() => void)[] = [];
@@ -210,6 +212,7 @@ export class LlStream {
       } else {
         const seg = io.rendition.addSegment(e.segment);
         if (seg) this.store(io, seg);
+        if (seg) this.lastSegmentAt = this.now();
       }
       this.version += 1;
     }

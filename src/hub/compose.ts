@@ -1,0 +1,38 @@
+// Builds the hub the same way in the main process and in `serve --workers` processes: options from the config,
+// reads from the store, and the Redis backplane when hub.backplane is set.
+
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import { nextStart } from '../classes/resolve.js';
+import { Hub, type HubDeps } from './hub.js';
+import { RedisBackplane } from './redis-backplane.js';
+
+export interface HubParts {
+  log: Logger;
+  /** The live session of a channel, if a class is on (the main process knows from its live classes). */
+  liveSession(slug: string): string | undefined;
+  observe?: HubDeps['observe'];
+}
+
+export function createHub(config: Config, store: Store, p: HubParts): { hub: Hub; backplane?: RedisBackplane } {
+  const url = config['hub.backplane'];
+  const backplane = url ? new RedisBackplane({ url, log: p.log }) : undefined;
+  const hub = new Hub({
+    tickMs: config['hub.tickMs'], flushMs: 250, chatMaxLength: config['hub.chatMaxLength'], chatBurst: config['hub.chatBurst'],
+    chatWindowMs: config['hub.chatWindowSeconds'] * 1000, historySize: 100, presenceEveryMs: 2000, maxQueue: 5000,
+  }, {
+    channelId: (slug) => store.channels.find(slug)?.id,
+    startsAt: (slug) => {
+      const c = store.channels.find(slug);
+      return c ? nextStart(store.classes.list({ channelId: c.id }), Date.now()) ?? c.startsAt : null;
+    },
+    loadRoom: (id, session, n) => store.engagement.loadRoom(id, session, n),
+    liveSession: p.liveSession,
+    persist: (ops) => store.engagement.apply(ops),
+    log: p.log,
+    backplane,
+    observe: p.observe,
+  });
+  return { hub, backplane };
+}
