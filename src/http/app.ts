@@ -95,6 +95,8 @@ export class HttpServer {
   }
 
   private nextConnId = 1;
+  /** Open WebSockets, closed at stop (uWS keeps the process alive while any is open). */
+  private readonly sockets = new Set<uWS.WebSocket<unknown>>();
   readonly wsCounters = { sendDropped: 0, closedAbnormal: 0, oversize: 0 };
 
   /** Adds a WebSocket route; handlers see only WsConn, never uWS objects. Call before start(). */
@@ -149,6 +151,7 @@ export class HttpServer {
           close: (code, reason) => ws.end(code, reason),
         };
         data.conn = conn;
+        this.sockets.add(ws as uWS.WebSocket<unknown>);
         this.guard(() => h.open(conn));
       },
       message: (ws, message, isBinary) => {
@@ -170,6 +173,7 @@ export class HttpServer {
         this.guard(() => h.message(conn, text));
       },
       close: (ws, code) => {
+        this.sockets.delete(ws as uWS.WebSocket<unknown>);
         const conn = ws.getUserData().conn;
         if (code === 1006) this.wsCounters.closedAbnormal += 1; // includes clients cut off for backpressure
         // The socket is gone: a WsConn must not touch it any more.
@@ -213,9 +217,18 @@ export class HttpServer {
     });
   }
 
+  /** Stops listening and closes every WebSocket (1001: clients reconnect elsewhere or when the server is back). */
   async stop(): Promise<void> {
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
+    for (const ws of [...this.sockets]) {
+      try {
+        ws.end(1001, 'server shutting down');
+      } catch {
+        // already closed
+      }
+    }
+    this.sockets.clear();
   }
 
   private handle(res: uWS.HttpResponse, req: uWS.HttpRequest, handler: Handler, maxBody = MAX_BODY_BYTES): void {

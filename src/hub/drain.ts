@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { EngagementOp } from '../store/engagement.js';
-import { connectRedis, KEYS } from './redis-backplane.js';
+import { closeRedis, connectRedis, KEYS } from './redis-backplane.js';
 
 export interface DrainOptions {
   url: string;
@@ -49,16 +49,13 @@ export class PersistDrain {
     clearInterval(this.timer);
     const bounded = (p: Promise<unknown> | undefined): Promise<unknown> => Promise.race([p, new Promise((r) => setTimeout(r, 3000).unref())]);
     await bounded(this.running);
-    if (this.redis?.status !== 'ready') {
-      this.redis?.disconnect();
-      return;
-    }
+    if (this.redis?.status !== 'ready') return closeRedis(this.redis);
     for (let i = 0; i < 5 && this.writer; i++) {
       this.retryAt = 0;
       if ((await this.round()) === 0) break;
     }
     if (this.writer) await this.redis?.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, KEYS.writer, this.o.id).catch(() => {});
-    await this.redis?.quit().catch(() => {});
+    await closeRedis(this.redis);
   }
 
   get isWriter(): boolean {

@@ -66,6 +66,13 @@ export async function connectRedis(url: string, name: string, timeoutMs: number,
   return client;
 }
 
+/** QUIT (bounded to 1 s), then drop the socket whatever state the client is in, so nothing reconnects. */
+export async function closeRedis(client: Redis | undefined): Promise<void> {
+  if (!client) return;
+  if (client.status === 'ready') await Promise.race([client.quit().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+  client.disconnect(false);
+}
+
 /** The URL without its password, for messages. */
 export const redact = (url: string): string => url.replace(/\/\/([^@/]*)@/, '//<credentials>@');
 
@@ -118,7 +125,7 @@ export class RedisBackplane implements Backplane {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([this.cmd?.quit(), this.sub?.quit()]);
+    await Promise.all([closeRedis(this.cmd), closeRedis(this.sub)]);
   }
 
   async claim(slug: string): Promise<boolean> {
