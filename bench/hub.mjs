@@ -1,10 +1,13 @@
 // Benchmark (not a test): one class, N WebSocket clients on loopback driven from separate load-generator
 // processes; S chatters send R chat msgs/s in total plus reactions. Runs the same load, in the same run, against
 // our hub, a naive `ws` server and a bare uWS publisher, and prints delivery latency, loss, server CPU and RSS.
-// Usage: npm run bench:hub [-- --quick]
+// With `-- --workers N --backplane redis` it runs the same load against our hub as `serve --workers N` on a
+// redis-server started here (Debian's, on a loopback port), side by side with the single process, and counts
+// the CPU of every server process plus Redis's.
+// Usage: npm run bench:hub [-- --quick] [-- --workers 2 --backplane redis]
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect as connectTcp, createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +15,15 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const quick = process.argv.includes('--quick');
+const argOf = (name) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const WORKERS = Number(argOf('--workers') ?? 1);
+const BACKPLANE = argOf('--backplane');
+if (!Number.isInteger(WORKERS) || WORKERS < 1 || WORKERS > 16) throw new Error('--workers must be 1..16');
+if (WORKERS > 1 && BACKPLANE !== 'redis') throw new Error('--workers above 1 needs --backplane redis');
+const MULTI = `ours ×${WORKERS} + redis`;
 const GENERATORS = 4;
 const SECRET = 'bench-secret-'.padEnd(48, 'x');
 
@@ -20,23 +32,50 @@ const freePort = () => new Promise((resolve) => {
   s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const procStat = (pid) => {
+const procStat1 = (pid) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const cpu = (Number(stat[11]) + Number(stat[12])) / 100; // utime + stime, clock ticks at 100 Hz
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
   return { cpu, rssKb };
 };
+/** CPU and RSS summed over a server's processes (main process, workers, redis-server). */
+const procStat = (pids) => pids.map(procStat1).reduce((a, b) => ({ cpu: a.cpu + b.cpu, rssKb: a.rssKb + b.rssKb }), { cpu: 0, rssKb: 0 });
+const childrenOf = (pid) => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((n) => {
+  try {
+    const st = readFileSync(`/proc/${n}/stat`, 'utf8');
+    return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+  } catch {
+    return false;
+  }
+}).map(Number);
+
+async function startRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'kmk-hubbench-redis-'));
+  const proc = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => {
+      const s = connectTcp(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (up) break;
+    await sleep(100);
+  }
+  return { url: `redis://127.0.0.1:${port}`, pid: proc.pid, stop: () => { proc.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); } };
+}
 
 async function startServer(kind) {
   const httpPort = await freePort();
   let proc;
   let dir;
-  if (kind === 'ours') {
+  let redis;
+  if (kind === 'ours' || kind === MULTI) {
     dir = mkdtempSync(join(tmpdir(), 'kmk-hubbench-'));
+    redis = kind === MULTI ? await startRedis() : undefined;
     const env = { ...process.env, KMK_HTTP_PORT: String(httpPort), KMK_RTMP_PORT: String(await freePort()), KMK_BIND_ADDRESS: '127.0.0.1',
-      KMK_HUB_JOIN_SECRET: SECRET, KMK_LOG_LEVEL: 'warn' };
+      KMK_HUB_JOIN_SECRET: SECRET, KMK_LOG_LEVEL: 'warn', ...(redis ? { KMK_HUB_REDIS_URL: redis.url } : {}) };
     execFileSync(process.execPath, [join(root, 'bin/kmk-live'), 'channel', 'create', 'bench'], { cwd: dir, env, stdio: 'ignore' });
-    proc = spawn(process.execPath, [join(root, 'bin/kmk-live'), 'serve'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    proc = spawn(process.execPath, [join(root, 'bin/kmk-live'), 'serve', '--workers', String(redis ? WORKERS : 1)], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
   } else {
     proc = spawn(process.execPath, [join(here, 'hub-servers.mjs'), kind, String(httpPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
@@ -46,7 +85,22 @@ async function startServer(kind) {
     } catch { /* not up yet */ }
     await sleep(100);
   }
-  return { proc, base: `ws://127.0.0.1:${httpPort}`, stop: () => { proc.kill('SIGKILL'); if (dir) rmSync(dir, { recursive: true, force: true }); } };
+  let workers = [];
+  for (let i = 0; i < 100 && redis && workers.length < WORKERS - 1; i++) {
+    await sleep(100);
+    workers = childrenOf(proc.pid);
+  }
+  const pids = [proc.pid, ...workers, ...(redis ? [redis.pid] : [])];
+  return {
+    proc, pids, base: `ws://127.0.0.1:${httpPort}`,
+    stop: () => {
+      for (const p of pids) {
+        try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      }
+      redis?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function percentile(hist, total, p) {
@@ -59,11 +113,11 @@ function percentile(hist, total, p) {
 async function run(kind, load) {
   const server = await startServer(kind);
   await sleep(300);
-  const before = procStat(server.proc.pid);
+  const before = procStat(server.pids);
   const gens = [];
   const per = Math.ceil(load.clients / GENERATORS);
   for (let g = 0; g < GENERATORS; g++) {
-    const plan = { kind, base: server.base, channel: 'bench', secret: SECRET, gen: g, count: Math.min(per, load.clients - g * per),
+    const plan = { kind: kind === MULTI ? 'ours' : kind, base: server.base, channel: 'bench', secret: SECRET, gen: g, count: Math.min(per, load.clients - g * per),
       chatters: Math.ceil(load.chatters / GENERATORS), chatRate: load.chatRate / GENERATORS,
       reactors: Math.ceil(load.reactors / GENERATORS), reactRate: load.reactRate / GENERATORS };
     const child = fork(join(here, 'hub-loadgen.mjs'), [JSON.stringify(plan)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -73,13 +127,13 @@ async function run(kind, load) {
   const connected = (await Promise.all(gens.map((g) => g.connected))).reduce((n, m) => n + m.count, 0);
   const connectSeconds = (Date.now() - connectedAt) / 1000;
   await sleep(1500);
-  const idle = procStat(server.proc.pid);
+  const idle = procStat(server.pids);
   const t0 = Date.now() + 500;
   for (const g of gens) g.child.send({ type: 'go', t0, durationMs: load.seconds * 1000, drainMs: 2000 });
   await sleep(t0 - Date.now());
-  const start = procStat(server.proc.pid);
+  const start = procStat(server.pids);
   await sleep(load.seconds * 1000);
-  const end = procStat(server.proc.pid);
+  const end = procStat(server.pids);
   const results = await Promise.all(gens.map((g) => g.done));
   server.stop();
   const sent = results.reduce((n, r) => n + r.sentInWindow, 0);
@@ -101,9 +155,10 @@ async function run(kind, load) {
   };
 }
 
+const multi = WORKERS > 1;
 const scenarios = [
-  { name: `${quick ? 200 : 2000} clients, 20 chat msgs/s + 200 reactions/s`, clients: quick ? 200 : 2000, chatters: 40, chatRate: 20, reactors: 200, reactRate: 200, seconds: quick ? 5 : 15, kinds: ['ours', 'naive', 'bare'] },
-  { name: `${quick ? 1000 : 10000} clients connected and receiving 20 chat msgs/s`, clients: quick ? 1000 : 10000, chatters: 40, chatRate: 20, reactors: 0, reactRate: 0, seconds: quick ? 5 : 15, kinds: ['ours', 'bare'] },
+  { name: `${quick ? 200 : 2000} clients, 20 chat msgs/s + 200 reactions/s`, clients: quick ? 200 : 2000, chatters: 40, chatRate: 20, reactors: 200, reactRate: 200, seconds: quick ? 5 : 15, kinds: multi ? ['ours', MULTI] : ['ours', 'naive', 'bare'] },
+  { name: `${quick ? 1000 : 10000} clients connected and receiving 20 chat msgs/s`, clients: quick ? 1000 : 10000, chatters: 40, chatRate: 20, reactors: 0, reactRate: 0, seconds: quick ? 5 : 15, kinds: multi ? ['ours', MULTI] : ['ours', 'bare'] },
 ];
 
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model}; ${GENERATORS} load-generator processes on the same box; latency sampled on 1 client in 10, loss counted on all\n`);
@@ -131,3 +186,12 @@ const a = rows.find((r) => r.kind === 'ours' && r.scenario === scenarios[0].name
 const b = rows.find((r) => r.kind === 'ours' && r.scenario === scenarios[1].name);
 console.log(`\ntargets: 2,000 clients p99 < 100 ms and nothing lost — ${a.p99 < 100 && a.lost === 0 ? 'met' : 'NOT met'} (p99 ${a.p99} ms, lost ${a.lost});`
   + ` 10,000 clients p99 < 250 ms — ${b.p99 < 250 ? 'met' : 'NOT met'} (p99 ${b.p99} ms); < 10 KB RSS per idle connection — ${b.idleKbPerConn < 10 ? 'met' : 'NOT met'} (${b.idleKbPerConn.toFixed(1)} KB)`);
+if (multi) {
+  const m2k = rows.find((r) => r.kind === MULTI && r.scenario === scenarios[0].name);
+  const m10k = rows.find((r) => r.kind === MULTI && r.scenario === scenarios[1].name);
+  const cpuPerMsg = (r) => r.serverCpu / Math.max(1, r.perSecond);
+  const ratio = cpuPerMsg(m2k) / Math.max(1e-12, cpuPerMsg(a));
+  console.log(`\nbackplane targets (${WORKERS} workers on Redis): ${b.connected} clients p99 ≤ 250 ms and nothing lost — ${m10k.p99 <= 250 && m10k.lost === 0 ? 'met' : 'NOT met'}`
+    + ` (p99 ${m10k.p99} ms vs ${b.p99} ms single, lost ${m10k.lost});`
+    + ` at ${a.connected} clients CPU per delivered message ≤ 1.5× single — ${ratio <= 1.5 ? 'met' : 'NOT met'} (${ratio.toFixed(2)}×, Redis's CPU included)`);
+}
