@@ -89,6 +89,8 @@ export interface RunningServer {
   rtmpPort: number;
   /** What is live now, where it runs, the budget: for /api/status and `kmk-live status`. */
   status(): ServerStatus;
+  /** Every route (method and uWS pattern), for the OpenAPI check. */
+  routeTable: { method: string; pattern: string }[];
   /** The loopback port worker processes forward to (with ServerOptions.internalPort). */
   internalPort?: number;
   /** Where /metrics gets the worker processes' series. */
@@ -405,7 +407,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       disk: disk.state(),
       ltiOutbox: store.lti.pendingCount(),
     };
-  });
+  }, timings);
   let workerMetrics: () => Promise<Awaited<ReturnType<Metrics['json']>>[]> = async () => [];
   const allRoutes = [...web, ...lti, ...reports, ...routes({
     origin,
@@ -472,6 +474,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   return {
     config, store, live, ingest, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
     internalPort: internal?.boundPort,
+    routeTable: allRoutes.map((r) => ({ method: r.method, pattern: r.pattern })),
     setWorkerMetrics: (fn) => {
       workerMetrics = fn;
     },

@@ -1,19 +1,16 @@
 // POST /api/channels/<slug>/join-tokens: the body parsed, the claims checked by the hub's minting rules, the
 // token and the learner's URLs answered. Pure given the secret and the clock.
 
+import { readBody } from './validate.js';
 import { UserError } from '../domain/errors.js';
 import { mint } from '../hub/mint.js';
 import { json, type HttpAnswer } from './app.js';
 
 export function joinTokenAnswer(channel: string, body: string, exists: boolean, secret: Buffer, nowSeconds: number): HttpAnswer {
   if (!exists) return json(404, { error: 'not_found', message: 'no such channel' });
-  let input: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-    input = parsed as Record<string, unknown>;
-  } catch {
-    return json(400, { error: 'bad_request', message: 'send a JSON object: {"user": "...", "name": "...", "role": "learner", "ttl": "4h"}' });
+  const input = readBody('JoinTokenRequest', body);
+  if (typeof input === 'string') {
+    return json(400, { error: 'bad_request', message: `${input}; send a JSON object: {"user": "...", "name": "...", "role": "learner", "ttl": "4h"}` });
   }
   try {
     const { token, claims } = mint({ channel, user: input.user, name: input.name, role: input.role, ttl: input.ttl }, secret, nowSeconds);

@@ -2,6 +2,7 @@
 // for registering platforms (admin scope), and the scheduled-classes API (ops with an API token, instructors with
 // their join token). Handlers parse their input and hand it to the tool or a repository.
 
+import { readBody } from './validate.js';
 import type { ClassRepo, ScheduledClass } from '../store/classes.js';
 import type { LtiRepo, NewPlatform } from '../store/lti.js';
 import type { LtiTool } from '../lti/tool.js';
@@ -32,15 +33,6 @@ export interface LtiRouteDeps {
 }
 
 export const LAUNCH_BODY_BYTES = 64 * 1024;
-
-function readJson(body: string | undefined): Record<string, unknown> | string {
-  try {
-    const v: unknown = JSON.parse(body ?? '');
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : 'send a JSON object';
-  } catch {
-    return 'send a JSON object';
-  }
-}
 
 export function toolConfiguration(base: string, title: string): Record<string, unknown> {
   const host = new URL(base).host;
@@ -128,7 +120,7 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
       method: 'post', pattern: '/api/lti/platforms', handler: (req) => {
         const denied = d.authorizeApi(req, 'admin');
         if (denied) return denied;
-        const body = readJson(req.body);
+        const body = readBody('PlatformRequest', req.body);
         if (typeof body === 'string') return json(400, { error: 'bad_request', message: body });
         let p: NewPlatform;
         try {
@@ -172,7 +164,7 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
       method: 'post', pattern: '/api/channels/:slug/classes', handler: (req) => {
         const c = classesOf(req.path.split('/')[3], req, true);
         if ('status' in c) return c;
-        const body = readJson(req.body);
+        const body = readBody('ClassRequest', req.body);
         if (typeof body === 'string') return json(400, { error: 'bad_request', message: body });
         const parsed = parseClassInput(body, { record: c.record, archive: c.archive }, Date.now());
         if (typeof parsed === 'string') return json(400, { error: 'bad_request', message: parsed });

@@ -1,6 +1,7 @@
 // The route table: health, metrics, HLS/VOD origin, REST API. Each handler parses its input and answers JSON
 // or media; none touches a socket.
 
+import { openApiDocument } from './openapi.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Origin } from '../hls/origin.js';
 import { CORS_HEADERS } from '../hls/origin.js';
@@ -25,6 +26,8 @@ export interface RouteDeps {
   /** true when the request may have this media; else why not (403). */
   playbackAccess(kind: 'hls' | 'vod', owner: string, token: string | undefined): true | string;
 }
+
+const API_DOCUMENT = openApiDocument();
 
 export function authorize(req: HttpRequest, deps: Pick<RouteDeps, 'verifyToken'>, scope: Scope): HttpAnswer | undefined {
   const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
@@ -86,6 +89,7 @@ export function routes(deps: RouteDeps): Route[] {
         return { status: 200, headers: { 'Content-Type': m.contentType, 'Cache-Control': 'no-cache' }, body: m.text };
       },
     },
+    { method: 'get', pattern: '/api/openapi.json', handler: () => json(200, API_DOCUMENT, { 'Cache-Control': 'public, max-age=300', 'Access-Control-Allow-Origin': '*' }) },
     { method: 'get', pattern: '/hls/*', handler: media('hls') },
     { method: 'head', pattern: '/hls/*', handler: media('hls') },
     { method: 'options', pattern: '/hls/*', handler: preflight },

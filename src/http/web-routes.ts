@@ -1,6 +1,7 @@
 // Routes for the pages and what they call: /watch, /studio, /assets, the QoE beacon, and the studio's
 // instructor-only health and key-rotation endpoints (authorised by an instructor join token for that channel).
 
+import { readBody } from './validate.js';
 import { verifyJoinToken } from '../auth/join-token.js';
 import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../domain/ids.js';
 import type { Play } from '../live/playback.js';
@@ -65,14 +66,8 @@ const num = (v: unknown, max: number): number | null =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max ? Math.round(v) : null;
 
 export function parseBeacon(body: string, d: Pick<WebDeps, 'channel' | 'secret'>, now: number): Beacon | string {
-  let o: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'send a JSON object';
-    o = parsed as Record<string, unknown>;
-  } catch {
-    return 'send a JSON object';
-  }
+  const o = readBody('Beacon', body);
+  if (typeof o === 'string') return o;
   if (typeof o.channel !== 'string' || !SLUG.test(o.channel)) return '"channel" must be a channel slug';
   const channel = d.channel(o.channel);
   if (!channel) return 'no such channel';
