@@ -7,6 +7,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { BIN, cleanEnv, cliJson } from './helpers/cli.js';
 import { freePort, waitFor } from './helpers/server.js';
 import { startRedis } from './helpers/redis.js';
@@ -30,7 +31,7 @@ t.test('serve --workers 2 with a Redis backplane', async (t) => {
     KMK_HUB_REDIS_URL: redis.url,
   };
   cliJson(dir, ['channel', 'create', 'lecture'], env);
-  cliJson(dir, ['channel', 'create', 'seminar'], env);
+  for (const name of ['seminar', 's2', 's3', 's4', 's5', 's6', 's7', 's8']) cliJson(dir, ['channel', 'create', name], env);
 
   const server = spawn(process.execPath, [BIN, 'serve', '--workers', '2'], { cwd: dir, env: cleanEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -129,9 +130,24 @@ t.test('serve --workers 2 with a Redis backplane', async (t) => {
   });
 
   await t.test('killing the process that owns a room loses no acknowledged message; another process takes over', async (t) => {
-    // The first learner of 'seminar' lands on the worker, so the worker owns that room.
-    const x = await connectOn(worker, 'xia', 'learner', 'seminar');
-    const y = await connectOn(main, 'yan', 'learner', 'seminar');
+    // A room the worker owns: the lease in Redis names the owner's node (the main process's is in its log).
+    const mainNode = Number(/hub backplane connected redis=\S+ node=(\d+)/.exec(log)?.[1]);
+    const r = new Redis(redis.url);
+    t.teardown(() => r.disconnect());
+    let x: Client | undefined;
+    let seminar = '';
+    for (const name of ['seminar', 's2', 's3', 's4', 's5', 's6', 's7', 's8']) {
+      const c = await connectOn(worker, 'xia', 'learner', name);
+      const owner = await waitFor('the lease', async () => (await r.get(`kmk:hub:owner:${name}`)) ?? undefined);
+      if (Number(owner) !== mainNode) {
+        x = c;
+        seminar = name;
+        break;
+      }
+      c.close();
+    }
+    if (!x) throw new Error('the worker never owned a room');
+    const y = await connectOn(main, 'yan', 'learner', seminar);
     const sent = ['x1', 'x2', 'x3'].map((s) => `${s} from the owner's process`).concat(['y1', 'y2', 'y3'].map((s) => `${s} from the other process`));
     sent.slice(0, 3).forEach((text) => x.send({ t: 'chat', text }));
     sent.slice(3).forEach((text) => y.send({ t: 'chat', text }));
@@ -140,7 +156,7 @@ t.test('serve --workers 2 with a Redis backplane', async (t) => {
     const db = new Database(join(dir, 'data', 'kmk.db'), { readonly: true });
     t.teardown(() => db.close());
     const stored = await waitFor('the six in SQLite', () => {
-      const rows = db.prepare("SELECT text FROM chat_messages WHERE channel_id = (SELECT id FROM channels WHERE slug = 'seminar')").all() as { text: string }[];
+      const rows = db.prepare("SELECT text FROM chat_messages WHERE channel_id = (SELECT id FROM channels WHERE slug = ?)").all(seminar) as { text: string }[];
       return sent.every((s) => rows.some((r) => r.text === s)) ? rows : undefined;
     }, 15000);
     t.equal(stored.length, 6, 'every acknowledged message was written, once');
@@ -152,7 +168,7 @@ t.test('serve --workers 2 with a Redis backplane', async (t) => {
     const fresh = y.messages.filter((m) => m.t === 'welcome').at(-1)!;
     const history = (fresh.room as { chat: { text: string }[] }).chat.map((m) => m.text);
     t.ok(sent.every((s) => history.includes(s)), 'the new owner has the whole chat history');
-    const back = await connectOn('any', 'xia', 'learner', 'seminar');
+    const back = await connectOn('any', 'xia', 'learner', seminar);
     y.send({ t: 'chat', text: 'after the takeover' });
     await back.waitFor('chat after the takeover', () => chatTexts(back).includes('after the takeover'), 10000);
     t.pass('the reconnected learner and the other process talk again');
@@ -165,11 +181,11 @@ t.test('serve --workers 2 with a Redis backplane', async (t) => {
   await t.test('/metrics adds up every process', async (t) => {
     const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
     const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-    t.ok(value('kmk_hub_forwarded_total') > 0, 'messages were forwarded between processes');
+    t.ok(value('kmk_hub_forwarded_total') + value('kmk_hub_fanned_in_total') > 0, 'messages crossed between processes');
     t.ok(value('kmk_hub_backplane_lag_seconds_count') > 0, 'the backplane lag was measured');
     t.ok(value('kmk_hub_fanout_seconds_count') > 0, 'the fan-out latency was measured');
     t.equal(value('kmk_hub_writer_active'), 1, 'one writer');
-    t.equal(value('kmk_hub_rooms_owned'), 2, 'two rooms, each owned once');
+    t.ok(value('kmk_hub_rooms_owned') >= 2, 'the rooms in use are owned');
   });
 
   server.kill('SIGTERM');

@@ -34,7 +34,7 @@ export function registerServe(program: Command): void {
     .option('--workers <n>', 'processes serving HTTP and the hub on the shared port (needs hub.backplane when above 1)', '1')
     .addOption(new Option('--worker-of <port>').hideHelp())
     .addOption(new Option('--worker-index <i>').hideHelp())
-    .addHelpText('after', '\nExamples:\n  $ kmk-live serve\n  $ KMK_HTTP_PORT=9090 kmk-live serve --config /etc/kmk/site.json'
+    .addHelpText('after', '\nExample:\n  $ kmk-live serve\n  $ KMK_HTTP_PORT=9090 kmk-live serve --config /etc/kmk/site.json'
       + '\n  $ KMK_HUB_REDIS_URL=redis://127.0.0.1:6379 kmk-live serve --workers 2')
     .action(async (o: { workers: string; workerOf?: string; workerIndex?: string }, cmd: Command) => {
       const { config } = contextFor(cmd);

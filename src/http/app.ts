@@ -17,8 +17,6 @@ export interface HttpRequest {
 }
 
 export const MAX_BODY_BYTES = 16 * 1024;
-/** uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT: no SO_REUSEPORT, so a second server on the port fails to start. */
-const LISTEN_EXCLUSIVE_PORT = 1;
 
 export interface HttpAnswer {
   status: number;
@@ -46,7 +44,8 @@ export interface HttpServerOptions {
   host: string;
   port: number;
   log: Logger;
-  /** Share the port with other processes (SO_REUSEPORT: `serve --workers`); otherwise it is exclusively ours. */
+  /** Shared with worker processes (`serve --workers`). uWS listens with SO_REUSEPORT either way: an exclusive
+   * port made a restart after a crash fail while an orphaned ffmpeg still held the old socket. */
   shared?: boolean;
 }
 
@@ -208,7 +207,7 @@ export class HttpServer {
     return new Promise((resolve, reject) => {
       // uWS takes (host, port, options, cb) at run time; its typings only list the form without a host.
       const listen = this.app.listen as unknown as (host: string, port: number, options: number, cb: (s: uWS.us_listen_socket | false) => void) => void;
-      listen.call(this.app, this.o.host, this.o.port, this.o.shared ? 0 : LISTEN_EXCLUSIVE_PORT, (socket) => {
+      listen.call(this.app, this.o.host, this.o.port, 0, (socket) => {
         if (!socket) return reject(new Error(`HTTP port ${this.o.host}:${this.o.port} is not available (in use?)`));
         this.listenSocket = socket;
         this.boundPort = uWS.us_socket_local_port(socket as unknown as uWS.us_socket);
