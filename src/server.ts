@@ -305,6 +305,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     onBadPlaylist: (path) => disk.writeFailed(path.slice(mediaDir.length + 1)),
     ll: (channel) => llStreams.get(channel),
     cdnBaseUrl: config['hls.cdnBaseUrl'],
+    access: (kind, owner, pt) => gate.check(kind, owner, pt, Date.now()),
   });
   const status = (): ServerStatus => {
     const snap = live.snapshot();
@@ -416,7 +417,6 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     sessions: store.sessions,
     metrics: async () => ({ text: await metrics.text(await workerMetrics()), contentType: metrics.contentType }),
     metricsToken: config['metrics.token'] || undefined,
-    playbackAccess: (kind, owner, pt) => gate.check(kind, owner, pt, Date.now()),
     channelExists: (slug) => store.channels.find(slug) !== undefined,
     joinSecret: secret,
   })];

@@ -152,7 +152,7 @@ t.test('the playback gate looks a name up once per few seconds and checks the to
   const channels: Record<string, { public: boolean }> = { open: { public: true }, closed: { public: false } };
   const gate = new PlaybackGate({ owner: (_k, name) => { lookups += 1; return channels[name]; } }, secret, { ttlMs: 5000, maxEntries: 100 });
   t.equal(gate.check('hls', 'open', undefined, 1000), true, 'public: no token needed');
-  t.equal(gate.check('hls', 'nobody', undefined, 1000), true, 'unknown: the origin answers 404 itself');
+  t.equal(gate.check('hls', 'nobody', undefined, 1000), 'unknown', 'a name that belongs to nothing is not found, never public');
   t.match(gate.check('hls', 'closed', undefined, 1000), /private.*missing/);
   const tok = signPlayback('c:closed', 100, secret);
   t.equal(gate.check('hls', 'closed', tok, 1000), true);

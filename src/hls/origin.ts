@@ -28,6 +28,9 @@ export interface OriginOptions {
   cdnBaseUrl?: string;
   /** The live Low-Latency HLS stream of a channel (latency 'ultra'), served from memory. */
   ll?(channel: string): LlStreamView | undefined;
+  /** Who may have the owner a path resolved to (a channel or a session): true, 'unknown' (404) or why not (403).
+   * Asked after the path is resolved, so the owner checked is the owner served. Absent: everything is public. */
+  access?(kind: 'hls' | 'vod', owner: string, playbackToken: string | undefined): true | 'unknown' | string;
 }
 
 /** A playlist file that is not a whole playlist, with no good one to serve instead. */
@@ -64,10 +67,10 @@ export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Max-Age': '86400',
 };
 
-const notFound = (status: 400 | 404 | 416, size?: number): OriginResponse => ({
+const notFound = (status: 400 | 403 | 404 | 416, size?: number, message?: string): OriginResponse => ({
   status,
-  headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', ...(size !== undefined ? { 'Content-Range': `bytes */${size}` } : {}) },
-  body: status === 400 ? 'bad request\n' : status === 416 ? 'range not satisfiable\n' : 'not found\n',
+  headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': status === 403 ? 'no-store' : 'no-cache', ...(size !== undefined ? { 'Content-Range': `bytes */${size}` } : {}) },
+  body: `${message ?? (status === 400 ? 'bad request' : status === 416 ? 'range not satisfiable' : 'not found')}\n`,
 });
 
 export class Origin {
@@ -99,9 +102,15 @@ export class Origin {
     const r = resolveMediaPath(this.o.mediaDir, kind, rawPath);
     if (!r.ok) {
       this.counters.notFound += 1;
-      return notFound(r.status);
+      return notFound(r.status, undefined, r.message);
     }
     const { file } = r;
+    const allowed = this.o.access ? this.o.access(kind, file.owner, playbackToken) : true;
+    if (allowed === 'unknown') {
+      this.counters.notFound += 1;
+      return notFound(404);
+    }
+    if (allowed !== true) return notFound(403, undefined, allowed);
     let body: Buffer | undefined;
     let cacheControl = file.playlist ? 'no-cache' : 'public, max-age=31536000, immutable';
     const ll = kind === 'hls' ? this.o.ll?.(file.owner) : undefined;

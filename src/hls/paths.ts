@@ -1,5 +1,8 @@
 // Maps request paths under /hls/ and /vod/ to files in the media folder. Pure; nothing outside the media
-// folder can be named: every segment is checked against a strict pattern before it is joined.
+// folder can be named: every segment is checked against a strict pattern before it is joined. Our media names
+// never need percent-encoding, so a path that carries any escape (%2F, %5C, %252F, even %41) is refused with 400:
+// the owner a request names is then exactly the first segment everybody (an edge, the access check, the file
+// server) reads.
 
 import { join } from 'node:path';
 import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../domain/ids.js';
@@ -27,18 +30,13 @@ export interface MediaFile {
   rel: string;
 }
 
-export type Resolved = { ok: true; file: MediaFile } | { ok: false; status: 400 | 404 };
+export type Resolved = { ok: true; file: MediaFile } | { ok: false; status: 400 | 404; message?: string };
 
-/** `rawPath` is the URL path after the prefix, still percent-encoded (uWS gives the raw URL). */
+/** `rawPath` is the URL path after the prefix, exactly as sent (uWS gives the raw URL). */
 export function resolveMediaPath(mediaDir: string, kind: 'hls' | 'vod', rawPath: string): Resolved {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(rawPath);
-  } catch {
-    return { ok: false, status: 400 };
-  }
-  if (decoded.includes('\\') || decoded.includes('\0') || decoded.length > 300) return { ok: false, status: 400 };
-  const parts = decoded.split('/');
+  if (rawPath.includes('%')) return { ok: false, status: 400, message: 'encoded characters (%..) are not allowed in media paths' };
+  if (rawPath.includes('\\') || rawPath.includes('\0') || rawPath.length > 300) return { ok: false, status: 400 };
+  const parts = rawPath.split('/');
   if (parts.some((p) => p === '..' || p === '.')) return { ok: false, status: 400 };
   const [owner, ...rest] = parts;
   if (!owner || !(kind === 'hls' ? CHANNEL : SESSION).test(owner)) return { ok: false, status: 404 };

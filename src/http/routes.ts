@@ -23,8 +23,6 @@ export interface RouteDeps {
   metrics(): Promise<{ text: string; contentType: string }>;
   /** metrics.token: when set, /metrics needs it as a bearer token. */
   metricsToken?: string;
-  /** true when the request may have this media; else why not (403). */
-  playbackAccess(kind: 'hls' | 'vod', owner: string, token: string | undefined): true | string;
 }
 
 const API_DOCUMENT = openApiDocument();
@@ -65,16 +63,7 @@ export function routes(deps: RouteDeps): Route[] {
   const media = (kind: 'hls' | 'vod') => async (req: HttpRequest): Promise<HttpAnswer> => {
     const rest = req.path.slice(kind.length + 2); // strip "/hls/" or "/vod/"
     const pt = queryParam(req.query, 'pt');
-    let owner = rest.split('/')[0] ?? '';
-    try {
-      owner = decodeURIComponent(owner);
-    } catch {
-      // the origin answers 400 for a path it cannot decode
-    }
-    const access = deps.playbackAccess(kind, owner, pt);
-    if (access !== true) {
-      return { status: 403, headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' }, body: `${access}\n` };
-    }
+    // The origin resolves the path, then checks the playback token against the owner it resolved to.
     return deps.origin.serve(kind, rest, req.headers.range, pt, req.method === 'HEAD', { query: req.query, signal: req.signal, ifNoneMatch: req.headers.ifNoneMatch });
   };
   const preflight = (): HttpAnswer => ({ status: 204, headers: CORS_HEADERS });
