@@ -36,7 +36,8 @@ import { partTargetFor } from './hls/ll/assembler.js';
 import { writeLlMaster } from './hls/ll/master.js';
 import { cdnOrigin } from './hls/cdn.js';
 import { HttpServer, type HttpRequest } from './http/app.js';
-import { authorize, routes } from './http/routes.js';
+import { authorize, metricsRoute, routes } from './http/routes.js';
+import { parseListen } from './config/urls.js';
 import { instructor, webRoutes } from './http/web-routes.js';
 import { ltiRoutes } from './http/lti-routes.js';
 import { reportRoutes } from './http/report-routes.js';
@@ -92,6 +93,8 @@ export interface RunningServer {
   /** Every route (method and uWS pattern), for the OpenAPI check. */
   routeTable: { method: string; pattern: string }[];
   /** The loopback port worker processes forward to (with ServerOptions.internalPort). */
+  /** The metrics.listen port, when set. */
+  metricsPort?: number;
   internalPort?: number;
   /** Where /metrics gets the worker processes' series. */
   setWorkerMetrics(fn: () => Promise<Awaited<ReturnType<Metrics['json']>>[]>): void;
@@ -410,19 +413,23 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     };
   }, timings);
   let workerMetrics: () => Promise<Awaited<ReturnType<Metrics['json']>>[]> = async () => [];
+  const metricsText = async (): Promise<{ text: string; contentType: string }> => ({ text: await metrics.text(await workerMetrics()), contentType: metrics.contentType });
   const allRoutes = [...web, ...lti, ...reports, ...routes({
     origin,
     verifyToken,
     status,
     sessions: store.sessions,
-    metrics: async () => ({ text: await metrics.text(await workerMetrics()), contentType: metrics.contentType }),
+    metrics: metricsText,
     metricsToken: config['metrics.token'] || undefined,
     channelExists: (slug) => store.channels.find(slug) !== undefined,
     joinSecret: secret,
   })];
   const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log, shared: opts.internalPort !== undefined }, allRoutes);
   // `serve --workers`: the worker processes hand what is not a hub socket to this process on a loopback port.
-  const internal = opts.internalPort !== undefined ? new HttpServer({ host: '127.0.0.1', port: opts.internalPort, log }, allRoutes) : undefined;
+  const internal = opts.internalPort !== undefined ? new HttpServer({ host: '127.0.0.1', port: opts.internalPort, log, fromWorkers: true }, allRoutes) : undefined;
+  // metrics.listen: /metrics alone on an address of its own (an internal interface Prometheus reaches).
+  const metricsAt = parseListen(config['metrics.listen']);
+  const metricsHttp = metricsAt ? new HttpServer({ host: metricsAt.host, port: metricsAt.port, log }, [metricsRoute({ metrics: metricsText, metricsToken: config['metrics.token'] || undefined, metricsOpen: true })]) : undefined;
   bindHub(http, hub, { secret, allowsGuests: (slug) => store.channels.find(slug)?.allowGuests }, {
     maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
   });
@@ -445,6 +452,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await drain?.start();
     await http.start();
     await internal?.start();
+    await metricsHttp?.start();
     await disk.start();
     // The HTTP port is ours, so no other server runs on this data: ffmpeg processes it left are stopped, and the
     // classes it left open were interrupted. Their recordings are closed and kept before ingest starts (a new class
@@ -460,6 +468,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await drain?.stop();
     await http.stop();
     await internal?.stop();
+    await metricsHttp?.stop();
     await ingest.stop();
     await disk.stop();
     await archiver?.stop();
@@ -474,6 +483,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   return {
     config, store, live, ingest, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
     internalPort: internal?.boundPort,
+    metricsPort: metricsHttp?.boundPort,
     routeTable: allRoutes.map((r) => ({ method: r.method, pattern: r.pattern })),
     setWorkerMetrics: (fn) => {
       workerMetrics = fn;
@@ -485,6 +495,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await ingest.stop();
       await http.stop();
       await internal?.stop();
+      await metricsHttp?.stop();
       await hub.stop();
       await drain?.stop(); // after the hub: the records it queued at its stop are written too
       await disk.stop();

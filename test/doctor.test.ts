@@ -20,7 +20,10 @@ t.test('doctor passes on a migrated box with free ports and says Mux is optional
   t.equal(r.code, 0, r.stdout);
   const report = JSON.parse(r.stdout) as Report;
   t.equal(report.ok, true);
-  t.same(report.checks.map((c) => c.name), ['ffmpeg', 'ffprobe', 'data folder', 'media folder', 'media space', 'database', 'http port', 'rtmp port', 'mux']);
+  t.same(report.checks.map((c) => c.name), ['ffmpeg', 'ffprobe', 'data folder', 'media folder', 'media space', 'database', 'http port', 'rtmp port', 'mux', 'metrics']);
+  t.match(report.checks.find((c) => c.name === 'metrics'), { ok: true, detail: /answers only this box.*metrics\.token/ }, 'doctor says /metrics is loopback-only');
+  const tokened = JSON.parse(cli(dir, ['doctor', '--json'], { ...env, KMK_METRICS_TOKEN: 'x'.repeat(20), KMK_METRICS_LISTEN: '127.0.0.1:9464' }).stdout) as Report;
+  t.match(tokened.checks.find((c) => c.name === 'metrics'), { detail: /needs the bearer token.*also at 127\.0\.0\.1:9464/ });
   const ffmpeg = report.checks.find((c) => c.name === 'ffmpeg');
   t.match(ffmpeg?.detail, /\((system|npm)\).*libx264 yes, aac yes/);
   const mux = report.checks.find((c) => c.name === 'mux');

@@ -54,6 +54,8 @@ t.test('blocking reloads and hinted parts pass through nginx (TLS, HTTP/2) unbuf
   const live = await get(session, '/hls/fast/360p/index.m3u8');
   t.equal(live.status, 200);
   t.match(live.body.toString(), /#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES/);
+  t.equal((await get(session, '/metrics')).status, 403, 'the front connects from loopback, yet /metrics through it is not local');
+  t.equal((await ts.get('/metrics')).status, 200, 'while a client on the box itself reads it');
 
   // Five rounds: ask for the hinted next part through the edge and from the origin at the same moment.
   for (let round = 0; round < 5; round += 1) {

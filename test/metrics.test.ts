@@ -1,12 +1,13 @@
 // /metrics scraped during a real class (an `ultra` one, so LL-HLS series exist too) and parsed with a Prometheus
 // text-format parser: the series exist, follow the naming conventions and move. The Grafana dashboard in docs/
 // asks only for series that exist. An optional bearer token guards the endpoint.
+import { networkInterfaces } from 'node:os';
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import parse from 'parse-prometheus-text-format';
 import { ROOT } from './helpers/cli.js';
-import { push, startTestServer, waitFor } from './helpers/server.js';
+import { freePort, push, startTestServer, waitFor } from './helpers/server.js';
 
 interface Family { name: string; type: string; help: string; metrics: { value?: string; labels?: Record<string, string>; buckets?: unknown }[] }
 
@@ -73,4 +74,33 @@ t.test('metrics.token guards /metrics', async (t) => {
   t.equal(ok.status, 200);
   t.match(ok.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
   t.match(await ok.text(), /kmk_hub_sockets 0/);
+});
+
+/** An address of this box that is not loopback (a request to it comes from it), if it has one. */
+const outside = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+
+t.test('without metrics.token, /metrics answers only this box', async (t) => {
+  const ts = await startTestServer(t.testdir(), { KMK_BIND_ADDRESS: '0.0.0.0', KMK_METRICS_LISTEN: `127.0.0.1:${await freePort()}` });
+  t.teardown(() => ts.server.stop());
+  const local = await ts.get('/metrics');
+  t.equal(local.status, 200, 'a client on loopback gets the series');
+  t.match(await local.text(), /kmk_hub_sockets 0/);
+  for (const h of [{ 'X-Forwarded-For': '203.0.113.9' }, { 'X-Real-IP': '203.0.113.9' }, { Forwarded: 'for=203.0.113.9' }]) {
+    const r = await ts.get('/metrics', h);
+    t.equal(r.status, 403, `a request a proxy on this box forwarded (${Object.keys(h)[0]}) is not local`);
+    t.match(await r.text(), /metrics\.token/, 'and the answer says how to open it');
+  }
+  if (outside) {
+    const r = await fetch(`http://${outside}:${ts.server.httpPort}/metrics`);
+    t.equal(r.status, 403, `a client at ${outside} is refused`);
+    t.equal((await fetch(`http://${outside}:${ts.server.httpPort}/healthz`)).status, 200, 'while /healthz still answers it');
+  } else {
+    t.comment('this box has no address but loopback: the direct non-loopback request was not tried');
+  }
+  // metrics.listen: the separate address answers anyone who reaches it, and nothing but /metrics.
+  const at = `http://127.0.0.1:${ts.server.metricsPort}`;
+  const sep = await fetch(`${at}/metrics`, { headers: { 'X-Forwarded-For': '203.0.113.9' } });
+  t.equal(sep.status, 200, 'metrics.listen answers a forwarded request');
+  t.match(await sep.text(), /kmk_hub_sockets 0/);
+  t.equal((await fetch(`${at}/hls/x/master.m3u8`)).status, 404, 'and serves nothing else');
 });

@@ -108,6 +108,17 @@ export function llTlsCheck(publicUrl: string, ultra: readonly string[]): Check |
   };
 }
 
+/** Who /metrics answers: always an ok line that says it, so an operator knows where Prometheus must scrape from. */
+export function metricsCheck(config: Pick<Config, 'metrics.token' | 'metrics.listen'>): Check {
+  const where = config['metrics.listen'] ? `; also at ${config['metrics.listen']} (metrics.listen)` : '';
+  return {
+    name: 'metrics', ok: true, required: false,
+    detail: config['metrics.token']
+      ? `/metrics needs the bearer token in metrics.token${where}`
+      : `/metrics answers only this box (loopback, not through a proxy)${where}; set metrics.token for a Prometheus elsewhere`,
+  };
+}
+
 function ultraChannels(file: string): string[] {
   const store = openStore(file, { readonly: true, migrate: false });
   try {
@@ -154,6 +165,7 @@ export async function runChecks(config: Config): Promise<Check[]> {
     await serverPortCheck('http port', config.bindAddress, config['http.port'], running),
     await serverPortCheck('rtmp port', config.bindAddress, config['rtmp.port'], running),
     muxCheck(config),
+    metricsCheck(config),
     ...(ll ? [ll] : []),
   ];
 }

@@ -112,7 +112,12 @@ export const SCHEMA = {
   },
   'metrics.token': {
     type: 'string', secret: true,
-    description: 'When set, GET /metrics needs "Authorization: Bearer <token>" (for a Prometheus scraping over an untrusted network). Empty: open, as /healthz.',
+    description: 'When set, GET /metrics on the HTTP port needs "Authorization: Bearer <token>" from any client. Empty: /metrics answers only clients on this box (loopback, not through a proxy); others get 403.',
+  },
+  'metrics.listen': {
+    type: 'string',
+    check: (v: string) => (v === '' || /^([A-Za-z0-9.\-]+|\[[0-9a-fA-F:.]+\]):\d{1,5}$/.test(v) ? null : 'empty, or host:port, e.g. 10.0.0.5:9464 or 127.0.0.1:9464'),
+    description: 'A separate address for /metrics only (host:port, e.g. an internal interface for Prometheus): it answers there to anyone who reaches it (and asks for metrics.token when that is set). Empty: no separate listener.',
   },
   'hls.cdnBaseUrl': {
     type: 'string',

@@ -15,3 +15,9 @@ export function publicBaseUrl(config: Config): string {
   return `http://${host}:${config['http.port']}`;
 }
 
+
+/** "host:port" or "[v6]:port" (a checked config value) → its parts; undefined for ''. */
+export function parseListen(v: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
+  return m ? { host: m[1] ?? m[2]!, port: Number(m[3]) } : undefined;
+}

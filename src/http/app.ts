@@ -3,6 +3,7 @@
 
 import uWS from 'uWebSockets.js';
 import type { Logger } from '../log.js';
+import { clientOf, type Client } from './client.js';
 
 export interface HttpRequest {
   method: string;
@@ -14,7 +15,13 @@ export interface HttpRequest {
   body?: string;
   /** Aborted when the client goes away before the answer (held requests stop waiting). */
   signal?: AbortSignal;
+  /** Who sent it (rate limits, the loopback-only /metrics). */
+  client: Client;
 }
+
+/** Headers a worker process sets when it hands a request to the main process: who its client was. */
+export const CLIENT_HEADER = 'x-kmk-client';
+export const CLIENT_LOCAL_HEADER = 'x-kmk-client-local';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -47,6 +54,8 @@ export interface HttpServerOptions {
   /** Shared with worker processes (`serve --workers`). uWS listens with SO_REUSEPORT either way: an exclusive
    * port made a restart after a crash fail while an orphaned ffmpeg still held the old socket. */
   shared?: boolean;
+  /** The main process's loopback port for its workers: believe their CLIENT_HEADER about who the client was. */
+  fromWorkers?: boolean;
 }
 
 export interface WsConn<U> {
@@ -113,6 +122,7 @@ export class HttpServer {
         const request: HttpRequest = {
           method: 'GET', path: req.getUrl(), query: req.getQuery() ?? '',
           headers: { authorization: req.getHeader('authorization'), range: '', origin: req.getHeader('origin'), muxSignature: '' },
+          client: this.clientOf(res, req),
         };
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
@@ -230,6 +240,14 @@ export class HttpServer {
     this.sockets.clear();
   }
 
+  private clientOf(res: uWS.HttpResponse, req: uWS.HttpRequest): Client {
+    const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
+    if (this.o.fromWorkers && req.getHeader(CLIENT_HEADER)) {
+      return { address: req.getHeader(CLIENT_HEADER).slice(0, 64), local: req.getHeader(CLIENT_LOCAL_HEADER) === '1' };
+    }
+    return clientOf(remote, { xForwardedFor: req.getHeader('x-forwarded-for'), xRealIp: req.getHeader('x-real-ip'), forwarded: req.getHeader('forwarded') });
+  }
+
   private handle(res: uWS.HttpResponse, req: uWS.HttpRequest, handler: Handler, maxBody = MAX_BODY_BYTES): void {
     // Everything from req must be read now: it is invalid after the first await.
     const request: HttpRequest = {
@@ -240,6 +258,7 @@ export class HttpServer {
         authorization: req.getHeader('authorization'), range: req.getHeader('range'), origin: req.getHeader('origin'),
         muxSignature: req.getHeader('mux-signature'), ifNoneMatch: req.getHeader('if-none-match'),
       },
+      client: this.clientOf(res, req),
     };
     let aborted = false;
     const gone = new AbortController();

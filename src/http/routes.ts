@@ -23,6 +23,8 @@ export interface RouteDeps {
   metrics(): Promise<{ text: string; contentType: string }>;
   /** metrics.token: when set, /metrics needs it as a bearer token. */
   metricsToken?: string;
+  /** Without a token, /metrics answers everyone (the separate metrics.listen address) rather than local clients. */
+  metricsOpen?: boolean;
 }
 
 const API_DOCUMENT = openApiDocument();
@@ -59,6 +61,24 @@ function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(h(a), h(b));
 }
 
+/** GET /metrics: the series name every live class, so it is not for everyone: a bearer token (metrics.token), or
+ * a client on this box, or the separate metrics.listen address. */
+export function metricsRoute(deps: Pick<RouteDeps, 'metrics' | 'metricsToken' | 'metricsOpen'>): Route {
+  return {
+    method: 'get', pattern: '/metrics', handler: async (req) => {
+      if (deps.metricsToken) {
+        if (!safeEqual(req.headers.authorization, `Bearer ${deps.metricsToken}`)) {
+          return json(401, { error: 'unauthorized', message: '/metrics needs the bearer token set in metrics.token' }, { 'WWW-Authenticate': 'Bearer' });
+        }
+      } else if (!deps.metricsOpen && !req.client.local) {
+        return json(403, { error: 'forbidden', message: '/metrics answers only this box (loopback) unless metrics.token is set or metrics.listen names an address for it' });
+      }
+      const m = await deps.metrics();
+      return { status: 200, headers: { 'Content-Type': m.contentType, 'Cache-Control': 'no-cache' }, body: m.text };
+    },
+  };
+}
+
 export function routes(deps: RouteDeps): Route[] {
   const media = (kind: 'hls' | 'vod') => async (req: HttpRequest): Promise<HttpAnswer> => {
     const rest = req.path.slice(kind.length + 2); // strip "/hls/" or "/vod/"
@@ -69,15 +89,7 @@ export function routes(deps: RouteDeps): Route[] {
   const preflight = (): HttpAnswer => ({ status: 204, headers: CORS_HEADERS });
   return [
     { method: 'get', pattern: '/healthz', handler: () => json(200, { status: 'ok' }) },
-    {
-      method: 'get', pattern: '/metrics', handler: async (req) => {
-        if (deps.metricsToken && !safeEqual(req.headers.authorization, `Bearer ${deps.metricsToken}`)) {
-          return json(401, { error: 'unauthorized', message: '/metrics needs the bearer token set in metrics.token' }, { 'WWW-Authenticate': 'Bearer' });
-        }
-        const m = await deps.metrics();
-        return { status: 200, headers: { 'Content-Type': m.contentType, 'Cache-Control': 'no-cache' }, body: m.text };
-      },
-    },
+    metricsRoute(deps),
     { method: 'get', pattern: '/api/openapi.json', handler: () => json(200, API_DOCUMENT, { 'Cache-Control': 'public, max-age=300', 'Access-Control-Allow-Origin': '*' }) },
     { method: 'get', pattern: '/hls/*', handler: media('hls') },
     { method: 'head', pattern: '/hls/*', handler: media('hls') },
