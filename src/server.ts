@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './log.js';
 import { UserError } from './domain/errors.js';
 import { liveDir, MASTER_PLAYLIST, RUNG_PLAYLIST, vodDir } from './domain/media-layout.js';
 import { openStore, type Store } from './store/index.js';
+import { lockDataFolder } from './store/data-lock.js';
 import { signPlayback, type PlaybackScope } from './auth/playback-token.js';
 import { loadJoinSecret } from './auth/join-secret.js';
 import { DiskMonitor } from './media/disk.js';
@@ -43,7 +44,7 @@ import { ltiRoutes } from './http/lti-routes.js';
 import { reportRoutes } from './http/report-routes.js';
 import { loadAssets } from './http/pages.js';
 import type { Hub } from './hub/hub.js';
-import { createHub } from './hub/compose.js';
+import { createHub, installationVerifier, socketDeps } from './hub/compose.js';
 import { PersistDrain } from './hub/drain.js';
 import { bindHub } from './hub/socket.js';
 import { mint } from './hub/mint.js';
@@ -117,6 +118,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   const mediaDir = config['paths.media'];
   mkdirSync(mediaDir, { recursive: true });
+  const lock = lockDataFolder(config['paths.data']);
   const store = openStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
   const budget = defaultBudget(config['transcode.budgetPixelsPerSecond']);
   const pids = new PidFile(mediaDir, log);
@@ -135,6 +137,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await muxApi!.signPlayback('startup-check', 60);
     } catch (err) {
       store.close();
+      lock.release();
       throw new UserError(`mux.signingKeyPrivate cannot sign playback tokens: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
@@ -228,6 +231,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // ---- engagement hub -----------------------------------------------------------------------------------------
   const timings = new Timings();
   const secret = loadJoinSecret(config['hub.joinSecret'], config['paths.data']);
+  const staffMaxSeconds = config['hub.staffTokenMaxHours'] * 3600;
+  const verifyJoin = installationVerifier(config, store, secret);
   store.engagement.closeOpenAttendance(Date.now());
   const { hub, backplane } = createHub(config, store, {
     log,
@@ -283,7 +288,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     },
     channelSlug: (id) => store.channels.findById(id)?.slug,
     liveSession: (slug) => live.current(slug)?.sessionId ?? null,
-    mintJoin: (channel, user, name, role) => mint({ channel, user, name, role, ttl: '8h' }, secret, Math.floor(Date.now() / 1000)).token,
+    // An LMS launch is a fresh login: staff tokens live as long as the staff limit allows, at most a working day.
+    mintJoin: (channel, user, name, role) => mint({ channel, user, name, role, ttl: `${Math.min(8 * 3600, staffMaxSeconds)}s` }, secret, Math.floor(Date.now() / 1000), { staff: true, staffMaxSeconds }).token,
     log,
   });
 
@@ -335,7 +341,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     sessionChannel: (id) => store.sessions.find(id)?.channel,
     playbackToken,
     assets: loadAssets(),
-    secret,
+    verifyJoin,
     channel: (slug) => store.channels.find(slug),
     addBeacon: (b) => store.beacons.add(b),
     health: (slug) => health.health(slug),
@@ -350,16 +356,17 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     },
   });
   const verifyToken = (t: string) => store.apiTokens.verify(t);
-  const instructorOf = (req: Pick<HttpRequest, 'headers'>, slug: string): boolean => instructor(req, slug, secret);
+  const instructorOf = (req: Pick<HttpRequest, 'headers'>, slug: string): boolean => instructor(req, slug, verifyJoin);
   const lti = ltiRoutes({
     tool, keys: ltiKeys, repo: store.lti, classes: store.classes, toolBase, toolTitle: 'KMK LiveStream', frameAncestors,
-    authorizeApi: (req, scope) => authorize(req, { verifyToken }, scope),
+    authorizeApi: (req, scope, channel) => authorize(req, { verifyToken }, scope, channel),
     instructorOf: (req, slug) => instructorOf(req, slug),
     channel: (slug) => store.channels.find(slug),
     scheduled: (k) => hub.scheduleChanged(k.channel),
+    loginsPerMinute: config['lti.loginsPerMinutePerAddress'],
   });
   const reports = reportRoutes({
-    authorizeApi: (req, scope) => authorize(req, { verifyToken }, scope),
+    authorizeApi: (req, scope, channel) => authorize(req, { verifyToken }, scope, channel),
     instructorOf: (req, slug) => instructorOf(req, slug),
     sessionChannel: (id) => store.sessions.find(id)?.channel,
     report: (id) => sessionReport(store, id, Date.now()),
@@ -423,6 +430,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     metricsToken: config['metrics.token'] || undefined,
     channelExists: (slug) => store.channels.find(slug) !== undefined,
     joinSecret: secret,
+    staffMaxSeconds,
   })];
   const http: HttpServer = new HttpServer({ host: config.bindAddress, port: config['http.port'], log, shared: opts.internalPort !== undefined }, allRoutes);
   // `serve --workers`: the worker processes hand what is not a hub socket to this process on a loopback port.
@@ -430,7 +438,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // metrics.listen: /metrics alone on an address of its own (an internal interface Prometheus reaches).
   const metricsAt = parseListen(config['metrics.listen']);
   const metricsHttp = metricsAt ? new HttpServer({ host: metricsAt.host, port: metricsAt.port, log }, [metricsRoute({ metrics: metricsText, metricsToken: config['metrics.token'] || undefined, metricsOpen: true })]) : undefined;
-  bindHub(http, hub, { secret, allowsGuests: (slug) => store.channels.find(slug)?.allowGuests }, {
+  const socket = bindHub(http, hub, socketDeps(config, store, secret), {
     maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
   });
 
@@ -446,6 +454,18 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     if (++ticks % 5 === 0) live.saveProgress();
   }, 1000);
   progress.unref();
+  // Beacons are kept reports.beaconRetentionDays: at start and every 6 hours the older ones go.
+  const pruneBeacons = (): void => {
+    try {
+      const gone = store.beacons.prune(Date.now() - config['reports.beaconRetentionDays'] * 86400000);
+      if (gone) log.info('deleted old player beacons', { count: gone, retentionDays: config['reports.beaconRetentionDays'] });
+    } catch (err) {
+      log.warn('could not delete old player beacons', { err });
+    }
+  };
+  pruneBeacons();
+  const pruning = setInterval(pruneBeacons, 6 * 3600000);
+  pruning.unref();
 
   try {
     await hub.start(); // fails here, clearly, if hub.backplane names a Redis that does not answer
@@ -464,8 +484,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await ingest.start();
   } catch (err) {
     clearInterval(progress);
+    clearInterval(pruning);
     await hub.stop().catch(() => {});
     await drain?.stop();
+    socket.stop();
     await http.stop();
     await internal?.stop();
     await metricsHttp?.stop();
@@ -475,6 +497,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await passback.stop();
     await traffic.stop();
     store.close();
+    lock.release();
     throw err;
   }
   log.info('serving', { http: `${config.bindAddress}:${http.boundPort}`, rtmp: `${config.bindAddress}:${ingest.port}`, budget });
@@ -491,8 +514,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     stop: () => (stopping ??= (async () => {
       log.info('stopping: no new publishes; closing live classes');
       clearInterval(progress);
+      clearInterval(pruning);
       await live.stop();
       await ingest.stop();
+      socket.stop();
       await http.stop();
       await internal?.stop();
       await metricsHttp?.stop();
@@ -503,6 +528,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await passback.stop();
       await traffic.stop();
       store.close();
+      lock.release();
       log.info('stopped');
     })()),
   };

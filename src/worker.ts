@@ -9,7 +9,7 @@ import { openStore } from './store/index.js';
 import { loadJoinSecret } from './auth/join-secret.js';
 import { HttpServer } from './http/app.js';
 import { proxyRoutes } from './http/proxy.js';
-import { createHub } from './hub/compose.js';
+import { createHub, socketDeps } from './hub/compose.js';
 import { bindHub } from './hub/socket.js';
 import type { Hub } from './hub/hub.js';
 import { Metrics, Timings } from './metrics.js';
@@ -34,7 +34,7 @@ export async function startWorker(config: Config, o: { mainPort: number; log: Lo
     observe: { fanout: (s) => timings.fanout.observe(s), lag: (s) => timings.backplaneLag.observe(s) },
   });
   const http = new HttpServer({ host: config.bindAddress, port: config['http.port'], log, shared: true }, proxyRoutes(`http://127.0.0.1:${o.mainPort}`));
-  bindHub(http, hub, { secret, allowsGuests: (slug) => store.channels.find(slug)?.allowGuests }, {
+  const socket = bindHub(http, hub, socketDeps(config, store, secret), {
     maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
   });
   const metrics = new Metrics(() => ({
@@ -62,6 +62,7 @@ export async function startWorker(config: Config, o: { mainPort: number; log: Lo
   return {
     hub, httpPort: http.boundPort, metrics,
     stop: () => (stopping ??= (async () => {
+      socket.stop();
       await http.stop();
       await hub.stop();
       store.close();

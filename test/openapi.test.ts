@@ -44,7 +44,7 @@ t.test('bodies are refused by the schema with a message naming the field', async
   t.equal(checkBody('JoinTokenRequest', { user: 'u', name: 'N', role: 'king' }), 'role: one of learner, instructor, moderator, viewer');
   t.equal(checkBody('PlatformRequest', { issuer: 1, clientId: 'c', authUrl: 'https://a', tokenUrl: 'https://t', jwksUrl: 'https://j' }), 'issuer: must be string');
   t.equal(checkBody('PlatformRequest', { issuer: 'https://lms' }), 'clientId: required');
-  t.equal(checkBody('Beacon', { channel: 'Not A Slug' }), 'channel: must match pattern "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"');
+  t.equal(checkBody('Beacon', { channel: 'Not A Slug', token: 'a.b.c' }), 'channel: must match pattern "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"');
 
   const ts = await startTestServer(t.testdir());
   t.teardown(() => ts.server.stop());

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { cliJson } from './helpers/cli.js';
+import { cli, cliJson } from './helpers/cli.js';
 import { openStore } from '../src/store/index.js';
 
 // Reads every file of the SQLite database, including the WAL and shared-memory files the server keeps open.
@@ -32,4 +32,29 @@ t.test('the plaintext of stream keys and API tokens never reaches the database f
   for (const secret of [created.streamKey, rotated.streamKey, token.token]) {
     t.notOk(afterCheckpoint.includes(Buffer.from(secret)), 'absent after the WAL is checkpointed into the main file');
   }
+});
+
+t.test('the database, its WAL and shared-memory files and its backups are the owner\'s only, whatever the umask', async (t) => {
+  const dir = t.testdir();
+  const old = process.umask(0o000); // the CLI below inherits it
+  t.teardown(() => process.umask(old));
+  const held = openStore(join(dir, 'data', 'kmk.db'));
+  t.teardown(() => held.close());
+  cliJson(dir, ['channel', 'create', 'math-101']);
+  const mode = (f: string): string => (statSync(f).mode & 0o777).toString(8);
+  for (const f of ['kmk.db', 'kmk.db-wal', 'kmk.db-shm']) t.equal(mode(join(dir, 'data', f)), '600', `${f} is 0600`);
+  const backup = join(dir, 'backups', 'kmk-copy.db');
+  t.equal(cli(dir, ['db', 'backup', backup]).code, 0);
+  t.equal(mode(backup), '600', 'a backup is 0600');
+  held.close();
+  chmodSync(join(dir, 'data', 'kmk.db'), 0o644); // a file left by an older version
+  openStore(join(dir, 'data', 'kmk.db')).close();
+  t.equal(mode(join(dir, 'data', 'kmk.db')), '600', 'an existing database is tightened when opened');
+});
+
+t.test('config print redacts the Redis URL (it may hold a password)', async (t) => {
+  const dir = t.testdir();
+  const out = cliJson<{ hub: { backplane: string } }>(dir, ['config', 'print'], { KMK_HUB_REDIS_URL: 'redis://:hunter2@127.0.0.1:6379/0' });
+  t.equal(out.hub.backplane, '<redacted>');
+  t.notMatch(cli(dir, ['config', 'print'], { KMK_HUB_REDIS_URL: 'redis://:hunter2@127.0.0.1:6379/0' }).stdout, 'hunter2');
 });

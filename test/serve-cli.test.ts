@@ -60,6 +60,11 @@ t.test('kmk-live serve: OBS settings from channel create give a playable stream;
   t.match(doctor.stdout, /^ok {4}http port .*in use by the running kmk-live server \(healthy\)/m, 'doctor recognises the running server');
   t.match(doctor.stdout, /^ok {4}rtmp port .*in use by the running kmk-live server/m);
   t.match(doctor.stdout, 'All required checks passed.');
+  // A second server on the same data folder (other ports, so nothing else stops it) refuses to start.
+  const second = await cliAsync(dir, ['serve'], { ...env, KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) });
+  t.equal(second.code, 2, 'a second serve on the same data folder exits with a usage error');
+  t.match(second.stderr, new RegExp(`another kmk-live serve \\(pid ${server.pid}\\) already uses the data folder`), 'naming the first one');
+  t.equal((await fetch(`${base}/healthz`)).status, 200, 'and the first keeps serving');
   const landing = await fetch(`${base}/`);
   t.equal(landing.status, 200, 'GET / is a page, not a JSON 404');
   t.match(await landing.text(), /KMK LiveStream/);

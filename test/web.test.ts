@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import t from 'tap';
 import { mkdirSync } from 'node:fs';
 import { signJoinToken } from '../src/auth/join-token.js';
@@ -29,6 +30,17 @@ t.test('the watch page is framable only by the configured LMS and has a strict C
   t.equal(directives.get('object-src'), "'none'");
   t.equal(directives.get('base-uri'), "'none'");
   t.match(directives.get('connect-src'), 'https://stream.mux.com', 'Mux playback may be fetched (overflow and archived replays)');
+  const host = `127.0.0.1:${ts.server.httpPort}`;
+  t.same(directives.get('connect-src')!.split(' ').filter((v) => /^wss?:/.test(v)), [`ws://${host}`, `wss://${host}`], 'sockets only to the host that served the page, never any ws: host');
+  // fetch always sends its own Host: a raw request sends a hostile one.
+  const odd = await new Promise<string>((resolve, reject) => {
+    request({ host: '127.0.0.1', port: ts.server.httpPort, path: '/watch/headers', headers: { Host: 'evil.example; script-src *' } }, (res) => {
+      res.resume();
+      resolve(String(res.headers['content-security-policy'] ?? ''));
+    }).on('error', reject).end();
+  });
+  t.match(odd, "connect-src 'self' https://stream.mux.com", 'a Host header unfit for a CSP source names no socket host');
+  t.notMatch(odd, /evil|ws:/);
   t.equal(r.headers.get('x-frame-options'), null, 'no X-Frame-Options: DENY');
   t.equal((await ts.get('/watch/nope')).status, 404);
   t.equal((await ts.get('/assets/../package.json')).status, 404);
@@ -129,11 +141,12 @@ t.test('two learners and the studio: chat, polls and votes flow between the page
 });
 
 t.test('a QoE beacon is stored per session and participant', async (t) => {
-  ts.createChannel('qoe', { record: false });
+  const { id } = ts.createChannel('qoe', { record: false });
+  const session = ts.server.store.sessions.start(id, false).id;
   const tok = token('qoe', 'viewer-1');
-  const ok = await fetch(`${ts.base}/api/beacon`, { method: 'POST', body: JSON.stringify({ channel: 'qoe', sessionId: 's_aaaaaaaaaaaaaaaa', token: tok, startupMs: 1200, rebuffers: 1, rebufferMs: 300, bitrate: 1500000, rendition: '480p', latencyMs: 6100, errors: ['networkError:fragLoadError'] }) });
+  const ok = await fetch(`${ts.base}/api/beacon`, { method: 'POST', body: JSON.stringify({ channel: 'qoe', sessionId: session, token: tok, startupMs: 1200, rebuffers: 1, rebufferMs: 300, bitrate: 1500000, rendition: '480p', latencyMs: 6100, errors: ['networkError:fragLoadError'] }) });
   t.equal(ok.status, 204);
-  const rows = ts.server.store.beacons.forSession('s_aaaaaaaaaaaaaaaa');
+  const rows = ts.server.store.beacons.forSession(session);
   t.match(rows, [{ userId: 'viewer-1', startupMs: 1200, rebuffers: 1, rendition: '480p', latencyMs: 6100, errors: ['networkError:fragLoadError'] }]);
   t.equal((await fetch(`${ts.base}/api/beacon`, { method: 'POST', body: '{"channel":"qoe"}' })).status, 400, 'anonymous beacons are refused');
   t.equal((await fetch(`${ts.base}/api/beacon`, { method: 'POST', body: 'nope' })).status, 400);

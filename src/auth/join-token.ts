@@ -13,9 +13,38 @@ export interface JoinClaims {
   channel: string;
   exp: number;
   iat?: number;
+  /** A guest's own token (minted by the hub when a guest first joins): valid only while the channel takes guests. */
+  guest?: true;
 }
 
-export type VerifyResult = { ok: true; claims: JoinClaims } | { ok: false; code: 'malformed' | 'bad_signature' | 'expired' | 'bad_claims' };
+export type VerifyResult = { ok: true; claims: JoinClaims } | { ok: false; code: 'malformed' | 'bad_signature' | 'expired' | 'bad_claims' | 'revoked' };
+
+/** Verifies a join token as this installation does: signature, claims, staff lifetime and the channel's epoch. */
+export type JoinVerifier = (token: string, nowSeconds: number) => VerifyResult;
+
+export const isStaffRole = (r: Role): boolean => r === 'instructor' || r === 'moderator';
+
+export interface JoinPolicy {
+  /** The longest an instructor or moderator token may live (hub.staffTokenMaxHours). */
+  staffMaxSeconds: number;
+  /** Tokens of the channel issued before this second are void (`kmk-live token revoke-all`); 0: none. */
+  tokensAfter(channel: string): number;
+  /** Guest tokens are void on a channel that no longer takes guests. */
+  allowsGuests(channel: string): boolean;
+}
+
+export function joinVerifier(secret: Buffer, policy: JoinPolicy): JoinVerifier {
+  return (token, nowSeconds) => {
+    const v = verifyJoinToken(token, secret, nowSeconds);
+    if (!v.ok) return v;
+    const { claims } = v;
+    if (isStaffRole(claims.role) && claims.exp > (claims.iat ?? nowSeconds) + policy.staffMaxSeconds + 300) return { ok: false, code: 'bad_claims' };
+    const after = policy.tokensAfter(claims.channel);
+    if (after > 0 && (claims.iat ?? 0) < after) return { ok: false, code: 'revoked' };
+    if (claims.guest && !policy.allowsGuests(claims.channel)) return { ok: false, code: 'revoked' };
+    return v;
+  };
+}
 
 const b64 = (v: Buffer | string): string => Buffer.from(v).toString('base64url');
 const HEADER = b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
@@ -38,7 +67,9 @@ export function validClaims(c: unknown): c is JoinClaims {
     && validName(o.name)
     && typeof o.role === 'string' && (ROLES as readonly string[]).includes(o.role)
     && typeof o.channel === 'string' && SLUG_PATTERN.test(o.channel)
-    && typeof o.exp === 'number' && Number.isFinite(o.exp);
+    && typeof o.exp === 'number' && Number.isFinite(o.exp)
+    && (o.iat === undefined || (typeof o.iat === 'number' && Number.isFinite(o.iat)))
+    && (o.guest === undefined || (o.guest === true && o.role === 'learner' && o.sub.startsWith('guest-')));
 }
 
 export function verifyJoinToken(token: string, secret: Buffer, nowSeconds: number): VerifyResult {

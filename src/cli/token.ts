@@ -16,15 +16,18 @@ export function registerToken(program: Command): void {
 
   group.command('create <name>')
     .description('create an API token; it is shown once')
-    .requiredOption('--scopes <list>', `comma-separated: ${SCOPES.join(', ')}`)
+    .requiredOption('--scopes <list>', `comma-separated: ${SCOPES.join(', ')} (tokens:join mints learner and viewer join tokens; tokens:staff also instructor and moderator ones)`)
+    .option('--channel <slug>', 'limit the token to this channel (repeat for several); default: every channel', (v: string, all: string[] = []) => [...all, v])
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  $ kmk-live token create lms --scopes channels:read,tokens:join')
-    .action((nameArg: string, o: { scopes: string; json?: boolean }, cmd: Command) => {
+    .addHelpText('after', '\nExample:\n  $ kmk-live token create lms --scopes channels:read,tokens:join\n  $ kmk-live token create math-dept --scopes sessions:read,tokens:join,tokens:staff --channel math-101 --channel math-102')
+    .action((nameArg: string, o: { scopes: string; channel?: string[]; json?: boolean }, cmd: Command) => {
       const name = parseTokenName(nameArg);
       const scopes = parseScopes(o.scopes);
-      const { token, info } = contextFor(cmd).store().apiTokens.create(name, scopes);
+      const store = contextFor(cmd).store();
+      const channels = o.channel ? o.channel.map((c) => store.channels.get(parseSlug(c)).slug) : null;
+      const { token, info } = store.apiTokens.create(name, scopes, channels);
       if (o.json) return printJson({ ...info, token });
-      print(`API token "${name}" (${scopes.join(', ')}):\n\n  ${token}\n`);
+      print(`API token "${name}" (${scopes.join(', ')}${channels ? `; only channel${channels.length > 1 ? 's' : ''} ${channels.join(', ')}` : ''}):\n\n  ${token}\n`);
       print(`Shown only now (fingerprint ${info.fingerprint}). Send it as: Authorization: Bearer <token>`);
     });
 
@@ -37,8 +40,8 @@ export function registerToken(program: Command): void {
       const tokens = contextFor(cmd).store().apiTokens.list(o.all ?? false);
       if (o.json) return printJson(tokens);
       if (tokens.length === 0) return print('No API tokens. Create one: kmk-live token create <name> --scopes admin');
-      print(table(['name', 'fingerprint', 'scopes', 'created', 'last used', 'revoked'],
-        tokens.map((t) => [t.name, t.fingerprint, t.scopes.join(','), t.createdAt, t.lastUsedAt, t.revokedAt])));
+      print(table(['name', 'fingerprint', 'scopes', 'channels', 'created', 'last used', 'revoked'],
+        tokens.map((t) => [t.name, t.fingerprint, t.scopes.join(','), t.channels ? t.channels.join(',') : 'all', t.createdAt, t.lastUsedAt, t.revokedAt])));
     });
 
   group.command('join <channel>')
@@ -46,7 +49,7 @@ export function registerToken(program: Command): void {
     .option('--user <id>', 'the LMS user id (required)')
     .option('--name <name>', 'display name (required)')
     .option('--role <role>', ROLES.join(', '), 'learner')
-    .option('--ttl <ttl>', 'lifetime, e.g. 90m, 4h, 2d (at most 30d)', '4h')
+    .option('--ttl <ttl>', 'lifetime, e.g. 90m, 4h, 2d (at most 30d; instructors and moderators at most hub.staffTokenMaxHours, 12h by default)', '4h')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live token join math-101 --user 4711 --name "Ada Lovelace" --role learner --ttl 4h\n  $ kmk-live token join math-101 --user prof-7 --name "Prof. Byron" --role instructor')
     .action((slug: string, o: { user?: string; name?: string; role: string; ttl: string; json?: boolean }, cmd: Command) => {
@@ -55,7 +58,8 @@ export function registerToken(program: Command): void {
       const ctx = contextFor(cmd);
       const channel = ctx.store().channels.get(parseSlug(slug));
       const secret = loadJoinSecret(ctx.config['hub.joinSecret'], ctx.config['paths.data']);
-      const { token, claims } = mint({ channel: channel.slug, user: o.user, name: o.name, role: o.role, ttl: o.ttl }, secret, Math.floor(Date.now() / 1000));
+      const policy = { staff: true, staffMaxSeconds: ctx.config['hub.staffTokenMaxHours'] * 3600 };
+      const { token, claims } = mint({ channel: channel.slug, user: o.user, name: o.name, role: o.role, ttl: o.ttl }, secret, Math.floor(Date.now() / 1000), policy);
       const base = publicBaseUrl(ctx.config);
       const watch = `${base}/watch/${channel.slug}?token=${token}`;
       const staff = claims.role === 'instructor' || claims.role === 'moderator';
@@ -64,6 +68,17 @@ export function registerToken(program: Command): void {
       print(`Join token for ${claims.name} (${claims.role}) in "${channel.slug}", valid until ${new Date(claims.exp * 1000).toISOString()}:\n\n  ${token}\n`);
       print(`Watch page: ${watch}`);
       if (studio) print(`Studio:     ${studio}`);
+    });
+
+  group.command('revoke-all <channel>')
+    .description('end every join token of a channel issued until now (learners, moderators, instructors); links from the LMS work again at the next launch')
+    .addHelpText('after', '\nExample:\n  $ kmk-live token revoke-all math-101')
+    .action((slug: string, _o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      const channel = ctx.store().channels.get(parseSlug(slug));
+      const after = ctx.store().channels.endJoinTokens(channel.slug);
+      print(`Every join token of "${channel.slug}" issued before ${new Date(after * 1000).toISOString()} is void now: new connections, pages and beacons with them are refused.`);
+      print('People already connected to the chat keep their socket until they reconnect, at most hub.idleTimeoutSeconds after the server next checks (see docs/security.md).');
     });
 
   group.command('revoke <nameOrFingerprint>')

@@ -90,6 +90,10 @@ export const SCHEMA = {
     description: 'Secret that signs join tokens (32+ characters); empty: generated once into <paths.data>/join-secret.',
     check: (v: string) => (v.length >= 32 ? null : 'at least 32 characters'),
   },
+  'hub.staffTokenMaxHours': {
+    type: 'integer', min: 1, max: 720,
+    description: 'The longest an instructor or moderator join token may live: minting refuses longer, and longer ones are not accepted.',
+  },
   'hub.chatMaxLength': { type: 'integer', min: 1, max: 2000, description: 'Longest chat message, in characters.' },
   'hub.chatBurst': { type: 'integer', min: 1, max: 1000, description: 'Chat messages a learner may send at once before the rate limit applies.' },
   'hub.chatWindowSeconds': { type: 'integer', min: 1, max: 3600, description: 'A learner may send hub.chatBurst messages per this many seconds.' },
@@ -97,6 +101,7 @@ export const SCHEMA = {
   'hub.maxBackpressureBytes': { type: 'integer', min: 16384, max: 67108864, description: 'Bytes queued for one slow client before it is disconnected.' },
   'hub.idleTimeoutSeconds': { type: 'integer', min: 8, max: 960, description: 'A socket silent this long is closed (pings are sent automatically).' },
   'hub.backplane': {
+    secret: true,
     type: 'string',
     description: 'Redis URL (redis://host:port/db or rediss://) that spreads the hub over processes and boxes (also read from KMK_HUB_REDIS_URL); empty: one process, no Redis. See docs/scaling.md.',
     check: (v: string) => (v === '' || /^rediss?:\/\/[^\s]+$/.test(v) ? null : 'a redis:// or rediss:// URL, or empty'),
@@ -139,6 +144,10 @@ export const SCHEMA = {
   'lti.presentPercent': { type: 'integer', min: 1, max: 100, description: 'With lti.scoreMode "presence": the share of the class a learner must attend to count as present.' },
   'lti.retryBaseSeconds': { type: 'integer', min: 1, max: 3600, description: 'First retry delay of a failed passback call; doubles per attempt (at most 1 h).' },
   'lti.maxAttempts': { type: 'integer', min: 1, max: 100, description: 'Attempts before a passback item is marked failed (kmk-live lti outbox shows it).' },
+  'lti.loginsPerMinutePerAddress': {
+    type: 'integer', min: 10, max: 100000,
+    description: 'LTI logins (/lti/login) one client address may start per minute, as a burst; more get 429. A campus behind one NAT address launches a whole class at once: keep it above the largest class. At the default (1,200, refilled per minute) one address can hold at most 12,000 of the 20,000 pending logins the tool keeps.',
+  },
   'lti.clockSkewSeconds': { type: 'integer', min: 0, max: 600, description: 'Clock difference tolerated when checking an id_token\'s exp and iat.' },
   'cost.boxPerMonth': { type: 'number', min: 0, max: 1e7, description: 'What this box costs a month (hardware or VM, power, network), USD.' },
   'cost.classesPerMonth': { type: 'integer', min: 1, max: 1e6, description: 'How many classes the box carries a month: each class bears this share of cost.boxPerMonth.' },
@@ -150,6 +159,10 @@ export const SCHEMA = {
   'cost.zoomPerHostPerMonth': { type: 'number', min: 0, max: 1e5, description: 'Zoom licence per host per month, USD (the conferencing being replaced).' },
   'cost.zoomLargeMeetingPerMonth': { type: 'number', min: 0, max: 1e5, description: 'Zoom large-meeting add-on per host per month, USD, counted when a class had more than 100 viewers.' },
   'cost.zoomHosts': { type: 'integer', min: 1, max: 1e5, description: 'Zoom host licences the school would need for these classes.' },
+  'reports.beaconRetentionDays': {
+    type: 'integer', min: 1, max: 3650,
+    description: 'Players\' quality-of-experience beacons older than this are deleted (checked at start and every 6 hours); class reports older than this show no QoE.',
+  },
   'log.level': { type: 'enum', values: ['debug', 'info', 'warn', 'error'], description: 'Least severe log level printed.' },
 } as const satisfies Record<string, KeySpec>;
 

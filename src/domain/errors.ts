@@ -16,6 +16,10 @@ export class NotFoundError extends UserError {
 export class ConflictError extends UserError {
   override name = 'ConflictError';
 }
+/** The caller may not do this (HTTP 403): a token without the scope it needs. */
+export class ForbiddenError extends UserError {
+  override name = 'ForbiddenError';
+}
 /** The configuration cannot be used; the message names the key, the value and what was expected. */
 export class ConfigError extends UserError {
   override name = 'ConfigError';

@@ -45,12 +45,11 @@ export const BODY_SCHEMAS = {
   },
   Beacon: {
     type: 'object',
-    description: 'A player\'s quality-of-experience report (the watch page sends one every 30 s and at the end).',
-    required: ['channel'],
+    description: 'A player\'s quality-of-experience report (the watch page sends one every 10 s while a class plays). At most 12 a minute per viewer.',
+    required: ['channel', 'token'],
     properties: {
       channel: slug,
-      token: str(8192, 'the learner\'s join token'),
-      guestId: str(64, 'on guest channels: the guest id from the hub\'s welcome'),
+      token: str(8192, 'the viewer\'s join token (a guest: the token from the hub\'s guest_token message)'),
       sessionId: { type: ['string', 'null'], maxLength: 64 },
       startupMs: num('time to first frame'),
       rebuffers: num('stalls since the last beacon'),

@@ -10,7 +10,7 @@ export interface HttpRequest {
   /** Raw (still percent-encoded) path. */
   path: string;
   query: string;
-  headers: { authorization: string; range: string; origin: string; muxSignature: string; ifNoneMatch?: string };
+  headers: { authorization: string; range: string; origin: string; muxSignature: string; ifNoneMatch?: string; host?: string };
   /** Request body (POST only), at most MAX_BODY_BYTES. */
   body?: string;
   /** Aborted when the client goes away before the answer (held requests stop waiting). */
@@ -22,6 +22,7 @@ export interface HttpRequest {
 /** Headers a worker process sets when it hands a request to the main process: who its client was. */
 export const CLIENT_HEADER = 'x-kmk-client';
 export const CLIENT_LOCAL_HEADER = 'x-kmk-client-local';
+export const HOST_HEADER = 'x-kmk-host';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -257,6 +258,7 @@ export class HttpServer {
       headers: {
         authorization: req.getHeader('authorization'), range: req.getHeader('range'), origin: req.getHeader('origin'),
         muxSignature: req.getHeader('mux-signature'), ifNoneMatch: req.getHeader('if-none-match'),
+        host: (this.o.fromWorkers && req.getHeader(HOST_HEADER)) || req.getHeader('host'),
       },
       client: this.clientOf(res, req),
     };

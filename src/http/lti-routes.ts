@@ -12,6 +12,7 @@ import { parsePlatform } from '../lti/platforms.js';
 import { parseClassInput } from '../classes/schedule.js';
 import { UserError } from '../domain/errors.js';
 import { SLUG_PATTERN } from '../domain/ids.js';
+import { RateLimiter } from '../hub/rate.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 import { ltiError, ltiPicker, ltiReturn, ltiStorageHop } from './lti-pages.js';
 
@@ -24,10 +25,12 @@ export interface LtiRouteDeps {
   toolTitle: string;
   frameAncestors(): string;
   /** undefined when the request carries an API token with the scope (or admin); else the refusal. */
-  authorizeApi(req: HttpRequest, scope: 'admin' | 'channels:write' | 'sessions:read'): HttpAnswer | undefined;
+  authorizeApi(req: HttpRequest, scope: 'admin' | 'channels:write' | 'sessions:read', channel?: string): HttpAnswer | undefined;
   /** True when the request carries an instructor join token for the channel. */
   instructorOf(req: HttpRequest, slug: string): boolean;
   channel(slug: string): { id: number; record: boolean; archive: boolean } | undefined;
+  /** lti.loginsPerMinutePerAddress. */
+  loginsPerMinute: number;
   /** A new class is on the schedule (the hub's waiting room shows the next start). */
   scheduled(k: ScheduledClass): void;
 }
@@ -65,7 +68,13 @@ export function toolConfiguration(base: string, title: string): Record<string, u
 }
 
 export function ltiRoutes(d: LtiRouteDeps): Route[] {
+  const logins = new RateLimiter(d.loginsPerMinute, 60000, 50000);
   const login = (req: HttpRequest): HttpAnswer => {
+    // Unauthenticated and stored for 10 minutes: one address may not flood it (the tool also caps what is pending).
+    if (!logins.take(req.client.address, Date.now())) {
+      const busy = ltiError(429, 'rate', 'Too many sign-ins from your network right now. Open the class again in a minute.', d.frameAncestors());
+      return { ...busy, headers: { ...busy.headers, 'Retry-After': '30' } };
+    }
     const f = formFields(req.method === 'POST' ? req.body ?? '' : req.query);
     const r = d.tool.login(f);
     if (r.kind === 'error') return ltiError(r.status, r.check, r.message, d.frameAncestors());
@@ -76,7 +85,7 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
     const c = slug && SLUG_PATTERN.test(slug) ? d.channel(slug) : undefined;
     if (!slug || !c) return json(404, { error: 'not_found', message: 'no such channel' });
     if (d.instructorOf(req, slug)) return { ...c, slug };
-    const denied = d.authorizeApi(req, write ? 'channels:write' : 'sessions:read');
+    const denied = d.authorizeApi(req, write ? 'channels:write' : 'sessions:read', slug);
     return denied ?? { ...c, slug };
   };
   return [

@@ -27,14 +27,21 @@ export function loadAssets(dir = WEB_DIR): Map<string, Asset> {
   return out;
 }
 
-/** Strict CSP: our own scripts and styles only; media from blobs (MSE); frames only by the configured LMS. */
-export function securityHeaders(frameAncestors: string, formAction = "'self'", cdn = ''): Record<string, string> {
+/** A Host header fit to name in a CSP source (a host name or address, an optional port); '' otherwise. */
+export function cspHost(host: string): string {
+  return /^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:\d{1,5})?$/.test(host) ? host : '';
+}
+
+/** Strict CSP: our own scripts and styles only; media from blobs (MSE); frames only by the configured LMS; sockets
+ * only to the host that served the page (`wsHost`, none when empty). */
+export function securityHeaders(frameAncestors: string, formAction = "'self'", cdn = '', wsHost = ''): Record<string, string> {
   const media = cdn ? ` ${cdn}` : ''; // hls.cdnBaseUrl: segments come from the CDN host
+  const ws = wsHost ? ` ws://${wsHost} wss://${wsHost}` : '';
   return {
     'Content-Security-Policy': [
       "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", `media-src 'self' blob: https://stream.mux.com${media}`,
       // Overflow classes and archived replays play from Mux.
-      `connect-src 'self' ws: wss: https://stream.mux.com https://*.mux.com${media}`,
+      `connect-src 'self'${ws} https://stream.mux.com https://*.mux.com${media}`,
       "worker-src 'self' blob:", "object-src 'none'", "base-uri 'none'", `form-action ${formAction}`,
       `frame-ancestors ${frameAncestors}`,
     ].join('; '),
@@ -58,7 +65,7 @@ function documentHead(title: string): string {
 
 export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export function page(kind: 'watch' | 'studio', slug: string, title: string, frameAncestors: string, guests = false, cdn = ''): HttpAnswer {
+export function page(kind: 'watch' | 'studio', slug: string, title: string, frameAncestors: string, guests = false, cdn = '', host = ''): HttpAnswer {
   const body = `${documentHead(`${title}${kind === 'studio' ? ' — studio' : ''}`)}
 <link rel="manifest" href="/manifest.webmanifest">
 <link rel="stylesheet" href="/assets/app.css">
@@ -69,7 +76,7 @@ export function page(kind: 'watch' | 'studio', slug: string, title: string, fram
 </body>
 </html>
 `;
-  return { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8', ...securityHeaders(frameAncestors, "'self'", cdn) }, body };
+  return { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8', ...securityHeaders(frameAncestors, "'self'", cdn, cspHost(host)) }, body };
 }
 
 /** The app icon: a play triangle in a rounded square, in the accent colour (served as /favicon.svg and /favicon.ico). */

@@ -3,7 +3,7 @@
 // is HttpRequest (method, path, query, the headers handlers read, body), so what the main process sees is exactly
 // what it would have seen first-hand.
 
-import { CLIENT_HEADER, CLIENT_LOCAL_HEADER, json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
+import { CLIENT_HEADER, CLIENT_LOCAL_HEADER, HOST_HEADER, json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 import { LAUNCH_BODY_BYTES } from './lti-routes.js';
 
 /** Headers that belong to one hop, or that fetch has already undone (it decompresses). */
@@ -16,6 +16,7 @@ export function forwardedHeaders(req: HttpRequest): Record<string, string> {
   if (req.headers.origin) h.origin = req.headers.origin;
   if (req.headers.muxSignature) h['mux-signature'] = req.headers.muxSignature;
   if (req.headers.ifNoneMatch) h['if-none-match'] = req.headers.ifNoneMatch;
+  if (req.headers.host) h[HOST_HEADER] = req.headers.host; // the pages name it in their CSP (fetch sets its own Host)
   h[CLIENT_HEADER] = req.client.address;
   h[CLIENT_LOCAL_HEADER] = req.client.local ? '1' : '0';
   return h;

@@ -9,7 +9,8 @@ import { SLUG_PATTERN } from '../domain/ids.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 
 export interface ReportRouteDeps {
-  authorizeApi(req: HttpRequest, scope: 'sessions:read' | 'admin'): HttpAnswer | undefined;
+  /** `channel`: what the request acts on (absent: the whole box, which a token limited to channels may not read). */
+  authorizeApi(req: HttpRequest, scope: 'sessions:read' | 'admin', channel?: string): HttpAnswer | undefined;
   instructorOf(req: HttpRequest, slug: string): boolean;
   sessionChannel(id: string): string | undefined;
   report(sessionId: string): ClassReport | undefined;
@@ -36,7 +37,7 @@ export function csvAnswer(body: string, filename: string): HttpAnswer {
 
 export function reportRoutes(d: ReportRouteDeps): Route[] {
   const allowed = (req: HttpRequest, slug: string | null | undefined): HttpAnswer | undefined =>
-    (slug && d.instructorOf(req, slug) ? undefined : d.authorizeApi(req, 'sessions:read'));
+    (slug && d.instructorOf(req, slug) ? undefined : d.authorizeApi(req, 'sessions:read', slug ?? undefined));
   return [
     {
       method: 'get', pattern: '/api/reports/cost', handler: (req) => {

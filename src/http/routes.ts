@@ -15,6 +15,8 @@ export interface RouteDeps {
   channelExists(slug: string): boolean;
   /** Signs join tokens. */
   joinSecret: Buffer;
+  /** The longest an instructor or moderator join token may live. */
+  staffMaxSeconds: number;
   origin: Origin;
   verifyToken(token: string): ApiTokenInfo | undefined;
   status(): unknown;
@@ -29,7 +31,11 @@ export interface RouteDeps {
 
 const API_DOCUMENT = openApiDocument();
 
-export function authorize(req: HttpRequest, deps: Pick<RouteDeps, 'verifyToken'>, scope: Scope): HttpAnswer | undefined {
+/**
+ * undefined when the request's API token has the scope (or admin) for what it names; else the refusal. `channel`:
+ * the channel the request acts on; absent for box-wide requests, which a token limited to channels may not make.
+ */
+export function authorize(req: HttpRequest, deps: Pick<RouteDeps, 'verifyToken'>, scope: Scope, channel?: string): HttpAnswer | undefined {
   const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
   const token = m ? deps.verifyToken(m[1]!) : undefined;
   if (!token) {
@@ -37,6 +43,10 @@ export function authorize(req: HttpRequest, deps: Pick<RouteDeps, 'verifyToken'>
   }
   if (!token.scopes.includes(scope) && !token.scopes.includes('admin')) {
     return json(403, { error: 'forbidden', message: `this token lacks the "${scope}" scope` });
+  }
+  if (token.channels && (channel === undefined || !token.channels.includes(channel))) {
+    const limited = `this token is limited to the channel${token.channels.length > 1 ? 's' : ''} ${token.channels.join(', ')}`;
+    return json(403, { error: 'forbidden', message: channel === undefined ? `${limited}: name one of them` : limited });
   }
   return undefined;
 }
@@ -102,34 +112,35 @@ export function routes(deps: RouteDeps): Route[] {
     },
     {
       method: 'get', pattern: '/api/sessions', handler: (req) => {
-        const denied = authorize(req, deps, 'sessions:read');
+        const channel = queryParam(req.query, 'channel');
+        if (channel !== undefined && !SLUG_PATTERN.test(channel)) {
+          return json(400, { error: 'bad_request', message: 'channel must be a channel slug (a-z, 0-9 and -)' });
+        }
+        const denied = authorize(req, deps, 'sessions:read', channel);
         if (denied) return denied;
         const limitText = queryParam(req.query, 'limit');
         const limit = limitText === undefined ? 50 : Number(limitText);
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
           return json(400, { error: 'bad_request', message: 'limit must be an integer from 1 to 1000' });
         }
-        const channel = queryParam(req.query, 'channel');
-        if (channel !== undefined && !SLUG_PATTERN.test(channel)) {
-          return json(400, { error: 'bad_request', message: 'channel must be a channel slug (a-z, 0-9 and -)' });
-        }
         return json(200, deps.sessions.list({ channel, limit }));
       },
     },
     {
       method: 'post', pattern: '/api/channels/:slug/join-tokens', handler: (req) => {
-        const denied = authorize(req, deps, 'tokens:join');
-        if (denied) return denied;
         const slug = req.path.slice('/api/channels/'.length, -'/join-tokens'.length);
-        return joinTokenAnswer(slug, req.body ?? '', deps.channelExists(slug), deps.joinSecret, Math.floor(Date.now() / 1000));
+        const denied = authorize(req, deps, 'tokens:join', slug);
+        if (denied) return denied;
+        const staff = authorize(req, deps, 'tokens:staff', slug) === undefined;
+        return joinTokenAnswer(slug, req.body ?? '', deps.channelExists(slug), deps.joinSecret, Math.floor(Date.now() / 1000), { staff, staffMaxSeconds: deps.staffMaxSeconds });
       },
     },
     {
       method: 'get', pattern: '/api/sessions/:id', handler: (req) => {
-        const denied = authorize(req, deps, 'sessions:read');
-        if (denied) return denied;
         const id = req.path.slice('/api/sessions/'.length);
         const s = deps.sessions.find(id);
+        const denied = authorize(req, deps, 'sessions:read', s?.channel);
+        if (denied) return denied;
         return s ? json(200, s) : json(404, { error: 'not_found', message: 'no such session' });
       },
     },

@@ -2,10 +2,11 @@
 // instructor-only health and key-rotation endpoints (authorised by an instructor join token for that channel).
 
 import { readBody } from './validate.js';
-import { verifyJoinToken } from '../auth/join-token.js';
+import type { JoinVerifier } from '../auth/join-token.js';
 import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../domain/ids.js';
 import type { Play } from '../live/playback.js';
 import type { Beacon } from '../store/beacons.js';
+import { RateLimiter } from '../hub/rate.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 import { ICON_SVG, landing, MANIFEST, page, type Asset } from './pages.js';
 
@@ -14,7 +15,7 @@ export interface WebDeps {
   /** The CDN origin media comes from (hls.cdnBaseUrl), for the pages' CSP; '' when none. */
   cdnOrigin?: string;
   assets: Map<string, Asset>;
-  secret: Buffer;
+  verifyJoin: JoinVerifier;
   channel(slug: string): { id: number; title: string; allowGuests: boolean; public: boolean } | undefined;
   /** The channel a past session belongs to. */
   sessionChannel(sessionId: string): string | undefined;
@@ -41,18 +42,18 @@ function slugFrom(path: string, prefix: string, suffix = '', pattern = SLUG): st
 }
 
 /** True when the request carries an instructor join token for this channel (studio actions, reports). */
-export function instructor(req: Pick<HttpRequest, 'headers'>, slug: string, secret: Buffer): boolean {
+export function instructor(req: Pick<HttpRequest, 'headers'>, slug: string, verifyJoin: JoinVerifier): boolean {
   const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
   if (!m) return false;
-  const v = verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000));
+  const v = verifyJoin(m[1]!, Math.floor(Date.now() / 1000));
   return v.ok && v.claims.channel === slug && v.claims.role === 'instructor';
 }
 
 /** Who may have a playback token: a join token's user for the channel, or anyone on public or guest channels
  * (''); null when nobody may. */
-function viewer(req: HttpRequest, slug: string, c: { allowGuests: boolean; public: boolean }, secret: Buffer): string | null {
+function viewer(req: HttpRequest, slug: string, c: { allowGuests: boolean; public: boolean }, verifyJoin: JoinVerifier): string | null {
   const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
-  const v = m ? verifyJoinToken(m[1]!, secret, Math.floor(Date.now() / 1000)) : undefined;
+  const v = m ? verifyJoin(m[1]!, Math.floor(Date.now() / 1000)) : undefined;
   if (v?.ok && v.claims.channel === slug) return v.claims.sub;
   return c.public || c.allowGuests ? '' : null;
 }
@@ -65,23 +66,21 @@ const noViewer = (): HttpAnswer => json(401, { error: 'unauthorized', message: '
 const num = (v: unknown, max: number): number | null =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max ? Math.round(v) : null;
 
-export function parseBeacon(body: string, d: Pick<WebDeps, 'channel' | 'secret'>, now: number): Beacon | string {
+export function parseBeacon(body: string, d: Pick<WebDeps, 'channel' | 'verifyJoin' | 'sessionChannel'>, now: number): Beacon | string {
   const o = readBody('Beacon', body);
   if (typeof o === 'string') return o;
   if (typeof o.channel !== 'string' || !SLUG.test(o.channel)) return '"channel" must be a channel slug';
   const channel = d.channel(o.channel);
   if (!channel) return 'no such channel';
-  let userId: string;
-  if (typeof o.token === 'string' && o.token) {
-    const v = verifyJoinToken(o.token, d.secret, Math.floor(now / 1000));
-    if (!v.ok || v.claims.channel !== o.channel) return 'invalid join token';
-    userId = v.claims.sub;
-  } else if (channel.allowGuests && typeof o.guestId === 'string' && /^guest-[0-9a-f]{16}$/.test(o.guestId)) {
-    userId = o.guestId;
-  } else {
-    return 'a join token (or, on guest channels, a guest id) is required';
+  // Every player has a join token: the LMS's, an operator's, or the one the hub gives a guest when they join.
+  if (typeof o.token !== 'string' || !o.token) return 'a join token is required (guests: the one the hub gave you when you joined)';
+  const v = d.verifyJoin(o.token, Math.floor(now / 1000));
+  if (!v.ok || v.claims.channel !== o.channel) return 'invalid join token';
+  const userId = v.claims.sub;
+  if (o.sessionId !== undefined && o.sessionId !== null && (typeof o.sessionId !== 'string' || !SESSION.test(o.sessionId) || d.sessionChannel(o.sessionId) !== o.channel)) {
+    return '"sessionId" must be a session of this channel';
   }
-  const sessionId = typeof o.sessionId === 'string' && SESSION.test(o.sessionId) ? o.sessionId : null;
+  const sessionId = typeof o.sessionId === 'string' ? o.sessionId : null;
   const errors = Array.isArray(o.errors) ? o.errors.filter((e): e is string => typeof e === 'string').slice(0, 10).map((e) => e.slice(0, 200)) : [];
   return {
     channelId: channel.id, sessionId, userId, at: now,
@@ -91,13 +90,20 @@ export function parseBeacon(body: string, d: Pick<WebDeps, 'channel' | 'secret'>
   };
 }
 
+const tooMany = (message: string): HttpAnswer => json(429, { error: 'rate_limited', message }, { 'Retry-After': '10' });
+
+/** Beacons: a player sends one every 10 s; a school behind one NAT address has many players. */
+export const BEACON_LIMITS = { perViewer: 12, perAddress: 1200, windowMs: 60000 };
+
 export function webRoutes(d: WebDeps): Route[] {
+  const beaconsOf = new RateLimiter(BEACON_LIMITS.perViewer, BEACON_LIMITS.windowMs);
+  const beaconsFrom = new RateLimiter(BEACON_LIMITS.perAddress, BEACON_LIMITS.windowMs);
   const pageFor = (kind: 'watch' | 'studio') => (req: HttpRequest): HttpAnswer => {
     const slug = slugFrom(req.path, `/${kind}/`);
     const c = slug ? d.channel(slug) : undefined;
     if (!slug || !c) return { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'no such channel\n' };
     if (!d.assets.has(`${kind}.js`)) return { status: 503, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'web assets are not built; run: npm run build\n' };
-    return page(kind, slug, c.title, d.frameAncestors, c.allowGuests, d.cdnOrigin ?? '');
+    return page(kind, slug, c.title, d.frameAncestors, c.allowGuests, d.cdnOrigin ?? '', req.headers.host ?? '');
   };
   const icon = (): HttpAnswer => ({ status: 200, headers: { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=86400' }, body: ICON_SVG });
   return [
@@ -118,8 +124,11 @@ export function webRoutes(d: WebDeps): Route[] {
     },
     {
       method: 'post', pattern: '/api/beacon', handler: (req) => {
-        const b = parseBeacon(req.body ?? '', d, Date.now());
+        const now = Date.now();
+        if (!beaconsFrom.take(req.client.address, now)) return tooMany('too many beacons from this address');
+        const b = parseBeacon(req.body ?? '', d, now);
         if (typeof b === 'string') return json(400, { error: 'bad_request', message: b });
+        if (!beaconsOf.take(`${b.channelId}:${b.userId}`, now)) return tooMany('at most 12 beacons a minute per viewer');
         d.addBeacon(b);
         return { status: 204 };
       },
@@ -129,7 +138,7 @@ export function webRoutes(d: WebDeps): Route[] {
         const slug = slugFrom(req.path, '/api/channels/', '/playback');
         const c = slug ? d.channel(slug) : undefined;
         if (!slug || !c) return json(404, { error: 'not_found', message: 'no such channel' });
-        const who = viewer(req, slug, c, d.secret);
+        const who = viewer(req, slug, c, d.verifyJoin);
         if (who === null) return noViewer();
         return json(200, withPt(await d.playback(slug), c.public ? undefined : d.playbackToken(`c:${slug}`, who || undefined)));
       },
@@ -140,7 +149,7 @@ export function webRoutes(d: WebDeps): Route[] {
         const slug = id ? d.sessionChannel(id) : undefined;
         const c = slug ? d.channel(slug) : undefined;
         if (!id || !slug || !c) return json(404, { error: 'not_found', message: 'no replay for this session' });
-        const who = viewer(req, slug, c, d.secret);
+        const who = viewer(req, slug, c, d.verifyJoin);
         if (who === null) return noViewer();
         const play = await d.replay(id);
         return play ? json(200, withPt(play, c.public ? undefined : d.playbackToken(`s:${id}`, who || undefined))) : json(404, { error: 'not_found', message: 'no replay for this session' });
@@ -158,7 +167,7 @@ export function webRoutes(d: WebDeps): Route[] {
       method: 'get', pattern: '/api/channels/:slug/health', handler: (req) => {
         const slug = slugFrom(req.path, '/api/channels/', '/health');
         if (!slug || !d.channel(slug)) return json(404, { error: 'not_found', message: 'no such channel' });
-        if (!instructor(req, slug, d.secret)) return json(401, { error: 'unauthorized', message: 'an instructor join token for this channel is required' });
+        if (!instructor(req, slug, d.verifyJoin)) return json(401, { error: 'unauthorized', message: 'an instructor join token for this channel is required' });
         return json(200, d.health(slug));
       },
     },
@@ -166,7 +175,7 @@ export function webRoutes(d: WebDeps): Route[] {
       method: 'post', pattern: '/api/channels/:slug/stream-key', handler: (req) => {
         const slug = slugFrom(req.path, '/api/channels/', '/stream-key');
         if (!slug || !d.channel(slug)) return json(404, { error: 'not_found', message: 'no such channel' });
-        if (!instructor(req, slug, d.secret)) return json(401, { error: 'unauthorized', message: 'an instructor join token for this channel is required' });
+        if (!instructor(req, slug, d.verifyJoin)) return json(401, { error: 'unauthorized', message: 'an instructor join token for this channel is required' });
         return json(200, d.rotateKey(slug));
       },
     },

@@ -7,6 +7,25 @@ import type { Store } from '../store/index.js';
 import { nextStart } from '../classes/resolve.js';
 import { Hub, type HubDeps } from './hub.js';
 import { RedisBackplane } from './redis-backplane.js';
+import { joinVerifier, type JoinVerifier } from '../auth/join-token.js';
+import type { SocketDeps } from './socket.js';
+
+/** What the /ws binding needs, alike in the main process and its workers. */
+export function socketDeps(config: Config, store: Pick<Store, 'channels'>, secret: Buffer): SocketDeps {
+  return {
+    verifyJoin: installationVerifier(config, store, secret),
+    allowsGuests: (slug) => store.channels.find(slug)?.allowGuests,
+    secret,
+    tokensAfter: (slug) => store.channels.joinTokensAfter(slug),
+  };
+}
+
+/** How this installation verifies join tokens (the main process and its workers alike). */
+export function installationVerifier(config: Config, store: Pick<Store, 'channels'>, secret: Buffer): JoinVerifier {
+  return joinVerifier(secret, { staffMaxSeconds: config['hub.staffTokenMaxHours'] * 3600, tokensAfter: (slug) => store.channels.joinTokensAfter(slug),
+    allowsGuests: (slug) => store.channels.find(slug)?.allowGuests === true,
+  });
+}
 
 export interface HubParts {
   log: Logger;

@@ -69,7 +69,9 @@ export type ServerMsg =
   | { v: 1; t: 'participants'; list: Participant[] }
   | { v: 1; t: 'hand'; raised: boolean }
   | { v: 1; t: 'muted'; until: number }
-  | { v: 1; t: 'pong' };
+  | { v: 1; t: 'pong' }
+  /** Sent first to a guest who joined with a name: reconnect with this token to stay the same person. */
+  | { v: 1; t: 'guest_token'; token: string; expiresAt: string };
 
 export type Parsed = { ok: true; msg: ClientMsg; ref?: string } | { ok: false; code: ErrorCode; message: string; ref?: string };
 

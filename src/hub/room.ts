@@ -48,6 +48,9 @@ const LEARNER_POSTS: ReadonlySet<string> = new Set(['chat', 'ask', 'q_vote', 'po
 const isStaff = (r: Role): boolean => r === 'instructor' || r === 'moderator';
 const empty = (): Outcome => ({ events: [], staffEvents: [], reply: [], toUser: [], persist: [], kick: [] });
 
+/** Questions a learner may ask in one class, and questions a class holds. */
+export const QUESTION_LIMITS = { perUser: 30, perClass: 500 };
+
 export class Room {
   private readonly members = new Map<number, Member>();
   private readonly connsByUser = new Map<string, Set<number>>();
@@ -60,6 +63,8 @@ export class Room {
   private readonly lastChat = new Map<string, number>();
   private readonly chatLimiter: RateLimiter;
   private readonly askLimiter = new RateLimiter(3, 60000);
+  /** Who joined as staff (by user id, connected or not): the targets a moderator may not ban or mute. */
+  private readonly staffRoles = new Map<string, Role>();
   private readonly reactLimiter = new RateLimiter(20, 10000);
   /** Upvote toggles: each is written to SQLite, so a learner gets 20 per 10 s (plenty for real voting). */
   private readonly voteLimiter = new RateLimiter(20, 10000);
@@ -109,6 +114,7 @@ export class Room {
 
   join(m: Member): ServerMsg {
     this.members.set(m.connId, m);
+    if (isStaff(m.role) && (this.staffRoles.size < 1000 || this.staffRoles.has(m.userId))) this.staffRoles.set(m.userId, m.role);
     let conns = this.connsByUser.get(m.userId);
     if (!conns) this.connsByUser.set(m.userId, (conns = new Set()));
     conns.add(m.connId);
@@ -243,6 +249,11 @@ export class Room {
       case 'ask': {
         if (muted) return fail('muted', 'you are muted');
         if (!staff && !this.askLimiter.take(m.userId, now)) return fail('rate_limited', 'at most 3 questions a minute');
+        // Every welcome carries the class's questions: both caps keep it small.
+        if (this.questions.size >= QUESTION_LIMITS.perClass) return fail('rate_limited', `this class has reached its ${QUESTION_LIMITS.perClass} questions`);
+        if (!staff && [...this.questions.values()].filter((x) => x.userId === m.userId).length >= QUESTION_LIMITS.perUser) {
+          return fail('rate_limited', `at most ${QUESTION_LIMITS.perUser} questions per person in a class`);
+        }
         const q: Question = { id: this.o.newId(), userId: m.userId, name: m.name, role: m.role, text: msg.text, votes: 0, status: 'open', at: now, voters: new Set() };
         this.questions.set(q.id, q);
         out.events.push({ t: 'question', q: view(q) });
@@ -352,7 +363,8 @@ export class Room {
         return out;
       }
       case 'mute': {
-        const denied = needStaff();
+        const rank = this.outranks(m.role, msg.userId, 'mute');
+        const denied = needStaff() ?? (rank ? fail('forbidden', rank) : undefined);
         if (denied) return denied;
         const until = now + msg.minutes * 60000;
         this.mutes.set(msg.userId, until);
@@ -361,7 +373,8 @@ export class Room {
         return out;
       }
       case 'ban': {
-        const denied = needStaff();
+        const rank = this.outranks(m.role, msg.userId, 'ban');
+        const denied = needStaff() ?? (rank ? fail('forbidden', rank) : undefined);
         if (denied) return denied;
         if (msg.userId === m.userId) return fail('invalid', 'you cannot ban yourself');
         this.bans.add(msg.userId);
@@ -393,6 +406,14 @@ export class Room {
         return out;
       }
     }
+  }
+
+  /** Why the actor may not ban or mute the target (an instructor never; a moderator only by the instructor). */
+  private outranks(actor: Role, target: string, what: 'ban' | 'mute'): string | undefined {
+    const role = this.staffRoles.get(target);
+    if (role === 'instructor') return `an instructor cannot be ${what === 'ban' ? 'banned' : 'muted'}`;
+    if (role === 'moderator' && actor !== 'instructor') return `only the instructor can ${what} a moderator`;
+    return undefined;
   }
 
   /** Called every tick: aggregated reactions, coalesced poll and question updates, presence at most every 2 s. */

@@ -29,6 +29,8 @@ export interface ToolDeps {
   liveSession(slug: string): string | null;
   mintJoin(channel: string, user: string, name: string, role: KmkRole): string;
   log: Logger;
+  /** Pending logins kept at most (default MAX_PENDING_LOGINS). */
+  maxPendingLogins?: number;
 }
 
 export type LoginResult =
@@ -46,6 +48,8 @@ export type DeepLinkResult =
   | { kind: 'error'; status: number; check: string; message: string };
 
 const LOGIN_TTL_MS = 10 * 60 * 1000;
+/** Logins started and not yet launched that the database holds at most: an unauthenticated flood cannot grow it. */
+export const MAX_PENDING_LOGINS = 20000;
 const secretKey = (s: Buffer): Uint8Array => new Uint8Array(s);
 
 export class LtiTool {
@@ -59,7 +63,10 @@ export class LtiTool {
       this.d.log.warn('lti login refused', { check: plan.check, iss: params.iss?.slice(0, 200) });
       return { kind: 'error', status: plan.status, check: plan.check, message: plan.message };
     }
-    this.d.repo.saveLogin({ state, nonce, platformId: plan.platform.id, storageTarget: plan.storageTarget, expiresAt: now + LOGIN_TTL_MS });
+    if (!this.d.repo.saveLogin({ state, nonce, platformId: plan.platform.id, storageTarget: plan.storageTarget, expiresAt: now + LOGIN_TTL_MS }, now, this.d.maxPendingLogins ?? MAX_PENDING_LOGINS)) {
+      this.d.log.warn('lti login refused: too many logins in progress', { max: this.d.maxPendingLogins ?? MAX_PENDING_LOGINS });
+      return { kind: 'error', status: 503, check: 'busy', message: 'Too many sign-ins are in progress right now. Open the class again in a minute.' };
+    }
     if (plan.storageTarget) return { kind: 'storage', url: plan.redirect, state, target: plan.storageTarget, origin: new URL(plan.platform.authUrl).origin };
     return { kind: 'redirect', url: plan.redirect };
   }

@@ -1,16 +1,20 @@
-// Repository for REST API tokens: named, scoped, stored hashed, shown once, revocable.
+// Repository for REST API tokens: named, scoped, optionally limited to some channels, stored hashed, shown once,
+// revocable.
 
 import { API_TOKEN_PATTERN, fingerprintOf, generateApiToken, hashSecret, sameHash } from '../auth/secrets.js';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
 import type { Db } from './db.js';
 
-export const SCOPES = ['admin', 'channels:read', 'channels:write', 'sessions:read', 'tokens:join'] as const;
+/** tokens:join mints learner and viewer join tokens; tokens:staff also instructor and moderator ones. */
+export const SCOPES = ['admin', 'channels:read', 'channels:write', 'sessions:read', 'tokens:join', 'tokens:staff'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface ApiTokenInfo {
   id: number;
   name: string;
   scopes: Scope[];
+  /** The only channels this token may act on; null: every channel. */
+  channels: string[] | null;
   fingerprint: string;
   createdAt: string;
   lastUsedAt: string | null;
@@ -21,6 +25,7 @@ interface Row {
   id: number;
   name: string;
   scopes: string;
+  channels: string | null;
   hash: string;
   fingerprint: string;
   created_at: string;
@@ -32,6 +37,7 @@ const toInfo = (r: Row): ApiTokenInfo => ({
   id: r.id,
   name: r.name,
   scopes: r.scopes.split(',') as Scope[],
+  channels: r.channels === null ? null : r.channels.split(','),
   fingerprint: r.fingerprint,
   createdAt: r.created_at,
   lastUsedAt: r.last_used_at,
@@ -58,13 +64,17 @@ export class ApiTokenRepo {
   constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
 
   /** Returns the plaintext token once; only its hash is stored. */
-  create(name: string, scopes: Scope[]): { token: string; info: ApiTokenInfo } {
+  /** `channels`: the only channels the token may act on (checked slugs); absent or null: all. */
+  create(name: string, scopes: Scope[], channels: string[] | null = null): { token: string; info: ApiTokenInfo } {
+    if (channels && (channels.length === 0 || scopes.includes('admin'))) {
+      throw new ValidationError(channels.length === 0 ? 'a token limited to channels needs at least one channel' : 'an admin token cannot be limited to channels: give it the scopes it needs instead');
+    }
     const token = generateApiToken();
     const hash = hashSecret(token);
     try {
       const id = this.db
-        .prepare('INSERT INTO api_tokens (name, scopes, hash, fingerprint, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(name, scopes.join(','), hash, fingerprintOf(hash), this.now().toISOString()).lastInsertRowid;
+        .prepare('INSERT INTO api_tokens (name, scopes, channels, hash, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(name, scopes.join(','), channels ? [...new Set(channels)].join(',') : null, hash, fingerprintOf(hash), this.now().toISOString()).lastInsertRowid;
       return { token, info: toInfo(this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as Row) };
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {

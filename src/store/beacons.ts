@@ -27,6 +27,11 @@ export class BeaconRepo {
       .run(b.channelId, b.sessionId, b.userId, b.at, b.startupMs, b.rebuffers, b.rebufferMs, b.playedMs, b.bitrate, b.rendition, b.latencyMs, JSON.stringify(b.errors));
   }
 
+  /** Deletes beacons older than `before` (ms); how many went. */
+  prune(before: number): number {
+    return this.db.prepare('DELETE FROM beacons WHERE at < ?').run(before).changes;
+  }
+
   /** Distinct players of a channel that sent a beacon since `at` (ms): the HLS audience for /metrics. */
   playersSince(channelId: number, at: number): number {
     return (this.db.prepare('SELECT COUNT(DISTINCT user_id) AS n FROM beacons WHERE channel_id = ? AND at >= ?').get(channelId, at) as { n: number }).n;

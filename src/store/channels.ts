@@ -55,6 +55,21 @@ const toChannel = (r: Row): Channel => ({
 export class ChannelRepo {
   constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
 
+  /** Join tokens of the channel issued before this second are void; 0 when none were ended. */
+  joinTokensAfter(slug: string): number {
+    return (this.db.prepare('SELECT join_tokens_after AS a FROM channels WHERE slug = ?').get(slug) as { a: number } | undefined)?.a ?? 0;
+  }
+
+  /** Ends every join token of the channel issued until now (`kmk-live token revoke-all`); the new epoch. */
+  endJoinTokens(slug: string): number {
+    // Tokens carry whole seconds: the next second is the first whose tokens stay good.
+    const after = Math.floor(this.now().getTime() / 1000) + 1;
+    if (this.db.prepare('UPDATE channels SET join_tokens_after = ? WHERE slug = ?').run(after, slug).changes === 0) {
+      throw new NotFoundError(`no channel "${slug}" (see: kmk-live channel list)`);
+    }
+    return after;
+  }
+
   create(c: NewChannel): Channel {
     const at = this.now().toISOString();
     try {

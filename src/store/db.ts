@@ -2,7 +2,7 @@
 // The only module that imports better-sqlite3; nothing outside src/store/ writes SQL.
 
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LATEST_VERSION, MIGRATIONS } from './migrations.js';
 
@@ -15,13 +15,40 @@ export interface OpenOptions {
   readonly?: boolean;
 }
 
+/** The database holds LTI private keys, rosters and e-mail addresses: it, its WAL and shared-memory files, and its
+ * backups are the owner's only (0600), whatever the umask. SQLite gives the -wal and -shm files the database's mode. */
+export const DB_FILE_MODE = 0o600;
+
+function ownerOnly(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    try {
+      chmodSync(f, DB_FILE_MODE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** Creates the file empty with mode 0600 if it does not exist (before SQLite would create it with the umask's). */
+function createOwnerOnly(file: string): void {
+  try {
+    closeSync(openSync(file, 'wx', DB_FILE_MODE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
 export function openDb(file: string, opts: OpenOptions = {}): Db {
-  if (!opts.readonly) mkdirSync(dirname(file), { recursive: true });
+  if (!opts.readonly) {
+    mkdirSync(dirname(file), { recursive: true });
+    createOwnerOnly(file);
+  }
   const db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
   db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    ownerOnly(file); // also files made by an older version under a looser umask
   }
   db.pragma('foreign_keys = ON');
   if (opts.migrate ?? !opts.readonly) migrate(db);
@@ -85,5 +112,7 @@ export function migrationStatus(file: string): MigrationStatus {
 /** Online, consistent copy of the live database (SQLite backup API); safe while the server writes. */
 export async function backupDb(db: Db, target: string): Promise<void> {
   mkdirSync(dirname(target), { recursive: true });
+  createOwnerOnly(target);
   await db.backup(target);
+  ownerOnly(target);
 }

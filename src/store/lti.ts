@@ -157,16 +157,29 @@ export class LtiRepo {
 
   // Login state and nonces ----------------------------------------------------------------------------------
 
-  saveLogin(l: LoginState): void {
-    this.db.prepare('DELETE FROM lti_logins WHERE expires_at < ?').run(Date.now());
+  private loginSweepAt = 0;
+  private pendingLogins = -1;
+
+  /** Stores a login's state; false (nothing stored) when `max` logins are already pending. Expired ones are swept
+   * at most once a second (an indexed delete), and the pending count is kept here between sweeps. */
+  saveLogin(l: LoginState, now = Date.now(), max = Infinity): boolean {
+    if (now - this.loginSweepAt >= 1000 || this.pendingLogins < 0) {
+      this.loginSweepAt = now;
+      this.db.prepare('DELETE FROM lti_logins WHERE expires_at < ?').run(now);
+      this.pendingLogins = (this.db.prepare('SELECT COUNT(*) AS n FROM lti_logins').get() as { n: number }).n;
+    }
+    if (this.pendingLogins >= max) return false;
     this.db.prepare('INSERT INTO lti_logins (state, nonce, platform_id, storage_target, expires_at) VALUES (?, ?, ?, ?, ?)')
       .run(l.state, l.nonce, l.platformId, l.storageTarget, l.expiresAt);
+    this.pendingLogins += 1;
+    return true;
   }
 
   /** Returns the login for a state and deletes it: a state is good for one launch. */
   takeLogin(state: string, now: number): LoginState | undefined {
     const r = this.db.prepare('DELETE FROM lti_logins WHERE state = ? RETURNING *').get(state) as
       { state: string; nonce: string; platform_id: number; storage_target: string | null; expires_at: number } | undefined;
+    if (r && this.pendingLogins > 0) this.pendingLogins -= 1;
     if (!r || r.expires_at < now) return undefined;
     return { state: r.state, nonce: r.nonce, platformId: r.platform_id, storageTarget: r.storage_target, expiresAt: r.expires_at };
   }

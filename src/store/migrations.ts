@@ -377,6 +377,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE channels_new RENAME TO channels;
     `,
   },
+  {
+    version: 12,
+    name: 'security: API tokens limited to channels, a join-token epoch per channel, indexes for expiring logins and beacons',
+    sql: `
+      ALTER TABLE api_tokens ADD COLUMN channels TEXT;
+      ALTER TABLE channels ADD COLUMN join_tokens_after INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX lti_logins_expiry ON lti_logins(expires_at);
+      CREATE INDEX lti_nonces_expiry ON lti_nonces(expires_at);
+      CREATE INDEX beacons_channel_at ON beacons(channel_id, at);
+      CREATE INDEX beacons_at ON beacons(at);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -14,7 +14,16 @@ const stage = h('div', { class: 'stage' });
 const overlay = h('div', { class: 'overlay', role: 'status' });
 const floatLayer = h('div', { class: 'floats' });
 let sessionId: string | null = null;
-let guestId: string | null = null;
+// A guest's own token from the hub: reconnects and reloads of this tab stay the same person (bans and limits hold).
+const GUEST_KEY = `kmk-guest:${channel}`;
+const storedGuest = (): string | null => {
+  try {
+    return sessionStorage.getItem(GUEST_KEY);
+  } catch {
+    return null; // storage blocked (a strict iframe): the guest is new on each reload
+  }
+};
+let guestToken: string | null = params.get('token') ? null : storedGuest();
 let state = '';
 let startsAt: string | null | undefined;
 let countdown: ReturnType<typeof setInterval> | undefined;
@@ -76,14 +85,44 @@ function setState(c: { state: string; sessionId: string | null; replay: string |
 }
 
 const panel = new Panel({ staff: false, floatLayer, onClass: setState });
-const hub = new HubClient(hubUrl(params, channel), {
-  welcome: (m) => {
-    guestId = (m.you as { guest: boolean; userId: string }).guest ? (m.you as { userId: string }).userId : null;
-    panel.welcome(m);
-  },
+const guestParams = (): URLSearchParams => {
+  const p = new URLSearchParams(params);
+  if (guestToken) p.set('token', guestToken);
+  return p;
+};
+const hub = new HubClient(hubUrl(guestParams(), channel), {
+  welcome: (m) => panel.welcome(m),
   event: (e) => panel.event(e),
-  direct: (m) => panel.direct(m),
+  direct: (m) => {
+    if (m.t === 'guest_token' && typeof m.token === 'string') {
+      guestToken = m.token;
+      try {
+        sessionStorage.setItem(GUEST_KEY, m.token);
+      } catch {
+        // storage blocked: this page still reconnects as the same guest
+      }
+      hub.url = hubUrl(guestParams(), channel);
+      return;
+    }
+    panel.direct(m);
+  },
   status: (s) => {
+    // A stored guest token that no longer works (expired, ended): join again as a new guest with the name.
+    if (s === 'refused' && guestToken && !params.get('token')) {
+      guestToken = null;
+      try {
+        sessionStorage.removeItem(GUEST_KEY);
+      } catch {
+        // nothing stored
+      }
+      hub.url = hubUrl(params, channel);
+      if (params.get('name')) {
+        hub.connect();
+        return;
+      }
+      showGuestForm();
+      return;
+    }
     // A name without a token was refused: guests are not (or no longer) allowed here, not a stale link.
     if (s === 'refused' && !params.get('token')) {
       overlay.replaceChildren(h('p', {}, 'This class does not take guests.'), h('p', { class: 'sub' }, NEEDS_LINK));
@@ -98,13 +137,10 @@ panel.attach(hub);
 stage.append(player.el, overlay, floatLayer);
 app.replaceChildren(h('header', { class: 'top' }, h('h1', {}, app.dataset.title ?? channel), popOut()), h('main', { class: 'layout' }, stage, panel.el));
 
-if (!params.get('token') && !params.get('name') && app.dataset.guests !== 'on') {
-  // No join token and no guests here: say what to do instead of offering a form that cannot work.
-  overlay.append(h('p', {}, 'This class is for enrolled learners.'), h('p', { class: 'sub' }, NEEDS_LINK));
-} else if (!params.get('token') && !params.get('name')) {
+function showGuestForm(): void {
   // No join token: offer to join as a guest (this channel allows guests).
   const name = h('input', { type: 'text', maxlength: 80, placeholder: 'Your name', 'aria-label': 'your name', required: true });
-  overlay.append(h('form', { class: 'guest', onsubmit: (e: Event) => {
+  overlay.replaceChildren(h('form', { class: 'guest', onsubmit: (e: Event) => {
     e.preventDefault();
     params.set('name', name.value.trim());
     history.replaceState(null, '', `?${params.toString()}`);
@@ -112,6 +148,13 @@ if (!params.get('token') && !params.get('name') && app.dataset.guests !== 'on') 
     hub.url = hubUrl(params, channel);
     hub.connect();
   } }, h('p', {}, 'Join as a guest'), name, h('button', { type: 'submit' }, 'Join')));
+}
+
+if (!params.get('token') && !params.get('name') && app.dataset.guests !== 'on') {
+  // No join token and no guests here: say what to do instead of offering a form that cannot work.
+  overlay.append(h('p', {}, 'This class is for enrolled learners.'), h('p', { class: 'sub' }, NEEDS_LINK));
+} else if (!params.get('token') && !params.get('name') && !guestToken) {
+  showGuestForm();
 } else {
   hub.connect();
 }
@@ -119,7 +162,9 @@ if (!params.get('token') && !params.get('name') && app.dataset.guests !== 'on') 
 // Quality-of-experience beacon every 10 s while a class plays.
 setInterval(() => {
   if (state !== 'live' && state !== 'reconnecting') return;
-  const body = JSON.stringify({ channel, sessionId, token: params.get('token') ?? undefined, guestId: guestId ?? undefined, ...player.qoe() });
+  const token = params.get('token') ?? guestToken;
+  if (!token) return;
+  const body = JSON.stringify({ channel, sessionId, token, ...player.qoe() });
   void fetch('/api/beacon', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, keepalive: true }).catch(() => {});
 }, 10000);
 

@@ -29,9 +29,9 @@ export class Client {
     });
   }
 
-  static connect(url: string): Promise<Client> {
+  static connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, { headers });
       const c = new Client(ws);
       ws.once('open', () => resolve(c));
       ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`refused with HTTP ${res.statusCode}`), { status: res.statusCode })));
@@ -40,9 +40,9 @@ export class Client {
   }
 
   /** The HTTP status of a refused upgrade, or 101 when it was accepted. */
-  static async status(url: string): Promise<number> {
+  static async status(url: string, headers: Record<string, string> = {}): Promise<number> {
     try {
-      const c = await Client.connect(url);
+      const c = await Client.connect(url, headers);
       c.close();
       return 101;
     } catch (err) {
