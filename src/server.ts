@@ -289,6 +289,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     channelSlug: (id) => store.channels.findById(id)?.slug,
     liveSession: (slug) => live.current(slug)?.sessionId ?? null,
     // An LMS launch is a fresh login: staff tokens live as long as the staff limit allows, at most a working day.
+    requireBinding: config['lti.requireBrowserBinding'],
     mintJoin: (channel, user, name, role) => mint({ channel, user, name, role, ttl: `${Math.min(8 * 3600, staffMaxSeconds)}s` }, secret, Math.floor(Date.now() / 1000), { staff: true, staffMaxSeconds }).token,
     log,
   });

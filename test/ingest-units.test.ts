@@ -128,3 +128,19 @@ t.test('known ffmpeg failures become plain messages', async (t) => {
   t.match(explainFfmpegError('pipe:0: Invalid data found when processing input'), /cannot read/);
   t.equal(explainFfmpegError('something new'), undefined);
 });
+
+t.test('the RTMP guard refuses to start on a node-media-server without the methods it wraps', async (t) => {
+  const { assertGuardable, GUARDED_NMS_VERSION, WRAPPED_METHODS } = await import('../src/ingest/nms-guard.js');
+  const { createRequire } = await import('node:module');
+  const req = createRequire(import.meta.url);
+  const real = req('node-media-server/src/protocol/rtmp.js') as { prototype: Record<string, unknown> };
+  const version = (req('node-media-server/package.json') as { version: string }).version;
+  t.equal(version, GUARDED_NMS_VERSION, 'the installed node-media-server is the pinned one');
+  t.doesNotThrow(() => assertGuardable(real.prototype, version), 'it has every wrapped method');
+  const pkg = JSON.parse((await import('node:fs')).readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+  t.equal(pkg.dependencies['node-media-server'], GUARDED_NMS_VERSION, 'package.json pins exactly that version');
+  for (const m of WRAPPED_METHODS) {
+    const changed = { ...Object.fromEntries(WRAPPED_METHODS.map((x) => [x, () => null])), [m]: undefined };
+    t.throws(() => assertGuardable(changed, '5.0.0'), { message: new RegExp(`node-media-server 5\\.0\\.0 has no Rtmp\\.${m}.*npm ci`) }, `a release without ${m} is refused with the fix`);
+  }
+});

@@ -112,7 +112,7 @@ t.test('pending LTI logins are capped and expired ones swept by an index', async
   const store = openStore(join(t.testdir(), 'kmk.db'));
   t.teardown(() => store.close());
   const p = store.lti.addPlatform({ issuer: 'https://lms.example', clientId: 'c', authUrl: 'https://lms.example/auth', tokenUrl: 'https://lms.example/token', jwksUrl: 'https://lms.example/jwks', deploymentIds: [] });
-  const save = (i: number, now: number, max: number) => store.lti.saveLogin({ state: `s${i}`, nonce: `n${i}`, platformId: p.id, storageTarget: null, expiresAt: now + 600000 }, now, max);
+  const save = (i: number, now: number, max: number) => store.lti.saveLogin({ state: `s${i}`, nonce: `n${i}`, platformId: p.id, storageTarget: null, expiresAt: now + 600000, binding: 'b' }, now, max);
   for (let i = 0; i < 5; i++) t.ok(save(i, 1000, 5), `login ${i} stored`);
   t.notOk(save(5, 1000, 5), 'the sixth pending login is refused');
   t.ok(store.lti.takeLogin('s0', 1000), 'a launch takes one');

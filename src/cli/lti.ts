@@ -5,7 +5,7 @@ import { ValidationError } from '../domain/errors.js';
 import { ToolKeys } from '../lti/keys.js';
 import { PlatformServices } from '../lti/services.js';
 import { hubUserId, mapRoles, NRPS_SCOPE } from '../lti/claims.js';
-import { parsePlatform } from '../lti/platforms.js';
+import { parsePlatform, parseServiceHost } from '../lti/platforms.js';
 import { publicBaseUrl } from '../config/urls.js';
 import { contextFor } from './context.js';
 import { fields, print, printJson, table } from './output.js';
@@ -28,13 +28,14 @@ export function registerLti(program: Command): void {
     .requiredOption('--token-url <url>', 'OAuth2 access token URL')
     .requiredOption('--jwks-url <url>', 'the platform\'s public keyset URL')
     .option('--deployment-id <id>', 'a deployment id (repeat for several)', collect, [])
+    .option('--service-host <host>', 'a host the LMS\'s services (roster, gradebook) live on besides the registration\'s own (Blackboard: your Learn host); repeat for several', collect, [])
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live lti platform add --issuer https://canvas.instructure.com --client-id 10000000000042 \\\n'
       + '      --auth-url https://sso.canvaslms.com/api/lti/authorize_redirect --token-url https://sso.canvaslms.com/login/oauth2/token \\\n'
       + '      --jwks-url https://sso.canvaslms.com/api/lti/security/jwks --deployment-id 42:abc')
-    .action((o: { issuer: string; clientId: string; authUrl: string; tokenUrl: string; jwksUrl: string; deploymentId: string[]; json?: boolean }, cmd: Command) => {
+    .action((o: { issuer: string; clientId: string; authUrl: string; tokenUrl: string; jwksUrl: string; deploymentId: string[]; serviceHost: string[]; json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd);
-      const p = ctx.store().lti.addPlatform(parsePlatform({ issuer: o.issuer, clientId: o.clientId, authUrl: o.authUrl, tokenUrl: o.tokenUrl, jwksUrl: o.jwksUrl, deploymentIds: o.deploymentId }));
+      const p = ctx.store().lti.addPlatform(parsePlatform({ issuer: o.issuer, clientId: o.clientId, authUrl: o.authUrl, tokenUrl: o.tokenUrl, jwksUrl: o.jwksUrl, deploymentIds: o.deploymentId, serviceHosts: o.serviceHost }));
       if (o.json) return printJson(p);
       const base = publicBaseUrl(ctx.config);
       print(`Platform ${p.id} registered (${p.issuer}, client id ${p.clientId}).`);
@@ -51,6 +52,15 @@ export function registerLti(program: Command): void {
       if (!/^[\x21-\x7e]{1,255}$/.test(dep)) throw new ValidationError('a deployment id is 1-255 printable characters');
       repo.addDeployment(p.id, dep);
       print(`Deployment ${dep} added to platform ${p.id}.`);
+    });
+
+  platform.command('service-host <platformId> <host>')
+    .description('allow the LMS\'s roster and gradebook services on another host (https only; the tool sends the LMS\'s access token nowhere else)')
+    .addHelpText('after', '\nExample:\n  $ kmk-live lti platform service-host 1 learn.school.edu')
+    .action((id: string, host: string, _o: unknown, cmd: Command) => {
+      const repo = contextFor(cmd).store().lti;
+      const p = repo.addServiceHost(repo.platform(platformId(id)).id, parseServiceHost(host));
+      print(`Platform ${p.id} may use services on: ${p.serviceHosts.join(', ')} (and its own hosts).`);
     });
 
   platform.command('list')
@@ -72,7 +82,7 @@ export function registerLti(program: Command): void {
       const p = contextFor(cmd).store().lti.platform(platformId(id));
       if (o.json) return printJson(p);
       print(fields([['id', p.id], ['issuer', p.issuer], ['client id', p.clientId], ['auth url', p.authUrl], ['token url', p.tokenUrl],
-        ['jwks url', p.jwksUrl], ['deployments', p.deploymentIds.join(', ') || 'none'], ['registered', p.createdAt]]));
+        ['jwks url', p.jwksUrl], ['deployments', p.deploymentIds.join(', ') || 'none'], ['service hosts', p.serviceHosts.join(', ') || 'its own only'], ['registered', p.createdAt]]));
     });
 
   platform.command('remove <id>')

@@ -148,6 +148,10 @@ export const SCHEMA = {
     type: 'integer', min: 10, max: 100000,
     description: 'LTI logins (/lti/login) one client address may start per minute, as a burst; more get 429. A campus behind one NAT address launches a whole class at once: keep it above the largest class. At the default (1,200, refilled per minute) one address can hold at most 12,000 of the 20,000 pending logins the tool keeps.',
   },
+  'lti.requireBrowserBinding': {
+    type: 'boolean',
+    description: 'Over HTTPS, refuse a launch that neither its binding cookie nor the platform\'s postMessage storage ties to the browser that started the login (login CSRF). Off: such launches are let through with a warning in the log.',
+  },
   'lti.clockSkewSeconds': { type: 'integer', min: 0, max: 600, description: 'Clock difference tolerated when checking an id_token\'s exp and iat.' },
   'cost.boxPerMonth': { type: 'number', min: 0, max: 1e7, description: 'What this box costs a month (hardware or VM, power, network), USD.' },
   'cost.classesPerMonth': { type: 'integer', min: 1, max: 1e6, description: 'How many classes the box carries a month: each class bears this share of cost.boxPerMonth.' },

@@ -41,6 +41,7 @@ export const BODY_SCHEMAS = {
       tokenUrl: str(2000, 'OAuth 2 token endpoint (https)'),
       jwksUrl: str(2000, 'the platform\'s JWKS URL (https)'),
       deploymentIds: { type: 'array', items: str(255, 'a deployment id'), maxItems: 100 },
+      serviceHosts: { type: 'array', items: str(253, 'a host the LMS\'s services live on besides the registration\'s own'), maxItems: 20 },
     },
   },
   Beacon: {

@@ -10,7 +10,7 @@ export interface HttpRequest {
   /** Raw (still percent-encoded) path. */
   path: string;
   query: string;
-  headers: { authorization: string; range: string; origin: string; muxSignature: string; ifNoneMatch?: string; host?: string };
+  headers: { authorization: string; range: string; origin: string; muxSignature: string; ifNoneMatch?: string; host?: string; cookie?: string };
   /** Request body (POST only), at most MAX_BODY_BYTES. */
   body?: string;
   /** Aborted when the client goes away before the answer (held requests stop waiting). */
@@ -258,7 +258,7 @@ export class HttpServer {
       headers: {
         authorization: req.getHeader('authorization'), range: req.getHeader('range'), origin: req.getHeader('origin'),
         muxSignature: req.getHeader('mux-signature'), ifNoneMatch: req.getHeader('if-none-match'),
-        host: (this.o.fromWorkers && req.getHeader(HOST_HEADER)) || req.getHeader('host'),
+        host: (this.o.fromWorkers && req.getHeader(HOST_HEADER)) || req.getHeader('host'), cookie: req.getHeader('cookie'),
       },
       client: this.clientOf(res, req),
     };

@@ -33,12 +33,16 @@ export function ltiError(status: number, check: string, message: string, frameAn
 <p class="sub">Open the class again from the course page. If this keeps happening, give your administrator this code: <code>lti-${escapeHtml(check)}</code>.</p>`), frameAncestors);
 }
 
-/** A page that talks to the platform's storage frame (lti.put_data / lti.get_data), then goes on to `next`. */
-export function ltiStorageHop(action: 'put' | 'get', o: { state: string; target: string; origin: string; next: string }, frameAncestors: string): HttpAnswer {
+/**
+ * A page that talks to the platform's storage frame, then goes on to `next`: 'put' keeps the login's binding there
+ * (lti.put_data) before the LMS is asked to authenticate; 'get' reads it back (lti.get_data) and hands it to
+ * `next` (/lti/continue) as `proof`, which decides: the page itself holds nothing a forged launch could use.
+ */
+export function ltiStorageHop(action: 'put' | 'get', o: { key: string; value?: string; target: string; origin: string; next: string }, frameAncestors: string): HttpAnswer {
   const a = (k: string, v: string): string => `data-${k}="${escapeHtml(v)}"`;
-  return html(200, shell('Opening the live class…', `<div id="lti" ${a('action', action)} ${a('state', o.state)} ${a('target', o.target)} ${a('origin', o.origin)} ${a('next', o.next)}></div>
+  return html(200, shell('Opening the live class…', `<div id="lti" ${a('action', action)} ${a('key', `kmk_state_${o.key}`)} ${o.value ? a('value', o.value) : ''} ${a('target', o.target)} ${a('origin', o.origin)} ${a('next', o.next)}></div>
 <p id="lti-status">Opening the live class…</p>
-<p class="sub"><a href="${escapeHtml(o.next)}">Continue</a> if nothing happens.</p>
+${action === 'put' ? `<p class="sub"><a href="${escapeHtml(o.next)}">Continue</a> if nothing happens.</p>` : ''}
 <script src="/assets/lti.js"></script>`), frameAncestors);
 }
 

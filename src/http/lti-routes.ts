@@ -8,6 +8,7 @@ import type { LtiRepo, NewPlatform } from '../store/lti.js';
 import type { LtiTool } from '../lti/tool.js';
 import type { ToolKeys } from '../lti/keys.js';
 import { formFields } from '../lti/login.js';
+import { bindingCookieName, parseCookies } from '../lti/tool.js';
 import { parsePlatform } from '../lti/platforms.js';
 import { parseClassInput } from '../classes/schedule.js';
 import { UserError } from '../domain/errors.js';
@@ -67,6 +68,11 @@ export function toolConfiguration(base: string, title: string): Record<string, u
   };
 }
 
+/** The binding cookie: only for /lti/launch, only over HTTPS, sent in the LMS's frame (partitioned by its site). */
+export function bindingCookie(name: string, value: string, maxAge: number): string {
+  return `${name}=${value}; Path=/lti/launch; Max-Age=${maxAge}; HttpOnly; Secure; SameSite=None; Partitioned`;
+}
+
 export function ltiRoutes(d: LtiRouteDeps): Route[] {
   const logins = new RateLimiter(d.loginsPerMinute, 60000, 50000);
   const login = (req: HttpRequest): HttpAnswer => {
@@ -78,8 +84,21 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
     const f = formFields(req.method === 'POST' ? req.body ?? '' : req.query);
     const r = d.tool.login(f);
     if (r.kind === 'error') return ltiError(r.status, r.check, r.message, d.frameAncestors());
-    if (r.kind === 'storage') return ltiStorageHop('put', { state: r.state, target: r.target, origin: r.origin, next: r.url }, d.frameAncestors());
-    return { status: 302, headers: { Location: r.url, 'Cache-Control': 'no-store' } };
+    const cookie: Record<string, string> = r.cookie ? { 'Set-Cookie': bindingCookie(r.cookie.name, r.cookie.value, 600) } : {};
+    if (r.kind === 'storage') {
+      const hop = ltiStorageHop('put', { key: r.state, value: r.binding, target: r.target, origin: r.origin, next: r.url }, d.frameAncestors());
+      return { ...hop, headers: { ...hop.headers, ...cookie } };
+    }
+    return { status: 302, headers: { Location: r.url, 'Cache-Control': 'no-store', ...cookie } };
+  };
+  /** What a launch (or its confirmation) ends in: the page it goes to, the class picker, or why not. */
+  const launched = (r: Awaited<ReturnType<LtiTool['launch']>>, headers: Record<string, string> = {}): HttpAnswer => {
+    if (r.kind === 'error') return ltiError(r.status, r.check, r.message, d.frameAncestors());
+    if (r.kind === 'pick') return ltiPicker({ ctx: r.ctx, courseTitle: r.course.title, classes: r.classes, title: r.title }, d.frameAncestors());
+    if (r.kind === 'confirm') {
+      return ltiStorageHop('get', { key: r.storage.state, target: r.storage.target, origin: r.storage.origin, next: `/lti/continue?ticket=${r.ticket}` }, d.frameAncestors());
+    }
+    return { status: 303, headers: { Location: r.url, 'Cache-Control': 'no-store', ...headers } };
   };
   const classesOf = (slug: string | undefined, req: HttpRequest, write: boolean): HttpAnswer | { id: number; record: boolean; archive: boolean; slug: string } => {
     const c = slug && SLUG_PATTERN.test(slug) ? d.channel(slug) : undefined;
@@ -93,11 +112,18 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
     { method: 'post', pattern: '/lti/login', handler: login, maxBodyBytes: LAUNCH_BODY_BYTES },
     {
       method: 'post', pattern: '/lti/launch', maxBodyBytes: LAUNCH_BODY_BYTES, handler: async (req) => {
-        const r = await d.tool.launch(formFields(req.body ?? ''));
-        if (r.kind === 'error') return ltiError(r.status, r.check, r.message, d.frameAncestors());
-        if (r.kind === 'pick') return ltiPicker({ ctx: r.ctx, courseTitle: r.course.title, classes: r.classes, title: r.title }, d.frameAncestors());
-        if (r.storage) return ltiStorageHop('get', { ...r.storage, next: r.url }, d.frameAncestors());
-        return { status: 303, headers: { Location: r.url, 'Cache-Control': 'no-store' } };
+        const fields = formFields(req.body ?? '');
+        const cookies = parseCookies(req.headers.cookie ?? '');
+        const r = await d.tool.launch(fields, cookies);
+        // The binding cookie has done its work: clear it.
+        const name = bindingCookieName(fields.state ?? '');
+        return launched(r, cookies.has(name) ? { 'Set-Cookie': bindingCookie(name, '', 0) } : {});
+      },
+    },
+    {
+      method: 'get', pattern: '/lti/continue', handler: async (req) => {
+        const q = formFields(req.query);
+        return launched(await d.tool.confirm(q.ticket ?? '', q.proof ?? ''));
       },
     },
     { method: 'get', pattern: '/lti/launch', handler: () => ltiError(405, 'method', 'Launches arrive from the LMS as a form post; open the class from the course page.', d.frameAncestors()) },
@@ -133,7 +159,7 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
         if (typeof body === 'string') return json(400, { error: 'bad_request', message: body });
         let p: NewPlatform;
         try {
-          p = parsePlatform({ issuer: body.issuer, clientId: body.clientId, authUrl: body.authUrl, tokenUrl: body.tokenUrl, jwksUrl: body.jwksUrl, deploymentIds: body.deploymentIds });
+          p = parsePlatform({ issuer: body.issuer, clientId: body.clientId, authUrl: body.authUrl, tokenUrl: body.tokenUrl, jwksUrl: body.jwksUrl, deploymentIds: body.deploymentIds, serviceHosts: body.serviceHosts });
           return json(201, d.repo.addPlatform(p));
         } catch (err) {
           if (err instanceof UserError) return json(err.name === 'ConflictError' ? 409 : 400, { error: err.name === 'ConflictError' ? 'conflict' : 'bad_request', message: err.message });

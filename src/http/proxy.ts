@@ -16,6 +16,7 @@ export function forwardedHeaders(req: HttpRequest): Record<string, string> {
   if (req.headers.origin) h.origin = req.headers.origin;
   if (req.headers.muxSignature) h['mux-signature'] = req.headers.muxSignature;
   if (req.headers.ifNoneMatch) h['if-none-match'] = req.headers.ifNoneMatch;
+  if (req.headers.cookie) h.cookie = req.headers.cookie;
   if (req.headers.host) h[HOST_HEADER] = req.headers.host; // the pages name it in their CSP (fetch sets its own Host)
   h[CLIENT_HEADER] = req.client.address;
   h[CLIENT_LOCAL_HEADER] = req.client.local ? '1' : '0';

@@ -43,6 +43,18 @@ interface ConnState {
 
 class ProtocolError extends Error {}
 
+/** The node-media-server release these wrappers were written against (package.json pins it exactly). */
+export const GUARDED_NMS_VERSION = '4.4.3';
+export const WRAPPED_METHODS = ['parserData', 'packetAlloc', 'packetParse', 'controlHandler'] as const;
+
+/** Throws, naming what is missing, when the parser lacks a method the guard wraps (another node-media-server). */
+export function assertGuardable(proto: Record<string, unknown>, version: string): void {
+  const missing = WRAPPED_METHODS.filter((m) => typeof proto[m] !== 'function');
+  if (missing.length === 0) return;
+  throw new Error(`node-media-server ${version} has no Rtmp.${missing.join(', Rtmp.')}: the RTMP ingest guard wraps ${WRAPPED_METHODS.join(', ')} of version ${GUARDED_NMS_VERSION}. `
+    + `Install the pinned version (npm ci) or review src/ingest/nms-guard.ts against the new one before starting.`);
+}
+
 export interface GuardLimits {
   /** Buffer bytes all RTMP connections together may hold. */
   totalBytes: number;
@@ -60,7 +72,10 @@ export class NmsGuard {
       return NmsGuard.installed;
     }
     const guard = new NmsGuard(limits);
-    guard.wrap(require('node-media-server/src/protocol/rtmp.js') as { prototype: RtmpParser });
+    const Rtmp = require('node-media-server/src/protocol/rtmp.js') as { prototype: RtmpParser };
+    const version = (require('node-media-server/package.json') as { version: string }).version;
+    assertGuardable(Rtmp.prototype as unknown as Record<string, unknown>, version);
+    guard.wrap(Rtmp);
     NmsGuard.installed = guard;
     return guard;
   }

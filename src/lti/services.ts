@@ -4,6 +4,13 @@
 
 import type { Platform } from '../store/lti.js';
 import type { ToolKeys } from './keys.js';
+import { serviceUrlRefusal } from './platforms.js';
+
+/** The platform's bearer token goes only to its own hosts over https (a forged or odd claim could name any URL). */
+function allowed(p: Platform, url: string): void {
+  const why = serviceUrlRefusal(p, url);
+  if (why) throw new ServiceError(`refusing to call ${url.slice(0, 200)}: ${why}`, 400);
+}
 
 export class ServiceError extends Error {
   constructor(message: string, readonly status: number | null) {
@@ -76,10 +83,12 @@ export class PlatformServices {
 
   /** Every member of the course, following rel="next" pages (at most 100 pages). */
   async members(p: Platform, url: string, scope: string): Promise<Member[]> {
+    allowed(p, url);
     const token = await this.accessToken(p, [scope]);
     const out: Member[] = [];
     let next: string | null = url;
     for (let page = 0; next && page < 100; page++) {
+      allowed(p, next);
       const res = await call(next, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/vnd.ims.lti-nrps.v2.membershipcontainer+json' } });
       const j = await res.json().catch(() => null) as { members?: unknown } | null;
       if (!j || !Array.isArray(j.members)) throw new ServiceError(`memberships at ${next} are not a membership container`, null);
@@ -100,6 +109,7 @@ export class PlatformServices {
 
   /** The line item for a class: found by resourceId, else created. Returns its URL. */
   async lineItem(p: Platform, lineItems: string, scope: string, item: { resourceId: string; label: string; scoreMaximum: number; resourceLinkId?: string }): Promise<string> {
+    allowed(p, lineItems);
     const token = await this.accessToken(p, [scope]);
     const find = new URL(lineItems);
     find.searchParams.set('resource_id', item.resourceId);
@@ -120,6 +130,7 @@ export class PlatformServices {
   }
 
   async postScore(p: Platform, lineItemUrl: string, scope: string, score: ScoreBody): Promise<void> {
+    allowed(p, lineItemUrl);
     const token = await this.accessToken(p, [scope]);
     const u = new URL(lineItemUrl);
     u.pathname = `${u.pathname.replace(/\/$/, '')}/scores`;

@@ -2,7 +2,7 @@
 // else, on the course's channel and class), and deep linking (an instructor picks or creates a class; we answer a
 // signed LtiDeepLinkingResponse). Owns no HTTP: the routes hand it fields and render what it returns.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import type { ClassRepo, Course, ScheduledClass } from '../store/classes.js';
 import type { LtiRepo, Platform } from '../store/lti.js';
@@ -11,7 +11,8 @@ import { launchTarget } from '../classes/resolve.js';
 import { AGS_SCOPES, CLAIM, hubUserId, type KmkRole, type Launch } from './claims.js';
 import type { ToolKeys } from './keys.js';
 import { planLogin, type LoginParams } from './login.js';
-import type { LaunchVerifier } from './verify.js';
+import { serviceUrlRefusal } from './platforms.js';
+import type { LaunchVerifier, Verdict } from './verify.js';
 
 export interface ToolDeps {
   repo: LtiRepo;
@@ -31,15 +32,25 @@ export interface ToolDeps {
   log: Logger;
   /** Pending logins kept at most (default MAX_PENDING_LOGINS). */
   maxPendingLogins?: number;
+  /** lti.requireBrowserBinding: over HTTPS refuse launches neither a cookie nor the platform's storage binds. */
+  requireBinding?: boolean;
+}
+
+/** The cookie that binds a login to its browser (HTTPS only: Secure, SameSite=None, Partitioned for LMS frames). */
+export interface BindingCookie {
+  name: string;
+  value: string;
 }
 
 export type LoginResult =
-  | { kind: 'redirect'; url: string }
-  | { kind: 'storage'; url: string; state: string; target: string; origin: string }
+  | { kind: 'redirect'; url: string; cookie?: BindingCookie }
+  | { kind: 'storage'; url: string; state: string; target: string; origin: string; binding: string; cookie?: BindingCookie }
   | { kind: 'error'; status: number; check: string; message: string };
 
 export type LaunchResult =
-  | { kind: 'go'; url: string; storage: { target: string; origin: string; state: string } | null }
+  | { kind: 'go'; url: string }
+  /** The browser must show the login's binding from the platform's storage first (GET /lti/continue). */
+  | { kind: 'confirm'; ticket: string; storage: { target: string; origin: string; state: string } }
   | { kind: 'pick'; ctx: string; course: Course; classes: ScheduledClass[]; title: string | null }
   | { kind: 'error'; status: number; check: string; message: string };
 
@@ -48,8 +59,33 @@ export type DeepLinkResult =
   | { kind: 'error'; status: number; check: string; message: string };
 
 const LOGIN_TTL_MS = 10 * 60 * 1000;
+/** A verified launch waits this long for its browser to confirm the binding from the platform's storage. */
+const CONFIRM_TTL_MS = 2 * 60 * 1000;
+const MAX_CONFIRMS = 5000;
+
+/** The binding cookie's name for a login (one per login, so launches in several tabs do not clash). */
+export const bindingCookieName = (state: string): string => `kmk_lti_${state.slice(0, 16)}`;
+
+/** `Cookie:` header → name → value (the first of each name). Pure. */
+export function parseCookies(header: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of header.split(';').slice(0, 50)) {
+    const eq = part.indexOf('=');
+    if (eq < 1) continue;
+    const k = part.slice(0, eq).trim();
+    if (!out.has(k)) out.set(k, part.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+const sameText = (a: string, b: string): boolean => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
 /** Logins started and not yet launched that the database holds at most: an unauthenticated flood cannot grow it. */
 export const MAX_PENDING_LOGINS = 20000;
+const NOT_THIS_BROWSER = 'This launch did not start in this browser window. Open the class again from the course page.';
 const secretKey = (s: Buffer): Uint8Array => new Uint8Array(s);
 
 export class LtiTool {
@@ -63,23 +99,92 @@ export class LtiTool {
       this.d.log.warn('lti login refused', { check: plan.check, iss: params.iss?.slice(0, 200) });
       return { kind: 'error', status: plan.status, check: plan.check, message: plan.message };
     }
-    if (!this.d.repo.saveLogin({ state, nonce, platformId: plan.platform.id, storageTarget: plan.storageTarget, expiresAt: now + LOGIN_TTL_MS }, now, this.d.maxPendingLogins ?? MAX_PENDING_LOGINS)) {
+    const binding = randomBytes(24).toString('base64url');
+    if (!this.d.repo.saveLogin({ state, nonce, platformId: plan.platform.id, storageTarget: plan.storageTarget, expiresAt: now + LOGIN_TTL_MS, binding }, now, this.d.maxPendingLogins ?? MAX_PENDING_LOGINS)) {
       this.d.log.warn('lti login refused: too many logins in progress', { max: this.d.maxPendingLogins ?? MAX_PENDING_LOGINS });
       return { kind: 'error', status: 503, check: 'busy', message: 'Too many sign-ins are in progress right now. Open the class again in a minute.' };
     }
-    if (plan.storageTarget) return { kind: 'storage', url: plan.redirect, state, target: plan.storageTarget, origin: new URL(plan.platform.authUrl).origin };
-    return { kind: 'redirect', url: plan.redirect };
+    // Over HTTPS the browser keeps the binding in a cookie; in an LMS frame the platform's storage may keep it too.
+    const cookie = this.https ? { name: bindingCookieName(state), value: binding } : undefined;
+    if (plan.storageTarget) return { kind: 'storage', url: plan.redirect, state, target: plan.storageTarget, origin: new URL(plan.platform.authUrl).origin, binding, cookie };
+    return { kind: 'redirect', url: plan.redirect, cookie };
   }
 
-  async launch(fields: Record<string, string>, now = Date.now()): Promise<LaunchResult> {
+  private get https(): boolean {
+    return this.d.toolBase.startsWith('https://');
+  }
+
+  /** Verified launches waiting for their browser to show the binding from the platform's storage, by ticket. */
+  private readonly confirms = new Map<string, { v: Extract<Verdict, { ok: true }>; until: number }>();
+
+  /**
+   * Is this launch's browser the one that started the login (login CSRF)? Its binding cookie says so; without the
+   * cookie the platform's storage must, when the login offered it; over HTTPS one of the two is required (unless
+   * lti.requireBrowserBinding is off); over plain HTTP without platform storage nothing can tell.
+   */
+  private bind(v: Extract<Verdict, { ok: true }>, cookies: Map<string, string>, now: number): LaunchResult | 'bound' {
+    const cookie = cookies.get(bindingCookieName(v.state));
+    if (cookie !== undefined) {
+      return v.binding && sameText(cookie, v.binding) ? 'bound' : { kind: 'error', status: 401, check: 'binding', message: NOT_THIS_BROWSER };
+    }
+    if (v.storageTarget && v.binding) {
+      for (const [k, c] of this.confirms) if (c.until <= now || this.confirms.size >= MAX_CONFIRMS) this.confirms.delete(k);
+      const ticket = randomBytes(24).toString('base64url');
+      this.confirms.set(ticket, { v, until: now + CONFIRM_TTL_MS });
+      return { kind: 'confirm', ticket, storage: { target: v.storageTarget, origin: new URL(v.platform.authUrl).origin, state: v.state } };
+    }
+    if (this.https && (this.d.requireBinding ?? true)) {
+      this.d.log.warn('lti launch refused: not bound to the browser', { platform: v.platform.id });
+      return { kind: 'error', status: 401, check: 'binding', message: 'Your browser did not keep the sign-in cookie this tool needs (it blocks cookies in the course page\'s frame). Open the class again from the course page; if this keeps happening, ask the LMS administrator to open the tool in a new window.' };
+    }
+    this.d.log.debug('lti launch not bound to the browser (no cookie, no platform storage)', { platform: v.platform.id, https: this.https });
+    return 'bound';
+  }
+
+  /** GET /lti/continue: the binding the browser read from the platform's storage, for a launch held by `bind`. */
+  async confirm(ticket: string, proof: string, now = Date.now()): Promise<LaunchResult> {
+    const c = this.confirms.get(ticket);
+    this.confirms.delete(ticket);
+    if (!c || c.until <= now) return { kind: 'error', status: 400, check: 'state', message: 'This launch has expired. Open the class again from the course page.' };
+    if (!sameText(proof, c.v.binding)) {
+      this.d.log.warn('lti launch refused: the platform storage did not hold its binding', { platform: c.v.platform.id });
+      return { kind: 'error', status: 401, check: 'binding', message: NOT_THIS_BROWSER };
+    }
+    return this.complete(c.v, now);
+  }
+
+  async launch(fields: Record<string, string>, cookies: Map<string, string> = new Map(), now = Date.now()): Promise<LaunchResult> {
     const v = await this.d.verifier.verify(fields.id_token, fields.state);
     if (!v.ok) {
       this.d.log.warn('lti launch refused', { check: v.check, reason: v.message });
       return { kind: 'error', status: v.status, check: v.check, message: v.message };
     }
+    // Nothing is created or minted for a launch until its browser is known to be the one that logged in.
+    const bound = this.bind(v, cookies, now);
+    return bound === 'bound' ? this.complete(v, now) : bound;
+  }
+
+  /** The launch with every service URL the tool may not call dropped (and said in the log): see serviceUrlRefusal. */
+  private withSafeServices(v: Extract<Verdict, { ok: true }>): Launch {
     const { launch, platform } = v;
+    const keep = (what: string, u: string | null): string | null => {
+      if (u === null) return null;
+      const why = serviceUrlRefusal(platform, u);
+      if (!why) return u;
+      this.d.log.warn('lti launch names a service URL the tool will not call; roster or gradebook is off for it', { platform: platform.id, what, url: u.slice(0, 200), why });
+      return null;
+    };
+    return {
+      ...launch,
+      nrpsUrl: keep('NRPS memberships', launch.nrpsUrl),
+      ags: launch.ags ? { ...launch.ags, lineItems: keep('AGS line items', launch.ags.lineItems), lineItem: keep('AGS line item', launch.ags.lineItem) } : null,
+    };
+  }
+
+  private async complete(v: Extract<Verdict, { ok: true }>, now: number): Promise<LaunchResult> {
+    const { platform } = v;
+    const launch = this.withSafeServices(v);
     const course = this.courseFor(platform, launch);
-    const storage = v.storageTarget ? { target: v.storageTarget, origin: new URL(platform.authUrl).origin, state: v.state } : null;
     if (launch.kind === 'deep-linking') {
       if (launch.role !== 'instructor') return { kind: 'error', status: 403, check: 'roles', message: 'Only instructors can add a live class to the course.' };
       const ctx = await new SignJWT({
@@ -102,7 +207,7 @@ export class LtiTool {
     if (target.kind === 'last' && target.cls.sessionId && launch.role !== 'instructor') q.set('replay', target.cls.sessionId);
     const page = launch.role === 'instructor' ? 'studio' : 'watch';
     this.d.log.info('lti launch', { platform: platform.id, course: course.id, role: launch.role, channel: slug, target: target.kind });
-    return { kind: 'go', url: `/${page}/${slug}?${q.toString()}`, storage };
+    return { kind: 'go', url: `/${page}/${slug}?${q.toString()}` };
   }
 
   private courseFor(platform: Platform, launch: Launch): Course {

@@ -8,7 +8,7 @@ import type { LtiRepo, Platform } from '../store/lti.js';
 import { readLaunch, type Launch } from './claims.js';
 
 export type Verdict =
-  | { ok: true; launch: Launch; platform: Platform; storageTarget: string | null; state: string }
+  | { ok: true; launch: Launch; platform: Platform; storageTarget: string | null; state: string; binding: string }
   | { ok: false; status: 400 | 401 | 403; check: string; message: string };
 
 export interface VerifierOptions {
@@ -74,7 +74,7 @@ export class LaunchVerifier {
     }
     const launch = readLaunch(payload as Record<string, unknown>);
     if (typeof launch === 'string') return refuse(400, launch.split(':')[0]!, `The launch is incomplete: ${launch}.`);
-    return { ok: true, launch, platform, storageTarget: login.storageTarget, state };
+    return { ok: true, launch, platform, storageTarget: login.storageTarget, state, binding: login.binding };
   }
 
   private joseRefusal(err: unknown): Verdict {

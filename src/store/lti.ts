@@ -13,10 +13,12 @@ export interface Platform {
   tokenUrl: string;
   jwksUrl: string;
   deploymentIds: string[];
+  /** Hosts the platform's services (NRPS, AGS) may live on besides its registration's own (Blackboard: the school's Learn host). */
+  serviceHosts: string[];
   createdAt: string;
 }
 
-export type NewPlatform = Omit<Platform, 'id' | 'createdAt'>;
+export type NewPlatform = Omit<Platform, 'id' | 'createdAt' | 'serviceHosts'> & { serviceHosts?: string[] };
 
 export interface ToolKey {
   kid: string;
@@ -32,6 +34,8 @@ export interface LoginState {
   platformId: number;
   storageTarget: string | null;
   expiresAt: number;
+  /** The secret the browser that started the login must show at launch (its cookie or platform storage). */
+  binding: string;
 }
 
 export interface OutboxItem {
@@ -55,6 +59,7 @@ interface PlatformRow {
   auth_url: string;
   token_url: string;
   jwks_url: string;
+  service_hosts: string;
   created_at: string;
 }
 
@@ -84,7 +89,7 @@ export class LtiRepo {
     const deps = this.db.prepare('SELECT deployment_id FROM lti_deployments WHERE platform_id = ? ORDER BY deployment_id').all(r.id) as { deployment_id: string }[];
     return {
       id: r.id, issuer: r.issuer, clientId: r.client_id, authUrl: r.auth_url, tokenUrl: r.token_url, jwksUrl: r.jwks_url,
-      deploymentIds: deps.map((d) => d.deployment_id), createdAt: r.created_at,
+      deploymentIds: deps.map((d) => d.deployment_id), serviceHosts: r.service_hosts ? r.service_hosts.split(',') : [], createdAt: r.created_at,
     };
   }
 
@@ -92,8 +97,8 @@ export class LtiRepo {
     const tx = this.db.transaction(() => {
       let id: number;
       try {
-        id = Number(this.db.prepare(`INSERT INTO lti_platforms (issuer, client_id, auth_url, token_url, jwks_url, created_at)
-          VALUES (?, ?, ?, ?, ?, ?)`).run(p.issuer, p.clientId, p.authUrl, p.tokenUrl, p.jwksUrl, new Date().toISOString()).lastInsertRowid);
+        id = Number(this.db.prepare(`INSERT INTO lti_platforms (issuer, client_id, auth_url, token_url, jwks_url, service_hosts, created_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?)`).run(p.issuer, p.clientId, p.authUrl, p.tokenUrl, p.jwksUrl, (p.serviceHosts ?? []).join(','), new Date().toISOString()).lastInsertRowid);
       } catch (err) {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
           throw new ConflictError(`a platform with issuer ${p.issuer} and client id ${p.clientId} is already registered`);
@@ -105,6 +110,13 @@ export class LtiRepo {
       return id;
     });
     return this.platform(tx());
+  }
+
+  addServiceHost(platformId: number, host: string): Platform {
+    const p = this.platform(platformId);
+    const hosts = [...new Set([...p.serviceHosts, host])];
+    this.db.prepare('UPDATE lti_platforms SET service_hosts = ? WHERE id = ?').run(hosts.join(','), platformId);
+    return this.platform(platformId);
   }
 
   addDeployment(platformId: number, deploymentId: string): void {
@@ -169,8 +181,8 @@ export class LtiRepo {
       this.pendingLogins = (this.db.prepare('SELECT COUNT(*) AS n FROM lti_logins').get() as { n: number }).n;
     }
     if (this.pendingLogins >= max) return false;
-    this.db.prepare('INSERT INTO lti_logins (state, nonce, platform_id, storage_target, expires_at) VALUES (?, ?, ?, ?, ?)')
-      .run(l.state, l.nonce, l.platformId, l.storageTarget, l.expiresAt);
+    this.db.prepare('INSERT INTO lti_logins (state, nonce, platform_id, storage_target, expires_at, binding) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(l.state, l.nonce, l.platformId, l.storageTarget, l.expiresAt, l.binding);
     this.pendingLogins += 1;
     return true;
   }
@@ -178,10 +190,10 @@ export class LtiRepo {
   /** Returns the login for a state and deletes it: a state is good for one launch. */
   takeLogin(state: string, now: number): LoginState | undefined {
     const r = this.db.prepare('DELETE FROM lti_logins WHERE state = ? RETURNING *').get(state) as
-      { state: string; nonce: string; platform_id: number; storage_target: string | null; expires_at: number } | undefined;
+      { state: string; nonce: string; platform_id: number; storage_target: string | null; expires_at: number; binding: string | null } | undefined;
     if (r && this.pendingLogins > 0) this.pendingLogins -= 1;
     if (!r || r.expires_at < now) return undefined;
-    return { state: r.state, nonce: r.nonce, platformId: r.platform_id, storageTarget: r.storage_target, expiresAt: r.expires_at };
+    return { state: r.state, nonce: r.nonce, platformId: r.platform_id, storageTarget: r.storage_target, expiresAt: r.expires_at, binding: r.binding ?? '' };
   }
 
   /** Records a nonce; false when it was seen before (a replayed id_token). */

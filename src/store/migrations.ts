@@ -379,10 +379,12 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 12,
-    name: 'security: API tokens limited to channels, a join-token epoch per channel, indexes for expiring logins and beacons',
+    name: 'security: API tokens limited to channels, a join-token epoch per channel, launches bound to the browser, indexes for expiring logins and beacons',
     sql: `
       ALTER TABLE api_tokens ADD COLUMN channels TEXT;
       ALTER TABLE channels ADD COLUMN join_tokens_after INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE lti_logins ADD COLUMN binding TEXT;
+      ALTER TABLE lti_platforms ADD COLUMN service_hosts TEXT NOT NULL DEFAULT '';
       CREATE INDEX lti_logins_expiry ON lti_logins(expires_at);
       CREATE INDEX lti_nonces_expiry ON lti_nonces(expires_at);
       CREATE INDEX beacons_channel_at ON beacons(channel_id, at);

@@ -1,5 +1,5 @@
-// LTI helper pages: the client-side postMessage storage of the LTI spec (state kept by the platform's frame,
-// for browsers that block third-party cookies: we set none anyway) and the deep-linking return form.
+// LTI helper pages: the client-side postMessage storage of the LTI spec (the login's binding kept by the
+// platform's frame, for browsers that block cookies in frames) and the deep-linking return form.
 // The page's #lti element says what to do in data attributes; nothing here is inline script (strict CSP).
 
 const el = document.getElementById('lti');
@@ -40,22 +40,18 @@ async function run(): Promise<void> {
   if (d.action === 'put' || d.action === 'get') {
     const frame = storageFrame(d.target ?? '_parent');
     const origin = d.origin ?? '*';
-    if (!frame) {
-      // Not framed by the platform: the server-side state is enough.
-      location.replace(d.next ?? '/');
-      return;
-    }
+    const key = d.key ?? '';
     if (d.action === 'put') {
-      await ask(frame, origin, { subject: 'lti.put_data', key: `kmk_state_${d.state}`, value: d.state ?? '' }, 2000);
+      // Keep the login's binding in the platform's storage; the launch reads it back in this browser only.
+      if (frame) await ask(frame, origin, { subject: 'lti.put_data', key, value: d.value ?? '' }, 2000);
       location.replace(d.next ?? '/');
       return;
     }
-    const answer = await ask(frame, origin, { subject: 'lti.get_data', key: `kmk_state_${d.state}` }, 2000);
-    if (answer && answer.subject === 'lti.get_data.response' && answer.value !== d.state && !answer.error) {
-      note('This launch did not start in this browser window. Open the class again from the course page.');
-      return;
-    }
-    location.replace(d.next ?? '/');
+    const answer = frame ? await ask(frame, origin, { subject: 'lti.get_data', key }, 2000) : null;
+    const proof = answer && answer.subject === 'lti.get_data.response' && typeof answer.value === 'string' ? answer.value : '';
+    if (!proof) note('Checking that this launch started in this browser…');
+    // The server compares the proof with the login's binding and answers the class page, or why not.
+    location.replace(`${d.next ?? '/'}&proof=${encodeURIComponent(proof)}`);
     return;
   }
   if (d.action === 'pick') {
