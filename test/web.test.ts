@@ -5,6 +5,7 @@ import { signJoinToken } from '../src/auth/join-token.js';
 import type { Role } from '../src/domain/roles.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { launch } from './helpers/browser.js';
+import { Client } from './helpers/ws.js';
 import { fileTree, mediaWorkers, push, startTestServer, waitFor } from './helpers/server.js';
 
 const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '2', KMK_WEB_FRAME_ANCESTORS: "'self' https://lms.example" });
@@ -138,6 +139,30 @@ t.test('two learners and the studio: chat, polls and votes flow between the page
     await studio.setViewportSize({ width: 390, height: 844 });
     await studio.screenshot({ path: `${shots}/studio-phone.png`, fullPage: true });
   }
+});
+
+t.test('a guest stays the same person after reloading the page', async (t) => {
+  ts.createChannel('open-lecture', { record: false });
+  ts.server.store.channels.update('open-lecture', { allowGuests: true });
+  const teacher = await Client.connect(`ws://127.0.0.1:${ts.server.httpPort}/ws?token=${token('open-lecture', 'prof', 'instructor')}`);
+  t.teardown(() => teacher.close());
+  const page = await browser.newPage({ width: 1280, height: 800 });
+  t.teardown(() => page.close());
+  await page.goto(`${ts.base}/watch/open-lecture`);
+  await page.fill('form.guest input', 'Visiting Vera');
+  await page.click('form.guest button');
+  await page.waitForSelector('.viewers:has-text("watching")');
+  await page.fill('.chat-form input', 'before the reload');
+  await page.press('.chat-form input', 'Enter');
+  const first = await teacher.event('chat', (e) => (e.msg as { text: string }).text === 'before the reload');
+  await page.reload();
+  t.equal(await page.locator('form.guest').count(), 0, 'the reloaded page does not ask for the name again');
+  await page.waitForSelector('.viewers:has-text("watching")');
+  await page.fill('.chat-form input', 'after the reload');
+  await page.press('.chat-form input', 'Enter');
+  const second = await teacher.event('chat', (e) => (e.msg as { text: string }).text === 'after the reload');
+  t.match((first.msg as { userId: string }).userId, /^guest-[0-9a-f]{16}$/);
+  t.equal((second.msg as { userId: string }).userId, (first.msg as { userId: string }).userId, 'the same guest id before and after');
 });
 
 t.test('a QoE beacon is stored per session and participant', async (t) => {

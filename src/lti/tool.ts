@@ -125,7 +125,9 @@ export class LtiTool {
   private bind(v: Extract<Verdict, { ok: true }>, cookies: Map<string, string>, now: number): LaunchResult | 'bound' {
     const cookie = cookies.get(bindingCookieName(v.state));
     if (cookie !== undefined) {
-      return v.binding && sameText(cookie, v.binding) ? 'bound' : { kind: 'error', status: 401, check: 'binding', message: NOT_THIS_BROWSER };
+      if (v.binding && sameText(cookie, v.binding)) return 'bound';
+      this.d.log.warn('lti launch refused: its binding cookie belongs to another login', { platform: v.platform.id });
+      return { kind: 'error', status: 401, check: 'binding', message: NOT_THIS_BROWSER };
     }
     if (v.storageTarget && v.binding) {
       for (const [k, c] of this.confirms) if (c.until <= now || this.confirms.size >= MAX_CONFIRMS) this.confirms.delete(k);
