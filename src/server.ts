@@ -365,6 +365,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     channel: (slug) => store.channels.find(slug),
     scheduled: (k) => hub.scheduleChanged(k.channel),
     loginsPerMinute: config['lti.loginsPerMinutePerAddress'],
+    sessionOpen: (id) => { const s = store.sessions.find(id); return s ? s.endedAt === null : undefined; },
   });
   const reports = reportRoutes({
     authorizeApi: (req, scope, channel) => authorize(req, { verifyToken }, scope, channel),

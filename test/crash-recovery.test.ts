@@ -62,6 +62,8 @@ t.test('SIGKILL mid-class: the recording survives as a replay, the session is cl
   t.match(s, { endReason: 'server stopped unexpectedly', recorded: true });
   t.ok(s!.bytesIn > 100_000, `bytes in were kept (${s!.bytesIn})`);
   t.ok(Date.parse(s!.endedAt) <= killedAt + 1000, 'the session ends when its recording last grew, not at the restart');
+  // The log arrives on a pipe this process reads between turns of its event loop (the CLI above ran synchronously).
+  await waitFor('the recovery in the log', () => log.includes('recovered the recording of a class interrupted by a crash') || undefined, 5000);
   t.match(log, 'recovered the recording of a class interrupted by a crash');
   const master = await fetch(`http://127.0.0.1:${http}/vod/${s!.id}/master.m3u8`);
   t.equal(master.status, 200, 'the replay\'s master playlist is served');

@@ -67,6 +67,9 @@ t.test('attendance scores in each mode', async (t) => {
   t.match(attendanceScore('presence', 29 * min, 60 * min, 50), { scoreGiven: 0, scoreMaximum: 1, comment: /^Absent/ });
   t.match(attendanceScore('presence', 30 * min, 60 * min, 50), { scoreGiven: 1, comment: /^Present/ });
   t.match(attendanceScore('percent', 0, 0, 50), { scoreGiven: 0, scoreMaximum: 100 }, 'a zero-length class');
+  t.same(attendanceScore('percent', 39000, 55000, 50), { scoreGiven: 70.9, scoreMaximum: 100, comment: 'Attended 39 s of 55 s (70.9%).' }, 'under two minutes: seconds, not "1 of 1 min"');
+  t.equal(attendanceScore('percent', 119400, 119900, 50).comment, 'Attended 119 s of 120 s (99.6%).');
+  t.equal(attendanceScore('percent', 89 * 1000, 150 * 1000, 50).comment, 'Attended 1.5 of 2.5 min (59.3%).', 'under ten minutes: tenths of a minute');
 });
 
 const k = (id: number, startsAt: number, minutes: number, sessionId: string | null = null, status: 'scheduled' | 'cancelled' = 'scheduled'): ScheduledClass => ({

@@ -42,3 +42,13 @@ export function nextStart(classes: readonly ScheduledClass[], now: number): stri
     .sort((a, b) => a.startsAt - b.startsAt)[0];
   return next ? new Date(next.startsAt).toISOString() : null;
 }
+
+/** Where a class stands, as the CLI, the REST API and the studio all say it. */
+export type ClassState = 'scheduled' | 'live' | 'delivered' | 'missed' | 'cancelled';
+
+/** `sessionOpen(id)`: whether that session is still live (undefined when unknown: taken as ended). Pure. */
+export function classState(k: ScheduledClass, now: number, sessionOpen: (sessionId: string) => boolean | undefined): ClassState {
+  if (k.status === 'cancelled') return 'cancelled';
+  if (k.sessionId) return sessionOpen(k.sessionId) ? 'live' : 'delivered';
+  return now >= window(k)[1] ? 'missed' : 'scheduled';
+}

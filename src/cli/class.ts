@@ -4,14 +4,15 @@ import type { Command } from 'commander';
 import { ValidationError } from '../domain/errors.js';
 import { parseSlug } from '../domain/channel.js';
 import { parseClassInput } from '../classes/schedule.js';
+import { classState, type ClassState } from '../classes/resolve.js';
 import type { ScheduledClass } from '../store/classes.js';
 import { contextFor } from './context.js';
 import { print, printJson, table } from './output.js';
 
-const row = (k: ScheduledClass): (string | number)[] => [
-  k.id, k.channel, k.title, new Date(k.startsAt).toISOString(), k.minutes, k.record ? 'on' : 'off', k.status, k.sessionId ?? '',
+const row = (k: ScheduledClass & { state: ClassState }): (string | number)[] => [
+  k.id, k.channel, k.title, new Date(k.startsAt).toISOString(), k.minutes, k.record ? 'on' : 'off', k.state, k.sessionId ?? '',
 ];
-const HEAD = ['id', 'channel', 'title', 'starts', 'min', 'record', 'status', 'session'];
+const HEAD = ['id', 'channel', 'title', 'starts', 'min', 'record', 'state', 'session'];
 
 export function registerClass(program: Command): void {
   const group = program.command('class').description('scheduled classes: what learners see in the waiting room and what attendance is counted against');
@@ -45,7 +46,9 @@ export function registerClass(program: Command): void {
     .action((o: { channel?: string; all?: boolean; json?: boolean }, cmd: Command) => {
       const store = contextFor(cmd).store();
       const channelId = o.channel ? store.channels.get(parseSlug(o.channel)).id : undefined;
-      const list = store.classes.list({ channelId, includeCancelled: o.all });
+      const now = Date.now();
+      const list = store.classes.list({ channelId, includeCancelled: o.all })
+        .map((k) => ({ ...k, state: classState(k, now, (id) => store.sessions.find(id)?.endedAt === null) }));
       if (o.json) return printJson(list);
       if (list.length === 0) return print('No classes scheduled. Schedule one: kmk-live class schedule <channel> --title … --starts-at …');
       print(table(HEAD, list.map(row)));

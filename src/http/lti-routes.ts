@@ -11,6 +11,7 @@ import { formFields } from '../lti/login.js';
 import { bindingCookieName, parseCookies } from '../lti/tool.js';
 import { parsePlatform } from '../lti/platforms.js';
 import { parseClassInput } from '../classes/schedule.js';
+import { classState } from '../classes/resolve.js';
 import { UserError } from '../domain/errors.js';
 import { SLUG_PATTERN } from '../domain/ids.js';
 import { RateLimiter } from '../hub/rate.js';
@@ -30,6 +31,8 @@ export interface LtiRouteDeps {
   /** True when the request carries an instructor join token for the channel. */
   instructorOf(req: HttpRequest, slug: string): boolean;
   channel(slug: string): { id: number; record: boolean; archive: boolean } | undefined;
+  /** Whether a session is still live (a class's state). */
+  sessionOpen(sessionId: string): boolean | undefined;
   /** lti.loginsPerMinutePerAddress. */
   loginsPerMinute: number;
   /** A new class is on the schedule (the hub's waiting room shows the next start). */
@@ -192,7 +195,8 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
       method: 'get', pattern: '/api/channels/:slug/classes', handler: (req) => {
         const c = classesOf(req.path.split('/')[3], req, false);
         if ('status' in c) return c;
-        return json(200, d.classes.list({ channelId: c.id }));
+        const now = Date.now();
+        return json(200, d.classes.list({ channelId: c.id }).map((k) => ({ ...k, state: classState(k, now, d.sessionOpen) })));
       },
     },
     {

@@ -35,13 +35,22 @@ export interface Score {
   comment: string;
 }
 
+/** Both figures in one unit, rounded alike, fine enough to agree with the share: seconds under two minutes (not
+ * "1 of 1 min" for 39 s of 55 s), tenths of a minute under ten, whole minutes above. Pure. */
+export function spentText(attended: number, length: number): string {
+  if (length < 120000) return `${Math.round(attended / 1000)} s of ${Math.max(1, Math.round(length / 1000))} s`;
+  if (length < 600000) return `${(attended / 60000).toFixed(1)} of ${(length / 60000).toFixed(1)} min`;
+  return `${Math.round(attended / 60000)} of ${Math.round(length / 60000)} min`;
+}
+
 /** The gradebook score for attending `attended` ms of a class of `length` ms. */
 export function attendanceScore(mode: ScoreMode, attended: number, length: number, presentPercent: number): Score {
   const minutes = Math.round(attended / 60000);
   const total = Math.max(1, Math.round(length / 60000));
   const share = length > 0 ? Math.min(1, attended / length) : 0;
   const pct = Math.round(share * 1000) / 10;
-  const comment = `Attended ${minutes} of ${total} min (${pct}%).`;
+  const spent = spentText(Math.min(attended, length), length);
+  const comment = `Attended ${spent} (${pct}%).`;
   switch (mode) {
     case 'percent':
       return { scoreGiven: pct, scoreMaximum: 100, comment };

@@ -122,7 +122,9 @@ async function rotate(): Promise<void> {
 // Scheduled classes: what learners opening the class from the LMS wait for, and what attendance counts against.
 const classList = h('ul', { class: 'classes' });
 const classNote = h('p', { class: 'notice', role: 'status' }, '');
-interface Klass { id: number; title: string; startsAt: number; minutes: number; record: boolean; sessionId: string | null }
+interface Klass { id: number; title: string; startsAt: number; minutes: number; record: boolean; sessionId: string | null; state: 'scheduled' | 'live' | 'delivered' | 'missed' | 'cancelled' }
+
+const STATE_TEXT: Record<Klass['state'], string> = { scheduled: '', live: ' (live now)', delivered: ' (delivered)', missed: ' (missed)', cancelled: ' (cancelled)' };
 
 async function refreshClasses(): Promise<void> {
   const r = await fetch(`/api/channels/${channel}/classes`, { headers: auth }).catch(() => undefined);
@@ -132,8 +134,8 @@ async function refreshClasses(): Promise<void> {
   if (list.length === 0) classList.append(h('li', { class: 'empty' }, 'No classes scheduled yet.'));
   for (const k of list) {
     const when = new Date(k.startsAt).toLocaleString([], { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
-    classList.append(h('li', { 'data-id': k.id }, h('strong', {}, k.title), ` — ${when}, ${k.minutes} min${k.record ? '' : ', not recorded'}${k.sessionId ? ' (delivered)' : ''} `,
-      k.sessionId ? null : h('button', { type: 'button', onclick: () => void cancelClass(k.id) }, 'Cancel')));
+    classList.append(h('li', { 'data-id': k.id }, h('strong', {}, k.title), ` — ${when}, ${k.minutes} min${k.record ? '' : ', not recorded'}${STATE_TEXT[k.state] ?? ''} `,
+      k.state !== 'scheduled' ? null : h('button', { type: 'button', onclick: () => void cancelClass(k.id) }, 'Cancel')));
   }
 }
 
