@@ -78,3 +78,19 @@ t.test('doctor warns when an ultra (LL-HLS) channel is served without HTTPS', as
   const tls = JSON.parse(cli(dir, ['doctor', '--json'], { ...env, KMK_PUBLIC_URL: 'https://live.school.example' }).stdout) as Report;
   t.match(tls.checks.find((c) => c.name === 'll-hls https'), { ok: true, required: false, detail: '1 ultra channel(s) served at https://live.school.example' });
 });
+
+t.test('with an LMS registered, doctor warns when the LMS cannot call the box (private address, port other than 443)', async (t) => {
+  const dir = t.testdir();
+  const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) };
+  t.equal(cli(dir, ['db', 'migrate'], env).code, 0);
+  t.notMatch(cli(dir, ['doctor'], env).stdout, /lms reach/, 'no LMS registered, no check');
+  t.equal(cli(dir, ['lti', 'platform', 'add', '--issuer', 'https://moodle.school.example', '--client-id', 'c1', '--auth-url', 'https://moodle.school.example/mod/lti/auth.php',
+    '--token-url', 'https://moodle.school.example/mod/lti/token.php', '--jwks-url', 'https://moodle.school.example/mod/lti/certs.php', '--deployment-id', '1'], env).code, 0);
+  const lan = cli(dir, ['doctor'], { ...env, KMK_PUBLIC_URL: 'http://192.168.1.20:8080' });
+  t.equal(lan.code, 0, 'a warning, not a failure');
+  t.match(lan.stdout, /^warn  lms reach +publicUrl http:\/\/192\.168\.1\.20:8080: 192\.168\.1\.20 is a private address, port 8080 is not 443, it is not HTTPS\. Moodle refuses/m);
+  t.match(lan.stdout, /cURL blocked hosts list.*cURL allowed ports list/);
+  t.match(cli(dir, ['doctor'], { ...env, KMK_PUBLIC_URL: 'https://live.school.example:8443' }).stdout, /^warn  lms reach .*port 8443 is not 443/m);
+  t.match(cli(dir, ['doctor'], { ...env, KMK_PUBLIC_URL: 'https://live.school.example' }).stdout, /^ok {4}lms reach +the LMS reaches the tool at https:\/\/live\.school\.example/m);
+  t.match(cli(dir, ['doctor'], env).stdout, /^warn  lms reach +publicUrl http:\/\/localhost:\d+: localhost is a private address/m, 'without publicUrl, what the LMS is given');
+});

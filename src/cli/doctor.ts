@@ -10,6 +10,7 @@ import { openStore } from '../store/index.js';
 import { statfsFree, type FreeSpace } from '../media/disk.js';
 import { inspectTool, locateTool, type Tool } from '../transcode/locate.js';
 import { contextFor } from './context.js';
+import { publicBaseUrl } from '../config/urls.js';
 import { print, printJson } from './output.js';
 
 export interface Check {
@@ -119,6 +120,42 @@ export function metricsCheck(config: Pick<Config, 'metrics.token' | 'metrics.lis
   };
 }
 
+/** True for addresses an LMS on the internet cannot reach and Moodle's default "cURL blocked hosts" refuses. */
+export function privateHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.local') || h.endsWith('.lan') || h.endsWith('.internal') || !h.includes('.') && !h.includes(':')) return true;
+  const m = /^(\d+)\.(\d+)\.\d+\.\d+$/.exec(h);
+  if (m) {
+    const [a, b] = [Number(m[1]), Number(m[2])];
+    return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
+  }
+  return h === '::1' || h.startsWith('fc') || h.startsWith('fd') || h.startsWith('fe80');
+}
+
+/** With an LMS registered: can it call this box? Moodle (by default) refuses private addresses and ports but 80/443. */
+export function lmsReachCheck(publicUrl: string, platforms: number): Check | undefined {
+  if (platforms === 0) return undefined;
+  const u = new URL(publicUrl);
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  const problems = [
+    ...(privateHost(u.hostname) ? [`${u.hostname} is a private address`] : []),
+    ...(port !== '443' ? [`port ${port} is not 443`] : []),
+    ...(u.protocol !== 'https:' ? ['it is not HTTPS'] : []),
+  ];
+  return problems.length === 0
+    ? { name: 'lms reach', ok: true, required: false, detail: `the LMS reaches the tool at ${publicUrl}` }
+    : { name: 'lms reach', ok: false, required: false, detail: `publicUrl ${publicUrl}: ${problems.join(', ')}. Moodle refuses such URLs by default (Site administration → General → Security → HTTP security: "cURL blocked hosts list", "cURL allowed ports list"): deep linking fails with a fix_jwks_alg() error and roster and grade calls fail. Serve the tool on https://<public name>:443 (docs/lms.md, Moodle)` };
+}
+
+function platformCount(file: string): number {
+  const store = openStore(file, { readonly: true, migrate: false });
+  try {
+    return store.lti.platforms().length;
+  } finally {
+    store.close();
+  }
+}
+
 function ultraChannels(file: string): string[] {
   const store = openStore(file, { readonly: true, migrate: false });
   try {
@@ -150,8 +187,10 @@ export async function runChecks(config: Config): Promise<Check[]> {
   const running = await serverRunning(config);
   const db = dbCheck(config);
   let ll: Check | undefined;
+  let lms: Check | undefined;
   try {
     ll = db.ok ? llTlsCheck(config.publicUrl, ultraChannels(config['paths.db'])) : undefined;
+    lms = db.ok ? lmsReachCheck(publicBaseUrl(config), platformCount(config['paths.db'])) : undefined;
   } catch {
     ll = undefined; // the database check above already says what is wrong with it
   }
@@ -167,6 +206,7 @@ export async function runChecks(config: Config): Promise<Check[]> {
     muxCheck(config),
     metricsCheck(config),
     ...(ll ? [ll] : []),
+    ...(lms ? [lms] : []),
   ];
 }
 
