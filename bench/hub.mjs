@@ -92,7 +92,7 @@ async function startServer(kind) {
   }
   const pids = [proc.pid, ...workers, ...(redis ? [redis.pid] : [])];
   return {
-    proc, pids, base: `ws://127.0.0.1:${httpPort}`,
+    proc, pids, base: `ws://127.0.0.1:${httpPort}`, http: `http://127.0.0.1:${httpPort}`,
     stop: () => {
       for (const p of pids) {
         try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
@@ -128,6 +128,12 @@ async function run(kind, load) {
   const connectSeconds = (Date.now() - connectedAt) / 1000;
   await sleep(1500);
   const idle = procStat(server.pids);
+  // How the kernel spread the sockets over our processes (each counts its own in /metrics).
+  let split = '';
+  if (kind === 'ours' || kind === MULTI) {
+    const text = await (await fetch(`${server.http}/metrics`)).text().catch(() => '');
+    split = [...text.matchAll(/^kmk_hub_process_sockets\{pid="(\d+)"\} (\d+)$/gm)].map((m) => `pid ${m[1]}${Number(m[1]) === server.proc.pid ? ' (main)' : ''}: ${m[2]}`).join(', ');
+  }
   const t0 = Date.now() + 500;
   for (const g of gens) g.child.send({ type: 'go', t0, durationMs: load.seconds * 1000, drainMs: 2000 });
   await sleep(t0 - Date.now());
@@ -144,7 +150,7 @@ async function run(kind, load) {
   const samples = hist.reduce((n, v) => n + v, 0);
   const expected = sent * connected;
   return {
-    kind, connected, open, connectSeconds, sent, delivered,
+    kind, connected, open, connectSeconds, sent, delivered, split,
     lost: Math.max(0, expected - delivered),
     perSecond: delivered / load.seconds,
     p50: percentile(hist, samples, 0.5), p95: percentile(hist, samples, 0.95), p99: percentile(hist, samples, 0.99),
@@ -175,6 +181,8 @@ console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(`| ${r.scenario} | ${r.kind} | ${r.connected} (${r.open} open at end) | ${Math.round(r.perSecond)} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.lost} | ${r.serverCpu.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.idleKbPerConn.toFixed(1)} | ${r.genCpu.toFixed(1)} |`);
 }
+console.log('\nsockets per process of our server, once every client was connected:');
+for (const r of rows) if (r.split) console.log(`- ${r.scenario}, ${r.kind}: ${r.split}`);
 console.log('\nratios (ours ÷ other, same scenario): lower is better for latency and CPU');
 for (const s of scenarios) {
   const ours = rows.find((r) => r.scenario === s.name && r.kind === 'ours');

@@ -108,6 +108,8 @@ export class Metrics {
     this.counter('kmk_ingest_refused_plays_total', 'RTMP play requests refused.', [], one((s) => s.ingest.refusedPlays));
     this.counter('kmk_ingest_protocol_errors_total', 'RTMP connections closed for malformed input.', [], one((s) => s.ingest.protocolErrors));
     this.gauge('kmk_hub_sockets', 'Open engagement hub WebSockets.', [], one((s) => s.hub.connections));
+    // With serve --workers: how the kernel spread the sockets over the processes (each process labels its own).
+    this.gauge('kmk_hub_process_sockets', 'Open engagement hub WebSockets of one process, by pid.', ['pid'], (s) => [[{ pid: String(process.pid) }, s.hub.connections]]);
     this.counter('kmk_hub_frames_received_total', 'WebSocket frames received by the hub.', [], one((s) => s.hub.frames));
     this.counter('kmk_hub_invalid_frames_total', 'Frames refused as malformed.', [], one((s) => s.hub.invalid));
     this.counter('kmk_hub_events_dropped_total', 'Events dropped by the hub\'s bounded queues.', [], one((s) => s.hub.eventsDropped));

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { BIN, cleanEnv, cliJson } from './helpers/cli.js';
 import { freePort, waitFor } from './helpers/server.js';
 import { startRedis } from './helpers/redis.js';
-import { childrenOf, serverSideOwner } from './helpers/procs.js';
+import { childrenOf } from './helpers/procs.js';
 import { Client, type Event } from './helpers/ws.js';
 import { signJoinToken } from '../src/auth/join-token.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
@@ -57,21 +57,40 @@ t.test('serve --workers 2 with a Redis backplane', async (t) => {
     signJoinToken({ sub: user, name: user.toUpperCase(), role, channel, exp: Math.floor(Date.now() / 1000) + 3600 }, secret);
   const open: Client[] = [];
   t.teardown(() => { for (const c of open) c.close(); });
-  const where = (c: Client): number | undefined =>
-    serverSideOwner(http, (c.ws as unknown as { _socket: { localPort: number } })._socket.localPort, [main, worker]);
-  /** A client whose socket the kernel gave to process `pid` (connections are spread by SO_REUSEPORT). */
+  /** Open hub sockets per process, as each process counts its own (kmk_hub_process_sockets{pid}). */
+  const counts = async (): Promise<Map<number, number>> => {
+    const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+    return new Map([...text.matchAll(/^kmk_hub_process_sockets\{pid="(\d+)"\} (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]));
+  };
+  const placed = new Map<Client, number>();
+  const where = (c: Client): number | undefined => placed.get(c);
+  /** A client whose socket the kernel gave to process `pid` (connections are spread by SO_REUSEPORT): the process
+   * whose own count grew by one when it connected holds it. */
   const connectOn = async (pid: number | 'any', user: string, role: 'learner' | 'instructor', channel: string): Promise<Client> => {
     for (let i = 0; i < 60; i++) {
+      const before = await counts();
       const c = await Client.connect(`ws://127.0.0.1:${http}/ws?token=${token(user, role, channel)}`);
-      const at = await waitFor('the socket in /proc', () => where(c), 3000);
+      await c.waitFor('welcome', () => c.messages.some((m) => m.t === 'welcome'));
+      const at = await waitFor('the process whose count grew', async () => {
+        const grown = [...await counts()].filter(([p, n]) => n === (before.get(p) ?? 0) + 1);
+        return grown.length === 1 ? grown[0]![0] : undefined;
+      }, 5000);
       if (pid === 'any' || at === pid) {
-        await c.waitFor('welcome', () => c.messages.some((m) => m.t === 'welcome'));
+        placed.set(c, at);
         open.push(c);
         return c;
       }
       c.close();
+      await waitFor('the socket closed on its process', async () => ((await counts()).get(at) ?? 0) === (before.get(at) ?? 0) || undefined, 5000);
     }
     throw new Error(`no connection landed on process ${pid} in 60 tries`);
+  };
+  /** Closes a client and waits until its process no longer counts it (the next connectOn compares counts). */
+  const release = async (c: Client): Promise<void> => {
+    const at = placed.get(c);
+    const was = at === undefined ? 0 : (await counts()).get(at) ?? 0;
+    c.close();
+    if (at !== undefined) await waitFor('the socket closed on its process', async () => ((await counts()).get(at) ?? 0) < was || undefined, 5000);
   };
 
   await t.test('learners on different processes see the same chat, poll tallies and question votes', async (t) => {
@@ -153,7 +172,7 @@ t.test('serve --workers 2 with a Redis backplane', async (t) => {
         seminar = name;
         break;
       }
-      c.close();
+      await release(c);
     }
     if (!x) throw new Error('the worker never owned a room');
     const y = await connectOn(main, 'yan', 'learner', seminar);

@@ -6,7 +6,7 @@ import { UserError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { startWorker } from '../worker.js';
-import { WorkerPool } from './workers.js';
+import { reapOrphanWorkers, WORKER_PIDS_FILE, WorkerPool } from './workers.js';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, withFields } from '../log.js';
@@ -47,11 +47,13 @@ export function registerServe(program: Command): void {
         throw new UserError(`--workers ${workers} needs hub.backplane: the processes share the hub through Redis. `
           + 'Set KMK_HUB_REDIS_URL=redis://127.0.0.1:6379 (or hub.backplane in the config file); see docs/scaling.md');
       }
+      // Workers an earlier main process left would share the HTTP port with this server: gone before it listens.
+      await reapOrphanWorkers(join(config['paths.data'], WORKER_PIDS_FILE), log);
       const server = await startServer(config, { log, internalPort: workers > 1 ? 0 : undefined });
       let pool: WorkerPool | undefined;
       if (workers > 1) {
         pool = new WorkerPool({
-          count: workers - 1, entry: process.argv[1]!, log,
+          count: workers - 1, entry: process.argv[1]!, log, pidFile: join(config['paths.data'], WORKER_PIDS_FILE),
           args: (i) => [...process.argv.slice(2), '--workers', '1', '--worker-of', String(server.internalPort), '--worker-index', String(i)],
         });
         try {
@@ -93,6 +95,10 @@ export function registerServe(program: Command): void {
     });
 }
 
+/** A worker whose main process died exits within this; one told to stop, within STOP_EXIT_MS at the latest. */
+export const ORPHAN_EXIT_MS = 1500;
+const STOP_EXIT_MS = 10000;
+
 /** A worker process: serve until SIGTERM, or until the main process is gone (its IPC channel closes). */
 async function runWorker(config: Config, mainPort: number, log: Logger): Promise<void> {
   const worker = await startWorker(config, { mainPort, log });
@@ -102,7 +108,19 @@ async function runWorker(config: Config, mainPort: number, log: Logger): Promise
     void worker.metrics.json().then((json) => process.send?.({ type: 'metrics', id: m.id, json }), () => process.send?.({ type: 'metrics', id: m.id, json: [] }));
   });
   await new Promise<void>((resolve) => {
+    let stopping = false;
+    let deadline: NodeJS.Timeout | undefined;
     const stop = (why: string): void => {
+      // However the stop goes, the process is gone by the deadline: a worker must never outlive its main process
+      // (it would keep the shared port), and a main process that died cannot wait for a clean stop.
+      const within = why === 'main process gone' ? ORPHAN_EXIT_MS : STOP_EXIT_MS;
+      if (deadline) clearTimeout(deadline);
+      deadline = setTimeout(() => {
+        log.warn('worker exits before its stop finished', { why, ms: within });
+        process.exit(0);
+      }, within);
+      if (stopping) return;
+      stopping = true;
       log.info('worker stopping', { why });
       const t0 = Date.now();
       void worker.stop().then(() => log.info('worker stopped', { ms: Date.now() - t0 }), (err: unknown) => log.error('worker stop failed', { err: String(err) })).then(resolve);
@@ -110,6 +128,11 @@ async function runWorker(config: Config, mainPort: number, log: Logger): Promise
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('disconnect', () => stop('main process gone'));
+    // The IPC channel's close is the first sign of a main process killed by any signal; a new parent is the second.
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) stop('main process gone');
+    }, 250);
   });
   // Sockets the worker still held keep uWS's loop alive; their clients reconnect to the other processes.
   process.exit(0);

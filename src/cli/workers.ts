@@ -3,7 +3,54 @@
 // their /metrics series. A thin shell around child_process.fork.
 
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../log.js';
+
+/** The worker pids of the last `serve --workers` on a data folder (paths.data/workers.pids). */
+export const WORKER_PIDS_FILE = 'workers.pids';
+
+function isWorker(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--worker-of') && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** A worker whose parent is no longer a kmk-live serve (it was adopted by init or a subreaper). */
+function isOrphanWorker(pid: number): boolean {
+  if (!isWorker(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const parent = readFileSync(`/proc/${ppid}/cmdline`, 'utf8');
+    return !(parent.includes('serve') && !parent.includes('--worker-of'));
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Before a new server listens: kills the workers an earlier main process left (it died before they noticed), so the
+ * new server never shares its port with an orphan. Returns how many there were. Linux (/proc).
+ */
+export async function reapOrphanWorkers(file: string, log: Logger, waitMs = 2000): Promise<number> {
+  let pids: number[];
+  try {
+    pids = readFileSync(file, 'utf8').split(/\s+/).filter((x) => /^\d{1,9}$/.test(x)).map(Number).filter((p) => p > 1 && p !== process.pid);
+  } catch {
+    return 0;
+  }
+  // Only orphans: the workers of a server still running (a second serve about to be refused) are left alone.
+  const alive = pids.filter(isOrphanWorker);
+  for (const pid of alive) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  const deadline = Date.now() + waitMs;
+  while (alive.some(isWorker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (alive.length) log.warn('stopped worker processes an earlier server left behind', { count: alive.length });
+  return alive.length;
+}
 
 export interface PoolOptions {
   count: number;
@@ -11,6 +58,8 @@ export interface PoolOptions {
   entry: string;
   args: (index: number) => string[];
   log: Logger;
+  /** Where the live workers' pids are kept (reapOrphanWorkers reads it at the next start). */
+  pidFile?: string;
 }
 
 interface Slot {
@@ -41,10 +90,20 @@ export class WorkerPool {
     return this.slots.flatMap((s) => (s.child?.pid ? [s.child.pid] : []));
   }
 
+  private savePids(): void {
+    if (!this.o.pidFile) return;
+    try {
+      writeFileSync(this.o.pidFile, `${this.pids.join('\n')}\n`);
+    } catch (err) {
+      this.o.log.warn('could not write the worker pid file', { path: this.o.pidFile, err: String(err) });
+    }
+  }
+
   private spawn(slot: Slot): Promise<void> {
     const child = fork(this.o.entry, this.o.args(slot.index), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     slot.child = child;
     slot.startedAt = Date.now();
+    this.savePids();
     return new Promise((resolve, reject) => {
       let ready = false;
       child.on('message', (m: Reply) => {
