@@ -480,7 +480,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     // classes it left open were interrupted. Their recordings are closed and kept before ingest starts (a new class
     // on a channel clears its live folder).
     await pids.reap();
-    await recoverInterrupted(store.sessions, mediaDir, log);
+    await recoverInterrupted(store.sessions, mediaDir, log, (path) => probeFile(path, ffprobe.path));
     const stale = store.sessions.endAllOpen('server restarted');
     if (stale) log.warn('closed sessions left open by a previous run', { count: stale });
     await ingest.start();

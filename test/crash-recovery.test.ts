@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BIN, cleanEnv, cliJson } from './helpers/cli.js';
@@ -83,4 +83,52 @@ t.test('SIGKILL mid-class: the recording survives as a replay, the session is cl
   const db = new Database(join(dir, 'data', 'kmk.db'), { readonly: true });
   t.equal(db.pragma('integrity_check', { simple: true }), 'ok', 'the database passes PRAGMA integrity_check');
   db.close();
+});
+
+t.test('a crash before the master playlist was written still keeps the replay: the master is made from the rungs', async (t) => {
+  const dir = t.testdir();
+  const http = await freePort();
+  const rtmp = await freePort();
+  const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(http), KMK_RTMP_PORT: String(rtmp), KMK_PUBLIC_HOST: '127.0.0.1', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' };
+  const created = cliJson<{ obs: { server: string; streamKey: string } }>(dir, ['channel', 'create', 'early', '--ladder', '480p,240p', '--public', 'on'], env);
+  const serve = (): ChildProcess => spawn(process.execPath, [BIN, 'serve'], { cwd: dir, env: cleanEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+  const healthy = (): Promise<unknown> => waitFor('healthz', async () => (await fetch(`http://127.0.0.1:${http}/healthz`).catch(() => undefined))?.status === 200, 20000);
+  const first = serve();
+  t.teardown(() => first.kill('SIGKILL'));
+  await healthy();
+  const pub = push(`${created.obs.server}/${created.obs.streamKey}`, { seconds: 60, size: '854x480' });
+  t.teardown(() => pub.kill('SIGKILL'));
+  const live = join(dir, 'media', 'live', 'early');
+  await waitFor('two segments in each rung', () => ['480p', '240p'].every((r) => {
+    try {
+      return (readFileSync(join(live, r, 'index.m3u8'), 'utf8').match(/#EXTINF/g)?.length ?? 0) >= 2;
+    } catch {
+      return false;
+    }
+  }) || undefined, 40000);
+  first.kill('SIGKILL');
+  pub.kill('SIGKILL');
+  await waitFor('the dead server\'s ffmpeg to exit', () => ffmpegsUsing(dir).length === 0 || undefined, 10000);
+  // The moment a crash in the first seconds leaves: rung folders, no master playlist yet.
+  rmSync(join(live, 'master.m3u8'), { force: true });
+
+  const second = serve();
+  let log = '';
+  second.stderr!.setEncoding('utf8').on('data', (c: string) => (log += c));
+  t.teardown(() => second.kill('SIGKILL'));
+  await healthy();
+  const [s] = cliJson<{ id: string; recorded: boolean }[]>(dir, ['session', 'list'], env);
+  t.match(s, { recorded: true }, 'the recording is kept');
+  await waitFor('the recovery in the log', () => log.includes('recovered the recording') || undefined, 5000);
+  const master = await fetch(`http://127.0.0.1:${http}/vod/${s!.id}/master.m3u8`);
+  t.equal(master.status, 200, 'the replay has a master playlist');
+  const text = await master.text();
+  t.match(text, /#EXT-X-STREAM-INF:[^\n]*RESOLUTION=854x480[^\n]*CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"[^\n]*\n480p\/index\.m3u8/, 'the 480p rung, probed');
+  t.match(text, /RESOLUTION=426x240[^\n]*\n240p\/index\.m3u8/, 'and the 240p rung');
+  const bw = [...text.matchAll(/BANDWIDTH=(\d+)/g)].map((m) => Number(m[1]));
+  t.ok(bw.every((b) => b > 50_000), `bandwidths measured from the segments (${bw.join(', ')})`);
+  const variant = await (await fetch(`http://127.0.0.1:${http}/vod/${s!.id}/480p/index.m3u8`)).text();
+  t.match(variant, '#EXT-X-ENDLIST');
+  second.kill('SIGTERM');
+  await new Promise((r) => second.once('close', r));
 });

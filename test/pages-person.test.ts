@@ -124,10 +124,13 @@ t.test('a live class, its end and its replay, as a learner sees them', async (t)
         await page.focus('.player');
         await page.keyboard.press('m');
         t.equal(await page.evaluate(() => document.querySelector('video')!.muted), true, '"m" mutes');
-        t.equal(await page.getAttribute('.controls button.mute', 'aria-label'), 'Unmute (m)', 'and the button says so');
+        // The label follows the video's volumechange/pause events, a moment after the key: wait for it (bounded).
+        const label = (sel: string, want: string) => page.waitForFunction(([s, w]) => document.querySelector(s!)?.getAttribute('aria-label') === w, [sel, want], { timeout: 3000 })
+          .then(() => page.getAttribute(sel, 'aria-label'), () => page.getAttribute(sel, 'aria-label'));
+        t.equal(await label('.controls button.mute', 'Unmute (m)'), 'Unmute (m)', 'and the button says so');
         await page.keyboard.press('k');
         await page.waitForFunction(() => document.querySelector('video')!.paused);
-        t.equal(await page.getAttribute('.controls button.play', 'aria-label'), 'Play (k)', '"k" pauses');
+        t.equal(await label('.controls button.play', 'Play (k)'), 'Play (k)', '"k" pauses');
         await page.keyboard.press('k');
       }
       const bar = await page.$eval('.controls .bar', (el) => el.scrollWidth - el.clientWidth);

@@ -6,6 +6,11 @@ import { access, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:
 import { join } from 'node:path';
 import { liveDir, MASTER_PLAYLIST, RUNG_PLAYLIST, vodDir, vodRoot } from '../domain/media-layout.js';
 import type { Logger } from '../log.js';
+import { rebuildMaster } from '../hls/master-rebuild.js';
+import type { ProbedStream } from '../transcode/probe.js';
+
+/** Reads a media file's streams (ffprobe): rebuilds the master of a class that crashed before writing it. */
+export type Probe = (path: string) => Promise<ProbedStream[]>;
 
 export type Recovery = { result: 'recovered'; lastWriteMs: number } | { result: 'no_files' | 'not_this_session' | 'no_master' };
 
@@ -16,7 +21,7 @@ export function closePlaylist(text: string): string {
 }
 
 /** Closes and moves a crashed session's recording; lastWriteMs is when its last segment was written (its real end). */
-export async function recoverRecording(mediaDir: string, slug: string, sessionId: string): Promise<Recovery> {
+export async function recoverRecording(mediaDir: string, slug: string, sessionId: string, probe?: Probe): Promise<Recovery> {
   const dir = liveDir(mediaDir, slug);
   let entries: string[];
   try {
@@ -47,7 +52,8 @@ export async function recoverRecording(mediaDir: string, slug: string, sessionId
   try {
     await access(join(dir, MASTER_PLAYLIST));
   } catch {
-    return { result: 'no_master' };
+    // The crash came before the master was written (the first seconds of a class): make it from the rungs.
+    if (!probe || !(await rebuildMaster(dir, probe))) return { result: 'no_master' };
   }
   await mkdir(vodRoot(mediaDir), { recursive: true });
   await rename(dir, vodDir(mediaDir, sessionId));
@@ -60,9 +66,9 @@ export interface InterruptedSessions {
 }
 
 /** Every session a crash left open: its recording closed and kept as a replay, its row ended. */
-export async function recoverInterrupted(sessions: InterruptedSessions, mediaDir: string, log: Logger): Promise<void> {
+export async function recoverInterrupted(sessions: InterruptedSessions, mediaDir: string, log: Logger, probe?: Probe): Promise<void> {
   for (const s of sessions.open()) {
-    const r = s.recorded ? await recoverRecording(mediaDir, s.channel, s.id).catch((err: unknown) => {
+    const r = s.recorded ? await recoverRecording(mediaDir, s.channel, s.id, probe).catch((err: unknown) => {
       log.error('could not recover a recording', { session: s.id, err });
       return { result: 'failed' as const };
     }) : { result: 'not_recorded' as const };

@@ -10,6 +10,8 @@ export interface ProbedStream {
   level?: number;
   width?: number;
   height?: number;
+  /** Frames per second (video), from r_frame_rate. */
+  fps?: number;
 }
 
 export function probeFile(path: string, ffprobePath: string, timeoutMs = 10000): Promise<ProbedStream[]> {
@@ -27,6 +29,7 @@ export function probeFile(path: string, ffprobePath: string, timeoutMs = 10000):
         level: typeof s.level === 'number' ? s.level : undefined,
         width: s.width,
         height: s.height,
+        fps: frameRate(s.r_frame_rate),
       })));
     });
   });
@@ -48,4 +51,11 @@ export function codecString(s: ProbedStream): string | undefined {
   }
   if (s.codec === 'mp3') return 'mp4a.40.34';
   return undefined;
+}
+
+/** "30000/1001" → 29.97; undefined for "0/0" or nonsense. Pure. */
+export function frameRate(r: string | undefined): number | undefined {
+  const m = /^(\d+)\/(\d+)$/.exec(r ?? '');
+  if (!m || Number(m[2]) === 0 || Number(m[1]) === 0) return undefined;
+  return Math.round((Number(m[1]) / Number(m[2])) * 1000) / 1000;
 }
