@@ -101,6 +101,17 @@ const STOP_EXIT_MS = 10000;
 
 /** A worker process: serve until SIGTERM, or until the main process is gone (its IPC channel closes). */
 async function runWorker(config: Config, mainPort: number, log: Logger): Promise<void> {
+  // Watch for the main process dying from the first moment: it may die while this worker is still starting.
+  const parent = process.ppid;
+  let onMainGone: () => void = () => {
+    log.warn('main process gone while the worker was starting: exiting');
+    process.exit(0);
+  };
+  const mainGone = (): void => onMainGone();
+  process.once('disconnect', mainGone);
+  const orphanWatch = setInterval(() => {
+    if (process.ppid !== parent || !process.connected) mainGone();
+  }, 250);
   const worker = await startWorker(config, { mainPort, log });
   process.send?.({ type: 'ready', httpPort: worker.httpPort });
   process.on('message', (m: { type?: string; id?: number }) => {
@@ -127,13 +138,11 @@ async function runWorker(config: Config, mainPort: number, log: Logger): Promise
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    process.once('disconnect', () => stop('main process gone'));
     // The IPC channel's close is the first sign of a main process killed by any signal; a new parent is the second.
-    const parent = process.ppid;
-    setInterval(() => {
-      if (process.ppid !== parent) stop('main process gone');
-    }, 250);
+    onMainGone = () => stop('main process gone');
+    if (process.ppid !== parent || !process.connected) stop('main process gone');
   });
+  clearInterval(orphanWatch);
   // Sockets the worker still held keep uWS's loop alive; their clients reconnect to the other processes.
   process.exit(0);
 }
