@@ -123,8 +123,12 @@ t.test('a crash before the master playlist was written still keeps the replay: t
   const master = await fetch(`http://127.0.0.1:${http}/vod/${s!.id}/master.m3u8`);
   t.equal(master.status, 200, 'the replay has a master playlist');
   const text = await master.text();
-  t.match(text, /#EXT-X-STREAM-INF:[^\n]*RESOLUTION=854x480[^\n]*CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"[^\n]*\n480p\/index\.m3u8/, 'the 480p rung, probed');
-  t.match(text, /RESOLUTION=426x240[^\n]*\n240p\/index\.m3u8/, 'and the 240p rung');
+  const rungs = Object.fromEntries([...text.matchAll(/#EXT-X-STREAM-INF:([^\n]*)\n([^\n]+)/g)].map((m) => [m[2], m[1]]));
+  t.same(Object.keys(rungs).sort(), ['240p/index.m3u8', '480p/index.m3u8'], 'both rungs');
+  t.match(rungs['480p/index.m3u8'], /RESOLUTION=854x480/, 'the 480p rung, probed');
+  t.match(rungs['480p/index.m3u8'], /CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"/);
+  t.match(rungs['240p/index.m3u8'], /RESOLUTION=\d+x240/, 'and the 240p rung');
+  t.match(text, /#EXT-X-MEDIA:TYPE=AUDIO[^\n]*URI="audio\/index\.m3u8"/, 'and the audio rendition');
   const bw = [...text.matchAll(/BANDWIDTH=(\d+)/g)].map((m) => Number(m[1]));
   t.ok(bw.every((b) => b > 50_000), `bandwidths measured from the segments (${bw.join(', ')})`);
   const variant = await (await fetch(`http://127.0.0.1:${http}/vod/${s!.id}/480p/index.m3u8`)).text();
