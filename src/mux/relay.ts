@@ -8,6 +8,9 @@ import { FfmpegProcess, type Clock, type ExitInfo, type Spawner } from '../media
 import type { PidFile } from '../media/pid-file.js';
 import type { MediaSink } from '../media/sink.js';
 
+/** Bytes the relay's feed may hold before it drops media (the held start of a class is a few MB). */
+export const RELAY_BUFFER_BYTES = 32 * 1024 * 1024;
+
 /** The relay's ffmpeg arguments (golden-tested). */
 export function relayArgs(target: string): string[] {
   return [
@@ -48,7 +51,11 @@ export class Relay {
       secretArgs: true,
       restart: { kind: 'backoff', initialMs: o.backoffMs ?? 500, maxMs: 10000, giveUpAfter: o.maxQuickFailures ?? 4, quickMs: 10000 },
       onSpawn: (child) => {
-        this.detach = o.feed(new BoundedFlvPipe(child.stdin!, 8 * 1024 * 1024));
+        // The whole class goes to Mux (it keeps the archive): the pipe holds up to 32 MB (the held start of the
+        // class plus the seconds ffmpeg spends connecting to Mux's ingest) before it drops anything.
+        const pipe = new BoundedFlvPipe(child.stdin!, RELAY_BUFFER_BYTES);
+        this.pipes.push(pipe);
+        this.detach = o.feed(pipe);
         o.log.info('relaying to Mux', { pid: child.pid });
       },
       onExit: (info, next) => {
@@ -85,6 +92,17 @@ export class Relay {
     this.detach = undefined;
     // A loaded box can leave the relay seconds behind: let it send everything it holds before it is killed.
     await this.proc.stop(15000);
+    // Where the class's bytes went: what the relay's ffmpeg was given, and what a full pipe had to drop.
+    const fed = this.pipes.reduce((n, p) => n + p.stats.writtenBytes, 0);
+    const dropped = this.pipes.reduce((n, p) => n + p.stats.droppedBytes, 0);
+    (dropped ? this.o.log.warn : this.o.log.info).call(this.o.log, 'relay to Mux stopped', { fedBytes: fed, droppedBytes: dropped, droppedTags: this.pipes.reduce((n, p) => n + p.stats.droppedTags, 0), runs: this.pipes.length });
+  }
+
+  /** The pipes of every ffmpeg run so far (their byte counts). */
+  private readonly pipes: BoundedFlvPipe[] = [];
+
+  get stats(): { fedBytes: number; droppedBytes: number } {
+    return { fedBytes: this.pipes.reduce((n, p) => n + p.stats.writtenBytes, 0), droppedBytes: this.pipes.reduce((n, p) => n + p.stats.droppedBytes, 0) };
   }
 }
 
