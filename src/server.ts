@@ -290,6 +290,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     liveSession: (slug) => live.current(slug)?.sessionId ?? null,
     // An LMS launch is a fresh login: staff tokens live as long as the staff limit allows, at most a working day.
     requireBinding: config['lti.requireBrowserBinding'],
+    replayable: (id) => store.sessions.find(id)?.recorded === true,
     mintJoin: (channel, user, name, role) => mint({ channel, user, name, role, ttl: `${Math.min(8 * 3600, staffMaxSeconds)}s` }, secret, Math.floor(Date.now() / 1000), { staff: true, staffMaxSeconds }).token,
     log,
   });
