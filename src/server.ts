@@ -466,8 +466,21 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log.warn('could not delete old player beacons', { err });
     }
   };
+  // Deep-linked classes the LMS never confirmed go once their time is over (checked with the beacons, and hourly).
+  const dropUnconfirmed = (): void => {
+    try {
+      const gone = store.classes.dropUnconfirmed(Date.now());
+      if (gone) log.info('deleted deep-linked classes the LMS never confirmed', { count: gone });
+    } catch (err) {
+      log.warn('could not delete unconfirmed classes', { err });
+    }
+  };
   pruneBeacons();
-  const pruning = setInterval(pruneBeacons, 6 * 3600000);
+  dropUnconfirmed();
+  const pruning = setInterval(() => {
+    pruneBeacons();
+    dropUnconfirmed();
+  }, 3600000);
   pruning.unref();
 
   try {

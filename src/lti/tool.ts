@@ -203,7 +203,9 @@ export class LtiTool {
     const pinnedClass = Number.isInteger(pinned) ? classes.find((k) => k.id === pinned) : undefined;
     this.d.repo.saveLink(platform.id, launch.resourceLinkId!, course.id, launch.ags?.lineItem ?? null, pinnedClass?.id ?? null);
     if (pinnedClass && launch.ags?.lineItem && !pinnedClass.lineItemUrl) this.d.classes.setLineItem(pinnedClass.id, launch.ags.lineItem);
-    const target = launchTarget(pinnedClass ? [pinnedClass] : classes, now, this.d.liveSession(slug));
+    if (pinnedClass && !pinnedClass.confirmed) this.d.classes.confirm(pinnedClass.id);
+    // A deep-linked class nobody launched yet may be one the LMS never kept: other links do not lead to it.
+    const target = launchTarget(pinnedClass ? [pinnedClass] : classes.filter((k) => k.confirmed), now, this.d.liveSession(slug));
     const user = hubUserId(platform.id, launch.sub);
     const token = this.d.mintJoin(slug, user, launch.name, launch.role);
     const q = new URLSearchParams({ token });
