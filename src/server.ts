@@ -290,6 +290,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     liveSession: (slug) => live.current(slug)?.sessionId ?? null,
     // An LMS launch is a fresh login: staff tokens live as long as the staff limit allows, at most a working day.
     requireBinding: config['lti.requireBrowserBinding'],
+    replayable: (id) => store.sessions.find(id)?.recorded === true,
     mintJoin: (channel, user, name, role) => mint({ channel, user, name, role, ttl: `${Math.min(8 * 3600, staffMaxSeconds)}s` }, secret, Math.floor(Date.now() / 1000), { staff: true, staffMaxSeconds }).token,
     log,
   });
@@ -465,8 +466,21 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log.warn('could not delete old player beacons', { err });
     }
   };
+  // Deep-linked classes the LMS never confirmed go once their time is over (checked with the beacons, and hourly).
+  const dropUnconfirmed = (): void => {
+    try {
+      const gone = store.classes.dropUnconfirmed(Date.now());
+      if (gone) log.info('deleted deep-linked classes the LMS never confirmed', { count: gone });
+    } catch (err) {
+      log.warn('could not delete unconfirmed classes', { err });
+    }
+  };
   pruneBeacons();
-  const pruning = setInterval(pruneBeacons, 6 * 3600000);
+  dropUnconfirmed();
+  const pruning = setInterval(() => {
+    pruneBeacons();
+    dropUnconfirmed();
+  }, 3600000);
   pruning.unref();
 
   try {

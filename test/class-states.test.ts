@@ -2,7 +2,7 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { classState } from '../src/classes/resolve.js';
+import { classState, nextStart } from '../src/classes/resolve.js';
 import type { ScheduledClass } from '../src/store/classes.js';
 import { openStore } from '../src/store/index.js';
 import { cli, cliJson } from './helpers/cli.js';
@@ -10,7 +10,7 @@ import { cli, cliJson } from './helpers/cli.js';
 const at = Date.parse('2026-12-01T09:00:00Z');
 const k = (o: Partial<ScheduledClass>): ScheduledClass => ({
   id: 1, courseId: null, channelId: 1, channel: 'c', title: 'T', startsAt: at, minutes: 45, record: true, archive: false,
-  status: 'scheduled', sessionId: null, lineItemUrl: null, passbackAt: null, ...o,
+  status: 'scheduled', sessionId: null, lineItemUrl: null, passbackAt: null, confirmed: true, ...o,
 });
 
 t.test('the state of a class from its schedule, its session and the clock', async (t) => {
@@ -43,4 +43,21 @@ t.test('kmk-live class list says delivered, missed and scheduled', async (t) => 
   t.match(human, /Fractions .* delivered /);
   t.match(human, /Decimals .* missed/);
   t.notMatch(human, /Fractions .* scheduled/, 'a delivered class no longer says "scheduled"');
+});
+
+t.test('a deep-linked class the LMS never confirmed goes once its time is over; confirmed ones stay', async (t) => {
+  const store = openStore(join(t.testdir(), 'kmk.db'));
+  t.teardown(() => store.close());
+  const ch = store.channels.create({ slug: 'c1', title: 'C', ladder: ['360p'], latency: 'standard', record: true, archive: false, overflow: 'degrade' });
+  const now = Date.now();
+  const base = { courseId: null, channelId: ch.id, minutes: 45, record: true, archive: false };
+  const orphan = store.classes.schedule({ ...base, title: 'never saved in the LMS', startsAt: now - 3 * 3600000, confirmed: false });
+  const upcoming = store.classes.schedule({ ...base, title: 'not launched yet', startsAt: now + 3600000, confirmed: false });
+  const kept = store.classes.schedule({ ...base, title: 'launched', startsAt: now - 3 * 3600000, confirmed: false });
+  store.classes.confirm(kept.id);
+  const plain = store.classes.schedule({ ...base, title: 'from the CLI', startsAt: now - 3 * 3600000 });
+  t.equal(store.classes.dropUnconfirmed(now), 1, 'one class to drop');
+  t.equal(store.classes.find(orphan.id), undefined, 'the orphan is gone');
+  for (const k of [upcoming, kept, plain]) t.ok(store.classes.find(k.id), `"${k.title}" stays`);
+  t.equal(nextStart(store.classes.list({ channelId: ch.id }), now), null, 'an unconfirmed class is not announced in the waiting room');
 });

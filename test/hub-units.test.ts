@@ -54,7 +54,10 @@ t.test('room: history is bounded, presence counts distinct users, hands leave wi
   r.join(member(1, 'teach', 'instructor'));
   r.join(member(2, 'a'));
   r.join(member(3, 'a'));
-  t.equal(r.presence, 2, 'two tabs of one user count once');
+  t.equal(r.presence, 1, 'two tabs of one user count once, and the instructor is not watching');
+  r.join(member(9, 'b'));
+  t.equal(r.presence, 2, 'another learner counts');
+  r.leave(9);
   for (let i = 0; i < 5; i++) r.handle(1, { t: 'chat', text: `m${i}` }, 1000 + i);
   t.same(r.snapshot('learner').chat.map((c) => c.text), ['m2', 'm3', 'm4']);
   r.handle(2, { t: 'hand_raise' }, 2000);
@@ -65,7 +68,7 @@ t.test('room: history is bounded, presence counts distinct users, hands leave wi
   const out = r.leave(3);
   t.same(out.staffEvents, [{ t: 'hands', queue: [] }], 'the hand goes down when the last tab closes');
   const ev = r.tick(5000);
-  t.match(ev, [{ t: 'presence', count: 1 }]);
+  t.match(ev, [{ t: 'presence', count: 0 }], 'only the instructor is left: nobody is watching');
   t.same(r.tick(5100), [], 'presence is not repeated when unchanged');
 });
 

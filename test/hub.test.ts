@@ -166,7 +166,7 @@ t.test('reactions are aggregated per tick, never one message per reaction; hands
   await teacher.event('hands', (e) => JSON.stringify((e.queue as { userId: string }[]).map((h) => h.userId)) === '["a"]');
   await learners[1]!.waitFor('hand lowered', () => learners[1]!.messages.find((m) => m.t === 'hand' && m.raised === false));
 
-  await teacher.event('presence', (e) => e.count === 4);
+  await teacher.event('presence', (e) => e.count === 3); // the three learners; the instructor is not counted
   learners[0]!.send({ t: 'participants' });
   t.ok(await learners[0]!.error('forbidden'), 'learners cannot list participants');
   teacher.send({ t: 'participants' });

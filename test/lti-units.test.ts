@@ -73,7 +73,7 @@ t.test('attendance scores in each mode', async (t) => {
 });
 
 const k = (id: number, startsAt: number, minutes: number, sessionId: string | null = null, status: 'scheduled' | 'cancelled' = 'scheduled'): ScheduledClass => ({
-  id, courseId: 1, channelId: 1, channel: 'c', title: `k${id}`, startsAt, minutes, record: true, archive: false, status, sessionId, lineItemUrl: null, passbackAt: null,
+  id, courseId: 1, channelId: 1, channel: 'c', title: `k${id}`, startsAt, minutes, record: true, archive: false, status, sessionId, lineItemUrl: null, passbackAt: null, confirmed: true,
 });
 
 t.test('a launch opens the class now, else the next, else the last', async (t) => {

@@ -220,12 +220,13 @@ t.test('deep linking: an instructor schedules a class and the LMS gets a signed 
   t.equal(items.length, 1);
   t.match(items[0], { type: 'ltiResourceLink', title: 'Cell division', url: `${ts.base}/lti/launch`, custom: { kmk_class: /^\d+$/ }, lineItem: { scoreMaximum: 100, resourceId: /^kmk-class-\d+$/ } });
   const k = ts.server.store.classes.get(Number((items[0]!.custom as { kmk_class: string }).kmk_class));
-  t.match(k, { title: 'Cell division', minutes: 45, record: true });
+  t.match(k, { title: 'Cell division', minutes: 45, record: true, confirmed: false }, 'not confirmed until the LMS launches it');
   t.equal(Math.round(k.startsAt / 60000), Math.round(new Date(local + 'Z').getTime() / 60000), 'the start time as typed, in the browser\'s zone');
 
   // A learner opening that link lands on the class's waiting page.
   const l = await lms.launch({ user: ada, custom: { kmk_class: String(k.id) }, resourceLinkId: 'link-dl' });
   t.match(new URL(l.launch.headers.get('location')!, ts.base).searchParams.get('class'), String(k.id));
+  t.equal(ts.server.store.classes.get(k.id).confirmed, true, 'the first launch that names it confirms it');
   const learnerDl = await lms.launch({ user: ada, messageType: 'LtiDeepLinkingRequest' });
   t.equal(learnerDl.launch.status, 403, 'learners cannot add classes');
   const expired = await lms.post(`${ts.base}/lti/deep-link`, { ctx: ctx.slice(0, -3) + 'abc', class: 'new' });

@@ -112,6 +112,9 @@ t.test('two learners and the studio: chat, polls and votes flow between the page
   await b.goto(`${ts.base}/watch/seminar?token=${token('seminar', 'b')}`);
   await studio.goto(`${ts.base}/studio/seminar?token=${token('seminar', 'teach', 'instructor')}`);
   for (const p of [a, b, studio]) await p.waitForSelector('.viewers:has-text("watching")');
+  // One count everywhere: the two learners (the instructor is not watching), on both pages and in /api/status.
+  for (const p of [a, b, studio]) await p.waitForSelector('.viewers:has-text("2 watching")', { timeout: 8000 });
+  t.pass('both learner pages and the studio say "2 watching"');
   await a.fill('.chat-form input', 'hello from A');
   await a.press('.chat-form input', 'Enter');
   await b.waitForSelector('.chat-list .text:has-text("hello from A")');
@@ -163,6 +166,27 @@ t.test('a guest stays the same person after reloading the page', async (t) => {
   const second = await teacher.event('chat', (e) => (e.msg as { text: string }).text === 'after the reload');
   t.match((first.msg as { userId: string }).userId, /^guest-[0-9a-f]{16}$/);
   t.equal((second.msg as { userId: string }).userId, (first.msg as { userId: string }).userId, 'the same guest id before and after');
+});
+
+t.test('a class that was not recorded ends without a failed request in the console', async (t) => {
+  const { key } = ts.createChannel('no-rec', { record: false, ladder: ['360p'] });
+  const page = await browser.newPage({ width: 1280, height: 800 });
+  t.teardown(() => page.close());
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  const failed: string[] = [];
+  page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+  await page.goto(`${ts.base}/watch/no-rec?token=${token('no-rec', 'l-quiet')}`);
+  await page.waitForSelector('.overlay .waiting');
+  const pub = push(ts.rtmp(key), { seconds: 6, size: '640x360' });
+  t.teardown(() => pub.kill('SIGKILL'));
+  await page.waitForFunction(() => document.querySelector('#app')?.getAttribute('data-state') === 'live', undefined, { timeout: 30000 });
+  await pub.done;
+  await page.waitForSelector('.overlay:has-text("The class has ended.")', { timeout: 30000 });
+  await new Promise((r) => setTimeout(r, 1000)); // what the ended page would ask for, it asks at once
+  t.equal(await page.locator('button.replay').count(), 0, 'no replay is offered for a class that was not recorded');
+  t.same(failed, [], 'no request failed while waiting, live or ended');
+  t.same(consoleErrors, [], 'nothing in the console');
 });
 
 t.test('a QoE beacon is stored per session and participant', async (t) => {

@@ -38,7 +38,7 @@ export function launchTarget(classes: readonly ScheduledClass[], now: number, li
 
 /** The next scheduled start on a channel (ISO), for the waiting room. */
 export function nextStart(classes: readonly ScheduledClass[], now: number): string | null {
-  const next = classes.filter((k) => k.status === 'scheduled' && k.sessionId === null && k.startsAt + k.minutes * 60000 > now)
+  const next = classes.filter((k) => k.status === 'scheduled' && k.confirmed && k.sessionId === null && k.startsAt + k.minutes * 60000 > now)
     .sort((a, b) => a.startsAt - b.startsAt)[0];
   return next ? new Date(next.startsAt).toISOString() : null;
 }

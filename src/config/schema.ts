@@ -165,7 +165,7 @@ export const SCHEMA = {
   'cost.zoomHosts': { type: 'integer', min: 1, max: 1e5, description: 'Zoom host licences the school would need for these classes.' },
   'reports.beaconRetentionDays': {
     type: 'integer', min: 1, max: 3650,
-    description: 'Players\' quality-of-experience beacons older than this are deleted (checked at start and every 6 hours); class reports older than this show no QoE.',
+    description: 'Players\' quality-of-experience beacons older than this are deleted (checked at start and every hour); class reports older than this show no QoE.',
   },
   'log.level': { type: 'enum', values: ['debug', 'info', 'warn', 'error'], description: 'Least severe log level printed.' },
 } as const satisfies Record<string, KeySpec>;

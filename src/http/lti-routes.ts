@@ -136,7 +136,8 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
           // An unticked checkbox sends nothing: no "record" field means off.
           const parsed = parseClassInput({ ...f, record: f.record ?? 'off' }, { record: true, archive: false }, Date.now());
           if (typeof parsed === 'string') return parsed;
-          const k = d.classes.schedule({ courseId, channelId, ...parsed });
+          // Unconfirmed until the LMS's launch names it: a deep link the LMS never saved leaves no class behind.
+          const k = d.classes.schedule({ courseId, channelId, ...parsed, confirmed: false });
           d.scheduled(k);
           return k;
         });

@@ -100,9 +100,13 @@ export class Room {
   }
 
   /** Distinct users present. */
+  /** Who is watching: the learners, viewers and guests in the room, each once however many devices they use.
+   * Instructors and moderators are not counted (the watch page, the studio and /api/status all say this number). */
   get presence(): number {
-    return this.connsByUser.size;
+    return this.watching;
   }
+
+  private watching = 0;
 
   member(connId: number): Member | undefined {
     return this.members.get(connId);
@@ -116,7 +120,10 @@ export class Room {
     this.members.set(m.connId, m);
     if (isStaff(m.role) && (this.staffRoles.size < 1000 || this.staffRoles.has(m.userId))) this.staffRoles.set(m.userId, m.role);
     let conns = this.connsByUser.get(m.userId);
-    if (!conns) this.connsByUser.set(m.userId, (conns = new Set()));
+    if (!conns) {
+      this.connsByUser.set(m.userId, (conns = new Set()));
+      if (!isStaff(m.role)) this.watching += 1;
+    }
     conns.add(m.connId);
     return this.welcome(m);
   }
@@ -146,6 +153,7 @@ export class Room {
     conns?.delete(connId);
     if (conns && conns.size === 0) {
       this.connsByUser.delete(m.userId);
+      if (!isStaff(m.role)) this.watching -= 1;
       if (this.hands.delete(m.userId)) out.staffEvents.push(this.handsEvent());
     }
     return out;

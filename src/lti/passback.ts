@@ -4,11 +4,11 @@
 // exponential backoff (an LMS that is down gets its scores when it is back); keys make every item unique, so
 // nothing is queued or posted twice.
 
-import type { ClassRepo } from '../store/classes.js';
+import type { ClassRepo, Course, ScheduledClass } from '../store/classes.js';
 import type { AttendanceRow } from '../store/engagement.js';
-import type { LtiRepo, OutboxItem } from '../store/lti.js';
+import type { LtiRepo, OutboxItem, Platform } from '../store/lti.js';
 import type { Logger } from '../log.js';
-import { attendanceScore, attendedMs, type ScoreMode } from '../reports/attendance.js';
+import { attendanceScore, attendedMs, courseScore, type ScoreMode } from '../reports/attendance.js';
 import { AGS_SCOPES, hubUserId, mapRoles, NRPS_SCOPE } from './claims.js';
 import { ServiceError, type PlatformServices, type ScoreBody } from './services.js';
 
@@ -120,11 +120,15 @@ export class Passback {
         role: mapRoles(m.roles), active: !/Inactive|Deleted/i.test(m.status),
       })), this.now());
     }
-    const canScore = course.agsScopes.includes(AGS_SCOPES.score) && (cls.lineItemUrl || (course.agsLineItems && course.agsScopes.includes(AGS_SCOPES.lineItem)));
+    // An activity added without deep linking is one column for every class launched through it: the course's
+    // attendance goes there, not into a new column per class.
+    const links = cls.lineItemUrl ? [] : this.d.repo.courseLinkLineItems(course.id);
+    const canScore = course.agsScopes.includes(AGS_SCOPES.score) && (cls.lineItemUrl || links.length || (course.agsLineItems && course.agsScopes.includes(AGS_SCOPES.lineItem)));
     if (!canScore) {
       this.d.log.info('no gradebook passback: the LMS did not offer AGS scores for this course', { class: cls.id });
       return;
     }
+    if (links.length) return this.courseColumns(platform, course, cls, links);
     let lineItem = cls.lineItemUrl;
     if (!lineItem) {
       lineItem = await this.d.services.lineItem(platform, course.agsLineItems!, AGS_SCOPES.lineItem, {
@@ -136,11 +140,7 @@ export class Passback {
     if (!span) return;
     const end = span.end ?? this.now();
     const rows = this.d.attendance(cls.sessionId);
-    const roster = this.d.classes.roster(course.id).filter((m) => m.role === 'learner' && m.active);
-    // Without NRPS the learners are those who came (from this LMS).
-    const learners = roster.length ? roster.map((m) => ({ userId: m.userId, sub: m.ltiSub }))
-      : [...new Map(rows.filter((r) => r.role === 'learner' && r.userId.startsWith(`lti${platform.id}:`))
-        .map((r) => [r.userId, { userId: r.userId, sub: r.userId.slice(`lti${platform.id}:`.length) }])).values()];
+    const learners = this.learners(platform.id, course.id, rows);
     const at = new Date(this.now()).toISOString();
     for (const l of learners) {
       const ms = attendedMs(rows.filter((r) => r.userId === l.userId), span.start, end);
@@ -153,6 +153,41 @@ export class Passback {
     }
     this.d.classes.markPassback(cls.id, this.now());
     this.d.log.info('attendance scores queued', { class: cls.id, learners: learners.length });
+  }
+
+  /** The learners to score: the roster's active learners, or without NRPS those of this LMS who came. */
+  private learners(platformId: number, courseId: number, rows: AttendanceRow[]): { userId: string; sub: string }[] {
+    const roster = this.d.classes.roster(courseId).filter((m) => m.role === 'learner' && m.active);
+    if (roster.length) return roster.map((m) => ({ userId: m.userId, sub: m.ltiSub }));
+    return [...new Map(rows.filter((r) => r.role === 'learner' && r.userId.startsWith(`lti${platformId}:`))
+      .map((r) => [r.userId, { userId: r.userId, sub: r.userId.slice(`lti${platformId}:`.length) }])).values()];
+  }
+
+  /** Scores for the course's activity columns: each learner's average over the course's delivered classes. */
+  private courseColumns(platform: Platform, course: Course, cls: ScheduledClass, links: string[]): void {
+    const delivered = this.d.classes.list({ courseId: course.id }).flatMap((k) => {
+      const span = k.sessionId ? this.d.sessionSpan(k.sessionId) : undefined;
+      return k.sessionId && span && span.end !== null ? [{ rows: this.d.attendance(k.sessionId), start: span.start, end: span.end }] : [];
+    });
+    const everyone = delivered.flatMap((k) => k.rows);
+    const at = new Date(this.now()).toISOString();
+    const learners = this.learners(platform.id, course.id, everyone);
+    for (const l of learners) {
+      const shares = delivered.map((k) => {
+        const length = k.end - k.start;
+        return length > 0 ? attendedMs(k.rows.filter((r) => r.userId === l.userId), k.start, k.end) / length : 0;
+      });
+      const s = courseScore(shares, this.o.presentPercent);
+      links.forEach((lineItem, i) => {
+        const payload: ScorePayload = {
+          lineItem,
+          score: { userId: l.sub, scoreGiven: s.scoreGiven, scoreMaximum: s.scoreMaximum, comment: s.comment, timestamp: at, activityProgress: 'Completed', gradingProgress: 'FullyGraded' },
+        };
+        this.d.repo.enqueue({ key: `score:${cls.id}:${l.userId}:link${i}`, kind: 'score', classId: cls.id, payload: JSON.stringify(payload) }, this.now());
+      });
+    }
+    this.d.classes.markPassback(cls.id, this.now());
+    this.d.log.info('attendance scores queued for the course\'s activity columns', { class: cls.id, learners: learners.length, columns: links.length, classes: delivered.length });
   }
 
   private async score(item: OutboxItem): Promise<void> {

@@ -32,6 +32,8 @@ export interface ToolDeps {
   log: Logger;
   /** Pending logins kept at most (default MAX_PENDING_LOGINS). */
   maxPendingLogins?: number;
+  /** Whether a past session has a replay to offer (it was recorded): the waiting page asks for it only then. */
+  replayable?(sessionId: string): boolean;
   /** lti.requireBrowserBinding: over HTTPS refuse launches neither a cookie nor the platform's storage binds. */
   requireBinding?: boolean;
 }
@@ -195,18 +197,20 @@ export class LtiTool {
       }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('1h').setAudience('kmk-deep-link').sign(secretKey(this.d.secret));
       return { kind: 'pick', ctx, course, classes: this.d.classes.list({ courseId: course.id }), title: launch.deepLinking!.title };
     }
-    this.d.repo.saveLink(platform.id, launch.resourceLinkId!, course.id, launch.ags?.lineItem ?? null);
     const slug = this.d.channelSlug(course.channelId!)!;
     const classes = this.d.classes.list({ courseId: course.id });
     const pinned = Number(launch.custom.kmk_class);
     const pinnedClass = Number.isInteger(pinned) ? classes.find((k) => k.id === pinned) : undefined;
+    this.d.repo.saveLink(platform.id, launch.resourceLinkId!, course.id, launch.ags?.lineItem ?? null, pinnedClass?.id ?? null);
     if (pinnedClass && launch.ags?.lineItem && !pinnedClass.lineItemUrl) this.d.classes.setLineItem(pinnedClass.id, launch.ags.lineItem);
-    const target = launchTarget(pinnedClass ? [pinnedClass] : classes, now, this.d.liveSession(slug));
+    if (pinnedClass && !pinnedClass.confirmed) this.d.classes.confirm(pinnedClass.id);
+    // A deep-linked class nobody launched yet may be one the LMS never kept: other links do not lead to it.
+    const target = launchTarget(pinnedClass ? [pinnedClass] : classes.filter((k) => k.confirmed), now, this.d.liveSession(slug));
     const user = hubUserId(platform.id, launch.sub);
     const token = this.d.mintJoin(slug, user, launch.name, launch.role);
     const q = new URLSearchParams({ token });
     if (target.kind !== 'none') q.set('class', String(target.cls.id));
-    if (target.kind === 'last' && target.cls.sessionId && launch.role !== 'instructor') q.set('replay', target.cls.sessionId);
+    if (target.kind === 'last' && target.cls.sessionId && launch.role !== 'instructor' && (this.d.replayable?.(target.cls.sessionId) ?? true)) q.set('replay', target.cls.sessionId);
     const page = launch.role === 'instructor' ? 'studio' : 'watch';
     this.d.log.info('lti launch', { platform: platform.id, course: course.id, role: launch.role, channel: slug, target: target.kind });
     return { kind: 'go', url: `/${page}/${slug}?${q.toString()}` };

@@ -60,3 +60,16 @@ export function attendanceScore(mode: ScoreMode, attended: number, length: numbe
       return { scoreGiven: share * 100 >= presentPercent ? 1 : 0, scoreMaximum: 1, comment: `${share * 100 >= presentPercent ? 'Present' : 'Absent'}: ${comment}` };
   }
 }
+
+/**
+ * One gradebook column for many classes (an LMS activity added without deep linking, launched for every class):
+ * the learner's average share of the course's delivered classes, in percent, and how many they came to (at least
+ * `presentPercent` of a class). Pure.
+ */
+export function courseScore(shares: readonly number[], presentPercent: number): Score {
+  const n = shares.length;
+  const mean = n ? shares.reduce((a, b) => a + Math.min(1, Math.max(0, b)), 0) / n : 0;
+  const pct = Math.round(mean * 1000) / 10;
+  const came = shares.filter((x) => x * 100 >= presentPercent).length;
+  return { scoreGiven: pct, scoreMaximum: 100, comment: `Came to ${came} of ${n} class${n === 1 ? '' : 'es'} (${pct}% of class time on average).` };
+}

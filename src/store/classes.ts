@@ -31,6 +31,8 @@ export interface ScheduledClass {
   sessionId: string | null;
   lineItemUrl: string | null;
   passbackAt: number | null;
+  /** False until the LMS's launch names a deep-linked class (or it goes live); unconfirmed ones expire. */
+  confirmed: boolean;
 }
 
 export interface NewClass {
@@ -41,6 +43,8 @@ export interface NewClass {
   minutes: number;
   record: boolean;
   archive: boolean;
+  /** False for a class made by deep linking: it is confirmed when a launch names it or it goes live. */
+  confirmed?: boolean;
 }
 
 export interface RosterMember {
@@ -59,7 +63,7 @@ interface CourseRow {
 interface ClassRow {
   id: number; course_id: number | null; channel_id: number; slug: string; title: string; starts_at: number; minutes: number;
   record: number; archive: number; status: 'scheduled' | 'cancelled'; session_id: string | null; line_item_url: string | null;
-  passback_at: number | null;
+  passback_at: number | null; confirmed: number;
 }
 
 const toCourse = (r: CourseRow): Course => ({
@@ -69,7 +73,7 @@ const toCourse = (r: CourseRow): Course => ({
 const toClass = (r: ClassRow): ScheduledClass => ({
   id: r.id, courseId: r.course_id, channelId: r.channel_id, channel: r.slug, title: r.title, startsAt: r.starts_at, minutes: r.minutes,
   record: r.record === 1, archive: r.archive === 1, status: r.status, sessionId: r.session_id, lineItemUrl: r.line_item_url,
-  passbackAt: r.passback_at,
+  passbackAt: r.passback_at, confirmed: r.confirmed === 1,
 });
 const CLASS_SELECT = 'SELECT k.*, c.slug FROM classes k JOIN channels c ON c.id = k.channel_id';
 
@@ -113,10 +117,21 @@ export class ClassRepo {
   }
 
   schedule(k: NewClass): ScheduledClass {
-    const id = Number(this.db.prepare(`INSERT INTO classes (course_id, channel_id, title, starts_at, minutes, record, archive, status, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 'scheduled', ?)`).run(k.courseId, k.channelId, k.title, k.startsAt, k.minutes, k.record ? 1 : 0,
-      k.archive ? 1 : 0, new Date().toISOString()).lastInsertRowid);
+    const id = Number(this.db.prepare(`INSERT INTO classes (course_id, channel_id, title, starts_at, minutes, record, archive, status, created_at, confirmed)
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?)`).run(k.courseId, k.channelId, k.title, k.startsAt, k.minutes, k.record ? 1 : 0,
+      k.archive ? 1 : 0, new Date().toISOString(), k.confirmed === false ? 0 : 1).lastInsertRowid);
     return this.get(id);
+  }
+
+  /** A launch named the class (the LMS kept the deep link): it is the course's for good. */
+  confirm(id: number): void {
+    this.db.prepare('UPDATE classes SET confirmed = 1 WHERE id = ?').run(id);
+  }
+
+  /** Deletes deep-linked classes no launch ever named and no session delivered, once their time is over (the
+   * instructor left the LMS's form without saving). Returns how many. */
+  dropUnconfirmed(now: number): number {
+    return this.db.prepare('DELETE FROM classes WHERE confirmed = 0 AND session_id IS NULL AND starts_at + minutes * 60000 < ?').run(now).changes;
   }
 
   find(id: number): ScheduledClass | undefined {
@@ -148,7 +163,7 @@ export class ClassRepo {
 
   /** Ties a live session to the class it delivers (first session wins; a reconnect keeps the same session). */
   attachSession(id: number, sessionId: string): void {
-    this.db.prepare('UPDATE classes SET session_id = ? WHERE id = ? AND session_id IS NULL').run(sessionId, id);
+    this.db.prepare('UPDATE classes SET session_id = ?, confirmed = 1 WHERE id = ? AND session_id IS NULL').run(sessionId, id);
   }
 
   bySession(sessionId: string): ScheduledClass | undefined {

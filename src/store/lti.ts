@@ -196,6 +196,17 @@ export class LtiRepo {
     return { state: r.state, nonce: r.nonce, platformId: r.platform_id, storageTarget: r.storage_target, expiresAt: r.expires_at, binding: r.binding ?? '' };
   }
 
+  /**
+   * The gradebook columns of a course's activities that are not pinned to one class (added without deep linking):
+   * where the course's attendance goes instead of a column per class. A column some class already writes is not one.
+   */
+  courseLinkLineItems(courseId: number): string[] {
+    return (this.db.prepare(`SELECT DISTINCT line_item_url AS u FROM lti_links
+      WHERE course_id = ? AND class_id IS NULL AND line_item_url IS NOT NULL
+        AND line_item_url NOT IN (SELECT line_item_url FROM classes WHERE course_id = ? AND line_item_url IS NOT NULL)
+      ORDER BY line_item_url`).all(courseId, courseId) as { u: string }[]).map((r) => r.u);
+  }
+
   /** Records a nonce; false when it was seen before (a replayed id_token). */
   useNonce(nonce: string, expiresAt: number, now: number): boolean {
     this.db.prepare('DELETE FROM lti_nonces WHERE expires_at < ?').run(now);
@@ -204,10 +215,12 @@ export class LtiRepo {
 
   // Resource links ------------------------------------------------------------------------------------------
 
-  saveLink(platformId: number, resourceLinkId: string, courseId: number, lineItemUrl: string | null): void {
-    this.db.prepare(`INSERT INTO lti_links (platform_id, resource_link_id, course_id, line_item_url) VALUES (?, ?, ?, ?)
+  /** `classId`: the class a deep-linked activity is pinned to (its launch names it). */
+  saveLink(platformId: number, resourceLinkId: string, courseId: number, lineItemUrl: string | null, classId: number | null = null): void {
+    this.db.prepare(`INSERT INTO lti_links (platform_id, resource_link_id, course_id, line_item_url, class_id) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (platform_id, resource_link_id) DO UPDATE SET course_id = excluded.course_id,
-      line_item_url = COALESCE(excluded.line_item_url, lti_links.line_item_url)`).run(platformId, resourceLinkId, courseId, lineItemUrl);
+      line_item_url = COALESCE(excluded.line_item_url, lti_links.line_item_url),
+      class_id = COALESCE(excluded.class_id, lti_links.class_id)`).run(platformId, resourceLinkId, courseId, lineItemUrl, classId);
   }
 
   link(platformId: number, resourceLinkId: string): { courseId: number; classId: number | null; lineItemUrl: string | null } | undefined {

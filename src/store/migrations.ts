@@ -385,6 +385,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE channels ADD COLUMN join_tokens_after INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE lti_logins ADD COLUMN binding TEXT;
       ALTER TABLE lti_platforms ADD COLUMN service_hosts TEXT NOT NULL DEFAULT '';
+      ALTER TABLE classes ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 1;
       CREATE INDEX lti_logins_expiry ON lti_logins(expires_at);
       CREATE INDEX lti_nonces_expiry ON lti_nonces(expires_at);
       CREATE INDEX beacons_channel_at ON beacons(channel_id, at);

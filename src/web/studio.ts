@@ -122,7 +122,7 @@ async function rotate(): Promise<void> {
 // Scheduled classes: what learners opening the class from the LMS wait for, and what attendance counts against.
 const classList = h('ul', { class: 'classes' });
 const classNote = h('p', { class: 'notice', role: 'status' }, '');
-interface Klass { id: number; title: string; startsAt: number; minutes: number; record: boolean; sessionId: string | null; state: 'scheduled' | 'live' | 'delivered' | 'missed' | 'cancelled' }
+interface Klass { id: number; title: string; startsAt: number; minutes: number; record: boolean; sessionId: string | null; state: 'scheduled' | 'live' | 'delivered' | 'missed' | 'cancelled'; confirmed?: boolean }
 
 const STATE_TEXT: Record<Klass['state'], string> = { scheduled: '', live: ' (live now)', delivered: ' (delivered)', missed: ' (missed)', cancelled: ' (cancelled)' };
 
@@ -134,7 +134,7 @@ async function refreshClasses(): Promise<void> {
   if (list.length === 0) classList.append(h('li', { class: 'empty' }, 'No classes scheduled yet.'));
   for (const k of list) {
     const when = new Date(k.startsAt).toLocaleString([], { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
-    classList.append(h('li', { 'data-id': k.id }, h('strong', {}, k.title), ` — ${when}, ${k.minutes} min${k.record ? '' : ', not recorded'}${STATE_TEXT[k.state] ?? ''} `,
+    classList.append(h('li', { 'data-id': k.id }, h('strong', {}, k.title), ` — ${when}, ${k.minutes} min${k.record ? '' : ', not recorded'}${STATE_TEXT[k.state] ?? ''}${k.confirmed === false ? ' (added from the LMS: kept once it is opened there)' : ''} `,
       k.state !== 'scheduled' ? null : h('button', { type: 'button', onclick: () => void cancelClass(k.id) }, 'Cancel')));
   }
 }

@@ -80,7 +80,8 @@ function setState(c: { state: string; sessionId: string | null; replay: string |
   } else if (c.state === 'ended') {
     player.stop();
     overlay.append(h('p', {}, 'The class has ended.'));
-    if (c.sessionId) offerReplay(c.sessionId);
+    // Only a recorded class has a replay to ask for (asking anyway logs a 404 in the console).
+    if (c.sessionId && c.replay) offerReplay(c.sessionId);
   }
 }
 
