@@ -317,6 +317,15 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ll: (channel) => llStreams.get(channel),
     cdnBaseUrl: config['hls.cdnBaseUrl'],
     access: (kind, owner, pt) => gate.check(kind, owner, pt, Date.now()),
+    masterSoon: async (slug, signal) => {
+      const file = join(liveDir(mediaDir, slug), MASTER_PLAYLIST);
+      const deadline = Date.now() + 15000;
+      while (live.current(slug) && Date.now() < deadline && !signal?.aborted) {
+        if (await access(file).then(() => true, () => false)) return true;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return false;
+    },
   });
   const status = (): ServerStatus => {
     const snap = live.snapshot();

@@ -8,6 +8,7 @@ import { liveWindow } from './window.js';
 import { mapUris, withQuery } from './playback-token.js';
 import { serveLl, type LlStreamView } from './ll/serve.js';
 import { cdnUri } from './cdn.js';
+import { MASTER_PLAYLIST } from '../domain/media-layout.js';
 
 export interface OriginResponse {
   status: number;
@@ -31,7 +32,12 @@ export interface OriginOptions {
   /** Who may have the owner a path resolved to (a channel or a session): true, 'unknown' (404) or why not (403).
    * Asked after the path is resolved, so the owner checked is the owner served. Absent: everything is public. */
   access?(kind: 'hls' | 'vod', owner: string, playbackToken: string | undefined): true | 'unknown' | string;
+  /** A live channel whose class started but whose master playlist is not written yet (the ladder is starting):
+   * resolves true once it exists (a player that asks at the class's start waits instead of getting a 404). */
+  masterSoon?(channel: string, signal?: AbortSignal): Promise<boolean>;
 }
+
+const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
 /** A playlist file that is not a whole playlist, with no good one to serve instead. */
 class PlaylistUnavailable extends Error {}
@@ -129,6 +135,9 @@ export class Origin {
       if (file.playlist) body = await this.playlist(file.path, kind === 'hls' && file.rel.includes('/'));
       else body = await this.segment(file.path);
     } catch (err) {
+      if (kind === 'hls' && file.rel === MASTER_PLAYLIST && isMissing(err) && (await this.o.masterSoon?.(file.owner, req.signal))) {
+        return this.answer(kind, rawPath, range, playbackToken, head, req);
+      }
       if (err instanceof PlaylistUnavailable) {
         return { status: 503, headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', 'Retry-After': '1' }, body: 'playlist unavailable\n' };
       }
