@@ -115,6 +115,8 @@ t.test('two learners and the studio: chat, polls and votes flow between the page
   // One count everywhere: the two learners (the instructor is not watching), on both pages and in /api/status.
   for (const p of [a, b, studio]) await p.waitForSelector('.viewers:has-text("2 watching")', { timeout: 8000 });
   t.pass('both learner pages and the studio say "2 watching"');
+  const health = await (await fetch(`${ts.base}/api/channels/seminar/health`, { headers: { Authorization: `Bearer ${token('seminar', 'teach', 'instructor')}` } })).json() as { viewers: number };
+  t.equal(health.viewers, 2, 'and the studio\'s "viewers now" says the same before the class is live');
   await a.fill('.chat-form input', 'hello from A');
   await a.press('.chat-form input', 'Enter');
   await b.waitForSelector('.chat-list .text:has-text("hello from A")');

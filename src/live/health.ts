@@ -45,7 +45,8 @@ export class HealthReporter {
       ladder: view?.ladder ?? [], speed: t?.speed ?? null, slow: view?.slow ?? false,
       restarts: t?.restarts ?? 0, crashLoop: t?.crashLoop ?? false, lastError: t?.crashLoop ? t.lastError ?? null : null,
       reconnects: view?.reconnects ?? 0, notes: view?.notes ?? [],
-      viewers: view ? this.s.viewers(slug) : 0, obsServer: this.s.obsServer, disk: this.s.disk(),
+      // The same count the panel shows ("N watching"), live or not: a waiting room has viewers too.
+      viewers: this.s.viewers(slug), obsServer: this.s.obsServer, disk: this.s.disk(),
     };
   }
 
