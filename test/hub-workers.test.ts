@@ -66,24 +66,36 @@ t.test('serve --workers 2 with a Redis backplane', async (t) => {
   const where = (c: Client): number | undefined => placed.get(c);
   /** A client whose socket the kernel gave to process `pid` (connections are spread by SO_REUSEPORT): the process
    * whose own count grew by one when it connected holds it. */
+  // The worker listens a moment after the main process answers /healthz: until then every socket is the main's.
+  await waitFor('both processes to report their sockets', async () => (await counts()).size === 2 || undefined, 30000);
+  let attempt = 1;
   const connectOn = async (pid: number | 'any', user: string, role: 'learner' | 'instructor', channel: string): Promise<Client> => {
-    for (let i = 0; i < 60; i++) {
-      const before = await counts();
-      const c = await Client.connect(`ws://127.0.0.1:${http}/ws?token=${token(user, role, channel)}`);
-      await c.waitFor('welcome', () => c.messages.some((m) => m.t === 'welcome'));
-      const at = await waitFor('the process whose count grew', async () => {
-        const grown = [...await counts()].filter(([p, n]) => n === (before.get(p) ?? 0) + 1);
-        return grown.length === 1 ? grown[0]![0] : undefined;
-      }, 5000);
-      if (pid === 'any' || at === pid) {
+    // The kernel picks the process by a hash of the connection's addresses: from one client address, one run can
+    // put every connection on the same process (seen on this box). Each attempt comes from another loopback
+    // address, and misplaced ones stay open until one lands.
+    const spares: Client[] = [];
+    try {
+      for (let i = 0; i < 60; i++) {
+        const before = await counts();
+        const from = `127.${(attempt >> 8) & 255}.${attempt & 255}.${2 + (i % 250)}`;
+        attempt += 1;
+        const c = await Client.connect(`ws://127.0.0.1:${http}/ws?token=${token(user, role, channel)}`, {}, from);
+        await c.waitFor('welcome', () => c.messages.some((m) => m.t === 'welcome'));
+        const at = await waitFor('the process whose count grew', async () => {
+          const grown = [...await counts()].filter(([p, n]) => n === (before.get(p) ?? 0) + 1);
+          return grown.length === 1 ? grown[0]![0] : undefined;
+        }, 5000);
         placed.set(c, at);
-        open.push(c);
-        return c;
+        if (pid === 'any' || at === pid) {
+          open.push(c);
+          return c;
+        }
+        spares.push(c);
       }
-      c.close();
-      await waitFor('the socket closed on its process', async () => ((await counts()).get(at) ?? 0) === (before.get(at) ?? 0) || undefined, 5000);
+      throw new Error(`no connection landed on process ${pid} in 60 tries`);
+    } finally {
+      for (const c of spares) await release(c);
     }
-    throw new Error(`no connection landed on process ${pid} in 60 tries`);
   };
   /** Closes a client and waits until its process no longer counts it (the next connectOn compares counts). */
   const release = async (c: Client): Promise<void> => {

@@ -29,9 +29,10 @@ export class Client {
     });
   }
 
-  static connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
+  /** `localAddress`: the loopback address to connect from (127.x.y.z), which changes how SO_REUSEPORT spreads it. */
+  static connect(url: string, headers: Record<string, string> = {}, localAddress?: string): Promise<Client> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers });
+      const ws = new WebSocket(url, { headers, ...(localAddress ? { localAddress } : {}) });
       const c = new Client(ws);
       ws.once('open', () => resolve(c));
       ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`refused with HTTP ${res.statusCode}`), { status: res.statusCode })));
