@@ -120,16 +120,22 @@ async function runWorker(config: Config, mainPort: number, log: Logger): Promise
   });
   await new Promise<void>((resolve) => {
     let stopping = false;
-    let deadline: NodeJS.Timeout | undefined;
+    let deadline: { timer: NodeJS.Timeout; at: number } | undefined;
     const stop = (why: string): void => {
       // However the stop goes, the process is gone by the deadline: a worker must never outlive its main process
-      // (it would keep the shared port), and a main process that died cannot wait for a clean stop.
+      // (it would keep the shared port), and a main process that died cannot wait for a clean stop. Only an earlier
+      // deadline replaces the one set (the orphan watch calls this every 250 ms).
       const within = why === 'main process gone' ? ORPHAN_EXIT_MS : STOP_EXIT_MS;
-      if (deadline) clearTimeout(deadline);
-      deadline = setTimeout(() => {
-        log.warn('worker exits before its stop finished', { why, ms: within });
-        process.exit(0);
-      }, within);
+      if (!deadline || Date.now() + within < deadline.at) {
+        if (deadline) clearTimeout(deadline.timer);
+        deadline = {
+          at: Date.now() + within,
+          timer: setTimeout(() => {
+            log.warn('worker exits before its stop finished', { why, ms: within });
+            process.exit(0);
+          }, within),
+        };
+      }
       if (stopping) return;
       stopping = true;
       log.info('worker stopping', { why });
