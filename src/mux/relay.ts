@@ -93,16 +93,17 @@ export class Relay {
     // A loaded box can leave the relay seconds behind: let it send everything it holds before it is killed.
     await this.proc.stop(15000);
     // Where the class's bytes went: what the relay's ffmpeg was given, and what a full pipe had to drop.
-    const fed = this.pipes.reduce((n, p) => n + p.stats.writtenBytes, 0);
-    const dropped = this.pipes.reduce((n, p) => n + p.stats.droppedBytes, 0);
-    (dropped ? this.o.log.warn : this.o.log.info).call(this.o.log, 'relay to Mux stopped', { fedBytes: fed, droppedBytes: dropped, droppedTags: this.pipes.reduce((n, p) => n + p.stats.droppedTags, 0), runs: this.pipes.length });
+    const s = this.stats;
+    (s.droppedBytes ? this.o.log.warn : this.o.log.info).call(this.o.log, 'relay to Mux stopped', { ...s, runs: this.pipes.length });
   }
 
   /** The pipes of every ffmpeg run so far (their byte counts). */
   private readonly pipes: BoundedFlvPipe[] = [];
 
-  get stats(): { fedBytes: number; droppedBytes: number } {
-    return { fedBytes: this.pipes.reduce((n, p) => n + p.stats.writtenBytes, 0), droppedBytes: this.pipes.reduce((n, p) => n + p.stats.droppedBytes, 0) };
+  /** What every ffmpeg run of this relay was fed, and what full pipes dropped. */
+  get stats(): { fedBytes: number; droppedBytes: number; droppedTags: number } {
+    const sum = (f: (p: BoundedFlvPipe) => number): number => this.pipes.reduce((n, p) => n + f(p), 0);
+    return { fedBytes: sum((p) => p.stats.writtenBytes), droppedBytes: sum((p) => p.stats.droppedBytes), droppedTags: sum((p) => p.stats.droppedTags) };
   }
 }
 
