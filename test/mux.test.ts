@@ -69,8 +69,11 @@ t.test('over budget with policy mux, the class is relayed unchanged to Mux and l
   const video = probe.streams.find((s) => s.codec_type === 'video');
   t.match(video, { codec_name: 'h264', width: 640, height: 360, profile: 'Constrained Baseline' }, 'same codec, size and profile as the source: not re-encoded');
   t.ok(probe.streams.some((s) => s.codec_type === 'audio' && s.codec_name === 'aac'));
-  t.ok(Number(probe.format?.duration) > 6, `the sink got the class (${probe.format?.duration} s)`);
+  // The whole class, its last seconds included (the ingest link ends the connection in order: ingest-link.ts).
+  t.ok(Number(probe.format?.duration) > 9.5, `the sink got the whole class (${probe.format?.duration} s of 10)`);
   await waitFor('the class to end', () => ts.server.live.current('overflow') === undefined, 20000);
+  const stopped = ts.logs.find((l) => l.includes('relay to Mux stopped'));
+  t.match(stopped, /droppedBytes=0\b.*cleanEnds=1\b.*failedEnds=0\b/, `where the bytes went: ${stopped}`);
   const session = ts.server.store.sessions.list({ channel: 'overflow' })[0]!;
   t.match(ts.server.store.mux.sessionMux(session.id), { overflow: true });
   t.notOk(ts.logs.some((l) => l.includes('sk-ls1')), "Mux's stream key never reaches the log");

@@ -409,7 +409,9 @@ export class ClassRun {
     this.notes.push(`Mux relay failed (${reason}); fell back to a reduced local ladder`);
     this.mode = 'local';
     this.muxPlaybackId = null;
+    const failed = this.relay;
     this.relay = undefined;
+    void failed?.stop(); // its process gave up already: this frees its ingest link and logs where the bytes went
     const source = describeMeta(this.d.ingest.meta(this.publisherId));
     const segment = SEGMENT_SECONDS[this.channel.latency];
     const full = planLadder(source, { profile: this.channel.ladder, segmentSeconds: segment });

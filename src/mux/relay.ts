@@ -7,17 +7,20 @@ import { BoundedFlvPipe } from '../media/flv-pipe.js';
 import { FfmpegProcess, type Clock, type ExitInfo, type Spawner } from '../media/ffmpeg-process.js';
 import type { PidFile } from '../media/pid-file.js';
 import type { MediaSink } from '../media/sink.js';
+import { IngestLink, parseIngestTarget } from './ingest-link.js';
 
 /** Bytes the relay's feed may hold before it drops media (the held start of a class is a few MB). */
 export const RELAY_BUFFER_BYTES = 32 * 1024 * 1024;
 
 /** The relay's ffmpeg arguments (golden-tested). */
-export function relayArgs(target: string): string[] {
+export function relayArgs(target: string, tcUrl?: string): string[] {
   return [
     '-hide_banner', '-loglevel', 'warning', '-nostats',
     '-fflags', '+genpts', // tolerate FLV packets without pts after a publisher reconnect
     '-f', 'flv', '-i', 'pipe:0', // the same bounded feed as the ladder
     '-map', '0', '-c', 'copy', // unchanged: Mux transcodes, this box only forwards
+    // Through the ingest link the socket is ours, the tcUrl stays the one the real ingest expects.
+    ...(tcUrl ? ['-rtmp_tcurl', tcUrl] : []),
     '-f', 'flv', target,
   ];
 }
@@ -40,12 +43,20 @@ export type RelayState = 'running' | 'retrying' | 'stopped' | 'gave-up';
 export class Relay {
   private readonly proc: FfmpegProcess;
   private detach?: () => void;
+  /** Carries ffmpeg's RTMP to the ingest so the end of the class arrives whole (see ingest-link.ts). */
+  private readonly link?: IngestLink;
+  private readonly tcUrl?: string;
 
   constructor(private readonly o: RelayOptions) {
+    const target = parseIngestTarget(o.target);
+    if (target) {
+      this.link = new IngestLink(target);
+      this.tcUrl = target.tcUrl;
+    }
     this.proc = new FfmpegProcess({
       label: 'relay to Mux',
       ffmpegPath: o.ffmpegPath,
-      args: () => relayArgs(o.target),
+      args: () => (this.link ? relayArgs(this.link.localUrl, this.tcUrl) : relayArgs(o.target)),
       stdin: true,
       // Never echo ffmpeg's lines: they may contain the target URL, i.e. Mux's stream key.
       secretArgs: true,
@@ -84,6 +95,7 @@ export class Relay {
   }
 
   async start(): Promise<void> {
+    if (this.link) await this.link.start();
     await this.proc.start();
   }
 
@@ -92,7 +104,9 @@ export class Relay {
     this.detach = undefined;
     // A loaded box can leave the relay seconds behind: let it send everything it holds before it is killed.
     await this.proc.stop(15000);
-    // Where the class's bytes went: what the relay's ffmpeg was given, and what a full pipe had to drop.
+    // ffmpeg is done: the link hands the ingest its last bytes and waits for the ingest to close.
+    await this.link?.close();
+    // Where the class's bytes went: what the relay's ffmpeg was given, what a full pipe had to drop, what left.
     const s = this.stats;
     (s.droppedBytes ? this.o.log.warn : this.o.log.info).call(this.o.log, 'relay to Mux stopped', { ...s, runs: this.pipes.length });
   }
@@ -101,9 +115,12 @@ export class Relay {
   private readonly pipes: BoundedFlvPipe[] = [];
 
   /** What every ffmpeg run of this relay was fed, and what full pipes dropped. */
-  get stats(): { fedBytes: number; droppedBytes: number; droppedTags: number } {
+  get stats(): { fedBytes: number; droppedBytes: number; droppedTags: number; sentBytes?: number; cleanEnds?: number; failedEnds?: number } {
     const sum = (f: (p: BoundedFlvPipe) => number): number => this.pipes.reduce((n, p) => n + f(p), 0);
-    return { fedBytes: sum((p) => p.stats.writtenBytes), droppedBytes: sum((p) => p.stats.droppedBytes), droppedTags: sum((p) => p.stats.droppedTags) };
+    return {
+      fedBytes: sum((p) => p.stats.writtenBytes), droppedBytes: sum((p) => p.stats.droppedBytes), droppedTags: sum((p) => p.stats.droppedTags),
+      ...(this.link ? { ...this.link.stats } : {}),
+    };
   }
 }
 
