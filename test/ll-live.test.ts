@@ -42,6 +42,8 @@ t.test('an ultra class: LL-HLS playlists, blocking reload, low-latency playback,
 
   const live = await playlist('/hls/fast/360p/index.m3u8');
   const p = HLS.parse(live.text) as HLS.types.MediaPlaylist;
+  // The master appears once every rung has three complete segments (RFC 8216 §6.3.3; Shaka Player needs it).
+  t.ok(p.segments.filter((s) => s.uri && s.duration > 0).length >= 3, 'three complete segments when the master appears');
   t.equal(p.version, 9);
   t.equal(p.partTargetDuration, 0.3);
   t.match(p.lowLatencyCompatibility, { canBlockReload: true, partHoldBack: 0.9 });

@@ -27,9 +27,17 @@ export function llVariants(plan: LadderPlan, ready: readonly RungReady[]): Maste
   });
 }
 
-/** Resolves true once master.m3u8 is written, false when the class ended before every rung had a segment. */
-export async function writeLlMaster(dir: string, plan: LadderPlan, stream: { ready(): Promise<RungReady[] | undefined> }): Promise<boolean> {
-  const ready = await stream.ready();
+/**
+ * Complete segments every rung has before the master playlist appears. RFC 8216 §6.3.3: a client should not
+ * start less than three target durations from the end of a playlist, so a shorter one is no place to start; and
+ * Shaka Player 5.2 fails to load an LL-HLS playlist whose only segments are one or two complete ones and the open
+ * one with parts (docs/upstream/shaka-player.md). About 3 s at the start of an `ultra` class.
+ */
+export const MASTER_AFTER_SEGMENTS = 3;
+
+/** Resolves true once master.m3u8 is written, false when the class ended before every rung had its segments. */
+export async function writeLlMaster(dir: string, plan: LadderPlan, stream: { ready(minSegments?: number): Promise<RungReady[] | undefined> }): Promise<boolean> {
+  const ready = await stream.ready(MASTER_AFTER_SEGMENTS);
   if (!ready) return false;
   await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(llVariants(plan, ready)));
   await rename(join(dir, `${MASTER_PLAYLIST}.tmp`), join(dir, MASTER_PLAYLIST));

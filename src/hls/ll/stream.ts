@@ -46,6 +46,8 @@ interface RungIo {
   recordedAny: boolean;
   onDisk: string[];
   first?: RungReady;
+  /** Complete segments stored so far. */
+  segments: number;
 }
 
 export class LlStream {
@@ -65,7 +67,7 @@ export class LlStream {
     this.rungs = o.rungs.map((name) => ({
       rendition: new LlRendition({ name, prefix: o.prefix, partTarget: o.partSeconds, segmentTarget: o.segmentSeconds, window: o.window }),
       writes: mkdir(join(o.dir, name), { recursive: true }).then(() => undefined),
-      recordedAny: false,
+      recordedAny: false, segments: 0,
       onDisk: [],
     }));
   }
@@ -141,16 +143,20 @@ export class LlStream {
     });
   }
 
-  /** Resolves with every rung's first segment (for the master playlist); undefined if the class ends first. */
-  ready(): Promise<RungReady[] | undefined> {
+  /**
+   * Resolves with every rung's first segment (for the master playlist) once every rung has `minSegments` complete
+   * segments (or at the end of the class, once every rung has one); undefined if the class ends before that.
+   */
+  ready(minSegments = 1): Promise<RungReady[] | undefined> {
     return new Promise((resolve) => {
       const check = (): boolean => {
-        if (this.rungs.every((r) => r.first)) {
+        if (this.rungs.every((r) => r.first && r.segments >= minSegments)) {
           resolve(this.rungs.map((r) => r.first!));
           return true;
         }
         if (this.finished) {
-          resolve(undefined);
+          // A class shorter than minSegments still gets its master (the replay needs it), if every rung has a segment.
+          resolve(this.rungs.every((r) => r.first) ? this.rungs.map((r) => r.first!) : undefined);
           return true;
         }
         return false;
@@ -220,10 +226,9 @@ export class LlStream {
 
   private store(io: RungIo, seg: { msn: number; uri: string; bytes: Buffer; duration: number; programDateTime: number; discontinuity: boolean; mapUri: string }): void {
     const dir = join(this.o.dir, io.rendition.name);
-    if (!io.first && io.tracks) {
-      io.first = { name: io.rendition.name, tracks: io.tracks, firstSegmentBytes: seg.bytes.length, firstSegmentSeconds: seg.duration };
-      for (const w of this.readyWaiters.splice(0)) w();
-    }
+    io.segments += 1;
+    if (!io.first && io.tracks) io.first = { name: io.rendition.name, tracks: io.tracks, firstSegmentBytes: seg.bytes.length, firstSegmentSeconds: seg.duration };
+    for (const w of this.readyWaiters.splice(0)) w();
     this.queue(io, () => writeFile(join(dir, seg.uri), seg.bytes));
     if (this.o.record) {
       const head = io.recordedAny ? '' : recordingHead(io.rendition.targetDuration);
