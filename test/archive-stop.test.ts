@@ -11,11 +11,12 @@ import { createMuxApi } from '../src/mux/client.js';
 import { openStore } from '../src/store/index.js';
 import { startFakeMux } from './helpers/fake-mux.js';
 import { waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 const CHUNK = 262144;
 
 t.test('stop() waits for a hung chunk and a retry backoff; the job resumes after', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const fake = await startFakeMux();
   t.teardown(() => fake.close());
   const api = createMuxApi({ tokenId: 'id', tokenSecret: 'secret', webhookSecret: '', baseUrl: fake.url, playbackPolicy: 'public' });

@@ -9,9 +9,10 @@ import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { launch } from './helpers/browser.js';
 import { startNginx } from './helpers/nginx.js';
 import { freePort, push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('500 players behind an nginx cache: one origin fetch per segment, 304 on revalidation, playback through the edge', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const edgePort = await freePort();
   const ts = await startTestServer(join(dir, 'srv'), { KMK_HLS_CDN_BASE_URL: `http://127.0.0.1:${edgePort}` });
   t.teardown(() => ts.server.stop());

@@ -10,9 +10,10 @@ import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { startNginx } from './helpers/nginx.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
 import { ROOT } from './helpers/cli.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('behind an nginx edge, segments are fetched from the origin once and every request needs a valid token', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const ts = await startTestServer(join(dir, 'srv'));
   t.teardown(() => ts.server.stop());
   const doc = readFileSync(join(ROOT, 'docs', 'lms.md'), 'utf8');

@@ -6,6 +6,7 @@ import { classState, nextStart } from '../src/classes/resolve.js';
 import type { ScheduledClass } from '../src/store/classes.js';
 import { openStore } from '../src/store/index.js';
 import { cli, cliJson } from './helpers/cli.js';
+import { testdir } from './helpers/testdir.js';
 
 const at = Date.parse('2026-12-01T09:00:00Z');
 const k = (o: Partial<ScheduledClass>): ScheduledClass => ({
@@ -24,7 +25,7 @@ t.test('the state of a class from its schedule, its session and the clock', asyn
 });
 
 t.test('kmk-live class list says delivered, missed and scheduled', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   cliJson(dir, ['channel', 'create', 'math-101']);
   const store = openStore(join(dir, 'data', 'kmk.db'));
   t.teardown(() => store.close());
@@ -46,7 +47,7 @@ t.test('kmk-live class list says delivered, missed and scheduled', async (t) => 
 });
 
 t.test('a deep-linked class the LMS never confirmed goes once its time is over; confirmed ones stay', async (t) => {
-  const store = openStore(join(t.testdir(), 'kmk.db'));
+  const store = openStore(join(testdir(t), 'kmk.db'));
   t.teardown(() => store.close());
   const ch = store.channels.create({ slug: 'c1', title: 'C', ladder: ['360p'], latency: 'standard', record: true, archive: false, overflow: 'degrade' });
   const now = Date.now();

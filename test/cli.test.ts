@@ -1,11 +1,12 @@
 import t from 'tap';
 import { cli, cliJson } from './helpers/cli.js';
+import { testdir } from './helpers/testdir.js';
 
 interface ChannelJson { slug: string; title: string; ladder: string[]; latency: string; record: boolean; archive: boolean; overflow: string }
 interface CreatedJson { channel: ChannelJson; streamKey: string; fingerprint: string; obs: { server: string; streamKey: string } }
 
 t.test('channel create prints the OBS server and stream key', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const r = cli(dir, ['channel', 'create', 'math-101'], { KMK_PUBLIC_HOST: 'live.school.example' });
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, 'Server:      rtmp://live.school.example:1935/live');
@@ -18,7 +19,7 @@ t.test('channel create prints the OBS server and stream key', async (t) => {
 });
 
 t.test('channels can be listed, shown, updated and deleted', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   cliJson(dir, ['channel', 'create', 'math-101']);
   cliJson(dir, ['channel', 'create', 'art-1']);
   t.same(cliJson<ChannelJson[]>(dir, ['channel', 'list']).map((c) => c.slug), ['art-1', 'math-101']);
@@ -47,7 +48,7 @@ t.test('channels can be listed, shown, updated and deleted', async (t) => {
 });
 
 t.test('key rotate, revoke and list', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const created = cliJson<CreatedJson>(dir, ['channel', 'create', 'math-101']);
   const rotated = cliJson<{ streamKey: string; fingerprint: string }>(dir, ['key', 'rotate', 'math-101']);
   t.not(rotated.streamKey, created.streamKey);
@@ -63,7 +64,7 @@ t.test('key rotate, revoke and list', async (t) => {
 });
 
 t.test('API tokens can be created, listed and revoked', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const created = cliJson<{ token: string; name: string; scopes: string[]; fingerprint: string }>(dir,
     ['token', 'create', 'lms', '--scopes', 'tokens:join,channels:read']);
   t.match(created.token, /^kmk_[A-Za-z0-9_-]{43}$/);
@@ -80,7 +81,7 @@ t.test('API tokens can be created, listed and revoked', async (t) => {
 });
 
 t.test('wrong arguments exit 2 with a message', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   cliJson(dir, ['channel', 'create', 'math-101']);
   const cases: [string[], RegExp][] = [
     [['channel', 'create', 'Math 101'], /invalid channel slug/],
@@ -108,7 +109,7 @@ t.test('wrong arguments exit 2 with a message', async (t) => {
 });
 
 t.test('an invalid config stops every command with exit 2 and names the key', async (t) => {
-  const dir = t.testdir({ 'bad.json': JSON.stringify({ rtmp: { port: 99999 } }) });
+  const dir = testdir(t, { 'bad.json': JSON.stringify({ rtmp: { port: 99999 } }) });
   const r = cli(dir, ['--config', 'bad.json', 'channel', 'list']);
   t.equal(r.code, 2);
   t.match(r.stderr, 'rtmp.port = 99999');
@@ -118,7 +119,7 @@ t.test('an invalid config stops every command with exit 2 and names the key', as
 });
 
 t.test('config print shows the effective config with secrets redacted', async (t) => {
-  const dir = t.testdir({ 'site.json': JSON.stringify({ http: { port: 9000 }, mux: { tokenSecret: 'file-secret-value' } }) });
+  const dir = testdir(t, { 'site.json': JSON.stringify({ http: { port: 9000 }, mux: { tokenSecret: 'file-secret-value' } }) });
   const j = cliJson<{ http: { port: number }; rtmp: { port: number }; mux: { tokenSecret: string } }>(dir,
     ['--config', 'site.json', 'config', 'print'], { KMK_RTMP_PORT: '2000' });
   t.equal(j.http.port, 9000);
@@ -139,7 +140,7 @@ t.test('every command has --help with an example', async (t) => {
     ['lti', 'platform', 'add'], ['lti', 'platform', 'list'], ['lti', 'platform', 'show'], ['lti', 'platform', 'remove'],
     ['lti', 'platform', 'deployment'], ['lti', 'keys', 'rotate'], ['lti', 'keys', 'list'], ['lti', 'outbox'], ['lti', 'courses'], ['lti', 'roster'], ['session', 'report'], ['report', 'cost'], ['report', 'course'],
   ];
-  const dir = t.testdir();
+  const dir = testdir(t);
   for (const c of commands) {
     const r = cli(dir, [...c, '--help']);
     t.equal(r.code, 0, `${c.join(' ')} --help exits 0`);
@@ -148,7 +149,7 @@ t.test('every command has --help with an example', async (t) => {
 });
 
 t.test('db migrate is idempotent and db backup makes a copy that opens', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   t.equal(cli(dir, ['db', 'migrate']).code, 0);
   const again = cliJson<{ applied: number[] }>(dir, ['db', 'migrate']);
   t.same(again.applied, []);

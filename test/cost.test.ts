@@ -10,6 +10,7 @@ import { signJoinToken } from '../src/auth/join-token.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
 import { cliAsync } from './helpers/cli.js';
+import { testdir } from './helpers/testdir.js';
 
 const run = promisify(execFile);
 
@@ -22,7 +23,7 @@ async function curlBytes(url: string): Promise<number> {
 }
 
 t.test('bytes served per session match curl; encode CPU is recorded; the cost report uses both', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const ts = await startTestServer(dir, { KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' });
   let stopped = false;
   t.teardown(() => (stopped ? undefined : ts.server.stop()));

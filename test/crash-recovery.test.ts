@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BIN, cleanEnv, cliJson } from './helpers/cli.js';
 import { freePort, push, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 function ffmpegsUsing(dir: string): number[] {
   const out: number[] = [];
@@ -25,7 +26,7 @@ function ffmpegsUsing(dir: string): number[] {
 }
 
 t.test('SIGKILL mid-class: the recording survives as a replay, the session is closed truthfully, nothing lingers', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const http = await freePort();
   const rtmp = await freePort();
   const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(http), KMK_RTMP_PORT: String(rtmp), KMK_PUBLIC_HOST: '127.0.0.1', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' };
@@ -86,7 +87,7 @@ t.test('SIGKILL mid-class: the recording survives as a replay, the session is cl
 });
 
 t.test('a crash before the master playlist was written still keeps the replay: the master is made from the rungs', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const http = await freePort();
   const rtmp = await freePort();
   const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(http), KMK_RTMP_PORT: String(rtmp), KMK_PUBLIC_HOST: '127.0.0.1', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' };

@@ -11,9 +11,10 @@ import { Origin } from '../src/hls/origin.js';
 import { DiskMonitor } from '../src/media/disk.js';
 import { silentLogger } from '../src/log.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('origin: an empty or cut playlist on disk is never served; the last good one is', async (t) => {
-  const media = t.testdir();
+  const media = testdir(t);
   const dir = join(media, 'live', 'c', '360p');
   mkdirSync(dir, { recursive: true });
   const bad: string[] = [];
@@ -62,7 +63,7 @@ function mountTmpfs(dir: string, size: string): boolean {
 }
 
 t.test('a real full disk mid-class: noticed, surfaced, last good playlists served, new classes refused', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   // Outside the test folder: tap removes that folder, and a mount point inside it would be busy.
   const media = mkdtempSync(join(tmpdir(), 'kmk-full-disk-'));
   if (!mountTmpfs(media, '6m')) {

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createServer } from 'node:net';
 import { cli } from './helpers/cli.js';
+import { testdir } from './helpers/testdir.js';
 
 interface Report { ok: boolean; checks: { name: string; ok: boolean; required: boolean; detail: string }[] }
 
@@ -13,7 +14,7 @@ async function freePort(): Promise<number> {
 }
 
 t.test('doctor passes on a migrated box with free ports and says Mux is optional', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) };
   t.equal(cli(dir, ['db', 'migrate'], env).code, 0);
   const r = cli(dir, ['doctor', '--json'], env);
@@ -38,7 +39,7 @@ t.test('doctor passes on a migrated box with free ports and says Mux is optional
 });
 
 t.test('doctor fails when the database is not migrated, a port is taken or ffmpeg is missing', async (t) => {
-  const dir = t.testdir({ 'not-ffmpeg': 'plain file' });
+  const dir = testdir(t, { 'not-ffmpeg': 'plain file' });
   const busy = createServer();
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
   t.teardown(() => busy.close());
@@ -64,7 +65,7 @@ t.test('doctor fails when the database is not migrated, a port is taken or ffmpe
 });
 
 t.test('doctor warns when an ultra (LL-HLS) channel is served without HTTPS', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) };
   t.equal(cli(dir, ['channel', 'create', 'calm', '--latency', 'low'], env).code, 0);
   t.notMatch(cli(dir, ['doctor'], env).stdout, /ll-hls/, 'no LL-HLS channel, no check');
@@ -80,7 +81,7 @@ t.test('doctor warns when an ultra (LL-HLS) channel is served without HTTPS', as
 });
 
 t.test('with an LMS registered, doctor warns when the LMS cannot call the box (private address, port other than 443)', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) };
   t.equal(cli(dir, ['db', 'migrate'], env).code, 0);
   t.notMatch(cli(dir, ['doctor'], env).stdout, /lms reach/, 'no LMS registered, no check');

@@ -13,6 +13,7 @@ import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { PID_FILE } from '../src/media/pid-file.js';
 import { startTestServer, waitFor } from './helpers/server.js';
 import { Client } from './helpers/ws.js';
+import { testdir } from './helpers/testdir.js';
 
 const alive = (pid: number): boolean => {
   try {
@@ -24,7 +25,7 @@ const alive = (pid: number): boolean => {
 };
 
 t.test('ffmpeg processes a killed server left behind are stopped at the next start; other pids are left alone', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const media = join(dir, 'media');
   mkdirSync(media, { recursive: true });
   // An ffmpeg that would run for an hour and ignores its stdin: it will not go away by itself.
@@ -43,7 +44,7 @@ t.test('ffmpeg processes a killed server left behind are stopped at the next sta
 });
 
 t.test('a locked database delays the hub\'s writes; every acknowledged chat message is written once it frees', async (t) => {
-  const ts = await startTestServer(t.testdir(), { KMK_STORE_BUSY_TIMEOUT_MS: '50', KMK_HUB_TICK_MS: '50' });
+  const ts = await startTestServer(testdir(t), { KMK_STORE_BUSY_TIMEOUT_MS: '50', KMK_HUB_TICK_MS: '50' });
   t.teardown(() => ts.server.stop());
   ts.createChannel('locked', { record: false });
   const secret = loadJoinSecret('', ts.server.config['paths.data']);
@@ -87,7 +88,7 @@ function raw(port: number, bytes: Buffer, waitMs: number): Promise<{ answer: str
 }
 
 t.test('junk on the HTTP port costs one connection, bounded in time; the server keeps answering', async (t) => {
-  const ts = await startTestServer(t.testdir());
+  const ts = await startTestServer(testdir(t));
   t.teardown(() => ts.server.stop());
   const port = ts.server.httpPort;
   const big = raw(port, Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(1024 * 1024)}\r\n\r\n`), 5000);

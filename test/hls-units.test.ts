@@ -4,6 +4,7 @@ import { parseRange, resolveMediaPath } from '../src/hls/paths.js';
 import { liveWindow } from '../src/hls/window.js';
 import { masterPlaylist } from '../src/hls/master.js';
 import { codecString } from '../src/transcode/probe.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('media paths resolve inside the media folder only', async (t) => {
   const ok = resolveMediaPath('/m', 'hls', 'math-101/720p/index.m3u8');
@@ -69,7 +70,7 @@ t.test('the origin serves a changed playlist at once and windows a recording', a
   const { Origin } = await import('../src/hls/origin.js');
   const { mkdirSync, writeFileSync, appendFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const media = t.testdir();
+  const media = testdir(t);
   mkdirSync(join(media, 'live', 'ch', '360p'), { recursive: true });
   const file = join(media, 'live', 'ch', '360p', 'index.m3u8');
   writeFileSync(file, event(8));
@@ -89,7 +90,7 @@ t.test('validators: ETag on every media answer, 304 on revalidation (a CDN edge 
   const { Origin, entityTag, notModified } = await import('../src/hls/origin.js');
   const { mkdirSync, writeFileSync, appendFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const media = t.testdir();
+  const media = testdir(t);
   mkdirSync(join(media, 'live', 'ch', '360p'), { recursive: true });
   writeFileSync(join(media, 'live', 'ch', '360p', 'index.m3u8'), event(3));
   writeFileSync(join(media, 'live', 'ch', '360p', 'seg_1.ts'), Buffer.alloc(5000, 1));

@@ -5,8 +5,9 @@ import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { cli, cliJson } from './helpers/cli.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
 import { Client } from './helpers/ws.js';
+import { testdir } from './helpers/testdir.js';
 
-const ts = await startTestServer(t.testdir(), { KMK_HUB_MAX_BACKPRESSURE_BYTES: '16384', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' });
+const ts = await startTestServer(testdir(t), { KMK_HUB_MAX_BACKPRESSURE_BYTES: '16384', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' });
 t.teardown(() => ts.server.stop());
 const wsBase = ts.base.replace('http', 'ws') + '/ws';
 const token = (channel: string, sub: string, role: Role = 'learner') =>

@@ -16,6 +16,7 @@ import { childrenOf } from './helpers/procs.js';
 import { Client, type Event } from './helpers/ws.js';
 import { signJoinToken } from '../src/auth/join-token.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
+import { testdir } from './helpers/testdir.js';
 
 const chatTexts = (c: Client): string[] => c.events.filter((e) => e.t === 'chat').map((e) => (e.msg as { text: string }).text);
 const lastPoll = (c: Client): { counts: number[]; total: number } | undefined =>
@@ -23,7 +24,7 @@ const lastPoll = (c: Client): { counts: number[]; total: number } | undefined =>
 const lastQuestion = (c: Client): { votes: number } | undefined => c.events.filter((e) => e.t === 'question').map((e) => e.q as { votes: number }).at(-1);
 
 t.test('serve --workers 2 with a Redis backplane', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const redis = await startRedis(join(dir, 'redis'));
   t.teardown(() => redis.stop());
   const http = await freePort();
@@ -237,7 +238,7 @@ t.test('serve --workers 2 with a Redis backplane', async (t) => {
 });
 
 t.test('--workers above 1 without a backplane is refused with the fix', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) };
   const { cli } = await import('./helpers/cli.js');
   const r = cli(dir, ['serve', '--workers', '2'], env);
@@ -249,7 +250,7 @@ t.test('--workers above 1 without a backplane is refused with the fix', async (t
 });
 
 t.test('a backplane that does not answer fails the start clearly', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()), KMK_HUB_REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
   const { cliAsync } = await import('./helpers/cli.js');
   const r = await cliAsync(dir, ['serve'], env);

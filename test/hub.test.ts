@@ -4,8 +4,9 @@ import type { Role } from '../src/domain/roles.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { startTestServer } from './helpers/server.js';
 import { Client, type Event } from './helpers/ws.js';
+import { testdir } from './helpers/testdir.js';
 
-const dir = t.testdir();
+const dir = testdir(t);
 let ts = await startTestServer(dir, { KMK_HUB_TICK_MS: '50' });
 t.teardown(() => ts.server.stop());
 const secret = () => loadJoinSecret('', ts.server.config['paths.data']);

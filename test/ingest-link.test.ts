@@ -9,6 +9,7 @@ import { IngestLink, parseIngestTarget } from '../src/mux/ingest-link.js';
 import { Relay, relayArgs } from '../src/mux/relay.js';
 import { spawn } from 'node:child_process';
 import { freePort } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 /** True when something listens on the TCP port (read from /proc: the test's RTMP server accepts one connection). */
 function listening(port: number): boolean {
@@ -90,7 +91,7 @@ t.test('through the link, the ingest gets every byte and an orderly end, though 
 
 t.test('the relay through the link: a whole class sent in one burst reaches an RTMP server whole, every time', async (t) => {
   // Measured before the link: ffmpeg relaying straight to this ffmpeg RTMP server kept 7.9 s of 10 s in 2 runs of 3.
-  const dir = t.testdir();
+  const dir = testdir(t);
   const src = join(dir, 'class.flv');
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '45', '-c:a', 'aac', '-f', 'flv', src]);
@@ -115,7 +116,7 @@ t.test('the relay through the link: a whole class sent in one burst reaches an R
 });
 
 t.test('rtmps: the link speaks TLS to the ingest and checks its certificate against the host', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const [keyFile, certFile] = [join(dir, 'k.pem'), join(dir, 'c.pem')];
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
     '-addext', 'subjectAltName=DNS:localhost', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });

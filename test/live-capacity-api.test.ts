@@ -1,9 +1,10 @@
 import t from 'tap';
 import { liveDir, push, startTestServer, waitFor } from './helpers/server.js';
 import { existsSync } from 'node:fs';
+import { testdir } from './helpers/testdir.js';
 
 // 5 Mpx/s: a 360p+240p ladder (10 Mpx/s) does not fit, its 240p rung alone (3 Mpx/s) does.
-const ts = await startTestServer(t.testdir(), { KMK_TRANSCODE_BUDGET_PIXELS_PER_SECOND: '5000000' });
+const ts = await startTestServer(testdir(t), { KMK_TRANSCODE_BUDGET_PIXELS_PER_SECOND: '5000000' });
 t.teardown(() => ts.server.stop());
 
 t.test('over budget, the degrade policy drops top rungs and says so; refuse refuses', async (t) => {

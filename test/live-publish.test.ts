@@ -3,8 +3,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as HLS from 'hls-parser';
 import { ffprobe, firstVideoFlags, liveDir, push, startTestServer, startsWithKeyframe, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
-const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '2' });
+const ts = await startTestServer(testdir(t), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '2' });
 t.teardown(() => ts.server.stop());
 
 t.test('a 720p30 publish becomes an adaptive HLS ladder without a 1080p rung', async (t) => {

@@ -3,8 +3,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as HLS from 'hls-parser';
 import { liveDir, push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
-const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '6' });
+const ts = await startTestServer(testdir(t), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '6' });
 t.teardown(() => ts.server.stop());
 
 const newestSegmentTime = (dir: string): number =>

@@ -2,8 +2,9 @@ import t from 'tap';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { liveDir, push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
-const ts = await startTestServer(t.testdir(), { KMK_INGEST_MAX_FAILURES_PER_MINUTE: '4' });
+const ts = await startTestServer(testdir(t), { KMK_INGEST_MAX_FAILURES_PER_MINUTE: '4' });
 t.teardown(() => ts.server.stop());
 const media = ts.server.config['paths.media'];
 

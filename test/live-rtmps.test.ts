@@ -2,9 +2,10 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort, push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('with a certificate and key configured, RTMPS publishes work', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
@@ -22,6 +23,6 @@ t.test('with a certificate and key configured, RTMPS publishes work', async (t) 
 });
 
 t.test('a missing certificate file stops the server with a clear error', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   await t.rejects(startTestServer(dir, { KMK_RTMP_TLS_CERT: join(dir, 'nope.pem'), KMK_RTMP_TLS_KEY: join(dir, 'nope.key') }), /cannot read the RTMPS file rtmp.tlsCert = .*nope.pem: no such file/);
 });

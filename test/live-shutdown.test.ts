@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../src/store/index.js';
 import { ffprobe, liveDir, mediaWorkers, push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 const alive = (pid: number): boolean => {
   try {
@@ -14,7 +15,7 @@ const alive = (pid: number): boolean => {
 };
 
 t.test('stopping the server while a class is already ending waits for that end: ffmpeg gone, recording kept', async (t) => {
-  const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' });
+  const ts = await startTestServer(testdir(t), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' });
   let stopped = false;
   t.teardown(() => (stopped ? undefined : ts.server.stop()));
   const { key } = ts.createChannel('bye', { ladder: ['360p'], record: true });
@@ -42,7 +43,7 @@ t.test('stopping the server while a class is already ending waits for that end: 
 });
 
 t.test('a class that ends before its first segment is complete still keeps a playable recording', async (t) => {
-  const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '0' });
+  const ts = await startTestServer(testdir(t), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '0' });
   t.teardown(() => ts.server.stop());
   const { key } = ts.createChannel('brief', { ladder: ['360p'], record: true });
   // 1.8 s of media with a keyframe every 0.5 s (so the source probe is done early and the ladder starts): less

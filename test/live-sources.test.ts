@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { signJoinToken } from '../src/auth/join-token.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { ffprobe, liveDir, push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('a 10-bit 4:4:4 H.264 source is converted to 8-bit 4:2:0 on every rung (never copied) and plays', async (t) => {
-  const ts = await startTestServer(t.testdir());
+  const ts = await startTestServer(testdir(t));
   t.teardown(() => ts.server.stop());
   const c = ts.createChannel('hi444', { ladder: ['360p', '240p'], record: false });
   const pub = push(ts.rtmp(c.key), { seconds: 30, size: '640x360', pixFmt: 'yuv444p10le' });
@@ -33,7 +34,7 @@ t.test('a 10-bit 4:4:4 H.264 source is converted to 8-bit 4:2:0 on every rung (n
 });
 
 t.test('a ladder that fails at every start is reported as a crash loop, with ffmpeg\'s own error line', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   // An ffmpeg that answers -version like the real one and fails every ladder the way a broken build does.
   const fake = join(dir, 'ffmpeg');
   writeFileSync(fake, '#!/bin/sh\nfor a in "$@"; do [ "$a" = "-version" ] && exec ffmpeg -version; done\ncat >/dev/null &\necho "[libx264 @ 0x1] Error initializing output stream 0:0 -- Error while opening encoder" >&2\nsleep 0.2\nexit 1\n');

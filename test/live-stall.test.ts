@@ -3,9 +3,10 @@
 
 import t from 'tap';
 import { push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('a stalled publisher is dropped and a new publish with the key takes over the same session', async (t) => {
-  const ts = await startTestServer(t.testdir(), { KMK_INGEST_STALL_SECONDS: '3', KMK_INGEST_RECONNECT_GRACE_SECONDS: '30' });
+  const ts = await startTestServer(testdir(t), { KMK_INGEST_STALL_SECONDS: '3', KMK_INGEST_RECONNECT_GRACE_SECONDS: '30' });
   t.teardown(() => ts.server.stop());
   const { key } = ts.createChannel('frozen', { ladder: ['360p'], record: false });
   const first = push(ts.rtmp(key), { seconds: 60, size: '640x360' });
@@ -27,7 +28,7 @@ t.test('a stalled publisher is dropped and a new publish with the key takes over
 });
 
 t.test('a new publish with the key takes over a frozen publisher at once, before the stall timeout', async (t) => {
-  const ts = await startTestServer(t.testdir(), { KMK_INGEST_STALL_SECONDS: '20', KMK_INGEST_RECONNECT_GRACE_SECONDS: '30' });
+  const ts = await startTestServer(testdir(t), { KMK_INGEST_STALL_SECONDS: '20', KMK_INGEST_RECONNECT_GRACE_SECONDS: '30' });
   t.teardown(() => ts.server.stop());
   const { key } = ts.createChannel('takeover', { ladder: ['360p'], record: false });
   const first = push(ts.rtmp(key), { seconds: 60, size: '640x360' });
@@ -56,7 +57,7 @@ t.test('a new publish with the key takes over a frozen publisher at once, before
 });
 
 t.test('while a class waits for its publisher to come back, the starved ladder is not reported as slow', async (t) => {
-  const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '40' });
+  const ts = await startTestServer(testdir(t), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '40' });
   t.teardown(() => ts.server.stop());
   const { key } = ts.createChannel('away', { ladder: ['360p'], record: false });
   const pub = push(ts.rtmp(key), { seconds: 60, size: '640x360' });

@@ -6,11 +6,12 @@ import { signJoinToken } from '../src/auth/join-token.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { launch } from './helpers/browser.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 // An `ultra` class end to end: real ffmpeg over RTMP, the LL-HLS packager, the origin's blocking reloads, and the
 // watch page in Chromium with hls.js low-latency mode; then a publisher reconnect, an ffmpeg crash and the replay.
 
-const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '6' });
+const ts = await startTestServer(testdir(t), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '6' });
 t.teardown(() => ts.server.stop());
 const browser = await launch();
 t.teardown(() => browser.close());

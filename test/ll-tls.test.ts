@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startNginx } from './helpers/nginx.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
 import { ROOT } from './helpers/cli.js';
+import { testdir } from './helpers/testdir.js';
 
 function get(session: ClientHttp2Session, path: string): Promise<{ status: number; type: string; body: Buffer; at: number }> {
   return new Promise((resolve, reject) => {
@@ -25,7 +26,7 @@ function get(session: ClientHttp2Session, path: string): Promise<{ status: numbe
 }
 
 t.test('blocking reloads and hinted parts pass through nginx (TLS, HTTP/2) unbuffered', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const ts = await startTestServer(join(dir, 'srv'));
   t.teardown(() => ts.server.stop());
   const { key } = ts.createChannel('fast', { latency: 'ultra', ladder: ['360p'], record: false });

@@ -7,6 +7,7 @@ import { FakePlatform, ROLE } from './helpers/lti-platform.js';
 import { push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { Client } from './helpers/ws.js';
 import { cliAsync, cliJson } from './helpers/cli.js';
+import { testdir } from './helpers/testdir.js';
 
 const prof = { sub: 'u-prof', name: 'Prof. Turing', roles: [ROLE.instructor] };
 const ada = { sub: 'u-ada', name: 'Ada Lovelace', roles: [ROLE.learner] };
@@ -17,7 +18,7 @@ t.test('attendance from a live class reaches the gradebook once each, even acros
   const lms = await FakePlatform.start();
   t.teardown(() => lms.stop());
   lms.members.push(prof, ada, bob, cy);
-  const dir = t.testdir();
+  const dir = testdir(t);
   const env = { KMK_LTI_RETRY_BASE_SECONDS: '1', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' };
   let ts: TestServer = await startTestServer(dir, env);
   let stopped = false;

@@ -7,6 +7,7 @@ import { FakePlatform, ROLE } from './helpers/lti-platform.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
 import { Client } from './helpers/ws.js';
 import { courseScore } from '../src/reports/attendance.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('the course score of an activity column: the average share of the delivered classes', async (t) => {
   t.same(courseScore([1, 0.5, 0], 50), { scoreGiven: 50, scoreMaximum: 100, comment: 'Came to 2 of 3 classes (50% of class time on average).' });
@@ -21,7 +22,7 @@ t.test('an activity added without deep linking gets the attendance in its own co
   const ada = { sub: 'u-ada', name: 'Ada', roles: [ROLE.learner] };
   const cy = { sub: 'u-cy', name: 'Cy', roles: [ROLE.learner] };
   lms.members.push(prof, ada, cy);
-  const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' });
+  const ts = await startTestServer(testdir(t), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' });
   t.teardown(() => ts.server.stop());
   lms.toolBase = ts.base;
   ts.server.store.lti.addPlatform({ issuer: lms.issuer, clientId: lms.clientId, ...lms.urls, deploymentIds: [lms.deploymentId] });

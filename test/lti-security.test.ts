@@ -10,6 +10,7 @@ import { FakePlatform, ROLE } from './helpers/lti-platform.js';
 import { PlatformServices } from '../src/lti/services.js';
 import { serviceUrlRefusal } from '../src/lti/platforms.js';
 import { freePort, startTestServer, type TestServer } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 const lms = await FakePlatform.start();
 t.teardown(() => lms.stop());
@@ -46,7 +47,7 @@ async function launch(ts: TestServer, l: Login, cookie?: string, mutate?: (c: Re
 }
 
 t.test('over HTTPS the login sets a partitioned cookie and the launch needs it', async (t) => {
-  const { ts, publicBase } = await httpsServer(t.testdir());
+  const { ts, publicBase } = await httpsServer(testdir(t));
   t.teardown(() => ts.server.stop());
   const a = await login(ts, publicBase, 'u-ada');
   t.equal(a.status, 302);
@@ -72,7 +73,7 @@ t.test('over HTTPS the login sets a partitioned cookie and the launch needs it',
 });
 
 t.test('in an LMS frame the platform storage binds the launch, confirmed by the server', async (t) => {
-  const { ts, publicBase } = await httpsServer(t.testdir());
+  const { ts, publicBase } = await httpsServer(testdir(t));
   t.teardown(() => ts.server.stop());
   const a = await login(ts, publicBase, 'u-ada', { lti_storage_target: '_parent' });
   t.equal(a.status, 200, 'the login answers the page that writes to the platform storage');
@@ -100,7 +101,7 @@ t.test('in an LMS frame the platform storage binds the launch, confirmed by the 
 });
 
 t.test('lti.requireBrowserBinding off lets an unbound HTTPS launch through', async (t) => {
-  const { ts, publicBase } = await httpsServer(t.testdir(), { KMK_LTI_REQUIRE_BROWSER_BINDING: 'false' });
+  const { ts, publicBase } = await httpsServer(testdir(t), { KMK_LTI_REQUIRE_BROWSER_BINDING: 'false' });
   t.teardown(() => ts.server.stop());
   const a = await login(ts, publicBase, 'u-ada');
   t.equal((await launch(ts, a)).status, 303);
@@ -127,7 +128,7 @@ t.test('service URLs are called only on the platform\'s own hosts, over https', 
   t.teardown(() => evil.close());
   const evilUrl = `http://localhost:${(evil.address() as { port: number }).port}/nrps`;
   const port = await freePort();
-  const ts = await startTestServer(t.testdir(), { KMK_HTTP_PORT: String(port), KMK_PUBLIC_URL: `http://127.0.0.1:${port}` });
+  const ts = await startTestServer(testdir(t), { KMK_HTTP_PORT: String(port), KMK_PUBLIC_URL: `http://127.0.0.1:${port}` });
   t.teardown(() => ts.server.stop());
   const platform = ts.server.store.lti.addPlatform({ issuer: lms.issuer, clientId: lms.clientId, ...lms.urls, deploymentIds: [lms.deploymentId] });
   const l = await login(ts, `http://127.0.0.1:${port}`, 'u-ada');

@@ -9,6 +9,7 @@ import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { FakePlatform, ROLE, type LaunchSpec } from './helpers/lti-platform.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { cli, cliJson } from './helpers/cli.js';
+import { testdir } from './helpers/testdir.js';
 
 let ts: TestServer;
 let lms: FakePlatform;
@@ -234,7 +235,7 @@ t.test('deep linking: an instructor schedules a class and the LMS gets a signed 
 });
 
 t.test('platforms are registered from the CLI and the REST API', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const add = cli(dir, ['lti', 'platform', 'add', '--issuer', 'https://canvas.school.example', '--client-id', '10000000000042',
     '--auth-url', 'https://sso.canvaslms.com/api/lti/authorize_redirect', '--token-url', 'https://sso.canvaslms.com/login/oauth2/token',
     '--jwks-url', 'https://sso.canvaslms.com/api/lti/security/jwks', '--deployment-id', 'd1', '--deployment-id', 'd2']);
@@ -266,7 +267,7 @@ t.test('platforms are registered from the CLI and the REST API', async (t) => {
 });
 
 t.test('tool keys rotate; the old key stays in the JWKS', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   t.equal(cli(dir, ['lti', 'keys', 'rotate']).code, 0);
   const r = cli(dir, ['lti', 'keys', 'rotate']);
   t.equal(r.code, 0);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import parse from 'parse-prometheus-text-format';
 import { ROOT } from './helpers/cli.js';
 import { freePort, push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 interface Family { name: string; type: string; help: string; metrics: { value?: string; labels?: Record<string, string>; buckets?: unknown }[] }
 
@@ -21,7 +22,7 @@ const value = (m: Map<string, Family>, name: string, labels: Record<string, stri
 };
 
 t.test('the metrics of a live class exist, follow the conventions and move', async (t) => {
-  const ts = await startTestServer(t.testdir());
+  const ts = await startTestServer(testdir(t));
   t.teardown(() => ts.server.stop());
   const { key } = ts.createChannel('lecture', { latency: 'ultra', ladder: ['360p'], record: false });
   const pub = push(ts.rtmp(key), { seconds: 40, size: '640x360', gop: 30 });
@@ -64,7 +65,7 @@ t.test('the metrics of a live class exist, follow the conventions and move', asy
 });
 
 t.test('metrics.token guards /metrics', async (t) => {
-  const ts = await startTestServer(t.testdir(), { KMK_METRICS_TOKEN: 'scrape-me' });
+  const ts = await startTestServer(testdir(t), { KMK_METRICS_TOKEN: 'scrape-me' });
   t.teardown(() => ts.server.stop());
   const none = await ts.get('/metrics');
   t.equal(none.status, 401);
@@ -80,7 +81,7 @@ t.test('metrics.token guards /metrics', async (t) => {
 const outside = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 
 t.test('without metrics.token, /metrics answers only this box', async (t) => {
-  const ts = await startTestServer(t.testdir(), { KMK_BIND_ADDRESS: '0.0.0.0', KMK_METRICS_LISTEN: `127.0.0.1:${await freePort()}` });
+  const ts = await startTestServer(testdir(t), { KMK_BIND_ADDRESS: '0.0.0.0', KMK_METRICS_LISTEN: `127.0.0.1:${await freePort()}` });
   t.teardown(() => ts.server.stop());
   const local = await ts.get('/metrics');
   t.equal(local.status, 200, 'a client on loopback gets the series');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startFakeMux } from './helpers/fake-mux.js';
 import { postWebhook, signWebhook } from './helpers/mux-webhook.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 const WEBHOOK_SECRET = 'whsec-playback-'.padEnd(40, 'y');
 const fake = await startFakeMux();
@@ -32,7 +33,7 @@ function readJwt(token: string): { header: Record<string, unknown>; claims: Reco
 }
 
 t.test('a replay plays the kept recording, then the signed Mux archive once the local copy is deleted', async (t) => {
-  const ts = await startTestServer(t.testdir(), env());
+  const ts = await startTestServer(testdir(t), env());
   t.teardown(() => ts.server.stop());
   const c = ts.createChannel('signed', { ladder: ['360p'], record: true });
   ts.server.store.channels.update('signed', { archive: true });
@@ -73,6 +74,6 @@ t.test('a replay plays the kept recording, then the signed Mux archive once the 
 });
 
 t.test('signed playback without a usable signing key stops the server at start with a clear message', async (t) => {
-  await t.rejects(startTestServer(t.testdir(), env({ KMK_MUX_SIGNING_KEY_PRIVATE: Buffer.from('not a key').toString('base64') })),
+  await t.rejects(startTestServer(testdir(t), env({ KMK_MUX_SIGNING_KEY_PRIVATE: Buffer.from('not a key').toString('base64') })),
     /mux\.signingKeyPrivate cannot sign playback tokens/);
 });

@@ -8,6 +8,7 @@ import { postWebhook, signWebhook } from './helpers/mux-webhook.js';
 import { STATUS_FILE, writeStatusFile } from '../src/cli/serve.js';
 import { cli, cliAsync } from './helpers/cli.js';
 import { ffprobe, freePort, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 const WEBHOOK_SECRET = 'whsec-test-'.padEnd(40, 'x');
 const fake = await startFakeMux();
@@ -29,7 +30,7 @@ const webhook = (ts: TestServer, body: string, signature = sign(body)) => postWe
 
 t.test('over budget with policy mux, the class is relayed unchanged to Mux and learners play Mux', async (t) => {
   const sinkPort = await freePort();
-  const dir = t.testdir();
+  const dir = testdir(t);
   // 5 Mpx/s: a 360p+240p ladder does not fit, so the mux policy sends the class to Mux.
   const ts = await startTestServer(dir, muxEnv({ KMK_TRANSCODE_BUDGET_PIXELS_PER_SECOND: '5000000', KMK_MUX_INGEST_URL: `rtmp://127.0.0.1:${sinkPort}/app` }));
   t.teardown(() => ts.server.stop());
@@ -86,7 +87,7 @@ t.test('over budget with policy mux, the class is relayed unchanged to Mux and l
 
 t.test('when Mux stays unreachable the class falls back to a reduced local ladder, and says so', async (t) => {
   const dead = await freePort(); // nothing listens there
-  const ts = await startTestServer(t.testdir(), muxEnv({ KMK_TRANSCODE_BUDGET_PIXELS_PER_SECOND: '5000000', KMK_MUX_INGEST_URL: `rtmp://127.0.0.1:${dead}/app` }));
+  const ts = await startTestServer(testdir(t), muxEnv({ KMK_TRANSCODE_BUDGET_PIXELS_PER_SECOND: '5000000', KMK_MUX_INGEST_URL: `rtmp://127.0.0.1:${dead}/app` }));
   t.teardown(() => ts.server.stop());
   const { key } = ts.createChannel('fallback', { ladder: ['360p', '240p'], overflow: 'mux', record: false });
   const pub = push(ts.rtmp(key), { seconds: 40, size: '640x360', gop: 45 });
@@ -101,7 +102,7 @@ t.test('when Mux stays unreachable the class falls back to a reduced local ladde
 });
 
 t.test('archive: the recording is uploaded whole, survives a restart mid-upload, and a signed webhook marks it ready', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   let ts = await startTestServer(dir, muxEnv());
   t.teardown(() => ts.server.stop());
   const c = ts.createChannel('archived', { ladder: ['360p'], record: true });
@@ -155,7 +156,7 @@ t.test('archive: the recording is uploaded whole, survives a restart mid-upload,
 });
 
 t.test('without Mux the server says so; `kmk-live session archive` uploads a recording later with a progress bar', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const ts = await startTestServer(dir);
   t.equal((await fetch(`${ts.base}/webhooks/mux`, { method: 'POST', body: '{}' })).status, 404);
   t.ok(ts.logs.some((l) => l.includes('Mux not configured')));

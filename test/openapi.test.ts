@@ -6,12 +6,13 @@ import t from 'tap';
 import { startTestServer } from './helpers/server.js';
 import { BODY_SCHEMAS } from '../src/http/api-schemas.js';
 import { checkBody } from '../src/http/validate.js';
+import { testdir } from './helpers/testdir.js';
 
 const toOpenApi = (method: string, pattern: string): string =>
   `${method === 'del' ? 'delete' : method} ${pattern.replace(/:(\w+)/g, '{$1}').replace(/\/\*$/, '/{path}')}`;
 
 t.test('the OpenAPI document matches the routes that exist', async (t) => {
-  const ts = await startTestServer(t.testdir());
+  const ts = await startTestServer(testdir(t));
   t.teardown(() => ts.server.stop());
   const res = await ts.get('/api/openapi.json');
   t.equal(res.status, 200);
@@ -46,7 +47,7 @@ t.test('bodies are refused by the schema with a message naming the field', async
   t.equal(checkBody('PlatformRequest', { issuer: 'https://lms' }), 'clientId: required');
   t.equal(checkBody('Beacon', { channel: 'Not A Slug', token: 'a.b.c' }), 'channel: must match pattern "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"');
 
-  const ts = await startTestServer(t.testdir());
+  const ts = await startTestServer(testdir(t));
   t.teardown(() => ts.server.stop());
   ts.createChannel('algebra');
   const { cliJson } = await import('./helpers/cli.js');

@@ -6,12 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './helpers/cli.js';
+import { testdir } from './helpers/testdir.js';
 
 const UNIT = join(ROOT, 'systemd', 'kmk-live.service');
 const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
 
 t.test('the systemd unit passes systemd-analyze verify and rates "OK" or better in systemd-analyze security', { skip: analyze.status === 0 ? false : 'systemd-analyze is not installed' }, async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const unit = join(dir, 'kmk-live.service');
   copyFileSync(UNIT, unit);
   const verify = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });

@@ -10,11 +10,12 @@ import { loadJoinSecret } from '../src/auth/join-secret.js';
 import type { Role } from '../src/domain/roles.js';
 import { launch } from './helpers/browser.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 const WIDTHS = [320, 390, 1280];
 const THEMES = ['light', 'dark'] as const;
 
-const dir = t.testdir();
+const dir = testdir(t);
 const ts = await startTestServer(dir, { KMK_HUB_TICK_MS: '50', KMK_INGEST_RECONNECT_GRACE_SECONDS: '2' });
 t.teardown(() => ts.server.stop());
 const browser = await launch();

@@ -6,8 +6,9 @@ import t from 'tap';
 import { signJoinToken } from '../src/auth/join-token.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
-const ts = await startTestServer(t.testdir());
+const ts = await startTestServer(testdir(t));
 t.teardown(() => ts.server.stop());
 const secret = loadJoinSecret('', ts.server.config['paths.data']);
 const ptFor = async (channel: string): Promise<string> => {

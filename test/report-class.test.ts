@@ -12,9 +12,10 @@ import { launch } from './helpers/browser.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
 import { Client } from './helpers/ws.js';
 import { cliAsync } from './helpers/cli.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('the report of a real class matches what happened', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const ts = await startTestServer(dir, { KMK_INGEST_RECONNECT_GRACE_SECONDS: '1' });
   t.teardown(() => ts.server.stop());
   const browser = await launch();

@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { push, startTestServer, waitFor } from './helpers/server.js';
 import { PER_CONNECTION_BYTES } from '../src/ingest/nms-guard.js';
+import { testdir } from './helpers/testdir.js';
 
 const rss = (): number => process.memoryUsage().rss;
 
@@ -42,7 +43,7 @@ async function mediaSequence(base: string): Promise<number> {
 }
 
 t.test('a junk flood on the RTMP port leaves memory bounded and the live class playing', async (t) => {
-  const ts = await startTestServer(t.testdir());
+  const ts = await startTestServer(testdir(t));
   t.teardown(() => ts.server.stop());
   const port = ts.server.rtmpPort;
   const c = ts.createChannel('flood', { ladder: ['360p'], record: false });

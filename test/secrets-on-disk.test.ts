@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { cli, cliJson } from './helpers/cli.js';
 import { openStore } from '../src/store/index.js';
+import { testdir } from './helpers/testdir.js';
 
 // Reads every file of the SQLite database, including the WAL and shared-memory files the server keeps open.
 function dbBytes(dir: string): Buffer {
@@ -12,7 +13,7 @@ function dbBytes(dir: string): Buffer {
 }
 
 t.test('the plaintext of stream keys and API tokens never reaches the database files', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   // Hold a connection open, as a running server does, so the CLI's writes stay in the WAL file.
   const held = openStore(join(dir, 'data', 'kmk.db'));
   t.teardown(() => held.close());
@@ -35,7 +36,7 @@ t.test('the plaintext of stream keys and API tokens never reaches the database f
 });
 
 t.test('the database, its WAL and shared-memory files and its backups are the owner\'s only, whatever the umask', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const old = process.umask(0o000); // the CLI below inherits it
   t.teardown(() => process.umask(old));
   const held = openStore(join(dir, 'data', 'kmk.db'));
@@ -53,7 +54,7 @@ t.test('the database, its WAL and shared-memory files and its backups are the ow
 });
 
 t.test('config print redacts the Redis URL (it may hold a password)', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const out = cliJson<{ hub: { backplane: string } }>(dir, ['config', 'print'], { KMK_HUB_REDIS_URL: 'redis://:hunter2@127.0.0.1:6379/0' });
   t.equal(out.hub.backplane, '<redacted>');
   t.notMatch(cli(dir, ['config', 'print'], { KMK_HUB_REDIS_URL: 'redis://:hunter2@127.0.0.1:6379/0' }).stdout, 'hunter2');

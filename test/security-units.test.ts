@@ -9,9 +9,10 @@ import { joinVerifier, signJoinToken } from '../src/auth/join-token.js';
 import { claimsFrom } from '../src/hub/mint.js';
 import { QUESTION_LIMITS, Room, type Member } from '../src/hub/room.js';
 import { openStore } from '../src/store/index.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('a join secret file shorter than 32 bytes is refused, never used', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   for (const text of ['', '\n', 'short', 'x'.repeat(31)]) {
     writeFileSync(join(dir, 'join-secret'), text);
     t.throws(() => loadJoinSecret('', dir), { message: new RegExp(`${join(dir, 'join-secret').replace(/[/.]/g, '\\$&')} holds fewer than 32 bytes`) }, `${JSON.stringify(text)} is refused with the file named`);
@@ -20,7 +21,7 @@ t.test('a join secret file shorter than 32 bytes is refused, never used', async 
 });
 
 t.test('a new join secret is written whole, mode 0600, through a temporary file that does not stay', async (t) => {
-  const dir = join(t.testdir(), 'data');
+  const dir = join(testdir(t), 'data');
   const old = process.umask(0o000);
   t.teardown(() => process.umask(old));
   const first = loadJoinSecret('', dir);
@@ -109,7 +110,7 @@ t.test('questions are capped per person and per class', async (t) => {
 });
 
 t.test('pending LTI logins are capped and expired ones swept by an index', async (t) => {
-  const store = openStore(join(t.testdir(), 'kmk.db'));
+  const store = openStore(join(testdir(t), 'kmk.db'));
   t.teardown(() => store.close());
   const p = store.lti.addPlatform({ issuer: 'https://lms.example', clientId: 'c', authUrl: 'https://lms.example/auth', tokenUrl: 'https://lms.example/token', jwksUrl: 'https://lms.example/jwks', deploymentIds: [] });
   const save = (i: number, now: number, max: number) => store.lti.saveLogin({ state: `s${i}`, nonce: `n${i}`, platformId: p.id, storageTarget: null, expiresAt: now + 600000, binding: 'b' }, now, max);

@@ -7,8 +7,9 @@ import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { startTestServer, waitFor } from './helpers/server.js';
 import { cliAsync } from './helpers/cli.js';
 import { Client } from './helpers/ws.js';
+import { testdir } from './helpers/testdir.js';
 
-const ts = await startTestServer(t.testdir(), { KMK_LTI_LOGINS_PER_MINUTE_PER_ADDRESS: '20' });
+const ts = await startTestServer(testdir(t), { KMK_LTI_LOGINS_PER_MINUTE_PER_ADDRESS: '20' });
 t.teardown(() => ts.server.stop());
 const secret = loadJoinSecret('', ts.server.config['paths.data']);
 const now = (): number => Math.floor(Date.now() / 1000);

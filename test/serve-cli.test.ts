@@ -4,9 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, cleanEnv, cli, cliAsync, cliJson, cliJsonAsync } from './helpers/cli.js';
 import { freePort, push, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('kmk-live serve: OBS settings from channel create give a playable stream; SIGTERM closes the class', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const http = await freePort();
   const rtmp = await freePort();
   const env = { KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(http), KMK_RTMP_PORT: String(rtmp), KMK_PUBLIC_HOST: '127.0.0.1' };
@@ -91,7 +92,7 @@ t.test('kmk-live serve: OBS settings from channel create give a playable stream;
 });
 
 t.test('serve stops with a clear message when its port is taken', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const { createServer } = await import('node:net');
   const busy = createServer();
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));

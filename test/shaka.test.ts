@@ -4,12 +4,13 @@ import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
 import { launch } from './helpers/browser.js';
 import { push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
 // A player we did not write: Shaka Player (npm shaka-player, served to the page from node_modules) plays an `ultra`
 // (LL-HLS) and a `low` class in Chromium, beside the hls.js tests of ll-live.test.ts.
 
 const shakaJs = readFileSync(createRequire(import.meta.url).resolve('shaka-player/dist/shaka-player.compiled.debug.js'));
-const ts = await startTestServer(t.testdir());
+const ts = await startTestServer(testdir(t));
 t.teardown(() => ts.server.stop());
 const browser = await launch();
 t.teardown(() => browser.close());

@@ -4,6 +4,7 @@ import { appliedVersion, backupDb, migrate, migrationStatus, openDb } from '../s
 import { LATEST_VERSION } from '../src/store/migrations.js';
 import { openStore } from '../src/store/index.js';
 import { ConflictError, NotFoundError } from '../src/domain/errors.js';
+import { testdir } from './helpers/testdir.js';
 
 const newChannel = (slug: string) => ({
   slug, title: slug, ladder: ['720p', '480p'] as ('720p' | '480p')[], latency: 'standard' as const,
@@ -11,7 +12,7 @@ const newChannel = (slug: string) => ({
 });
 
 t.test('opening a database sets WAL, foreign keys and a busy timeout', async (t) => {
-  const db = openDb(join(t.testdir(), 'kmk.db'), { busyTimeoutMs: 1234 });
+  const db = openDb(join(testdir(t), 'kmk.db'), { busyTimeoutMs: 1234 });
   t.teardown(() => db.close());
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   t.equal(db.pragma('foreign_keys', { simple: true }), 1);
@@ -19,7 +20,7 @@ t.test('opening a database sets WAL, foreign keys and a busy timeout', async (t)
 });
 
 t.test('migrations run twice without error and apply nothing the second time', async (t) => {
-  const file = join(t.testdir(), 'kmk.db');
+  const file = join(testdir(t), 'kmk.db');
   t.same(migrationStatus(file), { exists: false, current: 0, latest: LATEST_VERSION });
   const db = openDb(file, { migrate: false });
   t.equal(appliedVersion(db), 0);
@@ -34,7 +35,7 @@ t.test('migrations run twice without error and apply nothing the second time', a
 });
 
 t.test('a backup taken while the database is open holds the same channels', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const store = openStore(join(dir, 'kmk.db'));
   t.teardown(() => store.close());
   for (const s of ['math-101', 'bio-200', 'art-3']) store.channels.create(newChannel(s));
@@ -47,14 +48,14 @@ t.test('a backup taken while the database is open holds the same channels', asyn
 });
 
 t.test('a slug is unique', async (t) => {
-  const store = openStore(join(t.testdir(), 'kmk.db'));
+  const store = openStore(join(testdir(t), 'kmk.db'));
   t.teardown(() => store.close());
   store.channels.create(newChannel('math-101'));
   t.throws(() => store.channels.create(newChannel('math-101')), ConflictError);
 });
 
 t.test('a rotated key replaces the old one at once', async (t) => {
-  const store = openStore(join(t.testdir(), 'kmk.db'));
+  const store = openStore(join(testdir(t), 'kmk.db'));
   t.teardown(() => store.close());
   const c = store.channels.create(newChannel('math-101'));
   const first = store.streamKeys.rotate(c.id);
@@ -69,7 +70,7 @@ t.test('a rotated key replaces the old one at once', async (t) => {
 });
 
 t.test('a revoked key cannot publish until a new key is issued', async (t) => {
-  const store = openStore(join(t.testdir(), 'kmk.db'));
+  const store = openStore(join(testdir(t), 'kmk.db'));
   t.teardown(() => store.close());
   const c = store.channels.create(newChannel('math-101'));
   const { key } = store.streamKeys.rotate(c.id);
@@ -81,7 +82,7 @@ t.test('a revoked key cannot publish until a new key is issued', async (t) => {
 });
 
 t.test('deleting a channel deletes its keys', async (t) => {
-  const store = openStore(join(t.testdir(), 'kmk.db'));
+  const store = openStore(join(testdir(t), 'kmk.db'));
   t.teardown(() => store.close());
   const c = store.channels.create(newChannel('math-101'));
   const { key } = store.streamKeys.rotate(c.id);
@@ -91,7 +92,7 @@ t.test('deleting a channel deletes its keys', async (t) => {
 });
 
 t.test('API tokens verify, record use and stop working when revoked', async (t) => {
-  const store = openStore(join(t.testdir(), 'kmk.db'));
+  const store = openStore(join(testdir(t), 'kmk.db'));
   t.teardown(() => store.close());
   const { token, info } = store.apiTokens.create('lms', ['channels:read', 'tokens:join']);
   t.match(token, /^kmk_/);
@@ -106,7 +107,7 @@ t.test('API tokens verify, record use and stop working when revoked', async (t) 
 });
 
 t.test("migration 11 widens channels.latency to 'ultra' without losing a channel's keys, sessions or classes", async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const file = join(dir, 'kmk.db');
   const { MIGRATIONS } = await import('../src/store/migrations.js');
   const Database = (await import('better-sqlite3')).default;

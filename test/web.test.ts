@@ -7,8 +7,9 @@ import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { launch } from './helpers/browser.js';
 import { Client } from './helpers/ws.js';
 import { fileTree, mediaWorkers, push, startTestServer, waitFor } from './helpers/server.js';
+import { testdir } from './helpers/testdir.js';
 
-const ts = await startTestServer(t.testdir(), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '2', KMK_WEB_FRAME_ANCESTORS: "'self' https://lms.example" });
+const ts = await startTestServer(testdir(t), { KMK_INGEST_RECONNECT_GRACE_SECONDS: '2', KMK_WEB_FRAME_ANCESTORS: "'self' https://lms.example" });
 t.teardown(() => ts.server.stop());
 const browser = await launch();
 t.teardown(() => browser.close());

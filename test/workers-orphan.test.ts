@@ -10,6 +10,7 @@ import { BIN, cleanEnv, cliJson } from './helpers/cli.js';
 import { freePort, waitFor } from './helpers/server.js';
 import { startRedis } from './helpers/redis.js';
 import { childrenOf } from './helpers/procs.js';
+import { testdir } from './helpers/testdir.js';
 
 /** Running (a zombie waiting for its new parent to reap it is not). */
 const alive = (pid: number): boolean => {
@@ -21,7 +22,7 @@ const alive = (pid: number): boolean => {
 };
 
 t.test('a worker exits within 2 s of its main process dying, by any signal', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const redis = await startRedis(join(dir, 'redis'));
   t.teardown(() => redis.stop());
   const http = await freePort();
