@@ -4,13 +4,17 @@
 // With `-- --workers N --backplane redis` it runs the same load against our hub as `serve --workers N` on a
 // redis-server started here (Debian's, on a loopback port), side by side with the single process, and counts
 // the CPU of every server process plus Redis's.
-// Usage: npm run bench:hub [-- --quick] [-- --workers 2 --backplane redis]
+// With `-- --heap` it also takes a heap snapshot of our server once every client is connected (the 10,000-client
+// scenario) and prints what the heap holds by constructor (bench/heap-summary.mjs).
+// Usage: npm run bench:hub [-- --quick] [-- --workers 2 --backplane redis] [-- --heap] [-- --baseline <checkout>]
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect as connectTcp, createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { heapSummary } from './heap-summary.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -20,6 +24,10 @@ const argOf = (name) => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 const WORKERS = Number(argOf('--workers') ?? 1);
+const HEAP = process.argv.includes('--heap');
+// `-- --baseline <checkout>`: the same load against another build of this project (its dist/ built), side by side.
+const BASELINE = argOf('--baseline');
+const OLD = 'baseline';
 const BACKPLANE = argOf('--backplane');
 if (!Number.isInteger(WORKERS) || WORKERS < 1 || WORKERS > 16) throw new Error('--workers must be 1..16');
 if (WORKERS > 1 && BACKPLANE !== 'redis') throw new Error('--workers above 1 needs --backplane redis');
@@ -69,13 +77,16 @@ async function startServer(kind) {
   let proc;
   let dir;
   let redis;
-  if (kind === 'ours' || kind === MULTI) {
+  if (kind === 'ours' || kind === MULTI || kind === OLD) {
+    const bin = join(kind === OLD ? BASELINE : root, 'bin/kmk-live');
     dir = mkdtempSync(join(tmpdir(), 'kmk-hubbench-'));
     redis = kind === MULTI ? await startRedis() : undefined;
     const env = { ...process.env, KMK_HTTP_PORT: String(httpPort), KMK_RTMP_PORT: String(await freePort()), KMK_BIND_ADDRESS: '127.0.0.1',
       KMK_HUB_JOIN_SECRET: SECRET, KMK_LOG_LEVEL: 'warn', ...(redis ? { KMK_HUB_REDIS_URL: redis.url } : {}) };
-    execFileSync(process.execPath, [join(root, 'bin/kmk-live'), 'channel', 'create', 'bench'], { cwd: dir, env, stdio: 'ignore' });
-    proc = spawn(process.execPath, [join(root, 'bin/kmk-live'), 'serve', '--workers', String(redis ? WORKERS : 1)], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [bin, 'channel', 'create', 'bench'], { cwd: dir, env, stdio: 'ignore' });
+    const heapFlag = HEAP && !redis ? ['--heapsnapshot-signal=SIGUSR2'] : [];
+    const serveArgs = redis ? ['serve', '--workers', String(WORKERS)] : ['serve'];
+    proc = spawn(process.execPath, [...heapFlag, bin, ...serveArgs], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
   } else {
     proc = spawn(process.execPath, [join(here, 'hub-servers.mjs'), kind, String(httpPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
@@ -92,7 +103,7 @@ async function startServer(kind) {
   }
   const pids = [proc.pid, ...workers, ...(redis ? [redis.pid] : [])];
   return {
-    proc, pids, base: `ws://127.0.0.1:${httpPort}`, http: `http://127.0.0.1:${httpPort}`,
+    proc, pids, dir, base: `ws://127.0.0.1:${httpPort}`, http: `http://127.0.0.1:${httpPort}`,
     stop: () => {
       for (const p of pids) {
         try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
@@ -117,7 +128,7 @@ async function run(kind, load) {
   const gens = [];
   const per = Math.ceil(load.clients / GENERATORS);
   for (let g = 0; g < GENERATORS; g++) {
-    const plan = { kind: kind === MULTI ? 'ours' : kind, base: server.base, channel: 'bench', secret: SECRET, gen: g, count: Math.min(per, load.clients - g * per),
+    const plan = { kind: kind === MULTI || kind === OLD ? 'ours' : kind, base: server.base, channel: 'bench', secret: SECRET, gen: g, count: Math.min(per, load.clients - g * per),
       chatters: Math.ceil(load.chatters / GENERATORS), chatRate: load.chatRate / GENERATORS,
       reactors: Math.ceil(load.reactors / GENERATORS), reactRate: load.reactRate / GENERATORS };
     const child = fork(join(here, 'hub-loadgen.mjs'), [JSON.stringify(plan)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -133,6 +144,22 @@ async function run(kind, load) {
   if (kind === 'ours' || kind === MULTI) {
     const text = await (await fetch(`${server.http}/metrics`)).text().catch(() => '');
     split = [...text.matchAll(/^kmk_hub_process_sockets\{pid="(\d+)"\} (\d+)$/gm)].map((m) => `pid ${m[1]}${Number(m[1]) === server.proc.pid ? ' (main)' : ''}: ${m[2]}`).join(', ');
+  }
+  let heap;
+  if (HEAP && (kind === 'ours' || kind === OLD) && load.clients >= 1000) {
+    // The snapshot is written into the server's working folder; wait until its size stops changing.
+    server.proc.kill('SIGUSR2');
+    let file;
+    for (let i = 0, last = -1; i < 600; i++) {
+      await sleep(500);
+      file = readdirSync(server.dir).find((n) => n.endsWith('.heapsnapshot'));
+      if (!file) continue;
+      const size = statSync(join(server.dir, file)).size;
+      if (size > 0 && size === last) break;
+      last = size;
+    }
+    if (file) heap = heapSummary(join(server.dir, file), 20);
+    await sleep(1000);
   }
   const t0 = Date.now() + 500;
   for (const g of gens) g.child.send({ type: 'go', t0, durationMs: load.seconds * 1000, drainMs: 2000 });
@@ -150,7 +177,7 @@ async function run(kind, load) {
   const samples = hist.reduce((n, v) => n + v, 0);
   const expected = sent * connected;
   return {
-    kind, connected, open, connectSeconds, sent, delivered, split,
+    kind, connected, open, connectSeconds, sent, delivered, split, heap,
     lost: Math.max(0, expected - delivered),
     perSecond: delivered / load.seconds,
     p50: percentile(hist, samples, 0.5), p95: percentile(hist, samples, 0.95), p99: percentile(hist, samples, 0.99),
@@ -163,8 +190,8 @@ async function run(kind, load) {
 
 const multi = WORKERS > 1;
 const scenarios = [
-  { name: `${quick ? 200 : 2000} clients, 20 chat msgs/s + 200 reactions/s`, clients: quick ? 200 : 2000, chatters: 40, chatRate: 20, reactors: 200, reactRate: 200, seconds: quick ? 5 : 15, kinds: multi ? ['ours', MULTI] : ['ours', 'naive', 'bare'] },
-  { name: `${quick ? 1000 : 10000} clients connected and receiving 20 chat msgs/s`, clients: quick ? 1000 : 10000, chatters: 40, chatRate: 20, reactors: 0, reactRate: 0, seconds: quick ? 5 : 15, kinds: multi ? ['ours', MULTI] : ['ours', 'bare'] },
+  { name: `${quick ? 200 : 2000} clients, 20 chat msgs/s + 200 reactions/s`, clients: quick ? 200 : 2000, chatters: 40, chatRate: 20, reactors: 200, reactRate: 200, seconds: quick ? 5 : 15, kinds: BASELINE ? ['ours', OLD] : multi ? ['ours', MULTI] : ['ours', 'naive', 'bare'] },
+  { name: `${quick ? 1000 : 10000} clients connected and receiving 20 chat msgs/s`, clients: quick ? 1000 : 10000, chatters: 40, chatRate: 20, reactors: 0, reactRate: 0, seconds: quick ? 5 : 15, kinds: BASELINE ? [OLD, 'ours'] : multi ? ['ours', MULTI] : ['ours', 'bare'] },
 ];
 
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model}; ${GENERATORS} load-generator processes on the same box; latency sampled on 1 client in 10, loss counted on all\n`);
@@ -183,6 +210,12 @@ for (const r of rows) {
 }
 console.log('\nsockets per process of our server, once every client was connected:');
 for (const r of rows) if (r.split) console.log(`- ${r.scenario}, ${r.kind}: ${r.split}`);
+for (const r of rows) {
+  if (!r.heap) continue;
+  console.log(`\nheap of our server with ${r.connected} clients connected (${r.scenario}): ${(r.heap.total / 1048576).toFixed(1)} MB in objects, ${(r.heap.total / r.connected).toFixed(0)} bytes per client`);
+  console.log('| kind and constructor | count | MB | per client |\n|---|---|---|---|');
+  for (const h of r.heap.rows) console.log(`| ${h.key.slice(0, 60)} | ${h.count} | ${(h.bytes / 1048576).toFixed(2)} | ${(h.bytes / r.connected).toFixed(0)} B |`);
+}
 console.log('\nratios (ours ÷ other, same scenario): lower is better for latency and CPU');
 for (const s of scenarios) {
   const ours = rows.find((r) => r.scenario === s.name && r.kind === 'ours');

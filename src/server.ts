@@ -125,7 +125,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const disk = new DiskMonitor(mediaDir, config['paths.minFreeMegabytes'] * 1024 * 1024, log, opts.freeSpace);
 
   // ---- Mux (optional) -----------------------------------------------------------------------------------------
-  const muxApi: MuxApi | undefined = opts.muxApi ?? (config['mux.tokenId'] && config['mux.tokenSecret'] ? createMuxApi({
+  const muxApi: MuxApi | undefined = opts.muxApi ?? (config['mux.tokenId'] && config['mux.tokenSecret'] ? await createMuxApi({
     tokenId: config['mux.tokenId'], tokenSecret: config['mux.tokenSecret'], webhookSecret: config['mux.webhookSecret'],
     baseUrl: config['mux.baseUrl'], playbackPolicy: config['mux.playbackPolicy'],
     signingKeyId: config['mux.signingKeyId'], signingKeyPrivate: config['mux.signingKeyPrivate'],

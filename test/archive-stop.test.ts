@@ -19,7 +19,7 @@ t.test('stop() waits for a hung chunk and a retry backoff; the job resumes after
   const dir = testdir(t);
   const fake = await startFakeMux();
   t.teardown(() => fake.close());
-  const api = createMuxApi({ tokenId: 'id', tokenSecret: 'secret', webhookSecret: '', baseUrl: fake.url, playbackPolicy: 'public' });
+  const api = await createMuxApi({ tokenId: 'id', tokenSecret: 'secret', webhookSecret: '', baseUrl: fake.url, playbackPolicy: 'public' });
   const dbFile = join(dir, 'kmk.db');
   const mediaDir = join(dir, 'media');
   const logs: string[] = [];

@@ -46,6 +46,15 @@ t.test('the watch page is framable only by the configured LMS and has a strict C
   t.equal(r.headers.get('x-frame-options'), null, 'no X-Frame-Options: DENY');
   t.equal((await ts.get('/watch/nope')).status, 404);
   t.equal((await ts.get('/assets/../package.json')).status, 404);
+  // Bundles are held in memory; their source maps (5 MB) are read from disk when a browser's tools ask.
+  const js = await ts.get('/assets/watch.js');
+  t.equal(js.status, 200);
+  t.match(js.headers.get('content-type'), /^text\/javascript/);
+  const map = await ts.get('/assets/watch.js.map');
+  t.equal(map.status, 200);
+  t.equal(map.headers.get('content-type'), 'application/json');
+  t.match(((await map.json()) as { version: number }).version, 3, 'the source map itself');
+  t.equal((await ts.get('/assets/nothing.js.map')).status, 404);
 });
 
 t.test('the waiting room says when a scheduled class starts', async (t) => {

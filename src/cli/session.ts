@@ -51,7 +51,7 @@ export function registerSession(program: Command): void {
       if (!s.recorded || !s.endedAt) throw new ValidationError(`session ${id} has no finished recording to archive`);
       const ffmpeg = locateTool('ffmpeg', { configured: c['transcode.ffmpegPath'] });
       if ('error' in ffmpeg) throw new Error(ffmpeg.error);
-      const api = createMuxApi({ tokenId: c['mux.tokenId'], tokenSecret: c['mux.tokenSecret'], webhookSecret: c['mux.webhookSecret'], baseUrl: c['mux.baseUrl'], playbackPolicy: c['mux.playbackPolicy'] });
+      const api = await createMuxApi({ tokenId: c['mux.tokenId'], tokenSecret: c['mux.tokenSecret'], webhookSecret: c['mux.webhookSecret'], baseUrl: c['mux.baseUrl'], playbackPolicy: c['mux.playbackPolicy'] });
       const archiver = new Archiver({ mediaDir: c['paths.media'], ffmpegPath: ffmpeg.path, chunkBytes: c['mux.uploadChunkBytes'], deleteLocal: c['mux.deleteLocalAfterArchive'], log: createLogger('error'), pollMs: 1000, maxPolls: 5 }, api, store.mux);
       store.mux.createJob(id);
       const tty = process.stderr.isTTY;

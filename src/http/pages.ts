@@ -1,5 +1,6 @@
 // The learner and instructor pages: a small HTML shell per page (the bundled scripts do the rest), the security
-// headers that let an LMS frame them and nothing else, and the bundled assets, read into memory once at start.
+// headers that let an LMS frame them and nothing else, and the bundled assets, read into memory once at start
+// (source maps excepted: 5 MB that only a browser's developer tools ask for are read from disk when asked).
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,8 +13,11 @@ export const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..',
 const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json' };
 
 export interface Asset {
-  body: Buffer;
   type: string;
+  /** The bytes, held in memory; absent for a source map. */
+  body?: Buffer;
+  /** Where a source map is read from when asked for. */
+  file: string;
 }
 
 export function loadAssets(dir = WEB_DIR): Map<string, Asset> {
@@ -22,7 +26,8 @@ export function loadAssets(dir = WEB_DIR): Map<string, Asset> {
   for (const name of readdirSync(dir)) {
     const ext = name.slice(name.lastIndexOf('.'));
     const type = TYPES[ext];
-    if (type) out.set(name, { body: readFileSync(join(dir, name)), type });
+    const file = join(dir, name);
+    if (type) out.set(name, ext === '.map' ? { type, file } : { type, file, body: readFileSync(file) });
   }
   return out;
 }

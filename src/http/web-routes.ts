@@ -1,6 +1,7 @@
 // Routes for the pages and what they call: /watch, /studio, /assets, the QoE beacon, and the studio's
 // instructor-only health and key-rotation endpoints (authorised by an instructor join token for that channel).
 
+import { readFile } from 'node:fs/promises';
 import { readBody } from './validate.js';
 import type { JoinVerifier } from '../auth/join-token.js';
 import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../domain/ids.js';
@@ -116,9 +117,10 @@ export function webRoutes(d: WebDeps): Route[] {
     { method: 'get', pattern: '/studio/:slug', handler: pageFor('studio') },
     { method: 'head', pattern: '/studio/:slug', handler: pageFor('studio') },
     {
-      method: 'get', pattern: '/assets/:name', handler: (req): HttpAnswer => {
+      method: 'get', pattern: '/assets/:name', handler: async (req): Promise<HttpAnswer> => {
         const a = d.assets.get(req.path.slice('/assets/'.length));
-        return a ? { status: 200, headers: { 'Content-Type': a.type, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' }, body: a.body }
+        const body = a && (a.body ?? (await readFile(a.file).catch(() => undefined)));
+        return a && body ? { status: 200, headers: { 'Content-Type': a.type, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' }, body }
           : { status: 404, headers: { 'Content-Type': 'text/plain' }, body: 'not found\n' };
       },
     },

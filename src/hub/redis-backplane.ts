@@ -2,7 +2,8 @@
 // its owner, a list for the engagement records on their way to the one SQLite writer. A thin shell: the rules
 // live in hub.ts; this file only moves bytes and keeps the connection.
 
-import { Redis } from 'ioredis';
+// ioredis is loaded only when a backplane is configured (about 20 MB of a process that never uses it).
+import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { EngagementOp } from '../store/engagement.js';
 import { decodeIn, decodeOut, type Backplane, type BackplaneHandlers, type InMsg, type OutMsg } from './backplane.js';
@@ -33,6 +34,7 @@ export interface RedisBackplaneOptions {
 
 /** Connects two clients to `url` (commands, subscriptions), failing with a clear message if Redis is not there. */
 export async function connectRedis(url: string, name: string, timeoutMs: number, log: Logger): Promise<Redis> {
+  const { Redis } = await import('ioredis');
   const client = new Redis(url, {
     lazyConnect: true,
     connectionName: name,

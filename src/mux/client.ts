@@ -1,7 +1,8 @@
 // The only importer of @mux/mux-node: a narrow MuxApi over the SDK (live streams, direct uploads, assets,
 // webhook verification). Tests point the real SDK at a local fake API through `baseUrl`.
 
-import Mux from '@mux/mux-node';
+// The Mux SDK is loaded only when Mux is configured (a box without credentials never needs it).
+import type MuxSdk from '@mux/mux-node';
 
 export interface MuxLiveStream {
   id: string;
@@ -54,8 +55,9 @@ export interface MuxOptions {
   signingKeyPrivate?: string;
 }
 
-export function createMuxApi(o: MuxOptions): MuxApi {
-  const mux = new Mux({
+export async function createMuxApi(o: MuxOptions): Promise<MuxApi> {
+  const { default: Mux } = await import('@mux/mux-node');
+  const mux: MuxSdk = new Mux({
     tokenId: o.tokenId, tokenSecret: o.tokenSecret, webhookSecret: o.webhookSecret || null,
     ...(o.baseUrl ? { baseURL: o.baseUrl } : {}), maxRetries: 2, timeout: 20000,
     jwtSigningKey: o.signingKeyId || null, jwtPrivateKey: o.signingKeyPrivate || null,
