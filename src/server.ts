@@ -19,6 +19,8 @@ import { loadJoinSecret } from './auth/join-secret.js';
 import { DiskMonitor } from './media/disk.js';
 import { PidFile } from './media/pid-file.js';
 import { RtmpIngest } from './ingest/rtmp.js';
+import { isDiskFailure } from './media/failures.js';
+import { IngestRouter, type Ingest } from './live/ports.js';
 import { LiveManager, type LiveChannelView } from './live/manager.js';
 import type { TranscoderRequest } from './live/class-run.js';
 import { defaultBudget } from './live/admission.js';
@@ -34,7 +36,7 @@ import { Origin } from './hls/origin.js';
 import { LlRegistry } from './hls/ll/registry.js';
 import { LlStream } from './hls/ll/stream.js';
 import { partTargetFor } from './hls/ll/assembler.js';
-import { writeLlMaster } from './hls/ll/master.js';
+import { writeLlMaster } from './hls/ll-master.js';
 import { cdnOrigin } from './hls/cdn.js';
 import { HttpServer, type HttpRequest } from './http/app.js';
 import { authorize, metricsRoute, routes } from './http/routes.js';
@@ -47,7 +49,7 @@ import type { Hub } from './hub/hub.js';
 import { createHub, installationVerifier, socketDeps } from './hub/compose.js';
 import { PersistDrain } from './hub/drain.js';
 import { bindHub } from './hub/socket.js';
-import { mint } from './hub/mint.js';
+import { mint } from './auth/mint.js';
 import { ToolKeys } from './lti/keys.js';
 import { LaunchVerifier } from './lti/verify.js';
 import { LtiTool } from './lti/tool.js';
@@ -149,6 +151,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   // ---- live classes -------------------------------------------------------------------------------------------
   let ingest!: RtmpIngest;
+  // Every way in, behind one port (the ingests are made below, once the live classes exist to admit into).
+  const ingests: Ingest[] = [];
   // Low-Latency HLS (latency 'ultra'): one packager per class, kept across ffmpeg restarts and publisher reconnects.
   const llStreams = new LlRegistry();
   const lowLatencyStream = (req: TranscoderRequest): { partSeconds: number; attach: LlStream['attach']; finish(): Promise<void> } => {
@@ -177,7 +181,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         return k ? { ...c, record: k.record } : c;
       },
       sessions: store.sessions,
-      ingest: { meta: (id) => ingest.meta(id), subscribe: (id, sink) => ingest.subscribe(id, sink), kick: (id) => ingest.kick(id) },
+      ingest: new IngestRouter(ingests),
       createTranscoder: (req) => new Transcoder({
         ll: req.lowLatency ? lowLatencyStream(req) : undefined,
         ffmpegPath: ffmpeg.path, plan: req.plan, outDir: req.outDir, record: req.record, segmentPrefix: req.segmentPrefix,
@@ -190,8 +194,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
             log.warn('could not record encode CPU', { session: req.sessionId, err });
           }
         },
-        onFailure: (reason) => {
-          if (/media disk is full|cannot write to the media folder/.test(reason)) disk.writeFailed(`ladder of ${req.sessionId}`);
+        onFailure: ({ failure }) => {
+          if (isDiskFailure(failure)) disk.writeFailed(`ladder of ${req.sessionId}`);
         },
       }),
       writeMaster: (dir, plan, over, lowLatency) => {
@@ -217,6 +221,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     disconnected: (id) => live.disconnected(id),
     ended: (id) => live.ended(id),
   });
+  ingests.push(ingest);
   const playbackFacts: PlaybackFacts = {
     live: (slug) => {
       const p = live.playback(slug);

@@ -3,7 +3,7 @@ import { parseTtl, signJoinToken, verifyJoinToken } from '../src/auth/join-token
 import { parseClientMessage } from '../src/hub/protocol.js';
 import { RateLimiter } from '../src/hub/rate.js';
 import { Room, type Member } from '../src/hub/room.js';
-import { claimsFrom } from '../src/hub/mint.js';
+import { claimsFrom } from '../src/auth/mint.js';
 
 const secret = Buffer.from('s'.repeat(64));
 let n = 0;

@@ -4,7 +4,8 @@ import { BoundedFlvPipe, classifyTag } from '../src/media/flv-pipe.js';
 import { FailureGuard } from '../src/ingest/failure-guard.js';
 import { Preroll } from '../src/live/preroll.js';
 import { ProgressParser } from '../src/transcode/progress.js';
-import { explainFfmpegError } from '../src/media/failures.js';
+import { classifyFfmpegError, explainFfmpegError, FAILURE_TEXT, isDiskFailure } from '../src/media/failures.js';
+import { IngestRouter, type Ingest } from '../src/live/ports.js';
 
 const tag = (type: number, b11: number, b12: number, size = 100, ts = 0): Buffer => {
   const buf = Buffer.alloc(11 + size + 4);
@@ -127,6 +128,34 @@ t.test('known ffmpeg failures become plain messages', async (t) => {
   t.match(explainFfmpegError('av_interleaved_write_frame(): No space left on device'), /disk is full/);
   t.match(explainFfmpegError('pipe:0: Invalid data found when processing input'), /cannot read/);
   t.equal(explainFfmpegError('something new'), undefined);
+});
+
+t.test('known ffmpeg failures have codes; the disk ones are told apart by code, not by their words', async (t) => {
+  t.equal(classifyFfmpegError('av_interleaved_write_frame(): No space left on device'), 'disk_full');
+  t.equal(classifyFfmpegError('/m/live/x/360p/s_1.ts: Permission denied'), 'media_not_writable');
+  t.equal(classifyFfmpegError("Unknown encoder 'aac'"), 'no_aac');
+  t.equal(classifyFfmpegError('something new'), undefined);
+  t.ok(isDiskFailure('disk_full') && isDiskFailure('media_not_writable'));
+  t.notOk(isDiskFailure('bad_input') || isDiskFailure(undefined));
+  for (const [code, text] of Object.entries(FAILURE_TEXT)) t.ok(text.length > 20, `${code} has words for people`);
+});
+
+t.test('the ingest router sends each call to the ingest that owns the publisher', async (t) => {
+  const calls: string[] = [];
+  const fake = (name: string, ids: string[]): Ingest => ({
+    owns: (id) => ids.includes(id),
+    meta: (id) => { calls.push(`${name} meta ${id}`); return { videoCodecId: 7, width: 1, height: 1, fps: 30, videoKbps: 1, audioCodecId: 10, inBytes: name.length }; },
+    subscribe: (id) => { calls.push(`${name} subscribe ${id}`); return () => calls.push(`${name} detach ${id}`); },
+    kick: (id) => calls.push(`${name} kick ${id}`),
+  });
+  const router = new IngestRouter([fake('rtmp', ['a']), fake('webrtc', ['b'])]);
+  t.equal(router.meta('b')?.inBytes, 6);
+  router.subscribe('a', { write: () => undefined })();
+  router.kick('b');
+  t.equal(router.meta('nobody'), undefined);
+  router.kick('nobody');
+  t.throws(() => router.subscribe('nobody', { write: () => undefined }), /publish nobody is not live/);
+  t.same(calls, ['webrtc meta b', 'rtmp subscribe a', 'rtmp detach a', 'webrtc kick b']);
 });
 
 t.test('the RTMP guard refuses to start on a node-media-server without the methods it wraps', async (t) => {

@@ -6,7 +6,7 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import { joinVerifier, signJoinToken } from '../src/auth/join-token.js';
-import { claimsFrom } from '../src/hub/mint.js';
+import { claimsFrom } from '../src/auth/mint.js';
 import { QUESTION_LIMITS, Room, type Member } from '../src/hub/room.js';
 import { openStore } from '../src/store/index.js';
 import { testdir } from './helpers/testdir.js';

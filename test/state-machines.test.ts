@@ -7,7 +7,7 @@ import { FfmpegProcess } from '../src/media/ffmpeg-process.js';
 import { ClassRun, type RunDeps, type RunListener, type TranscoderRequest } from '../src/live/class-run.js';
 import { SerialQueue } from '../src/live/serial.js';
 import type { Channel } from '../src/domain/channel.js';
-import type { SourceMeta } from '../src/ingest/rtmp.js';
+import type { SourceMeta } from '../src/live/ports.js';
 import type { MediaSink } from '../src/media/sink.js';
 import type { TranscoderStatus } from '../src/transcode/supervisor.js';
 import { Hub, type Transport } from '../src/hub/hub.js';

@@ -5,7 +5,7 @@ import { parseScopes, parseTokenName, SCOPES } from '../store/api-tokens.js';
 import { loadJoinSecret } from '../auth/join-secret.js';
 import { ROLES } from '../domain/roles.js';
 import { parseSlug } from '../domain/channel.js';
-import { mint } from '../hub/mint.js';
+import { mint } from '../auth/mint.js';
 import { ValidationError } from '../domain/errors.js';
 import { publicBaseUrl } from '../config/urls.js';
 import { contextFor } from './context.js';

@@ -3,7 +3,7 @@
 
 import { readBody } from './validate.js';
 import { ForbiddenError, UserError } from '../domain/errors.js';
-import { mint, type MintPolicy } from '../hub/mint.js';
+import { mint, type MintPolicy } from '../auth/mint.js';
 import { json, type HttpAnswer } from './app.js';
 
 export function joinTokenAnswer(channel: string, body: string, exists: boolean, secret: Buffer, nowSeconds: number, policy: MintPolicy): HttpAnswer {

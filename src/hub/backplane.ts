@@ -4,7 +4,7 @@
 
 import type { EngagementOp } from '../store/engagement.js';
 import type { ClientMsg } from './protocol.js';
-import type { Identity } from './hub.js';
+import type { Identity } from './protocol.js';
 
 /**
  * A connection's id across processes: the process's node number (unique per process start, from Redis) times 2^32

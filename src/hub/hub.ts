@@ -8,11 +8,10 @@
 // engagement records in Redis before it publishes the frames that acknowledge them, and one writer drains them.
 
 import { randomBytes } from 'node:crypto';
-import type { Role } from '../domain/roles.js';
 import type { Logger } from '../log.js';
 import type { EngagementOp } from '../store/engagement.js';
 import { globalId, localOf, nodeOf, type Backplane, type InMsg, type OutMsg } from './backplane.js';
-import { parseClientMessage, type RoomEvent, type ServerMsg } from './protocol.js';
+import { parseClientMessage, type Identity, type RoomEvent, type ServerMsg } from './protocol.js';
 import { Room, type Outcome, type RoomInit } from './room.js';
 import { replayUrl } from '../domain/media-layout.js';
 
@@ -23,12 +22,7 @@ export interface Transport {
   subscribe(connId: number, topic: string): void;
 }
 
-export interface Identity {
-  userId: string;
-  name: string;
-  role: Role;
-  guest: boolean;
-}
+export type { Identity } from './protocol.js';
 
 export interface HubDeps {
   channelId(slug: string): number | undefined;

@@ -2,76 +2,26 @@
 // untrusted text frame into a typed ClientMsg. Pure. Every message is documented in docs/protocol.md.
 
 import type { Role } from '../domain/roles.js';
-import { REACTIONS, type ChatMessage, type ClassState, type HandView, type Participant, type PollView, type QuestionView, type Reaction } from '../domain/engagement.js';
+import { REACTIONS, type Reaction } from '../domain/engagement.js';
+import type { ClientMsg, ErrorCode } from '../domain/wire.js';
+
+/** Who a hub connection is (from its join token), wherever its socket is. */
+export interface Identity {
+  userId: string;
+  name: string;
+  role: Role;
+  guest: boolean;
+}
 
 export { REACTIONS } from '../domain/engagement.js';
 export type { ChatMessage, ClassState, HandView, Participant, PollView, QuestionView, Reaction } from '../domain/engagement.js';
 
+export type { ClientMsg, ErrorCode, RoomEvent, ServerMsg, Snapshot } from '../domain/wire.js';
+
 export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_BYTES = 4096;
 
-export type ClientMsg =
-  | { t: 'chat'; text: string }
-  | { t: 'ask'; text: string }
-  | { t: 'q_vote'; id: string }
-  | { t: 'q_answer'; id: string }
-  | { t: 'q_dismiss'; id: string }
-  | { t: 'poll_create'; question: string; options: string[] }
-  | { t: 'poll_vote'; id: string; option: number }
-  | { t: 'poll_close'; id: string }
-  | { t: 'react'; emoji: Reaction }
-  | { t: 'hand_raise' }
-  | { t: 'hand_lower'; userId?: string }
-  | { t: 'participants' }
-  | { t: 'delete'; id: string }
-  | { t: 'mute'; userId: string; minutes: number }
-  | { t: 'ban'; userId: string }
-  | { t: 'clear_reactions' }
-  | { t: 'lock_chat'; locked: boolean }
-  | { t: 'slow_mode'; seconds: number }
-  | { t: 'ping' };
-
 export type ClientType = ClientMsg['t'];
-
-export type ErrorCode =
-  | 'bad_json' | 'bad_frame' | 'bad_version' | 'unknown_type' | 'invalid' | 'forbidden' | 'rate_limited' | 'slow_mode'
-  | 'chat_locked' | 'muted' | 'not_found' | 'poll_closed' | 'class_ended' | 'internal';
-
-export type RoomEvent =
-  | { t: 'chat'; msg: ChatMessage }
-  | { t: 'chat_deleted'; id: string }
-  | { t: 'question'; q: QuestionView }
-  | { t: 'poll'; poll: PollView }
-  | { t: 'reactions'; counts: Partial<Record<Reaction, number>> }
-  | { t: 'reactions_cleared' }
-  | { t: 'presence'; count: number }
-  | { t: 'hands'; queue: HandView[] }
-  | { t: 'chat_state'; locked: boolean; slowModeSeconds: number }
-  | ({ t: 'class' } & ClassState)
-  | { t: 'kicked'; userId: string; reason: 'banned' };
-
-export interface Snapshot {
-  /** `startsAt`: the scheduled start (ISO time) while waiting, when the channel has one. */
-  class: ClassState & { startsAt?: string | null };
-  chat: ChatMessage[];
-  questions: QuestionView[];
-  polls: PollView[];
-  hands?: HandView[];
-  chatState: { locked: boolean; slowModeSeconds: number };
-  presence: number;
-  reactions: readonly Reaction[];
-}
-
-export type ServerMsg =
-  | { v: 1; t: 'welcome'; you: Participant & { guest: boolean }; room: Snapshot; mine: { questionVotes: string[]; pollVotes: Record<string, number>; handRaised: boolean } }
-  | { v: 1; t: 'batch'; events: RoomEvent[] }
-  | { v: 1; t: 'error'; code: ErrorCode; message: string; ref?: string }
-  | { v: 1; t: 'participants'; list: Participant[] }
-  | { v: 1; t: 'hand'; raised: boolean }
-  | { v: 1; t: 'muted'; until: number }
-  | { v: 1; t: 'pong' }
-  /** Sent first to a guest who joined with a name: reconnect with this token to stay the same person. */
-  | { v: 1; t: 'guest_token'; token: string; expiresAt: string };
 
 export type Parsed = { ok: true; msg: ClientMsg; ref?: string } | { ok: false; code: ErrorCode; message: string; ref?: string };
 

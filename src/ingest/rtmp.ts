@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { FailureGuard } from './failure-guard.js';
 import { NmsGuard } from './nms-guard.js';
 import type { MediaSink } from '../media/sink.js';
+import type { Ingest, IngestHandlers, SourceMeta } from '../live/ports.js';
 
 const require = createRequire(import.meta.url);
 
@@ -55,35 +56,6 @@ interface NmsRtmpServer {
   stop(): void;
 }
 
-export interface PublishAttempt {
-  id: string;
-  key: string;
-  /** Remote address without the port. */
-  address: string;
-}
-
-/** replaces: the publisher this publish takes over from (a frozen encoder on the same key). */
-export type Admission = { ok: true; replaces?: string } | { ok: false; reason: string };
-
-export interface SourceMeta {
-  videoCodecId: number;
-  width: number;
-  height: number;
-  fps: number;
-  videoKbps: number;
-  audioCodecId: number;
-  inBytes: number;
-}
-
-export interface IngestHandlers {
-  /** Decides synchronously whether a publish may go on; a refusal closes the connection. */
-  admit(a: PublishAttempt): Admission;
-  /** The publisher's connection closed (it may come back within the grace window). */
-  disconnected(id: string): void;
-  /** node-media-server ended the publish for good. */
-  ended(id: string): void;
-}
-
 export interface IngestOptions {
   host: string;
   port: number;
@@ -108,7 +80,7 @@ export const BLOCKED_OPEN_SOCKETS = 2;
 const addressOf = (ip: string): string => ip.replace(/:\d+$/, '').replace(/^::ffff:/, '');
 export const isLoopback = (address: string): boolean => address === '::1' || address.startsWith('127.');
 
-export class RtmpIngest {
+export class RtmpIngest implements Ingest {
   private server?: NmsRtmpServer;
   private readonly ctx: NmsContext;
   private readonly rejected = new Set<string>();
@@ -194,6 +166,10 @@ export class RtmpIngest {
   get port(): number {
     const a = this.server?.tcpServer?.address();
     return typeof a === 'object' && a ? a.port : this.opts.port;
+  }
+
+  owns(id: string): boolean {
+    return this.accepted.has(id);
   }
 
   meta(id: string): SourceMeta | undefined {
@@ -297,7 +273,7 @@ export class RtmpIngest {
       if (s.streamApp !== 'live') return this.refuse(s, `unknown application "${s.streamApp.slice(0, 32)}" (publish to /live/<stream key>)`);
       const verdict = this.handlers.admit({ id: s.id, key: s.streamName, address });
       if (!verdict.ok) {
-        if (verdict.reason === 'unknown or revoked stream key') this.guard.recordFailure(address, Date.now());
+        if (verdict.code === 'unknown_key') this.guard.recordFailure(address, Date.now());
         const blocked = this.guard.isBlocked(address, Date.now());
         return this.refuse(s, blocked ? `${verdict.reason} (this address is throttled after too many bad keys)` : verdict.reason);
       }

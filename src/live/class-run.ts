@@ -13,7 +13,7 @@ import type { Channel } from '../domain/channel.js';
 import { liveDir, vodDir } from '../domain/media-layout.js';
 import type { Clock } from '../media/ffmpeg-process.js';
 import type { MediaSink } from '../media/sink.js';
-import type { SourceMeta } from '../ingest/rtmp.js';
+import type { IngestPort, SourceMeta } from './ports.js';
 import { planLadder, pixelRate, type LadderPlan, type SourceInfo } from '../transcode/ladder.js';
 import type { TranscoderStatus } from '../transcode/supervisor.js';
 import { admit as admitCapacity, type AdmissionDecision } from './admission.js';
@@ -67,11 +67,7 @@ export interface SessionWrites {
   end(id: string, reason: string): void;
 }
 
-export interface IngestPort {
-  meta(id: string): SourceMeta | undefined;
-  subscribe(id: string, sink: MediaSink): () => void;
-  kick(id: string): void;
-}
+export type { IngestPort } from './ports.js';
 
 /** The class's folders: emptied before a ladder starts, moved to vod/ when the recording is kept. */
 export interface RunFiles {

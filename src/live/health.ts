@@ -1,7 +1,7 @@
 // What the studio's health card shows for one channel: state, the publisher's bitrate (measured over a second or
 // more between polls), the ladder's speed, restarts and notes, viewers, and where OBS pushes.
 
-import type { SourceMeta } from '../ingest/rtmp.js';
+import type { SourceMeta } from './ports.js';
 import type { RunView } from './class-run.js';
 
 export interface HealthSources {

@@ -7,7 +7,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Channel } from '../domain/channel.js';
-import type { Admission, PublishAttempt, SourceMeta } from '../ingest/rtmp.js';
+import type { Admission, PublishAttempt, SourceMeta } from './ports.js';
 import { realClock, type Clock } from '../media/ffmpeg-process.js';
 import type { LadderPlan } from '../transcode/ladder.js';
 import {
@@ -119,23 +119,23 @@ export class LiveManager extends EventEmitter<LiveEvents> {
   // ---- ingest events -------------------------------------------------------------------------
 
   admit(a: PublishAttempt): Admission {
-    if (!this.accepting) return { ok: false, reason: 'the server is shutting down' };
+    if (!this.accepting) return { ok: false, code: 'shutting_down', reason: 'the server is shutting down' };
     const channelId = this.d.channelForKey(a.key);
-    if (channelId === undefined) return { ok: false, reason: 'unknown or revoked stream key' };
+    if (channelId === undefined) return { ok: false, code: 'unknown_key', reason: 'unknown or revoked stream key' };
     const channel = this.d.channelById(channelId);
     const existing = this.live.get(channel.slug);
     if (existing) {
       const takeoverMs = Math.min(this.o.takeoverMs ?? 2000, this.o.stallMs || Infinity);
       const old = existing.publisherId;
       const claimed = existing.claim(a.id, this.clock.now(), takeoverMs);
-      if (!claimed) return { ok: false, reason: `channel "${channel.slug}" is already live` };
+      if (!claimed) return { ok: false, code: 'channel_busy', reason: `channel "${channel.slug}" is already live` };
       this.byPublisher.set(a.id, existing);
       return claimed === 'takeover' ? { ok: true, replaces: old } : { ok: true };
     }
     const refusal = this.d.refuseNew?.();
-    if (refusal) return { ok: false, reason: refusal };
+    if (refusal) return { ok: false, code: 'disk_low', reason: refusal };
     const free = this.o.budget - this.used();
-    if (free <= 0 && channel.overflow === 'refuse') return { ok: false, reason: 'the box is at its transcode capacity (overflow policy: refuse)' };
+    if (free <= 0 && channel.overflow === 'refuse') return { ok: false, code: 'over_budget', reason: 'the box is at its transcode capacity (overflow policy: refuse)' };
     const session = this.d.sessions.start(channel.id, channel.record);
     const run: ClassRun = new ClassRun(channel, session.id, a.id, {
       mediaDir: this.o.mediaDir, graceMs: this.o.graceMs, probeTimeoutMs: this.o.probeTimeoutMs ?? 10000, stallMs: this.o.stallMs ?? 0,

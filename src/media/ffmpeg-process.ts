@@ -7,7 +7,7 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { explainFfmpegError } from './failures.js';
+import { classifyFfmpegError, FAILURE_TEXT, type FfmpegFailure } from './failures.js';
 import type { PidFile } from './pid-file.js';
 
 /** The part of a ChildProcess this class uses (a fake in unit tests). */
@@ -63,6 +63,8 @@ export interface ExitInfo {
   stopped: boolean;
   /** The plain-language reason (from the failure table), or a summary of code/signal. */
   reason: string;
+  /** The known failure ffmpeg's output shows, as a code (what other modules decide on). */
+  failure?: FfmpegFailure;
   /** ffmpeg's own last stderr line (omitted when the arguments hold a secret). */
   line?: string;
 }
@@ -219,9 +221,9 @@ export class FfmpegProcess {
   private describe(code: number | null, signal: NodeJS.Signals | null, ranMs: number, tail: string, spawnError?: string): ExitInfo {
     const stopped = this.state === 'stopping' || this.state === 'stopped';
     const line = this.o.secretArgs ? undefined : tail.trim().split('\n').pop()?.slice(0, 300) || undefined;
-    const friendly = explainFfmpegError(tail);
-    const reason = spawnError ?? friendly ?? (signal ? `ffmpeg was killed (${signal})` : `ffmpeg exited with code ${code}`);
-    return { code, signal, ranMs, stopped, reason, line };
+    const failure = classifyFfmpegError(tail);
+    const reason = spawnError ?? (failure && FAILURE_TEXT[failure]) ?? (signal ? `ffmpeg was killed (${signal})` : `ffmpeg exited with code ${code}`);
+    return { code, signal, ranMs, stopped, reason, line, ...(failure ? { failure } : {}) };
   }
 
   private onExit(info: ExitInfo): void {

@@ -9,6 +9,7 @@ import { BoundedFlvPipe, type PipeStats } from '../media/flv-pipe.js';
 import { FfmpegProcess, type ChildLike, type Clock, type Spawner } from '../media/ffmpeg-process.js';
 import type { PidFile } from '../media/pid-file.js';
 import type { MediaSink } from '../media/sink.js';
+import type { FfmpegFailure } from '../media/failures.js';
 import { cpuMsOf } from './cpu.js';
 import type { Readable } from 'node:stream';
 import { ffmpegArgs } from './args.js';
@@ -38,7 +39,7 @@ export interface TranscoderOptions {
   /** False while the publisher is away (reconnecting): a starved ladder is not a slow one. */
   inputFlowing?(): boolean;
   /** Told of each unexpected exit, with the plain-language reason (a full disk, a source it cannot read). */
-  onFailure?(reason: string): void;
+  onFailure?(failure: { reason: string; failure?: FfmpegFailure }): void;
   /** Low-Latency HLS: each rung leaves as fMP4 on its own pipe, handed to this packager on every run. */
   ll?: { partSeconds: number; attach(outputs: readonly Readable[]): void; finish(): Promise<void> };
   /** Test seams and the pid file (defaults: real processes and clock, no pid file). */
@@ -101,7 +102,7 @@ export class Transcoder {
       onSpawn: (child) => this.attach(child),
       onExit: (info) => {
         this.detachRun();
-        if (!info.stopped) o.onFailure?.(info.reason);
+        if (!info.stopped) o.onFailure?.({ reason: info.reason, ...(info.failure ? { failure: info.failure } : {}) });
       },
       log: o.log,
       spawn: o.spawn,

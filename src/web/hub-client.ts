@@ -1,20 +1,16 @@
-// The page's connection to the engagement hub: connects, reconnects with backoff, dispatches typed messages.
+// The page's connection to the engagement hub: connects, reconnects with backoff, dispatches typed messages
+// (the server's own wire types, src/domain/wire.ts).
 
-export interface HubMsg {
-  v: number;
-  t: string;
-  [k: string]: unknown;
-}
+import type { ClientMsg, RoomEvent, ServerMsg } from '../domain/wire.js';
 
-export interface HubEvent {
-  t: string;
-  [k: string]: unknown;
-}
+export type Welcome = Extract<ServerMsg, { t: 'welcome' }>;
+/** What is sent to this page alone (not a welcome, not a batch of room events). */
+export type DirectMsg = Exclude<ServerMsg, { t: 'welcome' } | { t: 'batch' }>;
 
 export interface HubHandlers {
-  welcome(m: HubMsg): void;
-  event(e: HubEvent): void;
-  direct(m: HubMsg): void;
+  welcome(m: Welcome): void;
+  event(e: RoomEvent): void;
+  direct(m: DirectMsg): void;
   status(s: 'connecting' | 'open' | 'closed' | 'refused' | 'banned'): void;
 }
 
@@ -37,14 +33,14 @@ export class HubClient {
       this.h.status('open');
     };
     ws.onmessage = (ev) => {
-      let m: HubMsg;
+      let m: ServerMsg;
       try {
-        m = JSON.parse(String(ev.data)) as HubMsg;
+        m = JSON.parse(String(ev.data)) as ServerMsg; // the server's frames: ServerMsg by construction
       } catch {
         return;
       }
       if (m.t === 'welcome') this.h.welcome(m);
-      else if (m.t === 'batch') for (const e of m.events as HubEvent[]) this.h.event(e);
+      else if (m.t === 'batch') for (const e of m.events) this.h.event(e);
       else this.h.direct(m);
     };
     ws.onclose = (ev) => {
@@ -58,7 +54,7 @@ export class HubClient {
     };
   }
 
-  send(msg: Record<string, unknown>): void {
+  send(msg: ClientMsg): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ v: 1, ...msg }));
   }
 

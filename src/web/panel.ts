@@ -2,18 +2,15 @@
 // it adds moderation and class controls. All participant text is rendered as text nodes.
 
 import { clear, h, timeOf } from './dom.js';
-import type { HubClient, HubEvent, HubMsg } from './hub-client.js';
-
-interface Chat { id: string; userId: string; name: string; role: string; text: string; at: number }
-interface Question { id: string; userId: string; name: string; text: string; votes: number; status: string; at: number }
-interface Poll { id: string; question: string; options: string[]; counts: number[]; total: number; closed: boolean; at: number }
-interface Hand { userId: string; name: string; at: number }
+import type { DirectMsg, HubClient, Welcome } from './hub-client.js';
+import type { ChatMessage as Chat, ClassState, HandView as Hand, PollView as Poll, QuestionView as Question, Reaction } from '../domain/engagement.js';
+import type { RoomEvent } from '../domain/wire.js';
 
 export interface PanelOptions {
   staff: boolean;
   /** Where floating reactions rise (over the player). */
   floatLayer?: HTMLElement;
-  onClass?(c: { state: string; sessionId: string | null; replay: string | null; startsAt?: string | null }): void;
+  onClass?(c: ClassState): void;
   onPresence?(n: number): void;
 }
 
@@ -29,7 +26,7 @@ export class Panel {
   private myPollVotes = new Map<string, number>();
   private handRaised = false;
   private chatState = { locked: false, slowModeSeconds: 0 };
-  private reactions: string[] = [];
+  private reactions: readonly Reaction[] = [];
   private readonly chatList = h('ol', { class: 'chat-list', 'aria-live': 'polite' });
   private readonly qList = h('ol', { class: 'q-list' });
   private readonly pollList = h('div', { class: 'poll-list' });
@@ -73,11 +70,9 @@ export class Panel {
     this.notice.textContent = text[s] ?? '';
   }
 
-  welcome(m: HubMsg): void {
-    const you = m.you as { userId: string; role: string };
-    const room = m.room as { chat: Chat[]; questions: Question[]; polls: Poll[]; hands?: Hand[]; chatState: { locked: boolean; slowModeSeconds: number }; presence: number; reactions: string[]; class: { state: string; sessionId: string | null; replay: string | null; startsAt?: string | null } };
-    const mine = m.mine as { questionVotes: string[]; pollVotes: Record<string, number>; handRaised: boolean };
-    this.me = you;
+  welcome(m: Welcome): void {
+    const { you, room, mine } = m;
+    this.me = { userId: you.userId, role: you.role };
     if (you.role === 'viewer') {
       // LTI mentors and other non-course roles watch and read; the server refuses their posts, so offer none.
       this.notice.textContent = 'You are watching as a viewer: chat, questions and polls are read-only.';
@@ -111,10 +106,10 @@ export class Panel {
     else if (this.notice.textContent?.startsWith('The class has ended')) this.notice.textContent = '';
   }
 
-  event(e: HubEvent): void {
+  event(e: RoomEvent): void {
     switch (e.t) {
       case 'chat': {
-        this.chat.push(e.msg as Chat);
+        this.chat.push(e.msg);
         if (this.chat.length > 100) this.chat.shift();
         this.renderChat();
         break;
@@ -124,42 +119,42 @@ export class Panel {
         this.renderChat();
         break;
       case 'question':
-        this.questions.set((e.q as Question).id, e.q as Question);
+        this.questions.set(e.q.id, e.q);
         this.renderQuestions();
         break;
       case 'poll':
-        this.polls.set((e.poll as Poll).id, e.poll as Poll);
+        this.polls.set(e.poll.id, e.poll);
         this.renderPolls();
         break;
       case 'reactions':
-        for (const [emoji, n] of Object.entries(e.counts as Record<string, number>)) this.float(emoji, Math.min(n, 8));
+        for (const [emoji, n] of Object.entries(e.counts)) this.float(emoji, Math.min(n ?? 0, 8));
         break;
       case 'presence':
-        this.setViewers(e.count as number);
+        this.setViewers(e.count);
         break;
       case 'hands':
-        this.hands = e.queue as Hand[];
+        this.hands = e.queue;
         this.renderHands();
         break;
       case 'chat_state':
-        this.chatState = { locked: e.locked as boolean, slowModeSeconds: e.slowModeSeconds as number };
+        this.chatState = { locked: e.locked, slowModeSeconds: e.slowModeSeconds };
         this.renderChatState();
         break;
       case 'class':
-        this.classState(e.state as string);
-        this.o.onClass?.({ state: e.state as string, sessionId: e.sessionId as string | null, replay: e.replay as string | null });
+        this.classState(e.state);
+        this.o.onClass?.({ state: e.state, sessionId: e.sessionId, replay: e.replay });
         break;
     }
   }
 
-  direct(m: HubMsg): void {
-    if (m.t === 'error') this.notice.textContent = String(m.message);
+  direct(m: DirectMsg): void {
+    if (m.t === 'error') this.notice.textContent = m.message;
     else if (m.t === 'hand') {
-      this.handRaised = m.raised as boolean;
+      this.handRaised = m.raised;
       this.handBtn.textContent = this.handRaised ? 'Lower hand' : 'Raise hand';
-    } else if (m.t === 'muted') this.notice.textContent = `You are muted until ${timeOf(m.until as number)}.`;
+    } else if (m.t === 'muted') this.notice.textContent = `You are muted until ${timeOf(m.until)}.`;
     else if (m.t === 'participants') {
-      const list = m.list as { name: string; role: string }[];
+      const list = m.list;
       this.notice.textContent = `Participants: ${list.map((p) => `${p.name} (${p.role})`).join(', ')}`;
     }
   }

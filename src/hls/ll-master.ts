@@ -3,11 +3,11 @@
 
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MASTER_PLAYLIST, RUNG_PLAYLIST } from '../../domain/media-layout.js';
-import type { LadderPlan } from '../../transcode/ladder.js';
-import { masterPlaylist, type MasterVariant } from '../master.js';
-import { bandwidth } from '../master-writer.js';
-import type { RungReady } from './stream.js';
+import { MASTER_PLAYLIST, RUNG_PLAYLIST } from '../domain/media-layout.js';
+import type { LadderPlan } from '../transcode/ladder.js';
+import { masterPlaylist, type MasterVariant } from './master.js';
+import { bandwidth } from './master-writer.js';
+import type { RungReady } from './ll/stream.js';
 
 /** The variants of an LL-HLS master playlist. Pure. */
 export function llVariants(plan: LadderPlan, ready: readonly RungReady[]): MasterVariant[] {

@@ -1,6 +1,6 @@
 // Minting join tokens from a request (REST or CLI): validates the fields into claims. Pure given the clock.
 
-import { isStaffRole, parseTtl, signJoinToken, validName, type JoinClaims } from '../auth/join-token.js';
+import { isStaffRole, parseTtl, signJoinToken, validName, type JoinClaims } from './join-token.js';
 import { ROLES, type Role } from '../domain/roles.js';
 import { ForbiddenError, ValidationError } from '../domain/errors.js';
 
