@@ -77,3 +77,10 @@ t.test('no file cycles', async (t) => {
   for (const f of graph.keys()) visit(f, []);
   t.same(cycles, []);
 });
+
+t.test('nothing outside src/store/ touches the database handle', async (t) => {
+  const users = files(SRC).filter((f) => !relative(SRC, f).startsWith('store/'))
+    .filter((f) => /\bstore(\(\))?\.db\b|from '\.\.?\/(\.\.\/)?store\/db\.js'/.test(readFileSync(f, 'utf8')))
+    .map((f) => relative(SRC, f));
+  t.same(users, [], 'use the Store interface (transaction, migrate, backup, the repositories)');
+});

@@ -47,6 +47,27 @@ t.test('a backup taken while the database is open holds the same channels', asyn
   t.same(copy.channels.get('math-101'), store.channels.get('math-101'));
 });
 
+t.test('the store interface: a transaction keeps all or nothing; migrate and backup without the handle', async (t) => {
+  const dir = testdir(t);
+  const store = openStore(join(dir, 'kmk.db'));
+  t.teardown(() => store.close());
+  const made = store.transaction(() => {
+    const c = store.channels.create(newChannel('math-101'));
+    return { c, ...store.streamKeys.rotate(c.id) };
+  });
+  t.equal(made.c.slug, 'math-101');
+  t.throws(() => store.transaction(() => {
+    store.channels.create(newChannel('bio-200'));
+    throw new Error('half way');
+  }), /half way/);
+  t.same(store.channels.list().map((c) => c.slug), ['math-101'], 'the failed transaction left nothing');
+  t.same(store.migrate(), { version: LATEST_VERSION, applied: [] });
+  await store.backup(join(dir, 'copy.db'));
+  const copy = openStore(join(dir, 'copy.db'));
+  t.teardown(() => copy.close());
+  t.same(copy.channels.list().map((c) => c.slug), ['math-101']);
+});
+
 t.test('a slug is unique', async (t) => {
   const store = openStore(join(testdir(t), 'kmk.db'));
   t.teardown(() => store.close());

@@ -70,7 +70,7 @@ export function registerChannel(program: Command): void {
       const slug = parseSlug(slugArg);
       const p = patchFrom(o);
       const store = ctx.store();
-      const created = store.db.transaction(() => {
+      const created = store.transaction(() => {
         const channel = store.channels.create({
           slug,
           title: p.title ?? slug,
@@ -84,7 +84,7 @@ export function registerChannel(program: Command): void {
           public: p.public ?? false,
         });
         return { channel, ...store.streamKeys.rotate(channel.id) };
-      }).immediate();
+      });
       const server = obsServer(ctx.config);
       if (o.json) {
         const base = publicBaseUrl(ctx.config);

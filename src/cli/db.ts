@@ -4,8 +4,6 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConflictError } from '../domain/errors.js';
-import { backupDb, migrate } from '../store/db.js';
-import { LATEST_VERSION } from '../store/migrations.js';
 import { contextFor } from './context.js';
 import { print, printJson } from './output.js';
 
@@ -18,10 +16,9 @@ export function registerDb(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ kmk-live db migrate')
     .action((o: { json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd);
-      const db = ctx.store().db; // opening applies what is pending
-      const applied = migrate(db);
-      if (o.json) return printJson({ file: ctx.config['paths.db'], version: LATEST_VERSION, applied });
-      print(`Database ${ctx.config['paths.db']} is at schema version ${LATEST_VERSION}.`);
+      const { version, applied } = ctx.store().migrate(); // opening applied what was pending
+      if (o.json) return printJson({ file: ctx.config['paths.db'], version, applied });
+      print(`Database ${ctx.config['paths.db']} is at schema version ${version}.`);
     });
 
   group.command('backup <file>')
@@ -33,7 +30,7 @@ export function registerDb(program: Command): void {
       if (existsSync(target) && !o.force) throw new ConflictError(`${target} exists; pass --force to overwrite it`);
       const ctx = contextFor(cmd);
       if (resolve(ctx.config['paths.db']) === target) throw new ConflictError('the backup file cannot be the database itself');
-      await backupDb(ctx.store().db, target);
+      await ctx.store().backup(target);
       print(`Backup written to ${target}.`);
     });
 }

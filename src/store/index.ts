@@ -2,7 +2,8 @@
 
 import { ApiTokenRepo } from './api-tokens.js';
 import { ChannelRepo } from './channels.js';
-import { openDb, type Db, type OpenOptions } from './db.js';
+import { backupDb, migrate, openDb, type Db, type OpenOptions } from './db.js';
+import { LATEST_VERSION } from './migrations.js';
 import { BeaconRepo } from './beacons.js';
 import { EngagementRepo } from './engagement.js';
 import { MuxRepo } from './mux.js';
@@ -13,7 +14,14 @@ import { ClassRepo } from './classes.js';
 import { ReportRepo } from './reports.js';
 
 export interface Store {
+  /** The SQLite handle, for the store's own tests; nothing outside src/store/ uses it. */
   db: Db;
+  /** Runs `fn` in one write transaction: all of its writes or none. */
+  transaction<T>(fn: () => T): T;
+  /** Applies pending schema migrations; the schema version after, and the ones applied now. */
+  migrate(): { version: number; applied: number[] };
+  /** Writes an online, consistent copy of the database to `target`. */
+  backup(target: string): Promise<void>;
   channels: ChannelRepo;
   streamKeys: StreamKeyRepo;
   apiTokens: ApiTokenRepo;
@@ -31,6 +39,9 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
   const db = openDb(file, opts);
   return {
     db,
+    transaction: (fn) => db.transaction(fn).immediate(),
+    migrate: () => ({ version: LATEST_VERSION, applied: migrate(db) }),
+    backup: (target) => backupDb(db, target),
     channels: new ChannelRepo(db),
     streamKeys: new StreamKeyRepo(db),
     apiTokens: new ApiTokenRepo(db),
@@ -46,3 +57,6 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
     },
   };
 }
+
+/** Where a database file stands against the migrations, without opening it for writing (for `doctor`). */
+export { migrationStatus } from './db.js';
