@@ -146,3 +146,18 @@ t.test('room: when the class ends, open polls close with final results and learn
   r.setClass({ state: 'live', sessionId: 's_2', replay: null });
   t.same(r.handle(2, { t: 'chat', text: 'back' }, 3000).reply, [], 'the next class opens the room again');
 });
+
+t.test('the write backoff: doubles from the minimum to the cap, resets on success, says when it recovered', async (t) => {
+  const { Backoff } = await import('../src/hub/retry.js');
+  const b = new Backoff(250, 5000);
+  t.ok(b.ready(0), 'ready before any failure');
+  t.same([b.failed(0), b.failed(0), b.failed(0), b.failed(0), b.failed(0), b.failed(0), b.failed(0)], [250, 500, 1000, 2000, 4000, 5000, 5000]);
+  t.notOk(b.ready(4999), 'waits out the delay');
+  t.ok(b.ready(5000));
+  b.failed(10000);
+  b.now();
+  t.ok(b.ready(10000), 'now() lets the next try go at once');
+  t.equal(b.succeeded(), true, 'it had been failing');
+  t.equal(b.succeeded(), false);
+  t.equal(b.failed(0), 250, 'after a success the delay starts again at the minimum');
+});

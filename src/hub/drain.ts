@@ -3,6 +3,7 @@
 // writer (or a box) that dies loses nothing; a locked database is retried with backoff. One writer at a time
 // holds a lease, so a second box configured as writer by mistake waits instead of writing twice.
 
+import { Backoff } from './retry.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { EngagementOp } from '../store/engagement.js';
@@ -29,11 +30,12 @@ export class PersistDrain {
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
   private writer = false;
-  private retryAt = 0;
-  private delayMs = 0;
+  private readonly retry: Backoff;
   readonly counters = { written: 0, failures: 0, malformed: 0, backlog: 0 };
 
-  constructor(private readonly o: DrainOptions, private readonly d: DrainDeps) {}
+  constructor(private readonly o: DrainOptions, private readonly d: DrainDeps) {
+    this.retry = new Backoff(o.everyMs);
+  }
 
   async start(): Promise<void> {
     this.redis = await connectRedis(this.o.url, 'kmk-hub-writer', 5000, this.o.log);
@@ -51,7 +53,7 @@ export class PersistDrain {
     await bounded(this.running);
     if (this.redis?.status !== 'ready') return closeRedis(this.redis);
     for (let i = 0; i < 5 && this.writer; i++) {
-      this.retryAt = 0;
+      this.retry.now();
       if ((await this.round()) === 0) break;
     }
     if (this.writer) await this.redis?.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, KEYS.writer, this.o.id).catch(() => {});
@@ -70,7 +72,7 @@ export class PersistDrain {
 if v == ARGV[1] or not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0`, 1, KEYS.writer, this.o.id, String(WRITER_LEASE_MS));
       if ((lease === 1) !== this.writer) this.o.log.info(lease === 1 ? 'hub writer: this process writes engagement records' : 'hub writer: another process writes engagement records', { id: this.o.id });
       this.writer = lease === 1;
-      if (!this.writer || now < this.retryAt) return 0;
+      if (!this.writer || !this.retry.ready(now)) return 0;
       const lines = await r.lrange(KEYS.persist, 0, this.o.batch - 1);
       this.counters.backlog = lines.length < this.o.batch ? lines.length : await r.llen(KEYS.persist);
       if (lines.length === 0) return 0;
@@ -88,13 +90,11 @@ if v == ARGV[1] or not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         this.d.observe?.((performance.now() - t0) / 1000);
       } catch (err) {
         this.counters.failures += 1;
-        this.delayMs = Math.min(Math.max(this.delayMs * 2, this.o.everyMs), 5000);
-        this.retryAt = now + this.delayMs;
-        this.o.log.warn('hub writer: engagement write failed; kept in Redis, will retry', { ops: ops.length, retryInMs: this.delayMs, err });
+        const retryInMs = this.retry.failed(now);
+        this.o.log.warn('hub writer: engagement write failed; kept in Redis, will retry', { ops: ops.length, retryInMs, err });
         return 0;
       }
-      if (this.delayMs) this.o.log.info('hub writer: engagement writes recovered', { ops: ops.length });
-      this.delayMs = 0;
+      if (this.retry.succeeded()) this.o.log.info('hub writer: engagement writes recovered', { ops: ops.length });
       await r.ltrim(KEYS.persist, lines.length, -1);
       this.counters.written += ops.length;
       this.counters.backlog = Math.max(0, this.counters.backlog - lines.length);

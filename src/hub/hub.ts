@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { EngagementOp } from '../store/engagement.js';
 import { globalId, localOf, nodeOf, type Backplane, type InMsg, type OutMsg } from './backplane.js';
+import { Backoff } from './retry.js';
 import { parseClientMessage, type Identity, type RoomEvent, type ServerMsg } from './protocol.js';
 import { Room, type Outcome, type RoomInit } from './room.js';
 import { replayUrl } from '../domain/media-layout.js';
@@ -111,13 +112,13 @@ export class Hub {
     frames: 0, invalid: 0, eventsDropped: 0, persistFailures: 0, persistRetries: 0, persistDropped: 0, persisted: 0,
     forwarded: 0, fannedIn: 0, routeDropped: 0, ownerChanges: 0,
   };
-  private retryAt = 0;
-  private retryDelayMs = 0;
+  private readonly retry: Backoff;
   private failingSince?: number;
   private readonly bp?: Backplane;
 
   constructor(private readonly o: HubOptions, private readonly d: HubDeps) {
     this.bp = d.backplane;
+    this.retry = new Backoff(o.flushMs);
   }
 
   private get node(): number {
@@ -582,7 +583,7 @@ export class Hub {
 
   /** Writes the queued engagement records (the flush timer calls it; public for tests). */
   flush(now = Date.now()): void {
-    if (this.queue.length === 0 || now < this.retryAt) return;
+    if (this.queue.length === 0 || !this.retry.ready(now)) return;
     const batch = this.takeQueue();
     try {
       const t0 = performance.now();
@@ -591,14 +592,12 @@ export class Hub {
       this.counters.persisted += batch.length;
       if (this.failingSince !== undefined) this.d.log.info('engagement writes recovered', { ops: batch.length, afterMs: now - this.failingSince });
       this.failingSince = undefined;
-      this.retryDelayMs = 0;
-      this.retryAt = 0;
+      this.retry.succeeded();
     } catch (err) {
       // Locked or slow database: keep the batch (it was acknowledged to its senders) and try again later, in order.
       this.counters.persistFailures += 1;
       this.queue = batch.concat(this.queue);
-      this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, this.o.flushMs), 5000);
-      this.retryAt = now + this.retryDelayMs;
+      this.retry.failed(now);
       this.counters.persistRetries += 1;
       if (this.failingSince === undefined) {
         this.failingSince = now;
