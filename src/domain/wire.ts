@@ -63,3 +63,24 @@ export type ServerMsg =
   | { v: 1; t: 'pong' }
   /** Sent first to a guest who joined with a name: reconnect with this token to stay the same person. */
   | { v: 1; t: 'guest_token'; token: string; expiresAt: string };
+
+/** A player's quality-of-experience numbers since its previous beacon. */
+export interface BeaconQoe {
+  startupMs: number | null;
+  rebuffers: number;
+  rebufferMs: number;
+  /** Video played since the previous report (watch time, per rendition in the class report). */
+  playedMs: number;
+  bitrate: number | null;
+  rendition: string | null;
+  latencyMs: number | null;
+  errors: string[];
+}
+
+/** POST /api/beacon: the watch page's beacon, every 10 s while a class plays (the server validates every field). */
+export interface BeaconBody extends BeaconQoe {
+  channel: string;
+  /** The viewer's join token (a guest: the one from the hub's guest_token message). */
+  token: string;
+  sessionId: string | null;
+}

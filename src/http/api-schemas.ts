@@ -1,6 +1,8 @@
 // JSON Schemas (2020-12) of the REST API's JSON request bodies: the same objects are published in
 // /api/openapi.json and used to check each body before its handler reads it (validate.ts). Pure data.
 
+import type { BeaconBody } from '../domain/wire.js';
+
 const slug = { type: 'string', pattern: '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$', description: 'a channel slug' } as const;
 const str = (maxLength: number, description: string) => ({ type: 'string', maxLength, description }) as const;
 const num = (description: string) => ({ type: ['number', 'null'], description }) as const;
@@ -60,7 +62,7 @@ export const BODY_SCHEMAS = {
       rendition: { type: ['string', 'null'], maxLength: 200 },
       latencyMs: num('distance to the live edge'),
       errors: { type: 'array', items: { type: 'string' }, maxItems: 100 },
-    },
+    } satisfies Record<keyof BeaconBody, unknown>, // one property per field of the page's beacon, no more, no less
   },
 } as const;
 

@@ -6,6 +6,7 @@
 import Hls from 'hls.js';
 import { h } from './dom.js';
 import { catchUp } from './catch-up.js';
+import type { BeaconQoe } from '../domain/wire.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const ICONS: Record<string, string> = {
@@ -40,17 +41,8 @@ export function clock(seconds: number): string {
 
 const SPEEDS = [1, 1.25, 1.5, 1.75, 2];
 
-export interface Qoe {
-  startupMs: number | null;
-  rebuffers: number;
-  rebufferMs: number;
-  /** Video played since the previous report (watch time, per rendition in the class report). */
-  playedMs: number;
-  bitrate: number | null;
-  rendition: string | null;
-  latencyMs: number | null;
-  errors: string[];
-}
+/** What the player measures for the beacon (the wire shape is the server's, src/domain/wire.ts). */
+export type Qoe = BeaconQoe;
 
 export class Player {
   readonly el: HTMLElement;

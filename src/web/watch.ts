@@ -4,6 +4,7 @@ import { $, h, popOut } from './dom.js';
 import { HubClient, hubUrl } from './hub-client.js';
 import { Panel } from './panel.js';
 import { Player } from './player.js';
+import type { BeaconBody } from '../domain/wire.js';
 
 const app = $('#app');
 const NEEDS_LINK = 'Open it from your course page in the LMS, or use the link your teacher sent you.';
@@ -165,7 +166,8 @@ setInterval(() => {
   if (state !== 'live' && state !== 'reconnecting') return;
   const token = params.get('token') ?? guestToken;
   if (!token) return;
-  const body = JSON.stringify({ channel, sessionId, token, ...player.qoe() });
+  const beacon: BeaconBody = { channel, sessionId, token, ...player.qoe() };
+  const body = JSON.stringify(beacon);
   void fetch('/api/beacon', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, keepalive: true }).catch(() => {});
 }, 10000);
 
