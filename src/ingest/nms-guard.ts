@@ -19,6 +19,9 @@ export const PRE_ADMISSION_MESSAGE_BYTES = 64 * 1024;
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 export const MAX_CHUNK_STREAMS = 32;
 export const PER_CONNECTION_BYTES = 24 * 1024 * 1024;
+/** Parser buffers one connection may hold before its publish is admitted (connect, createStream and publish are a
+ * few KB; without this bound 32 chunk streams of 64 KB let a junk connection hold 2 MB before saying who it is). */
+export const PRE_ADMISSION_CONNECTION_BYTES = 256 * 1024;
 export const MAX_CHUNK_SIZE = 0xffffff;
 const RTMP_TYPE_SET_CHUNK_SIZE = 1;
 /** The parser's handshake state once C2 has been read. */
@@ -139,7 +142,9 @@ export class NmsGuard {
         if (length > limit) throw new ProtocolError(`a message of ${length} bytes (limit ${limit}${st.admitted ? '' : ' before the publish is admitted'})`);
         if (p.capacity < length) {
           const grow = length + 1024 - p.capacity;
-          if (st.allocated + grow > PER_CONNECTION_BYTES) throw new ProtocolError('too much buffered on one connection');
+          if (st.allocated + grow > (st.admitted ? PER_CONNECTION_BYTES : PRE_ADMISSION_CONNECTION_BYTES)) {
+            throw new ProtocolError(`too much buffered on one connection${st.admitted ? '' : ' before the publish is admitted'}`);
+          }
           if (guard.total + grow > guard.limits.totalBytes) throw new ProtocolError('the ingest buffer budget is spent');
           st.allocated += grow;
           guard.total += grow;
