@@ -16,7 +16,7 @@ export interface Asset {
   type: string;
   /** The bytes, held in memory; absent for a source map. */
   body?: Buffer;
-  /** Where a source map is read from when asked for. */
+  /** The file on disk (a source map is read from it each time it is asked for). */
   file: string;
 }
 

@@ -3,11 +3,11 @@
 // writer (or a box) that dies loses nothing; a locked database is retried with backoff. One writer at a time
 // holds a lease, so a second box configured as writer by mistake waits instead of writing twice.
 
-import { Backoff } from './retry.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { EngagementOp } from '../store/engagement.js';
 import { closeRedis, connectRedis, KEYS } from './redis-backplane.js';
+import { Backoff } from './retry.js';
 
 export interface DrainOptions {
   url: string;

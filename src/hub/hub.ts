@@ -23,8 +23,6 @@ export interface Transport {
   subscribe(connId: number, topic: string): void;
 }
 
-export type { Identity } from './protocol.js';
-
 export interface HubDeps {
   channelId(slug: string): number | undefined;
   startsAt(slug: string): string | null;

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { signJoinToken, validName, type JoinVerifier } from '../auth/join-token.js';
 import type { HttpRequest, HttpServer, Upgrade, WsConn } from '../http/app.js';
-import type { Hub, Identity } from './hub.js';
+import type { Hub } from './hub.js';
+import type { Identity } from './protocol.js';
 import { MAX_FRAME_BYTES, type ServerMsg } from './protocol.js';
 import { RateLimiter } from './rate.js';
 

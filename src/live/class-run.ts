@@ -67,8 +67,6 @@ export interface SessionWrites {
   end(id: string, reason: string): void;
 }
 
-export type { IngestPort } from './ports.js';
-
 /** The class's folders: emptied before a ladder starts, moved to vod/ when the recording is kept. */
 export interface RunFiles {
   reset(dir: string): Promise<void>;

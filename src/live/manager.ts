@@ -7,11 +7,11 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Channel } from '../domain/channel.js';
-import type { Admission, PublishAttempt, SourceMeta } from './ports.js';
+import type { Admission, IngestPort, PublishAttempt, SourceMeta } from './ports.js';
 import { realClock, type Clock } from '../media/ffmpeg-process.js';
 import type { LadderPlan } from '../transcode/ladder.js';
 import {
-  ClassRun, type IngestPort, type OverflowDeps, type RunFiles, type RunListener, type RunView, type SessionWrites,
+  ClassRun, type OverflowDeps, type RunFiles, type RunListener, type RunView, type SessionWrites,
   type TranscoderLike, type TranscoderRequest,
 } from './class-run.js';
 

@@ -7,7 +7,7 @@ import { BoundedFlvPipe } from '../media/flv-pipe.js';
 import { FfmpegProcess, type Clock, type ExitInfo, type Spawner } from '../media/ffmpeg-process.js';
 import type { PidFile } from '../media/pid-file.js';
 import type { MediaSink } from '../media/sink.js';
-import { IngestLink, parseIngestTarget } from './ingest-link.js';
+import { IngestLink, parseIngestTarget, type LinkStats } from './ingest-link.js';
 
 /** Bytes the relay's feed may hold before it drops media (the held start of a class is a few MB). */
 export const RELAY_BUFFER_BYTES = 32 * 1024 * 1024;
@@ -115,11 +115,11 @@ export class Relay {
   private readonly pipes: BoundedFlvPipe[] = [];
 
   /** What every ffmpeg run of this relay was fed, and what full pipes dropped. */
-  get stats(): { fedBytes: number; droppedBytes: number; droppedTags: number; sentBytes?: number; cleanEnds?: number; failedEnds?: number } {
+  get stats(): { fedBytes: number; droppedBytes: number; droppedTags: number } & Partial<LinkStats> {
     const sum = (f: (p: BoundedFlvPipe) => number): number => this.pipes.reduce((n, p) => n + f(p), 0);
     return {
       fedBytes: sum((p) => p.stats.writtenBytes), droppedBytes: sum((p) => p.stats.droppedBytes), droppedTags: sum((p) => p.stats.droppedTags),
-      ...(this.link ? { ...this.link.stats } : {}),
+      ...this.link?.stats,
     };
   }
 }

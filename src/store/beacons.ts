@@ -1,21 +1,14 @@
 // Repository for player quality-of-experience beacons, one row per report, per session and participant.
 
+import type { BeaconQoe } from '../domain/wire.js';
 import type { Db } from './db.js';
 
-export interface Beacon {
+/** One stored beacon: the player's numbers (the wire shape) and whose they are, when. */
+export interface Beacon extends BeaconQoe {
   channelId: number;
   sessionId: string | null;
   userId: string;
   at: number;
-  startupMs: number | null;
-  rebuffers: number;
-  rebufferMs: number;
-  /** Milliseconds of video played since the previous beacon. */
-  playedMs: number;
-  bitrate: number | null;
-  rendition: string | null;
-  latencyMs: number | null;
-  errors: string[];
 }
 
 export class BeaconRepo {
