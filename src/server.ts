@@ -19,24 +19,19 @@ import { loadJoinSecret } from './auth/join-secret.js';
 import { DiskMonitor } from './media/disk.js';
 import { PidFile } from './media/pid-file.js';
 import { RtmpIngest } from './ingest/rtmp.js';
-import { isDiskFailure } from './media/failures.js';
 import { IngestRouter, type Ingest } from './live/ports.js';
 import { LiveManager, type LiveChannelView } from './live/manager.js';
-import type { TranscoderRequest } from './live/class-run.js';
 import { defaultBudget } from './live/admission.js';
 import { HealthReporter } from './live/health.js';
 import { channelPlayback, sessionReplay, type PlaybackFacts } from './live/playback.js';
 import { recoverInterrupted } from './live/recover.js';
-import { Transcoder } from './transcode/supervisor.js';
 import { locateTool } from './transcode/locate.js';
 import { probeFile } from './transcode/probe.js';
 import { PlaybackGate } from './hls/access.js';
-import { writeMasterWhenReady } from './hls/master-writer.js';
 import { Origin } from './hls/origin.js';
 import { LlRegistry } from './hls/ll/registry.js';
+import { hlsOutputs } from './hls/outputs.js';
 import { LlStream } from './hls/ll/stream.js';
-import { partTargetFor } from './hls/ll/assembler.js';
-import { writeLlMaster } from './hls/ll-master.js';
 import { cdnOrigin } from './hls/cdn.js';
 import { HttpServer, type HttpRequest } from './http/app.js';
 import { authorize, metricsRoute, routes } from './http/routes.js';
@@ -153,23 +148,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   let ingest!: RtmpIngest;
   // Every way in, behind one port (the ingests are made below, once the live classes exist to admit into).
   const ingests: Ingest[] = [];
-  // Low-Latency HLS (latency 'ultra'): one packager per class, kept across ffmpeg restarts and publisher reconnects.
+  // Low-Latency HLS (latency 'ultra'): the packagers of live classes, which the origin serves from memory.
   const llStreams = new LlRegistry();
-  const lowLatencyStream = (req: TranscoderRequest): { partSeconds: number; attach: LlStream['attach']; finish(): Promise<void> } => {
-    const stream = llStreams.open(req.channel, req.sessionId, () => new LlStream({
-      dir: req.outDir, prefix: req.segmentPrefix, rungs: req.plan.rungs.map((r) => r.name),
-      partSeconds: partTargetFor(config['hls.partSeconds'], req.plan.rungs[0]?.fps ?? 30), segmentSeconds: req.plan.segmentSeconds,
-      record: req.record, window: 6, log, onWriteError: () => disk.writeFailed(`LL-HLS output of ${req.sessionId}`),
-    }));
-    return {
-      partSeconds: stream.partTarget,
-      attach: (outputs) => stream.attach(outputs),
-      finish: async () => {
-        await stream.finish();
-        llStreams.retire(req.channel, stream, 30000);
-      },
-    };
-  };
   const live = new LiveManager(
     { mediaDir, graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000 },
     {
@@ -182,27 +162,18 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       },
       sessions: store.sessions,
       ingest: new IngestRouter(ingests),
-      createTranscoder: (req) => new Transcoder({
-        ll: req.lowLatency ? lowLatencyStream(req) : undefined,
-        ffmpegPath: ffmpeg.path, plan: req.plan, outDir: req.outDir, record: req.record, segmentPrefix: req.segmentPrefix,
-        preset: opts.preset ?? 'veryfast', liveWindow: 6, maxBufferedBytes: 8 * 1024 * 1024, feed: req.feed, log, pids,
-        onSlowChange: req.onSlowChange, inputFlowing: req.inputFlowing,
-        onProcessCpu: (ms) => {
+      outputs: hlsOutputs({
+        ffmpegPath: ffmpeg.path, ffprobePath: ffprobe.path, preset: opts.preset ?? 'veryfast', partSeconds: config['hls.partSeconds'],
+        liveWindow: 6, llStreams, log, pids,
+        onEncodeCpu: (sessionId, ms) => {
           try {
-            store.reports.addEncodeCpu(req.sessionId, ms);
+            store.reports.addEncodeCpu(sessionId, ms);
           } catch (err) {
-            log.warn('could not record encode CPU', { session: req.sessionId, err });
+            log.warn('could not record encode CPU', { session: sessionId, err });
           }
         },
-        onFailure: ({ failure }) => {
-          if (isDiskFailure(failure)) disk.writeFailed(`ladder of ${req.sessionId}`);
-        },
+        onWriteFailed: (what) => disk.writeFailed(what),
       }),
-      writeMaster: (dir, plan, over, lowLatency) => {
-        const stream = lowLatency ? llStreams.get(basename(dir)) : undefined;
-        if (stream) return writeLlMaster(dir, plan, stream);
-        return writeMasterWhenReady(dir, plan, { probe: (path) => probeFile(path, ffprobe.path), over });
-      },
       overflow: muxApi ? muxOverflow({ api: muxApi, repo: store.mux, ingestUrl: config['mux.ingestUrl'], ffmpegPath: ffmpeg.path, log, pids }) : undefined,
       refuseNew: () => disk.refusal(),
       log,
@@ -223,11 +194,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   ingests.push(ingest);
   const playbackFacts: PlaybackFacts = {
-    live: (slug) => {
-      const p = live.playback(slug);
-      // Decided by the channel, not by whether the packager exists yet (a page may ask while the class starts).
-      return p && p.mode === 'local' && store.channels.find(slug)?.latency === 'ultra' ? { ...p, lowLatency: true } : p;
-    },
+    live: (slug) => live.playback(slug),
     recordingKept: (id) => access(join(vodDir(mediaDir, id), MASTER_PLAYLIST)).then(() => true, () => false),
     archivePlaybackId: (id) => store.mux.sessionMux(id)?.playbackId,
     muxUrl: async (pb) => muxPlaybackUrl(pb, signed ? await muxApi!.signPlayback(pb, config['mux.playbackTokenTtlSeconds']) : undefined),

@@ -4,7 +4,10 @@
 
 import t from 'tap';
 import { FfmpegProcess } from '../src/media/ffmpeg-process.js';
-import { ClassRun, type RunDeps, type RunListener, type TranscoderRequest } from '../src/live/class-run.js';
+import { ClassRun, type RunDeps, type RunListener } from '../src/live/class-run.js';
+import type { OutputContext } from '../src/live/outputs.js';
+import { LadderOutput } from '../src/transcode/ladder-output.js';
+import { MasterOutput } from '../src/hls/master-output.js';
 import { SerialQueue } from '../src/live/serial.js';
 import type { Channel } from '../src/domain/channel.js';
 import type { SourceMeta } from '../src/live/ports.js';
@@ -143,7 +146,7 @@ class FakeTranscoder {
   state: TranscoderStatus['state'] = 'stopped';
   starts: boolean[] = [];
   stops = 0;
-  constructor(readonly req: TranscoderRequest) {}
+  constructor(readonly req: Pick<OutputContext, 'feed'>) {}
   async start(resume = false): Promise<void> {
     this.starts.push(resume);
     this.state = 'running';
@@ -189,29 +192,33 @@ function harness(opts: { channel?: Partial<Channel>; free?: number; overflow?: '
       subscribe: (_id: string, _sink: MediaSink) => () => {},
       kick: (id) => void h.kicked.push(id),
     },
-    createTranscoder: (req) => {
-      const x = new FakeTranscoder(req);
-      h.transcoders.push(x);
-      return x;
+    outputs: {
+      create: (ctx) => [
+        new LadderOutput(() => {
+          const x = new FakeTranscoder(ctx);
+          h.transcoders.push(x);
+          return x;
+        }),
+        new MasterOutput((over) => new Promise<boolean>((resolve) => {
+          let done = false;
+          h.masters.push({ resolve: (v) => { done = true; resolve(v); } });
+          const poll = (): void => { if (done) return; if (over()) resolve(false); else setTimeout(poll, 5); };
+          setTimeout(poll, 5);
+        })),
+      ],
     },
     overflow: opts.overflow ? {
       ensureStream: async () => {
         if (opts.overflow === 'fails') throw new Error('Mux down');
         return { target: 'rtmp://mux/app/k', playbackId: 'pb1' };
       },
-      createRelay: (req) => {
-        const r = { target: req.target, stopped: false, state: 'running', giveUp: req.onGiveUp, async start() {}, async stop() { r.stopped = true; } };
+      relay: (req) => {
+        const r = { kind: 'relay', target: req.target, stopped: false, giveUp: req.onGiveUp, async start() {}, async stop() { r.stopped = true; }, async close() { return {}; } };
         h.relays.push(r);
         return r;
       },
       markOverflow: () => {},
     } : undefined,
-    writeMaster: (_dir, _plan, over) => new Promise<boolean>((resolve) => {
-      let done = false;
-      h.masters.push({ resolve: (v) => { done = true; resolve(v); } });
-      const poll = (): void => { if (done) return; if (over()) resolve(false); else setTimeout(poll, 5); };
-      setTimeout(poll, 5);
-    }),
     freeBudget: () => opts.free ?? 1e12,
     files: { reset: async () => {}, keep: async (from, to) => void h.kept.push(`${from} -> ${to}`) },
     clock,

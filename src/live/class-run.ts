@@ -1,12 +1,9 @@
-// One live class, from the first publish to its end: the single owner of that class's publisher, session,
-// ladder or Mux relay, and recording. Its state machine
-//
-//   admitted → starting → live ⇄ reconnecting → ending → ended
-//                 └──────────── (refused, failed, ended early) ──┘
-//
-// changes only inside steps run one at a time by a serial queue (as MediaMTX gives each path one loop). Slow work
-// (probing the source, writing the master playlist) runs beside the queue and hands its result back as a step,
-// so an end asked for during a start is never stuck behind it. Processes, clock, files and the store are injected.
+// One live class, from the first publish to its end: the single owner of that class's publisher, session, outputs
+// and recording. Every decision is run-machine.ts's pure step; this shell feeds it events one at a time through a
+// serial queue (as MediaMTX gives each path one loop) and performs the effects it returns: subscribe the media,
+// start and stop the outputs, write the session, move the recording. Slow work (probing the source) runs beside
+// the queue and hands its result back as an event, so an end asked for during a start is never stuck behind it.
+// Processes, clock, files and the store are injected.
 
 import type { Logger } from '../log.js';
 import type { Channel } from '../domain/channel.js';
@@ -14,52 +11,16 @@ import { liveDir, vodDir } from '../domain/media-layout.js';
 import type { Clock } from '../media/ffmpeg-process.js';
 import type { MediaSink } from '../media/sink.js';
 import type { IngestPort, SourceMeta } from './ports.js';
-import { planLadder, pixelRate, type LadderPlan, type SourceInfo } from '../transcode/ladder.js';
+import type { ClassOutput, LocalOutputs, OverflowPort } from './outputs.js';
+import { pixelRate, type SourceInfo } from '../transcode/ladder.js';
 import type { TranscoderStatus } from '../transcode/supervisor.js';
-import { admit as admitCapacity, type AdmissionDecision } from './admission.js';
+import { SEGMENT_SECONDS } from './admission.js';
+import { PublisherMeter } from './meter.js';
 import { Preroll } from './preroll.js';
 import { SerialQueue } from './serial.js';
-import { describeSource, sourceRefusal } from './source.js';
+import { initialModel, mayClaim, step, type RunEffect, type RunEvent, type RunModel, type RunPhase } from './run-machine.js';
 
-export type RunState = 'admitted' | 'starting' | 'live' | 'reconnecting' | 'ending' | 'ended';
-
-export interface TranscoderLike {
-  start(resume?: boolean): Promise<void>;
-  stop(timeoutMs?: number): Promise<void>;
-  /** The class is over (after stop): finish what outlives one ffmpeg run (the LL-HLS playlists). */
-  close?(): Promise<void>;
-  status(): TranscoderStatus;
-}
-
-export interface TranscoderRequest {
-  plan: LadderPlan;
-  outDir: string;
-  record: boolean;
-  segmentPrefix: string;
-  channel: string;
-  /** Latency 'ultra': Low-Latency HLS (fMP4 parts) instead of classic HLS. */
-  lowLatency: boolean;
-  /** The session this ladder encodes (its encode CPU is counted against it). */
-  sessionId: string;
-  feed(sink: MediaSink): () => void;
-  onSlowChange(slow: boolean): void;
-  /** False while the publisher is away (the ladder starves; that is not slowness). */
-  inputFlowing(): boolean;
-}
-
-export interface RelayLike {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  readonly state: string;
-  readonly lastError?: string;
-}
-
-export interface OverflowDeps {
-  /** Creates (once) or reuses the channel's Mux live stream; returns where to push and the playback id. */
-  ensureStream(slug: string): Promise<{ target: string; playbackId: string | null }>;
-  createRelay(req: { target: string; feed(sink: MediaSink): () => void; onGiveUp(reason: string): void }): RelayLike;
-  markOverflow(sessionId: string): void;
-}
+export type RunState = RunPhase;
 
 export interface SessionWrites {
   setSource(id: string, s: { codec: string; width: number; height: number; fps: number; audioCodec: string }, ladder: string[]): void;
@@ -76,10 +37,10 @@ export interface RunFiles {
 export interface RunDeps {
   sessions: SessionWrites;
   ingest: IngestPort;
-  createTranscoder(req: TranscoderRequest): TranscoderLike;
-  overflow?: OverflowDeps;
-  /** Writes master.m3u8 once every variant has a segment; true when written. */
-  writeMaster(dir: string, plan: LadderPlan, over: () => boolean, lowLatency: boolean): Promise<boolean>;
+  /** The outputs of a class that runs here (ladder, LL-HLS packager, master playlist). */
+  outputs: LocalOutputs;
+  /** Present when Mux credentials are configured. */
+  overflow?: OverflowPort;
   /** Transcode budget (pixels/s) not used by the other classes. */
   freeBudget(): number;
   files: RunFiles;
@@ -117,35 +78,17 @@ export interface RunView {
   relaying?: boolean;
 }
 
-const SEGMENT_SECONDS = { standard: 2, low: 1, ultra: 1 } as const;
-
 export class ClassRun {
-  private runState: RunState = 'admitted';
+  private model: RunModel;
   private readonly queue = new SerialQueue();
+  private readonly meter: PublisherMeter;
   readonly since: string;
-  publisherId: string;
-  /** A publish admitted to take over, not yet applied by its step. */
-  private claimedBy?: string;
-  private endAsked?: string;
   private ended?: Promise<void>;
-  private plan?: LadderPlan;
-  private transcoder?: TranscoderLike;
-  private relay?: RelayLike;
-  private relayTarget?: string;
-  private mode: 'local' | 'mux' = 'local';
-  private muxPlaybackId: string | null = null;
-  private preroll?: Preroll;
-  private detachPreroll?: () => void;
+  private outputs: ClassOutput[] = [];
+  private preroll?: { sink: Preroll; detach: () => void };
   private graceTimer?: unknown;
-  private master?: Promise<boolean>;
-  private masterWritten = false;
-  private reconnects = 0;
-  private bytesBefore = 0;
-  private lastBytes = 0;
-  private mediaAt?: number;
-  private mediaBytes?: number;
   private slow = false;
-  private readonly notes: string[] = [];
+  private restarts = 0;
 
   constructor(
     readonly channel: Channel,
@@ -155,12 +98,17 @@ export class ClassRun {
     private readonly d: RunDeps,
     private readonly listener: RunListener,
   ) {
-    this.publisherId = publisherId;
+    this.model = initialModel(channel, publisherId);
+    this.meter = new PublisherMeter((id) => d.ingest.meta(id)?.inBytes);
     this.since = new Date(d.clock.now()).toISOString();
   }
 
   get state(): RunState {
-    return this.runState;
+    return this.model.phase;
+  }
+
+  get publisherId(): string {
+    return this.model.publisher;
   }
 
   get dir(): string {
@@ -169,361 +117,315 @@ export class ClassRun {
 
   /** Pixels per second this class's ladder encodes (0 before the ladder is planned, or on Mux). */
   pixelRate(): number {
-    return this.plan ? pixelRate(this.plan.rungs) : 0;
+    return this.model.plan && this.model.mode === 'local' ? pixelRate(this.model.plan.rungs) : 0;
   }
 
-  playback(): { mode: 'local' | 'mux'; playbackId: string | null } {
-    return { mode: this.mode, playbackId: this.muxPlaybackId };
+  playback(): { mode: 'local' | 'mux'; playbackId: string | null; lowLatency?: boolean } {
+    const m = this.model;
+    // Decided by the channel, not by whether the packager exists yet (a page may ask while the class starts).
+    return { mode: m.mode, playbackId: m.muxPlaybackId, ...(m.mode === 'local' && this.channel.latency === 'ultra' ? { lowLatency: true } : {}) };
   }
 
   view(): RunView {
-    const s = this.runState;
+    const m = this.model;
+    const s = m.phase;
     return {
       channel: this.channel.slug,
       state: s === 'admitted' ? 'starting' : s === 'ended' ? 'ending' : s,
-      mode: this.mode,
+      mode: m.mode,
       sessionId: this.sessionId,
       since: this.since,
-      ladder: this.plan?.rungs.map((r) => r.name + (r.copy ? ' (copy)' : '')) ?? [],
+      ladder: m.mode === 'local' ? m.plan?.rungs.map((r) => r.name + (r.copy ? ' (copy)' : '')) ?? [] : [],
       pixelRate: this.pixelRate(),
-      reconnects: this.reconnects,
+      reconnects: m.reconnects,
       slow: this.slow,
-      notes: [...this.notes],
-      transcoder: this.transcoder?.status(),
-      ...(this.mode === 'mux' ? { relaying: Boolean(this.relay) } : {}),
+      notes: [...m.notes],
+      transcoder: this.transcoderStatus(),
+      ...(m.mode === 'mux' ? { relaying: this.outputs.some((o) => o.kind === 'relay') } : {}),
     };
   }
 
-  // ---- what the manager tells the run (each a step through the queue) ------------------------------------
+  // ---- what the manager tells the run ------------------------------------------------------------------------
 
-  /** Starts the class: holds the media from the first packet, probes the source, then starts ladder or relay. */
+  /** Starts the class: holds the media from the first packet, probes the source, then starts its outputs or the relay. */
   begin(): Promise<void> {
-    return this.queue.run(() => {
-      if (this.runState !== 'admitted') return;
-      this.runState = 'starting';
-      this.d.log.info('class starting', { channel: this.channel.slug, session: this.sessionId });
-      // Hold the media from the first packet on, so the recording starts when the class does.
-      this.preroll = new Preroll(32 * 1024 * 1024);
-      this.detachPreroll = this.d.ingest.subscribe(this.publisherId, this.preroll);
-      void this.probeSource().then(
-        (source) => this.queue.run(() => this.sourceKnown(source)),
-        (err: unknown) => this.queue.run(() => this.fail(err)),
-      ).catch((err: unknown) => this.fail(err));
-    }).catch((err: unknown) => this.fail(err));
+    return this.queued(() => ({ t: 'begin' }));
   }
 
-  /**
-   * May this publish carry the class on? Yes when the publisher dropped (within the grace), or when the current
-   * one has sent nothing for takeoverMs (a frozen encoder: the instructor's new publish must not wait for the
-   * stall timeout). Synchronous, so the ingest can answer at once; the switch itself is a step.
-   */
+  /** May this publish carry the class on? Synchronous, so the ingest can answer at once; the switch is a step. */
   claim(publisherId: string, now: number, takeoverMs: number): false | 'reconnect' | 'takeover' {
-    if (this.endAsked || this.claimedBy) return false;
-    const silent = this.runState === 'live' || this.runState === 'starting' ? this.silentMs(now) : 0;
-    const takeover = silent >= takeoverMs;
-    if (this.runState !== 'reconnecting' && !takeover) return false;
-    this.claimedBy = publisherId;
-    this.d.clock.clearTimeout(this.graceTimer);
-    const old = this.publisherId;
-    void this.queue.run(() => this.resume(publisherId)).catch((err: unknown) => this.fail(err));
-    if (takeover && this.runState !== 'reconnecting') {
-      this.d.log.warn('a new publish takes over from a publisher that stopped sending', { channel: this.channel.slug, silentMs: silent });
-      this.d.ingest.kick(old);
-      return 'takeover';
-    }
-    return 'reconnect';
+    const silentMs = this.meter.silentMs(this.model.publisher, now);
+    const how = mayClaim(this.model, silentMs, takeoverMs);
+    if (!how) return false;
+    this.applyNow({ t: 'claimed', publisher: publisherId, how, silentMs });
+    void this.queued(() => ({ t: 'resume', publisher: publisherId }));
+    return how;
   }
 
   /** The publisher's connection closed: wait for it within the grace. */
   publisherLeft(publisherId: string): Promise<void> {
-    return this.queue.run(() => this.dropped(publisherId));
+    return this.queued(() => ({ t: 'dropped', publisher: publisherId }));
   }
 
-  /** node-media-server ended the publish for good. */
+  /** The ingest ended the publish for good. */
   publisherEnded(publisherId: string): Promise<void> {
-    return this.queue.run(() => {
-      if (publisherId !== this.publisherId || this.runState === 'reconnecting') return;
-      return this.end('publisher left');
-    });
+    return this.queued(() => ({ t: 'publisher_ended', publisher: publisherId }));
   }
 
   /** Ends the class once; every caller waits for the same end. */
   end(reason: string): Promise<void> {
-    this.endAsked ??= reason;
-    this.d.clock.clearTimeout(this.graceTimer);
-    this.ended ??= this.queue.run(() => this.finish(this.endAsked!));
+    this.applyNow({ t: 'end_asked', reason });
+    this.ended ??= this.queue.run(() => this.run({ t: 'finish' }));
     return this.ended;
   }
 
   /** Once a second: drops a publisher that stopped sending with its connection open. */
   tick(now: number): void {
-    if (!this.o.stallMs || (this.runState !== 'live' && this.runState !== 'starting') || this.claimedBy) return;
-    const bytes = this.d.ingest.meta(this.publisherId)?.inBytes;
-    if (bytes === undefined) return;
-    if (this.mediaAt === undefined || bytes !== this.mediaBytes) {
-      this.mediaBytes = bytes;
-      this.mediaAt = now;
-      return;
-    }
-    if (now - this.mediaAt < this.o.stallMs) return;
-    const stalled = this.publisherId;
-    this.d.log.warn('publisher sent nothing; dropping it so the class can continue on a reconnect', { channel: this.channel.slug, silentMs: now - this.mediaAt });
-    this.mediaAt = undefined;
+    const m = this.model;
+    if (!this.o.stallMs || (m.phase !== 'live' && m.phase !== 'starting') || m.claimedBy) return;
+    const silent = this.meter.observe(m.publisher, now);
+    if (silent === undefined || silent < this.o.stallMs) return;
+    const stalled = m.publisher;
+    this.d.log.warn('publisher sent nothing; dropping it so the class can continue on a reconnect', { channel: this.channel.slug, silentMs: silent });
+    this.meter.forget();
     void this.publisherLeft(stalled);
     this.d.ingest.kick(stalled);
   }
 
   /** Bytes in so far, for the session row (called every few seconds). */
   bytesIn(): number {
-    return this.bytesBefore + this.publisherBytes();
+    return this.meter.total(this.model.publisher);
   }
 
-  // ---- steps (run only from the queue) ----------------------------------------------------------------------
+  // ---- the shell: events in, effects out -----------------------------------------------------------------------
 
-  private silentMs(now: number): number {
-    const bytes = this.d.ingest.meta(this.publisherId)?.inBytes;
-    if (bytes === undefined || this.mediaAt === undefined || bytes !== this.mediaBytes) return 0;
-    return now - this.mediaAt;
+  /** A step through the queue: the event (made when its turn comes) and every effect it leads to, in order. */
+  private queued(make: () => RunEvent): Promise<void> {
+    return this.queue.run(() => this.run(make())).catch((err: unknown) => this.fail(err));
   }
 
-  private dropped(publisherId: string): void {
-    if (publisherId !== this.publisherId || this.endAsked) return;
-    if (this.runState !== 'starting' && this.runState !== 'live') return;
-    this.runState = 'reconnecting';
-    this.publisherBytes();
-    this.d.log.info('publisher dropped; waiting for it to come back', { channel: this.channel.slug, graceMs: this.o.graceMs });
-    this.d.clock.clearTimeout(this.graceTimer);
-    this.graceTimer = this.d.clock.setTimeout(() => void this.end('publisher left'), this.o.graceMs);
-    this.listener.publisher(this, 'reconnecting');
-  }
-
-  private async resume(publisherId: string): Promise<void> {
-    this.claimedBy = undefined;
-    if (this.endAsked) {
-      this.d.ingest.kick(publisherId);
-      return;
-    }
-    // node-media-server carries the byte count over when the same address resumes a publish: count it once.
-    const before = this.publisherBytes();
-    const carried = this.d.ingest.meta(publisherId)?.inBytes ?? 0;
-    this.bytesBefore += carried >= before ? 0 : before;
-    this.lastBytes = 0;
-    this.mediaAt = undefined;
-    this.publisherId = publisherId;
-    if (this.preroll) {
-      // Still probing: follow the new publisher from here.
-      this.detachPreroll?.();
-      this.detachPreroll = this.d.ingest.subscribe(publisherId, this.preroll);
-    }
-    this.reconnects += 1;
-    this.runState = this.plan || this.relay ? 'live' : 'starting';
-    this.d.sessions.update(this.sessionId, { reconnects: this.reconnects });
-    this.listener.publisher(this, 'live');
-    this.d.log.info('publisher reconnected; session continues', { channel: this.channel.slug, session: this.sessionId, reconnects: this.reconnects });
-    if (this.relay && this.relayTarget) {
-      await this.relay.stop();
-      this.relay = this.makeRelay(this.relayTarget);
-      await this.relay.start();
-    }
-    if (this.transcoder && this.plan) {
-      // A new publisher means new timestamps and codec headers: restart the ladder on it, after a discontinuity.
-      await this.transcoder.stop(5000);
-      this.transcoder = this.makeTranscoder(this.plan);
-      await this.transcoder.start(true);
+  private async run(event: RunEvent): Promise<void> {
+    const pending = this.apply(event);
+    while (pending.length) {
+      const next = await this.perform(pending.shift()!);
+      if (next) pending.unshift(...this.apply(next));
     }
   }
 
-  private async sourceKnown(source: SourceInfo): Promise<void> {
-    if (this.endAsked || this.plan || this.relay) return;
-    const refusal = sourceRefusal(source);
-    if (refusal) return this.refuse(refusal);
-    const segment = SEGMENT_SECONDS[this.channel.latency];
-    const full = planLadder(source, { profile: this.channel.ladder, segmentSeconds: segment });
-    const smallest = full.rungs.length ? pixelRate(full.rungs.slice(-1)) : 0;
-    const decision = admitCapacity(this.channel.overflow, this.d.freeBudget(), pixelRate(full.rungs), smallest);
-    if (decision.kind !== 'full' && this.channel.overflow === 'mux' && this.d.overflow) {
-      this.d.sessions.setSource(this.sessionId, describeSource(source), ['mux']);
-      if (await this.startOverflow()) return;
-      this.notes.push('Mux overflow unavailable; running a reduced local ladder instead');
-      return this.startLocal(source, full, admitCapacity('degrade', this.d.freeBudget(), pixelRate(full.rungs), smallest));
+  /** An event that must take effect at once (a claim, an end asked for, a failure): its effects are synchronous. */
+  private applyNow(event: RunEvent): void {
+    for (const f of this.apply(event)) {
+      const r = this.perform(f);
+      if (r instanceof Promise) void r.catch((err: unknown) => this.d.log.error('class step failed', { channel: this.channel.slug, err }));
     }
-    return this.startLocal(source, full, decision);
   }
 
-  private async startLocal(source: SourceInfo, full: LadderPlan, decision: AdmissionDecision): Promise<void> {
-    if (decision.kind === 'refuse') return this.refuse(decision.reason);
-    const segment = SEGMENT_SECONDS[this.channel.latency];
-    const plan = decision.kind === 'degrade'
-      ? planLadder(source, { profile: this.channel.ladder, segmentSeconds: segment, budget: decision.budget })
-      : full;
-    if (decision.kind === 'degrade') this.notes.push(`${decision.note}; dropped ${plan.dropped.join(', ')}`);
-    this.plan = plan;
-    this.d.sessions.setSource(this.sessionId, describeSource(source), plan.rungs.map((r) => r.name));
+  private apply(event: RunEvent): RunEffect[] {
+    const s = step(this.model, event);
+    this.model = s.model;
+    return s.effects;
+  }
+
+  /** Ends the class on an error. Never awaits the end: it may be called from inside a step. */
+  private fail(err: unknown): void {
+    this.applyNow({ t: 'start_failed', message: err instanceof Error ? err.message : String(err) });
+  }
+
+  private perform(f: RunEffect): RunEvent | undefined | Promise<RunEvent | undefined> {
+    const d = this.d;
+    switch (f.t) {
+      case 'log':
+        d.log[f.level](f.msg, { ...f.fields, session: this.sessionId });
+        return;
+      case 'hold_and_probe':
+        this.hold();
+        void this.probeSource().then(
+          (source) => this.queued(() => ({ t: 'source_known', source, free: d.freeBudget(), muxAvailable: Boolean(d.overflow) })),
+          (err: unknown) => this.queued(() => ({ t: 'start_failed', message: err instanceof Error ? err.message : String(err) })),
+        );
+        return;
+      case 'follow':
+        if (this.preroll) {
+          // Still probing: the held media follows the new publisher from here.
+          this.preroll.detach();
+          this.preroll.detach = d.ingest.subscribe(f.publisher, this.preroll.sink);
+        }
+        return;
+      case 'release_media':
+        this.preroll?.detach();
+        this.preroll = undefined;
+        return;
+      case 'record_source':
+        d.sessions.setSource(this.sessionId, f.source, f.ladder);
+        return;
+      case 'start_local':
+        return this.startLocal(f.plan);
+      case 'find_mux':
+        return this.findMux();
+      case 'mark_overflow':
+        d.overflow?.markOverflow(this.sessionId);
+        return;
+      case 'start_relay':
+        return this.startRelay(f.target);
+      case 'drop_relay': {
+        const failed = this.outputs;
+        this.outputs = [];
+        // Its process gave up already: stopping frees its ingest link and logs where the bytes went.
+        for (const o of failed) void o.stop('end').catch((err: unknown) => d.log.warn('could not stop the relay', { channel: this.channel.slug, err }));
+        return;
+      }
+      case 'restart_outputs':
+        return this.restartOutputs();
+      case 'count_from':
+        this.meter.switchTo(f.from, f.to);
+        return;
+      case 'snapshot_bytes':
+        this.meter.read(this.model.publisher);
+        return;
+      case 'kick':
+        d.ingest.kick(f.publisher);
+        return;
+      case 'arm_grace':
+        d.clock.clearTimeout(this.graceTimer);
+        this.graceTimer = d.clock.setTimeout(() => void this.end('publisher left'), this.o.graceMs);
+        return;
+      case 'clear_grace':
+        d.clock.clearTimeout(this.graceTimer);
+        return;
+      case 'announce':
+        if (f.what === 'started') this.listener.started(this);
+        else this.listener.publisher(this, f.what);
+        return;
+      case 'save_reconnects':
+        d.sessions.update(this.sessionId, { reconnects: f.reconnects });
+        return;
+      case 'request_end':
+        void this.end(f.reason);
+        return;
+      case 'stop_outputs':
+        return this.stopOutputs();
+      case 'close_outputs':
+        return this.closeOutputs();
+      case 'close_session':
+        d.sessions.update(this.sessionId, { bytesIn: this.bytesIn(), restarts: this.restarts });
+        d.sessions.end(this.sessionId, f.reason);
+        return;
+      case 'keep_recording':
+        return this.keepRecording();
+      case 'announce_ended':
+        this.listener.ended(this, f.reason, f.recorded);
+        return;
+    }
+  }
+
+  private hold(): void {
+    // The media from the first packet on, so the recording starts when the class does.
+    const sink = new Preroll(32 * 1024 * 1024);
+    this.preroll = { sink, detach: this.d.ingest.subscribe(this.model.publisher, sink) };
+  }
+
+  private async startLocal(plan: NonNullable<RunModel['plan']>): Promise<RunEvent> {
     await this.d.files.reset(this.dir); // a previous class's leftovers
-    this.transcoder = this.makeTranscoder(plan);
-    await this.transcoder.start(false);
-    if (this.runState === 'starting') this.runState = 'live';
-    this.listener.started(this);
-    const over = (): boolean => this.endAsked !== undefined && (!this.transcoder || this.transcoder.status().state === 'stopped');
-    const master = this.d.writeMaster(this.dir, plan, over, this.channel.latency === 'ultra');
-    this.master = master;
-    void master.then((written) => {
-      this.masterWritten = written;
-      if (written) this.d.log.info('class is live', { channel: this.channel.slug, session: this.sessionId });
-    }, (err: unknown) => this.d.log.error('could not write the master playlist', { channel: this.channel.slug, err }));
-  }
-
-  /** Relays the class to Mux; false when Mux cannot take it (the caller falls back to a local ladder). */
-  private async startOverflow(): Promise<boolean> {
-    const ov = this.d.overflow!;
-    let stream: { target: string; playbackId: string | null };
-    try {
-      stream = await ov.ensureStream(this.channel.slug);
-    } catch (err) {
-      this.d.log.error('Mux live stream unavailable', { channel: this.channel.slug, err: err instanceof Error ? err.message : String(err) });
-      return false;
-    }
-    if (this.endAsked) return true;
-    this.mode = 'mux';
-    this.relayTarget = stream.target;
-    this.muxPlaybackId = stream.playbackId;
-    ov.markOverflow(this.sessionId);
-    this.notes.push('box full: class relayed to Mux (overflow policy: mux)');
-    this.relay = this.makeRelay(stream.target);
-    await this.relay.start();
-    if (this.runState === 'starting') this.runState = 'live';
-    this.d.log.info('class is live on Mux', { channel: this.channel.slug, session: this.sessionId });
-    this.listener.started(this);
-    return true;
-  }
-
-  /** Mux refused or stayed unreachable: never drop the class — run it here on a reduced ladder and say so. */
-  private async fallBackFromMux(reason: string): Promise<void> {
-    if (this.endAsked || this.mode !== 'mux') return;
-    this.notes.push(`Mux relay failed (${reason}); fell back to a reduced local ladder`);
-    this.mode = 'local';
-    this.muxPlaybackId = null;
-    const failed = this.relay;
-    this.relay = undefined;
-    void failed?.stop(); // its process gave up already: this frees its ingest link and logs where the bytes went
-    const source = describeMeta(this.d.ingest.meta(this.publisherId));
-    const segment = SEGMENT_SECONDS[this.channel.latency];
-    const full = planLadder(source, { profile: this.channel.ladder, segmentSeconds: segment });
-    const smallest = full.rungs.length ? pixelRate(full.rungs.slice(-1)) : 0;
-    await this.startLocal(source, full, admitCapacity('degrade', this.d.freeBudget(), pixelRate(full.rungs), smallest));
-  }
-
-  private makeRelay(target: string): RelayLike {
-    return this.d.overflow!.createRelay({
-      target,
-      feed: (sink) => this.feed(sink),
-      onGiveUp: (reason) => void this.queue.run(() => this.fallBackFromMux(reason)).catch((err: unknown) => this.fail(err)),
-    });
-  }
-
-  private makeTranscoder(plan: LadderPlan): TranscoderLike {
-    return this.d.createTranscoder({
-      plan,
-      outDir: this.dir,
-      record: this.channel.record,
-      segmentPrefix: this.sessionId,
-      channel: this.channel.slug,
-      lowLatency: this.channel.latency === 'ultra',
-      sessionId: this.sessionId,
+    this.outputs = this.d.outputs.create({
+      channel: this.channel, sessionId: this.sessionId, dir: this.dir, plan, record: this.channel.record,
       feed: (sink) => this.feed(sink),
       onSlowChange: (slow) => {
         this.slow = slow;
       },
-      inputFlowing: () => this.runState !== 'reconnecting',
+      inputFlowing: () => this.model.phase !== 'reconnecting',
     });
+    for (const o of this.outputs) await o.start(false);
+    return { t: 'carrier_started' };
+  }
+
+  private async findMux(): Promise<RunEvent> {
+    try {
+      const s = await this.d.overflow!.ensureStream(this.channel.slug);
+      return { t: 'mux_ready', target: s.target, playbackId: s.playbackId };
+    } catch (err) {
+      this.d.log.error('Mux live stream unavailable', { channel: this.channel.slug, err: err instanceof Error ? err.message : String(err) });
+      return { t: 'mux_unavailable', free: this.d.freeBudget() };
+    }
+  }
+
+  private async startRelay(target: string): Promise<RunEvent> {
+    const relay = this.d.overflow!.relay({
+      target,
+      feed: (sink) => this.feed(sink),
+      onGiveUp: (reason) => void this.queued(() => ({
+        t: 'relay_gave_up', reason, source: describeMeta(this.d.ingest.meta(this.model.publisher)), free: this.d.freeBudget(),
+      })),
+    });
+    this.outputs = [relay];
+    await relay.start(false);
+    return { t: 'carrier_started' };
+  }
+
+  private async restartOutputs(): Promise<undefined> {
+    for (const o of [...this.outputs].reverse()) await o.stop('restart');
+    for (const o of this.outputs) await o.start(true);
+    return undefined;
+  }
+
+  private async stopOutputs(): Promise<undefined> {
+    this.restarts = this.transcoderStatus()?.restarts ?? 0;
+    for (const o of [...this.outputs].reverse()) await o.stop('end');
+    return undefined;
+  }
+
+  private async closeOutputs(): Promise<RunEvent> {
+    let published = false;
+    for (const o of this.outputs) published = (await o.close()).published === true || published;
+    return { t: 'outputs_closed', published };
+  }
+
+  private async keepRecording(): Promise<RunEvent> {
+    try {
+      await this.d.files.keep(this.dir, vodDir(this.o.mediaDir, this.sessionId));
+      return { t: 'kept', ok: true };
+    } catch (err) {
+      this.d.log.error('could not keep the recording', { session: this.sessionId, err });
+      return { t: 'kept', ok: false };
+    }
+  }
+
+  private transcoderStatus(): TranscoderStatus | undefined {
+    for (const o of this.outputs) {
+      const s = o.transcoder?.();
+      if (s) return s;
+    }
+    return undefined;
   }
 
   /** Connects the live media to a consumer: the held preroll first (no gap, no duplicate), then the publisher. */
   private feed(sink: MediaSink): () => void {
-    const pre = this.preroll;
-    const detach = this.detachPreroll;
+    const held = this.preroll;
     this.preroll = undefined;
-    this.detachPreroll = undefined;
-    if (pre && detach) {
-      pre.drainInto(sink); // the same subscription continues
-      return detach;
+    if (held) {
+      held.sink.drainInto(sink); // the same subscription continues
+      return held.detach;
     }
-    return this.d.ingest.subscribe(this.publisherId, sink);
+    return this.d.ingest.subscribe(this.model.publisher, sink);
   }
 
   /** Reads the publisher's metadata and the spacing of its first keyframes (beside the queue). */
   private async probeSource(): Promise<SourceInfo> {
     const segment = SEGMENT_SECONDS[this.channel.latency];
     const deadline = this.d.clock.now() + this.o.probeTimeoutMs;
-    let meta = this.d.ingest.meta(this.publisherId);
+    let meta = this.d.ingest.meta(this.model.publisher);
     while (!meta || meta.width <= 0 || meta.height <= 0) {
-      if (this.endAsked) throw new Error('the class ended while starting');
+      if (this.model.endAsked) throw new Error('the class ended while starting');
       if (this.d.clock.now() > deadline) throw new Error(`no video metadata from the publisher within ${Math.round(this.o.probeTimeoutMs / 1000)} s`);
       await new Promise<void>((r) => this.d.clock.setTimeout(r, 100));
-      meta = this.d.ingest.meta(this.publisherId);
+      meta = this.d.ingest.meta(this.model.publisher);
     }
-    const pre = this.preroll;
+    const pre = this.preroll?.sink;
     await pre?.waitForKeyframes(2, segment * 1000 + 1000);
     return { ...describeMeta(meta), keyframeInterval: pre?.keyframeInterval(), videoProfile: pre?.videoProfile() };
   }
-
-  private publisherBytes(): number {
-    const now = this.d.ingest.meta(this.publisherId)?.inBytes;
-    if (now !== undefined) this.lastBytes = now;
-    return this.lastBytes;
-  }
-
-  private refuse(reason: string): Promise<void> {
-    this.d.log.warn('publish refused', { channel: this.channel.slug, reason });
-    this.d.ingest.kick(this.publisherId);
-    return this.endNow(`refused: ${reason}`);
-  }
-
-  /** Ends the class on an error. Never awaits the end: it may be called from inside a step. */
-  private fail(err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
-    if (this.endAsked) return;
-    this.d.log.error('class could not start', { channel: this.channel.slug, err: message });
-    this.d.ingest.kick(this.publisherId);
-    void this.end(`failed: ${message}`);
-  }
-
-  /** An end decided inside a step: queued behind it (awaiting it here would wait on ourselves). */
-  private endNow(reason: string): Promise<void> {
-    void this.end(reason);
-    return Promise.resolve();
-  }
-
-  private async finish(reason: string): Promise<void> {
-    if (this.runState === 'ended') return;
-    this.runState = 'ending';
-    this.d.clock.clearTimeout(this.graceTimer);
-    this.detachPreroll?.();
-    this.detachPreroll = undefined;
-    this.preroll = undefined;
-    const status = this.transcoder?.status();
-    await Promise.all([this.transcoder?.stop(), this.relay?.stop()]);
-    await this.transcoder?.close?.();
-    // A class that ends early still gets its master playlist from its final segments.
-    if (this.master) this.masterWritten = await this.master.catch(() => false);
-    this.d.sessions.update(this.sessionId, { bytesIn: this.bytesIn(), restarts: status?.restarts ?? 0 });
-    this.d.sessions.end(this.sessionId, reason);
-    let recorded = false;
-    if (this.channel.record && this.masterWritten) {
-      try {
-        await this.d.files.keep(this.dir, vodDir(this.o.mediaDir, this.sessionId));
-        recorded = true;
-      } catch (err) {
-        this.d.log.error('could not keep the recording', { session: this.sessionId, err });
-      }
-    }
-    this.runState = 'ended';
-    this.d.log.info('class ended', { channel: this.channel.slug, session: this.sessionId, reason, recorded });
-    this.listener.ended(this, reason, recorded);
-  }
 }
 
-/** What the FLV metadata says of a source (the fallback when Mux gives up has nothing else). Pure. */
+/** What the publisher's metadata says of a source (the fallback when Mux gives up has nothing else). Pure. */
 export function describeMeta(meta: SourceMeta | undefined): SourceInfo {
   return {
     videoCodec: meta?.videoCodecId === 7 ? 'h264' : meta?.videoCodecId === 12 ? 'hevc' : 'other',

@@ -9,23 +9,19 @@ import type { Logger } from '../log.js';
 import type { Channel } from '../domain/channel.js';
 import type { Admission, IngestPort, PublishAttempt, SourceMeta } from './ports.js';
 import { realClock, type Clock } from '../media/ffmpeg-process.js';
-import type { LadderPlan } from '../transcode/ladder.js';
-import {
-  ClassRun, type OverflowDeps, type RunFiles, type RunListener, type RunView, type SessionWrites,
-  type TranscoderLike, type TranscoderRequest,
-} from './class-run.js';
-
-export type { OverflowDeps, RelayLike, TranscoderLike, TranscoderRequest } from './class-run.js';
+import { refusesAtOnce } from './admission.js';
+import { ClassRun, type RunFiles, type RunListener, type RunView, type SessionWrites } from './class-run.js';
+import type { LocalOutputs, OverflowPort } from './outputs.js';
 
 export interface LiveDeps {
   channelForKey(key: string): number | undefined;
   channelById(id: number): Channel;
   sessions: SessionWrites & { start(channelId: number, recorded: boolean): { id: string } };
   ingest: IngestPort;
-  createTranscoder(req: TranscoderRequest): TranscoderLike;
+  /** The outputs of a class that runs here (hls/outputs.ts). */
+  outputs: LocalOutputs;
   /** Present when Mux credentials are configured. */
-  overflow?: OverflowDeps;
-  writeMaster(dir: string, plan: LadderPlan, over: () => boolean, lowLatency: boolean): Promise<boolean>;
+  overflow?: OverflowPort;
   /** Refuses new classes (e.g. the media disk is below its free-space floor); undefined when they may start. */
   refuseNew?(): string | undefined;
   files?: RunFiles;
@@ -106,7 +102,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
   }
 
   /** What learners should play for a channel now. */
-  playback(slug: string): { mode: 'local' | 'mux'; playbackId: string | null } | undefined {
+  playback(slug: string): ReturnType<ClassRun['playback']> | undefined {
     return this.live.get(slug)?.playback();
   }
 
@@ -134,17 +130,16 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     }
     const refusal = this.d.refuseNew?.();
     if (refusal) return { ok: false, code: 'disk_low', reason: refusal };
-    const free = this.o.budget - this.used();
-    if (free <= 0 && channel.overflow === 'refuse') return { ok: false, code: 'over_budget', reason: 'the box is at its transcode capacity (overflow policy: refuse)' };
+    const full = refusesAtOnce(channel.overflow, this.o.budget - this.used());
+    if (full) return { ok: false, code: 'over_budget', reason: full };
     const session = this.d.sessions.start(channel.id, channel.record);
     const run: ClassRun = new ClassRun(channel, session.id, a.id, {
       mediaDir: this.o.mediaDir, graceMs: this.o.graceMs, probeTimeoutMs: this.o.probeTimeoutMs ?? 10000, stallMs: this.o.stallMs ?? 0,
     }, {
       sessions: this.d.sessions,
       ingest: this.d.ingest,
-      createTranscoder: (req) => this.d.createTranscoder(req),
+      outputs: this.d.outputs,
       overflow: this.d.overflow,
-      writeMaster: (dir, plan, over, lowLatency) => this.d.writeMaster(dir, plan, over, lowLatency),
       freeBudget: (): number => this.o.budget - this.usedBy((r) => r !== run),
       files: this.d.files ?? diskFiles,
       clock: this.clock,

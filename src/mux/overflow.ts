@@ -3,7 +3,7 @@
 
 import type { Logger } from '../log.js';
 import type { PidFile } from '../media/pid-file.js';
-import type { OverflowDeps } from '../live/class-run.js';
+import type { OverflowPort } from '../live/outputs.js';
 import type { MuxRepo } from '../store/mux.js';
 import type { MuxApi, MuxEvent } from './client.js';
 import { Relay } from './relay.js';
@@ -18,7 +18,7 @@ export interface MuxOverflowOptions {
   pids?: PidFile;
 }
 
-export function muxOverflow(o: MuxOverflowOptions): OverflowDeps {
+export function muxOverflow(o: MuxOverflowOptions): OverflowPort {
   return {
     ensureStream: async (slug) => {
       const known = o.repo.channelStream(slug);
@@ -27,9 +27,30 @@ export function muxOverflow(o: MuxOverflowOptions): OverflowDeps {
       if (!stream.streamKey) throw new Error('Mux returned no stream key');
       return { target: `${o.ingestUrl.replace(/\/$/, '')}/${stream.streamKey}`, playbackId: stream.playbackId ?? known.playbackId };
     },
-    createRelay: (req) => new Relay({ ffmpegPath: o.ffmpegPath, target: req.target, feed: req.feed, onGiveUp: req.onGiveUp, log: o.log, pids: o.pids }),
+    relay: (req) => new RelayOutput(() => new Relay({ ffmpegPath: o.ffmpegPath, target: req.target, feed: req.feed, onGiveUp: req.onGiveUp, log: o.log, pids: o.pids })),
     markOverflow: (id) => o.repo.markOverflow(id),
   };
+}
+
+/** The relay as a class output: a new relay process (and ingest link) for each publisher of the class. */
+export class RelayOutput {
+  readonly kind = 'relay';
+  private current?: { start(): Promise<void>; stop(): Promise<void> };
+
+  constructor(private readonly make: () => { start(): Promise<void>; stop(): Promise<void> }) {}
+
+  async start(): Promise<void> {
+    this.current = this.make();
+    await this.current.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.current?.stop();
+  }
+
+  async close(): Promise<{ published?: boolean }> {
+    return {};
+  }
 }
 
 /** Answers a Mux webhook: its signature checked by the SDK, its event applied once by the archiver. */

@@ -1,0 +1,99 @@
+// The outputs of a class that runs on this box, in start order: for an `ultra` class the LL-HLS packager (fMP4
+// parts in memory, kept across ffmpeg runs and publisher reconnects), the ladder, and the master playlist. The
+// class run starts, stops and closes them; this factory only assembles them from the options the server gives.
+
+import type { Logger } from '../log.js';
+import type { PidFile } from '../media/pid-file.js';
+import type { MediaSink } from '../media/sink.js';
+import { isDiskFailure } from '../media/failures.js';
+import type { Channel } from '../domain/channel.js';
+import { LadderOutput } from '../transcode/ladder-output.js';
+import type { LadderPlan } from '../transcode/ladder.js';
+import { probeFile } from '../transcode/probe.js';
+import { Transcoder } from '../transcode/supervisor.js';
+import { partTargetFor } from './ll/assembler.js';
+import type { LlRegistry } from './ll/registry.js';
+import { LlStream } from './ll/stream.js';
+import { writeLlMaster } from './ll-master.js';
+import { writeMasterWhenReady } from './master-writer.js';
+import { MasterOutput } from './master-output.js';
+
+export interface HlsOutputOptions {
+  ffmpegPath: string;
+  ffprobePath: string;
+  /** x264 preset for the ladder. */
+  preset: string;
+  /** LL-HLS part length asked for (hls.partSeconds), rounded to whole frames. */
+  partSeconds: number;
+  /** Segments in a live playlist. */
+  liveWindow: number;
+  /** Where the origin finds a live `ultra` class's packager. */
+  llStreams: LlRegistry;
+  log: Logger;
+  pids?: PidFile;
+  /** The CPU one ladder process used (ms), counted against its session. */
+  onEncodeCpu(sessionId: string, ms: number): void;
+  /** A write to the media folder failed (a full disk). */
+  onWriteFailed(what: string): void;
+}
+
+/** The class as the outputs see it (live/outputs.ts OutputContext). */
+interface Ctx {
+  channel: Channel;
+  sessionId: string;
+  dir: string;
+  plan: LadderPlan;
+  record: boolean;
+  feed(sink: MediaSink): () => void;
+  onSlowChange(slow: boolean): void;
+  inputFlowing(): boolean;
+}
+
+/** An `ultra` class's packager as an output: opened with the class, finished and retired when it closes. */
+class LlPackagerOutput {
+  readonly kind = 'll-packager';
+  constructor(readonly stream: LlStream, private readonly retire: () => void) {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  async close(): Promise<{ published?: boolean }> {
+    await this.stream.finish();
+    this.retire();
+    return {};
+  }
+}
+
+export function hlsOutputs(o: HlsOutputOptions) {
+  return {
+    create(ctx: Ctx) {
+      const { channel, sessionId, dir, plan } = ctx;
+      const packager = channel.latency === 'ultra' ? llPackager(o, ctx) : undefined;
+      const ladder = new LadderOutput(() => new Transcoder({
+        ll: packager ? { partSeconds: packager.stream.partTarget, attach: (outputs) => packager.stream.attach(outputs), finish: async () => {} } : undefined,
+        ffmpegPath: o.ffmpegPath, plan, outDir: dir, record: ctx.record, segmentPrefix: sessionId,
+        preset: o.preset, liveWindow: o.liveWindow, maxBufferedBytes: 8 * 1024 * 1024, feed: ctx.feed, log: o.log, pids: o.pids,
+        onSlowChange: ctx.onSlowChange, inputFlowing: ctx.inputFlowing,
+        onProcessCpu: (ms) => o.onEncodeCpu(sessionId, ms),
+        onFailure: ({ failure }) => {
+          if (isDiskFailure(failure)) o.onWriteFailed(`ladder of ${sessionId}`);
+        },
+      }));
+      const master = new MasterOutput(
+        (over) => packager ? writeLlMaster(dir, plan, packager.stream) : writeMasterWhenReady(dir, plan, { probe: (path) => probeFile(path, o.ffprobePath), over }),
+        () => o.log.info('class is live', { channel: channel.slug, session: sessionId }),
+        (err) => o.log.error('could not write the master playlist', { channel: channel.slug, err }),
+      );
+      return packager ? [packager, ladder, master] : [ladder, master];
+    },
+  };
+}
+
+function llPackager(o: HlsOutputOptions, ctx: Ctx): LlPackagerOutput {
+  const { channel, sessionId, dir, plan } = ctx;
+  const stream = o.llStreams.open(channel.slug, sessionId, () => new LlStream({
+    dir, prefix: sessionId, rungs: plan.rungs.map((r) => r.name),
+    partSeconds: partTargetFor(o.partSeconds, plan.rungs[0]?.fps ?? 30), segmentSeconds: plan.segmentSeconds,
+    record: ctx.record, window: o.liveWindow, log: o.log, onWriteError: () => o.onWriteFailed(`LL-HLS output of ${sessionId}`),
+  }));
+  // Players still polling get the playlist with EXT-X-ENDLIST for a while after the class.
+  return new LlPackagerOutput(stream, () => o.llStreams.retire(channel.slug, stream, 30000));
+}
