@@ -3,15 +3,15 @@
 // owns it (see docs/architecture.md).
 
 import { availableParallelism, hostname } from 'node:os';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import type { Config } from './config/schema.js';
 import { obsServerUrl, publicBaseUrl } from './config/urls.js';
 import { createLogger, type Logger } from './log.js';
 import { UserError } from './domain/errors.js';
-import { liveDir, MASTER_PLAYLIST, RUNG_PLAYLIST, vodDir } from './domain/media-layout.js';
+import { MASTER_PLAYLIST, vodDir } from './domain/media-layout.js';
 import { openStore, type Store } from './store/index.js';
 import { lockDataFolder } from './store/data-lock.js';
 import { signPlayback, type PlaybackScope } from './auth/playback-token.js';
@@ -31,7 +31,6 @@ import { PlaybackGate } from './hls/access.js';
 import { Origin } from './hls/origin.js';
 import { LlRegistry } from './hls/ll/registry.js';
 import { hlsOutputs } from './hls/outputs.js';
-import { LlStream } from './hls/ll/stream.js';
 import { cdnOrigin } from './hls/cdn.js';
 import { HttpServer, type HttpRequest } from './http/app.js';
 import { authorize, metricsRoute, routes } from './http/routes.js';
@@ -52,7 +51,9 @@ import { PlatformServices } from './lti/services.js';
 import { Passback } from './lti/passback.js';
 import { frameAncestorsOf } from './lti/platforms.js';
 import { ClassFollower, courseChannelInput } from './classes/follow.js';
-import { classForNewSession, nextStart } from './classes/resolve.js';
+import { channelForSession } from './classes/resolve.js';
+import { Housekeeping } from './classes/housekeeping.js';
+import { Lifecycle } from './lifecycle.js';
 import { costCsv, costFor, courseAttendanceCsv, reportCsv, sessionReport } from './reports/service.js';
 import { pricesFrom } from './reports/prices.js';
 import { TrafficCounter } from './reports/traffic.js';
@@ -155,11 +156,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     {
       channelForKey: (key) => store.streamKeys.channelForKey(key),
       // A scheduled class decides whether its session is recorded.
-      channelById: (id) => {
-        const c = store.channels.byId(id);
-        const k = classForNewSession(store.classes.list({ channelId: id }), Date.now());
-        return k ? { ...c, record: k.record } : c;
-      },
+      channelById: (id) => channelForSession(store.channels.byId(id), store.classes.list({ channelId: id }), Date.now()),
       sessions: store.sessions,
       ingest: new IngestRouter(ingests),
       outputs: hlsOutputs({
@@ -289,15 +286,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ll: (channel) => llStreams.get(channel),
     cdnBaseUrl: config['hls.cdnBaseUrl'],
     access: (kind, owner, pt) => gate.check(kind, owner, pt, Date.now()),
-    masterSoon: async (slug, signal) => {
-      const file = join(liveDir(mediaDir, slug), MASTER_PLAYLIST);
-      const deadline = Date.now() + 15000;
-      while (live.current(slug) && Date.now() < deadline && !signal?.aborted) {
-        if (await access(file).then(() => true, () => false)) return true;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      return false;
-    },
+    liveClass: (slug) => live.current(slug) !== undefined,
   });
   const status = (): ServerStatus => {
     const snap = live.snapshot();
@@ -364,15 +353,6 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     costCsv,
     channelSessions: (slug) => (store.channels.find(slug) ? store.sessions.list({ channel: slug, limit: 50 }) : undefined),
   });
-  const segmentAge = (slug: string, rung: string | undefined, ll: LlStream | undefined): number | undefined => {
-    if (ll) return ll.lastSegmentAt === undefined ? undefined : (Date.now() - ll.lastSegmentAt) / 1000;
-    const name = rung?.replace(/ \(copy\)$/, '');
-    try {
-      return name ? (Date.now() - statSync(join(liveDir(mediaDir, slug), name, RUNG_PLAYLIST)).mtimeMs) / 1000 : undefined;
-    } catch {
-      return undefined; // no segment yet
-    }
-  };
   const metrics = new Metrics(() => {
     const snap = live.snapshot();
     return {
@@ -387,7 +367,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
             channel: c.channel, state: c.state, mode: c.mode, viewers: hub.presence(c.channel),
             ingestBytes: meta?.inBytes, ingestFps: meta?.fps, transcoder: c.transcoder, llWaiters: ll?.waiting,
             players: channelId === undefined ? undefined : store.beacons.playersSince(channelId, Date.now() - 60_000),
-            segmentAgeSeconds: c.mode === 'local' ? segmentAge(c.channel, c.ladder[0], ll) : undefined, mux,
+            segmentAgeSeconds: c.mode === 'local' ? origin.segmentAge(c.channel, c.ladder[0]) : undefined, mux,
           };
         }),
       },
@@ -426,75 +406,51 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
   });
 
-  // ---- start, in order ----------------------------------------------------------------------------------------
-  await live.start();
-  await archiver?.start();
-  await passback.start();
-  await traffic.start();
-  // Every second: drop stalled publishers; every fifth: save bytes in, so a crash loses at most a few seconds of them.
-  let ticks = 0;
-  const progress = setInterval(() => {
-    live.checkStalls(Date.now());
-    if (++ticks % 5 === 0) live.saveProgress();
-  }, 1000);
-  progress.unref();
-  // Beacons are kept reports.beaconRetentionDays: at start and every 6 hours the older ones go.
-  const pruneBeacons = (): void => {
-    try {
-      const gone = store.beacons.prune(Date.now() - config['reports.beaconRetentionDays'] * 86400000);
-      if (gone) log.info('deleted old player beacons', { count: gone, retentionDays: config['reports.beaconRetentionDays'] });
-    } catch (err) {
-      log.warn('could not delete old player beacons', { err });
-    }
-  };
-  // Deep-linked classes the LMS never confirmed go once their time is over (checked with the beacons, and hourly).
-  const dropUnconfirmed = (): void => {
-    try {
-      const gone = store.classes.dropUnconfirmed(Date.now());
-      if (gone) log.info('deleted deep-linked classes the LMS never confirmed', { count: gone });
-    } catch (err) {
-      log.warn('could not delete unconfirmed classes', { err });
-    }
-  };
-  pruneBeacons();
-  dropUnconfirmed();
-  const pruning = setInterval(() => {
-    pruneBeacons();
-    dropUnconfirmed();
-  }, 3600000);
-  pruning.unref();
-
+  // ---- start, in order; stopped in the reverse order ------------------------------------------------------------
+  // Each component starts after what it needs and stops before it: ingest stops taking publishes first, the live
+  // classes end while the hub, HTTP, archive and passback still run to hear of it, the store closes last.
+  const running = new Lifecycle(log);
+  const housekeeping = new Housekeeping({
+    everyMs: 3600000, log,
+    tasks: [
+      {
+        // Beacons are kept reports.beaconRetentionDays.
+        run: (now) => store.beacons.prune(now - config['reports.beaconRetentionDays'] * 86400000),
+        done: 'deleted old player beacons', failed: 'could not delete old player beacons',
+        fields: { retentionDays: config['reports.beaconRetentionDays'] },
+      },
+      // Deep-linked classes the LMS never confirmed go once their time is over.
+      { run: (now) => store.classes.dropUnconfirmed(now), done: 'deleted deep-linked classes the LMS never confirmed', failed: 'could not delete unconfirmed classes' },
+    ],
+  });
   try {
-    await hub.start(); // fails here, clearly, if hub.backplane names a Redis that does not answer
-    await drain?.start();
-    await http.start();
-    await internal?.start();
-    await metricsHttp?.start();
-    await disk.start();
+    await running.start('store', { stop: () => { store.close(); lock.release(); } });
+    await running.start('disk', disk);
+    await running.start('archiver', archiver ?? {});
+    await running.start('passback', passback);
+    await running.start('traffic', traffic);
+    await running.start('housekeeping', housekeeping);
+    await running.start('drain', drain ?? {}); // stopped after the hub: the records it queued at its stop are written too
+    await running.start('hub', hub); // fails here, clearly, if hub.backplane names a Redis that does not answer
+    await running.start('http', http);
+    await running.start('internal http', internal ?? {});
+    await running.start('metrics http', metricsHttp ?? {});
+    await running.start('hub socket', { stop: () => socket.stop() });
     // The HTTP port is ours, so no other server runs on this data: ffmpeg processes it left are stopped, and the
     // classes it left open were interrupted. Their recordings are closed and kept before ingest starts (a new class
     // on a channel clears its live folder).
-    await pids.reap();
-    await recoverInterrupted(store.sessions, mediaDir, log, (path) => probeFile(path, ffprobe.path));
-    const stale = store.sessions.endAllOpen('server restarted');
-    if (stale) log.warn('closed sessions left open by a previous run', { count: stale });
-    await ingest.start();
+    await running.start('recovery', {
+      start: async () => {
+        await pids.reap();
+        await recoverInterrupted(store.sessions, mediaDir, log, (path) => probeFile(path, ffprobe.path));
+        const stale = store.sessions.endAllOpen('server restarted');
+        if (stale) log.warn('closed sessions left open by a previous run', { count: stale });
+      },
+    });
+    await running.start('live classes', live);
+    await running.start('ingest', ingest);
   } catch (err) {
-    clearInterval(progress);
-    clearInterval(pruning);
-    await hub.stop().catch(() => {});
-    await drain?.stop();
-    socket.stop();
-    await http.stop();
-    await internal?.stop();
-    await metricsHttp?.stop();
-    await ingest.stop();
-    await disk.stop();
-    await archiver?.stop();
-    await passback.stop();
-    await traffic.stop();
-    store.close();
-    lock.release();
+    await running.stop();
     throw err;
   }
   log.info('serving', { http: `${config.bindAddress}:${http.boundPort}`, rtmp: `${config.bindAddress}:${ingest.port}`, budget });
@@ -510,22 +466,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     },
     stop: () => (stopping ??= (async () => {
       log.info('stopping: no new publishes; closing live classes');
-      clearInterval(progress);
-      clearInterval(pruning);
-      await live.stop();
-      await ingest.stop();
-      socket.stop();
-      await http.stop();
-      await internal?.stop();
-      await metricsHttp?.stop();
-      await hub.stop();
-      await drain?.stop(); // after the hub: the records it queued at its stop are written too
-      await disk.stop();
-      await archiver?.stop(); // its jobs record where they stand before the store closes
-      await passback.stop();
-      await traffic.stop();
-      store.close();
-      lock.release();
+      await running.stop();
       log.info('stopped');
     })()),
   };

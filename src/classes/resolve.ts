@@ -14,6 +14,12 @@ export function classForNewSession(classes: readonly ScheduledClass[], now: numb
     .sort((a, b) => Math.abs(a.startsAt - now) - Math.abs(b.startsAt - now))[0];
 }
 
+/** The channel as a session starting now runs it: a scheduled class decides whether that session is recorded. */
+export function channelForSession<C extends { record: boolean }>(channel: C, classes: readonly ScheduledClass[], now: number): C {
+  const k = classForNewSession(classes, now);
+  return k ? { ...channel, record: k.record } : channel;
+}
+
 export type LaunchTarget =
   | { kind: 'now'; cls: ScheduledClass }
   | { kind: 'next'; cls: ScheduledClass }

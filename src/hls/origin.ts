@@ -2,13 +2,15 @@
 // recent segments. No synchronous disk I/O; the HTTP layer only copies the answer onto the socket.
 
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseRange, resolveMediaPath } from './paths.js';
 import { liveWindow } from './window.js';
 import { mapUris, withQuery } from './playback-token.js';
 import { serveLl, type LlStreamView } from './ll/serve.js';
 import { cdnUri } from './cdn.js';
-import { MASTER_PLAYLIST } from '../domain/media-layout.js';
+import { liveDir, MASTER_PLAYLIST, RUNG_PLAYLIST } from '../domain/media-layout.js';
 
 export interface OriginResponse {
   status: number;
@@ -32,9 +34,9 @@ export interface OriginOptions {
   /** Who may have the owner a path resolved to (a channel or a session): true, 'unknown' (404) or why not (403).
    * Asked after the path is resolved, so the owner checked is the owner served. Absent: everything is public. */
   access?(kind: 'hls' | 'vod', owner: string, playbackToken: string | undefined): true | 'unknown' | string;
-  /** A live channel whose class started but whose master playlist is not written yet (the ladder is starting):
-   * resolves true once it exists (a player that asks at the class's start waits instead of getting a 404). */
-  masterSoon?(channel: string, signal?: AbortSignal): Promise<boolean>;
+  /** Whether a class is live on the channel now: a player that asks for its master playlist while the ladder is
+   * still starting waits for it (up to 15 s) instead of getting a 404. */
+  liveClass?(channel: string): boolean;
 }
 
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
@@ -135,7 +137,7 @@ export class Origin {
       if (file.playlist) body = await this.playlist(file.path, kind === 'hls' && file.rel.includes('/'));
       else body = await this.segment(file.path);
     } catch (err) {
-      if (kind === 'hls' && file.rel === MASTER_PLAYLIST && isMissing(err) && (await this.o.masterSoon?.(file.owner, req.signal))) {
+      if (kind === 'hls' && file.rel === MASTER_PLAYLIST && isMissing(err) && (await this.masterSoon(file.owner, req.signal))) {
         return this.answer(kind, rawPath, range, playbackToken, head, req);
       }
       if (err instanceof PlaylistUnavailable) {
@@ -198,6 +200,30 @@ export class Origin {
       this.playlists.set(path, { mtimeMs: st.mtimeMs, size: st.size, body });
     }
     return body;
+  }
+
+  /** Seconds since a live class's rung last got a segment (undefined before its first), for /metrics. */
+  segmentAge(channel: string, rung: string | undefined): number | undefined {
+    const ll = this.o.ll?.(channel);
+    if (ll) return ll.lastSegmentAt === undefined ? undefined : (Date.now() - ll.lastSegmentAt) / 1000;
+    const name = rung?.replace(/ \(copy\)$/, '');
+    try {
+      return name ? (Date.now() - statSync(join(liveDir(this.o.mediaDir, channel), name, RUNG_PLAYLIST)).mtimeMs) / 1000 : undefined;
+    } catch {
+      return undefined; // no segment yet
+    }
+  }
+
+  /** Waits (up to 15 s) for the master playlist of a class that is live but whose ladder is still starting. */
+  private async masterSoon(channel: string, signal?: AbortSignal): Promise<boolean> {
+    if (!this.o.liveClass) return false;
+    const file = join(liveDir(this.o.mediaDir, channel), MASTER_PLAYLIST);
+    const deadline = Date.now() + 15000;
+    while (this.o.liveClass(channel) && Date.now() < deadline && !signal?.aborted) {
+      if (await access(file).then(() => true, () => false)) return true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return false;
   }
 
   private async segment(path: string): Promise<Buffer> {

@@ -9,6 +9,8 @@ export interface LlStreamView {
   rendition(name: string): LlRendition | undefined;
   readonly key: string;
   reports(name: string): { uri: string; lastMsn: number; lastPart: number }[];
+  /** When the newest segment of the stream was completed (ms), if any. */
+  readonly lastSegmentAt?: number;
 }
 
 export type LlAnswer =
