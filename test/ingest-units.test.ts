@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
-import { BoundedFlvPipe, classifyTag } from '../src/media/flv-pipe.js';
+import { BoundedFlvPipe, classifyTag, flvUnit } from '../src/media/flv-pipe.js';
 import { FailureGuard } from '../src/ingest/failure-guard.js';
 import { Preroll } from '../src/live/preroll.js';
 import { ProgressParser } from '../src/transcode/progress.js';
@@ -38,14 +38,14 @@ t.test('a stalled reader cannot make the pipe buffer more than its bound', async
   // A writable that never finishes a write: ffmpeg stopped reading.
   const stalled = new Writable({ highWaterMark: 1024, write: () => {} });
   const pipe = new BoundedFlvPipe(stalled, 64 * 1024);
-  pipe.write(tag(9, 0x17, 0));
-  for (let i = 0; i < 2000; i++) pipe.write(i % 30 === 0 ? keyframe(1000) : i % 3 === 0 ? audio() : inter(1000));
+  pipe.write(flvUnit(tag(9, 0x17, 0)));
+  for (let i = 0; i < 2000; i++) pipe.write(flvUnit(i % 30 === 0 ? keyframe(1000) : i % 3 === 0 ? audio() : inter(1000)));
   t.ok(stalled.writableLength <= 64 * 1024, `buffered ${stalled.writableLength} bytes of a 64 KiB bound`);
   t.ok(pipe.stats.droppedBytes > 1_000_000, 'the rest was dropped');
   t.ok(pipe.stats.droppedTags > 1000, 'and counted');
   const before = pipe.stats.writtenBytes;
   const config = tag(9, 0x17, 0);
-  pipe.write(config);
+  pipe.write(flvUnit(config));
   t.equal(pipe.stats.writtenBytes, before + config.length, 'codec configuration is never dropped');
 });
 
@@ -60,7 +60,7 @@ t.test('after a stall the pipe resumes at a keyframe, never mid-GOP', async (t) 
     },
   });
   const pipe = new BoundedFlvPipe(slow, 5000);
-  for (let i = 0; i < 20; i++) pipe.write(inter(1000)); // fills and starts dropping
+  for (let i = 0; i < 20; i++) pipe.write(flvUnit(inter(1000))); // fills and starts dropping
   t.ok(pipe.stats.dropping);
   while (release) {
     const r = release;
@@ -69,9 +69,9 @@ t.test('after a stall the pipe resumes at a keyframe, never mid-GOP', async (t) 
     await new Promise((res) => setImmediate(res));
   }
   const countBefore = written.length;
-  pipe.write(inter(1000));
+  pipe.write(flvUnit(inter(1000)));
   t.equal(written.length, countBefore, 'a delta frame after the stall is still dropped');
-  pipe.write(keyframe(1000));
+  pipe.write(flvUnit(keyframe(1000)));
   await new Promise((res) => setImmediate(res));
   t.equal(classifyTag(written[written.length - 1]!), 'video-key', 'flow resumes with a keyframe');
   t.notOk(pipe.stats.dropping);
@@ -92,22 +92,33 @@ t.test('the failure guard blocks an address over the limit and forgets old failu
   t.notOk(g.isBlocked('1.2.3.4', 70001), 'failures older than a minute do not count');
 });
 
+t.test('an FLV buffer becomes a media unit: kind, time (with the extension byte), H.264 profile', async (t) => {
+  const k = flvUnit(keyframe(100, 0x01020304));
+  t.same([k.format, k.kind, k.ts], ['flv', 'video-key', 0x01020304]);
+  const config = tag(9, 0x17, 0);
+  config[17] = 100; // AVCProfileIndication: High
+  t.equal(flvUnit(config).profile, 100);
+  t.equal(flvUnit(inter()).profile, undefined);
+  const header = flvUnit(Buffer.from('FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00', 'latin1'));
+  t.same([header.kind, header.ts], ['header', 0]);
+});
+
 t.test('the preroll holds media from the first packet and replays it once', async (t) => {
   const p = new Preroll(10_000);
-  p.write(tag(9, 0x17, 0));
-  p.write(keyframe(100, 0));
-  p.write(inter(100));
-  p.write(keyframe(100, 2000));
+  p.write(flvUnit(tag(9, 0x17, 0)));
+  p.write(flvUnit(keyframe(100, 0)));
+  p.write(flvUnit(inter(100)));
+  p.write(flvUnit(keyframe(100, 2000)));
   t.equal(p.keyframeInterval(), 2);
   const out: Buffer[] = [];
-  p.drainInto({ write: (b) => out.push(b) });
+  p.drainInto({ write: (u) => out.push(u.data) });
   t.same(out.map(classifyTag), ['video-config', 'video-key', 'video', 'video-key']);
-  p.write(inter(100));
+  p.write(flvUnit(inter(100)));
   t.equal(out.length, 5, 'then forwards live');
   const small = new Preroll(500);
-  for (let i = 0; i < 10; i++) small.write(i % 4 === 0 ? keyframe(200, i * 1000) : inter(200));
+  for (let i = 0; i < 10; i++) small.write(flvUnit(i % 4 === 0 ? keyframe(200, i * 1000) : inter(200)));
   const kept: Buffer[] = [];
-  small.drainInto({ write: (b) => kept.push(b) });
+  small.drainInto({ write: (u) => kept.push(u.data) });
   t.ok(kept.reduce((n, b) => n + b.length, 0) <= 500, 'bounded');
   t.equal(classifyTag(kept[0]!), 'video-key', 'restarts at a keyframe when over the bound');
 });

@@ -2,7 +2,7 @@
 // with an API token (sessions:read) or by the class's instructor with their join token.
 
 import { SESSION_ID_PATTERN } from '../domain/ids.js';
-import type { ClassReport } from '../reports/class-report.js';
+import type { ClassReport, CostReport } from '../domain/reports.js';
 import { REPORT_TABLES, type ReportTable } from '../reports/service.js';
 import { parsePeriod } from '../reports/cost.js';
 import { SLUG_PATTERN } from '../domain/ids.js';
@@ -18,8 +18,8 @@ export interface ReportRouteDeps {
   courseChannel(courseId: number): string | null | undefined;
   courseCsv(courseId: number): string;
   /** The cost of [from, to), for one channel or (undefined) all; a string when a price is unusable. */
-  cost(from: number, to: number, channel: string | undefined): import('../reports/cost.js').CostReport | string;
-  costCsv(r: import('../reports/cost.js').CostReport): string;
+  cost(from: number, to: number, channel: string | undefined): CostReport | string;
+  costCsv(r: CostReport): string;
   /** The channel's recent sessions, newest first. */
   channelSessions(slug: string): unknown[] | undefined;
 }

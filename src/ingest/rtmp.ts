@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { FailureGuard } from './failure-guard.js';
 import { NmsGuard } from './nms-guard.js';
 import type { MediaSink } from '../media/sink.js';
+import { flvUnit } from '../media/flv-pipe.js';
 import type { Ingest, IngestHandlers, SourceMeta } from '../live/ports.js';
 
 const require = createRequire(import.meta.url);
@@ -189,7 +190,7 @@ export class RtmpIngest implements Ingest {
     if (!s || !broadcast) throw new Error(`publish ${id} is not live`);
     const sub = {
       id: 'kmk-' + randomBytes(6).toString('hex'), ip: '', protocol: 'flv', streamPath: s.streamPath, endTime: 0,
-      sendBuffer: (buf: Buffer) => sink.write(buf),
+      sendBuffer: (buf: Buffer) => sink.write(flvUnit(buf)),
     };
     broadcast.postPlay(sub);
     let attached = true;

@@ -3,6 +3,7 @@
 
 import type { SourceMeta } from './ports.js';
 import type { RunView } from './class-run.js';
+import type { ChannelHealth } from '../domain/reports.js';
 
 export interface HealthSources {
   view(slug: string): RunView | undefined;
@@ -10,24 +11,6 @@ export interface HealthSources {
   viewers(slug: string): number;
   obsServer: string;
   disk(): { low: boolean; message: string | null };
-}
-
-export interface ChannelHealth {
-  state: string;
-  sessionId: string | null;
-  since: string | null;
-  ingest: { kbps: number; fps: number; width: number; height: number } | null;
-  ladder: string[];
-  speed: number | null;
-  slow: boolean;
-  restarts: number;
-  crashLoop: boolean;
-  lastError: string | null;
-  reconnects: number;
-  notes: string[];
-  viewers: number;
-  obsServer: string;
-  disk: { low: boolean; message: string | null };
 }
 
 export class HealthReporter {

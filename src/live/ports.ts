@@ -1,6 +1,7 @@
 // What a publish is, independent of the protocol it arrives by: the ports between an ingest (RTMP today, WebRTC
 // next) and the live classes. An ingest implements `Ingest` and calls `IngestHandlers`; `live/` never imports an
-// ingest. Media crosses as a `MediaSink` of the ingest's own container (FLV for RTMP), described by `SourceMeta`.
+// ingest. Media crosses as `MediaUnit`s (media/sink.ts: kind, time, bytes of the ingest's container, FLV for RTMP)
+// into a `MediaSink`, the source described by `SourceMeta`.
 
 import type { MediaSink } from '../media/sink.js';
 

@@ -2,39 +2,38 @@
 // very beginning of the class rather than at the next keyframe. Bounded: beyond maxBytes it keeps only the
 // headers and the newest GOP.
 
-import { classifyTag } from '../media/flv-pipe.js';
-import type { MediaSink as Sink } from '../media/sink.js';
+import { isEssential, type MediaSink as Sink, type MediaUnit } from '../media/sink.js';
 
 export class Preroll implements Sink {
-  private held: Buffer[] = [];
+  private held: MediaUnit[] = [];
   private heldBytes = 0;
   private target?: Sink;
   private profile?: number;
-  private readonly essentials: Buffer[] = [];
+  private readonly essentials: MediaUnit[] = [];
   readonly keyframeTimes: number[] = [];
   private keyWaiters: (() => void)[] = [];
 
   constructor(private readonly maxBytes: number) {}
 
-  write(buf: Buffer): void {
-    if (this.target) return this.target.write(buf);
-    const kind = classifyTag(buf);
+  write(unit: MediaUnit): void {
+    if (this.target) return this.target.write(unit);
+    const { kind, data } = unit;
     if (kind === 'video-key') {
-      this.keyframeTimes.push(flvTimestamp(buf));
+      this.keyframeTimes.push(unit.ts);
       for (const w of this.keyWaiters.splice(0)) w();
     }
-    if (kind === 'video-config' && buf.length > 17) this.profile = buf[17]; // AVCDecoderConfigurationRecord.AVCProfileIndication
-    if (kind === 'header' || kind === 'script' || kind === 'video-config' || kind === 'audio-config') {
-      this.essentials.push(buf);
+    if (unit.profile !== undefined) this.profile = unit.profile;
+    if (isEssential(kind)) {
+      this.essentials.push(unit);
       return;
     }
-    if (this.heldBytes + buf.length > this.maxBytes && kind === 'video-key') {
+    if (this.heldBytes + data.length > this.maxBytes && kind === 'video-key') {
       this.held = [];
       this.heldBytes = 0;
     }
-    if (this.heldBytes + buf.length > this.maxBytes) return;
-    this.held.push(buf);
-    this.heldBytes += buf.length;
+    if (this.heldBytes + data.length > this.maxBytes) return;
+    this.held.push(unit);
+    this.heldBytes += data.length;
   }
 
   /** Replays what was held into `target` and forwards everything after it. */
@@ -71,8 +70,4 @@ export class Preroll implements Sink {
     const [a, b] = this.keyframeTimes;
     return a !== undefined && b !== undefined && b > a ? (b - a) / 1000 : undefined;
   }
-}
-
-export function flvTimestamp(buf: Buffer): number {
-  return ((buf[7]! << 24) | (buf[4]! << 16) | (buf[5]! << 8) | buf[6]!) >>> 0;
 }

@@ -3,11 +3,10 @@
 // at the next video keyframe so the decoder never sees a half GOP.
 
 import type { Writable } from 'node:stream';
-
-export type TagKind = 'header' | 'script' | 'video-config' | 'video-key' | 'video' | 'audio-config' | 'audio' | 'unknown';
+import { isEssential, type MediaSink, type MediaUnit, type UnitKind } from './sink.js';
 
 /** Classifies one FLV buffer as produced by node-media-server (file header, or one tag + previous-tag-size). */
-export function classifyTag(buf: Buffer): TagKind {
+export function classifyTag(buf: Buffer): UnitKind {
   if (buf.length >= 3 && buf[0] === 0x46 && buf[1] === 0x4c && buf[2] === 0x56) return 'header';
   if (buf.length < 13) return 'unknown';
   const type = buf[0];
@@ -26,6 +25,19 @@ export function classifyTag(buf: Buffer): TagKind {
   return 'unknown';
 }
 
+/** The timestamp of an FLV tag (ms, with its extension byte). */
+export function flvTimestamp(buf: Buffer): number {
+  return ((buf[7]! << 24) | (buf[4]! << 16) | (buf[5]! << 8) | buf[6]!) >>> 0;
+}
+
+/** One FLV buffer of the RTMP ingest as a media unit. */
+export function flvUnit(buf: Buffer): MediaUnit {
+  const kind = classifyTag(buf);
+  const unit: MediaUnit = { format: 'flv', kind, ts: kind === 'header' || kind === 'unknown' ? 0 : flvTimestamp(buf), data: buf };
+  if (kind === 'video-config' && buf.length > 17) unit.profile = buf[17]; // AVCDecoderConfigurationRecord.AVCProfileIndication
+  return unit;
+}
+
 export interface PipeStats {
   writtenBytes: number;
   droppedTags: number;
@@ -35,7 +47,7 @@ export interface PipeStats {
   dropping: boolean;
 }
 
-export class BoundedFlvPipe {
+export class BoundedFlvPipe implements MediaSink {
   private dropping = false;
   private closed = false;
   readonly stats: PipeStats = { writtenBytes: 0, droppedTags: 0, droppedBytes: 0, peakBufferedBytes: 0, dropping: false };
@@ -51,13 +63,12 @@ export class BoundedFlvPipe {
     return this.target.writableLength;
   }
 
-  write(buf: Buffer): void {
+  write(unit: MediaUnit): void {
     if (this.closed || this.target.destroyed || this.target.writableEnded) return;
-    const kind = classifyTag(buf);
+    const { kind, data: buf } = unit;
     const buffered = this.target.writableLength;
-    // Headers and codec configuration are tiny and the decoder cannot work without them: never dropped.
-    const essential = kind === 'header' || kind === 'script' || kind === 'video-config' || kind === 'audio-config';
-    if (!essential) {
+    // Headers and codec configuration are never dropped.
+    if (!isEssential(kind)) {
       if (!this.dropping && buffered + buf.length > this.maxBufferedBytes) this.dropping = true;
       if (this.dropping && kind === 'video-key' && buffered + buf.length <= this.maxBufferedBytes / 2) this.dropping = false;
       if (this.dropping) {

@@ -5,55 +5,9 @@
 
 import { attendedMs } from './attendance.js';
 import type { ClassData } from '../domain/class-records.js';
+import type { ClassReport, LearnerRow } from '../domain/reports.js';
 
 export type { ClassData } from '../domain/class-records.js';
-
-export interface LearnerRow {
-  userId: string;
-  name: string;
-  rostered: boolean;
-  firstJoin: string | null;
-  lastLeave: string | null;
-  minutes: number;
-  /** Of the class, 0-100. */
-  sharePct: number;
-  late: boolean;
-  leftEarly: boolean;
-  neverCame: boolean;
-  chat: number;
-  questions: number;
-  upvotes: number;
-  pollAnswers: number;
-  reactions: number;
-  hands: number;
-  activity: number;
-  startupMs: number | null;
-  rebufferPct: number | null;
-  rebuffers: number;
-  watchMinutes: number;
-  playbackErrors: number;
-  exitedBeforeStart: boolean;
-  badExperience: boolean;
-}
-
-export interface ClassReport {
-  session: { id: string; channel: string; start: string; end: string | null; minutes: number; partial: boolean };
-  summary: {
-    rostered: number; attended: number; neverCame: number; late: number; leftEarly: number;
-    peakViewers: number; averageViewers: number;
-    /** Minutes of audience connection, a learner's devices merged (viewer-minutes). */
-    audienceMinutes: number;
-    chat: number; questions: number; upvotes: number; pollAnswers: number; reactions: number; hands: number;
-    medianStartupMs: number | null; rebufferPct: number | null; playbackErrors: number; exitsBeforeStart: number; badExperience: number;
-  };
-  timeline: { at: string; viewers: number }[];
-  learners: LearnerRow[];
-  polls: { id: string; question: string; closed: boolean; total: number; options: { text: string; votes: number; pct: number }[] }[];
-  renditions: { rendition: string; minutes: number; sharePct: number }[];
-  startup: { bucket: string; count: number }[];
-  mostActive: string[];
-  silent: string[];
-}
 
 export const BUCKET_MS = 10_000;
 /** Arriving this long after the start is late; leaving this long before the end is early. */

@@ -2,6 +2,8 @@
 // arithmetic over measured usage (minutes, viewer-minutes, bytes served, encode CPU, overflow, archive) and the
 // prices from configuration; no price is written in this file.
 
+import type { ClassCost, CostReport } from '../domain/reports.js';
+
 export interface Prices {
   boxPerMonth: number;
   classesPerMonth: number;
@@ -39,31 +41,6 @@ export interface ClassUsage {
   overflow: boolean;
   /** Kept on Mux as an archive asset. */
   archived: boolean;
-}
-
-export interface ClassCost {
-  sessionId: string;
-  channel: string;
-  date: string;
-  minutes: number;
-  viewerMinutes: number;
-  peakViewers: number;
-  gbServed: number;
-  encodeCpuSeconds: number;
-  runsOn: 'box' | 'mux';
-  ours: { box: number; egress: number; muxOverflow: number; muxArchive: number; total: number };
-  allMux: number;
-  zoom: number;
-}
-
-export interface CostReport {
-  from: string;
-  to: string;
-  months: number;
-  classes: ClassCost[];
-  totals: { minutes: number; viewerMinutes: number; gbServed: number; encodeCpuSeconds: number; ours: number; allMux: number; zoom: number };
-  savingVsMuxPct: number | null;
-  savingVsZoomPct: number | null;
 }
 
 const money = (n: number): number => Math.round(n * 100) / 100;

@@ -2,9 +2,10 @@
 // The only place reports meet the store, so HTTP, CLI and the studio all show the same numbers.
 
 import type { Store } from '../store/index.js';
-import { classReport, type ClassReport } from './class-report.js';
+import { classReport } from './class-report.js';
+import type { ClassReport, CostReport } from '../domain/reports.js';
 import { toCsv, type CsvCell } from './csv.js';
-import { checkPrices, costReport, forChannel, type ClassUsage, type CostReport, type Prices } from './cost.js';
+import { checkPrices, costReport, forChannel, type ClassUsage, type Prices } from './cost.js';
 
 export type ReportStore = Pick<Store, 'sessions' | 'classes' | 'reports'>;
 

@@ -3,23 +3,10 @@
 
 import uPlot from 'uplot';
 import { clear, h } from './dom.js';
+import type { ClassReport, CostReport, LearnerRow } from '../domain/reports.js';
 
-interface Learner {
-  userId: string; name: string; rostered: boolean; firstJoin: string | null; lastLeave: string | null; minutes: number; sharePct: number;
-  late: boolean; leftEarly: boolean; neverCame: boolean; chat: number; questions: number; upvotes: number; pollAnswers: number; reactions: number;
-  hands: number; startupMs: number | null; rebufferPct: number | null; watchMinutes: number; playbackErrors: number; badExperience: boolean;
-}
-interface Report {
-  session: { id: string; channel: string; start: string; end: string | null; minutes: number; partial: boolean };
-  summary: Record<string, number | null>;
-  timeline: { at: string; viewers: number }[];
-  learners: Learner[];
-  polls: { id: string; question: string; closed: boolean; total: number; options: { text: string; votes: number; pct: number }[] }[];
-  renditions: { rendition: string; minutes: number; sharePct: number }[];
-  startup: { bucket: string; count: number }[];
-  mostActive: string[];
-  silent: string[];
-}
+type Learner = LearnerRow;
+type Report = ClassReport;
 interface Session { id: string; startedAt: string; endedAt: string | null }
 
 type Col = [label: string, get: (l: Learner) => string | number | null, numeric: boolean];
@@ -112,7 +99,7 @@ export class ReportsView {
       this.cost.replaceChildren();
       return;
     }
-    const c = await r.json() as { totals: { ours: number; allMux: number; zoom: number; minutes: number; viewerMinutes: number }; savingVsMuxPct: number | null; savingVsZoomPct: number | null; classes: unknown[] };
+    const c = await r.json() as CostReport;
     const usd = (n: number): string => `$${n.toFixed(2)}`;
     const stat = (label: string, value: string, key: string): HTMLElement =>
       h('div', { class: 'stat', 'data-cost': key }, h('span', { class: 'num' }, value), h('span', { class: 'label' }, label));

@@ -5,6 +5,7 @@ import { HubClient, hubUrl } from './hub-client.js';
 import { Panel } from './panel.js';
 import { Player } from './player.js';
 import { ReportsView, timelineChart } from './reports.js';
+import type { ChannelHealth, ClassReport } from '../domain/reports.js';
 
 const app = $('#app');
 const channel = app.dataset.channel ?? '';
@@ -26,7 +27,7 @@ const wrap = h('section', { class: 'card wrap-up', hidden: true, 'aria-live': 'p
 async function wrapUp(sessionId: string): Promise<void> {
   const r = await fetch(`/api/sessions/${sessionId}/report`, { headers: auth }).catch(() => undefined);
   if (!r?.ok) return;
-  const rep = await r.json() as { session: { minutes: number }; summary: { peakViewers: number; attended: number; chat: number; questions: number; pollAnswers: number }; polls: { question: string; total: number; options: { text: string; votes: number; pct: number }[] }[] };
+  const rep = await r.json() as ClassReport;
   const replay = await fetch(`/api/sessions/${sessionId}/replay`, { headers: auth }).then((x) => (x.ok ? x.json() as Promise<{ url: string }> : null), () => null);
   const s = rep.summary;
   wrap.replaceChildren(h('h2', {}, 'Class wrap-up'),
@@ -47,7 +48,7 @@ async function drawChart(): Promise<void> {
   if (!lastSession || (liveState !== 'live' && liveState !== 'reconnecting')) return;
   const r = await fetch(`/api/sessions/${lastSession}/report`, { headers: auth }).catch(() => undefined);
   if (!r?.ok) return;
-  const rep = await r.json() as { timeline: { at: string; viewers: number }[] };
+  const rep = await r.json() as ClassReport;
   if (rep.timeline.length < 2) return;
   chart.replaceChildren(timelineChart(rep, Math.max(240, chart.clientWidth || 600)));
 }
@@ -63,11 +64,7 @@ async function refreshHealth(): Promise<void> {
     health.append(...row('status', r?.status === 401 ? 'this studio link needs an instructor join token' : 'unavailable'));
     return;
   }
-  const s = await r.json() as {
-    state: string; sessionId: string | null; ingest: { kbps: number; fps: number; width: number; height: number } | null; ladder: string[]; speed: number | null; slow: boolean;
-    restarts: number; crashLoop: boolean; lastError: string | null; reconnects: number; viewers: number; notes: string[]; obsServer: string;
-    disk: { low: boolean; message: string | null };
-  };
+  const s = await r.json() as ChannelHealth;
   clear(health);
   // Problems first, in words a teacher can act on or pass to IT.
   const alerts: HTMLElement[] = [];
