@@ -3,7 +3,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { classState, nextStart } from '../src/classes/resolve.js';
-import type { ScheduledClass } from '../src/store/classes.js';
+import type { ScheduledClass } from '../src/domain/records.js';
 import { openStore } from '../src/store/index.js';
 import { cli, cliJson } from './helpers/cli.js';
 import { testdir } from './helpers/testdir.js';

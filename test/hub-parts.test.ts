@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { createLogger } from '../src/log.js';
-import type { EngagementOp } from '../src/store/engagement.js';
+import type { EngagementOp } from '../src/domain/records.js';
 import { WriteQueue, MAX_PENDING_OPS } from '../src/hub/write-queue.js';
 import { Fanout, Outbox, MAX_PENDING_EVENTS, type Peers, type Transport } from '../src/hub/fanout.js';
 import { SharedOwnership, SoleOwner, MAX_PENDING_ROUTE, type OwnerSide } from '../src/hub/ownership.js';

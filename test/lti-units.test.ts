@@ -10,7 +10,7 @@ import { checkPlayback, signPlayback } from '../src/auth/playback-token.js';
 import { withPlaybackToken } from '../src/hls/playback-token.js';
 import { nextLink } from '../src/lti/services.js';
 import { planLogin } from '../src/lti/login.js';
-import type { ScheduledClass } from '../src/store/classes.js';
+import type { ScheduledClass } from '../src/domain/records.js';
 
 const V2 = 'http://purl.imsglobal.org/vocab/lis/v2/';
 

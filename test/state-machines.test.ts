@@ -14,7 +14,7 @@ import type { SourceMeta } from '../src/live/ports.js';
 import type { MediaSink } from '../src/media/sink.js';
 import type { TranscoderStatus } from '../src/transcode/supervisor.js';
 import { Hub, type Transport } from '../src/hub/hub.js';
-import type { EngagementOp } from '../src/store/engagement.js';
+import type { EngagementOp } from '../src/domain/records.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { FakeClock, fakeSpawner, settle } from './helpers/fakes.js';
 

@@ -1,6 +1,6 @@
 // Which scheduled class a launch or a live session belongs to. Pure over the class list and the clock.
 
-import type { ScheduledClass } from '../store/classes.js';
+import type { ScheduledClass } from '../domain/records.js';
 
 /** A class may go live this long before its scheduled start and still count as that class. */
 export const EARLY_MS = 30 * 60 * 1000;

@@ -5,7 +5,7 @@ import { ValidationError } from '../domain/errors.js';
 import {
   parseLadder, parseLatency, parseOnOff, parseOverflow, parseSlug, parseStartsAt, parseTitle, type Channel,
 } from '../domain/channel.js';
-import type { ChannelPatch } from '../store/channels.js';
+import type { ChannelPatch } from '../domain/records.js';
 import { obsServerUrl as obsServer, publicBaseUrl } from '../config/urls.js';
 import { contextFor } from './context.js';
 import { fields, print, printJson, table } from './output.js';

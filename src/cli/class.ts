@@ -5,7 +5,7 @@ import { ValidationError } from '../domain/errors.js';
 import { parseSlug } from '../domain/channel.js';
 import { parseClassInput } from '../classes/schedule.js';
 import { classState, type ClassState } from '../classes/resolve.js';
-import type { ScheduledClass } from '../store/classes.js';
+import type { ScheduledClass } from '../domain/records.js';
 import { contextFor } from './context.js';
 import { print, printJson, table } from './output.js';
 

@@ -1,7 +1,7 @@
 // The HTML the LTI endpoints answer: a clear error page, the postMessage-storage hop, the deep-linking class
 // picker and the form that returns the picked class to the LMS. Server-rendered, escaped, no inline script.
 
-import type { ScheduledClass } from '../store/classes.js';
+import type { ScheduledClass } from '../domain/records.js';
 import type { HttpAnswer } from './app.js';
 import { escapeHtml, securityHeaders } from './pages.js';
 

@@ -3,8 +3,10 @@
 // their join token). Handlers parse their input and hand it to the tool or a repository.
 
 import { readBody } from './validate.js';
-import type { ClassRepo, ScheduledClass } from '../store/classes.js';
-import type { LtiRepo, NewPlatform } from '../store/lti.js';
+import type { ClassRepo } from '../store/classes.js';
+import type { ScheduledClass } from '../domain/records.js';
+import type { LtiRepo } from '../store/lti.js';
+import type { NewPlatform } from '../domain/records.js';
 import type { LtiTool } from '../lti/tool.js';
 import type { ToolKeys } from '../lti/keys.js';
 import { formFields } from '../lti/login.js';

@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Origin } from '../hls/origin.js';
 import { CORS_HEADERS } from '../hls/origin.js';
 import type { ApiTokenInfo, Scope } from '../store/api-tokens.js';
-import type { SessionRecord } from '../store/sessions.js';
+import type { SessionRecord } from '../domain/records.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 import { SLUG_PATTERN } from '../domain/ids.js';
 import { joinTokenAnswer } from './join-tokens.js';

@@ -6,7 +6,7 @@ import { readBody } from './validate.js';
 import type { JoinVerifier } from '../auth/join-token.js';
 import { SESSION_ID_PATTERN, SLUG_PATTERN } from '../domain/ids.js';
 import type { Play } from '../live/playback.js';
-import type { Beacon } from '../store/beacons.js';
+import type { Beacon } from '../domain/records.js';
 import { RateLimiter } from '../hub/rate.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 import { ICON_SVG, landing, MANIFEST, page, type Asset } from './pages.js';

@@ -2,7 +2,7 @@
 // backplane implements. One process owns each class's room (a lease in Redis); every other process forwards what
 // its sockets say to that owner and fans out what the owner publishes to its own sockets. Pure types and helpers.
 
-import type { EngagementOp } from '../store/engagement.js';
+import type { EngagementOp } from '../domain/records.js';
 import type { ClientMsg } from './protocol.js';
 import type { Identity } from './protocol.js';
 

@@ -5,7 +5,7 @@
 
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
-import type { EngagementOp } from '../store/engagement.js';
+import type { EngagementOp } from '../domain/records.js';
 import { closeRedis, connectRedis, KEYS } from './redis-backplane.js';
 import { Backoff } from './retry.js';
 

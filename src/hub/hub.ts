@@ -10,7 +10,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
-import type { EngagementOp } from '../store/engagement.js';
+import type { EngagementOp } from '../domain/records.js';
 import { globalId, type Backplane, type InMsg, type OutMsg } from './backplane.js';
 import { Fanout, Outbox, roomTopic, staffTopic, type Transport } from './fanout.js';
 import { SharedOwnership, SoleOwner, type OwnerSide, type Ownership } from './ownership.js';

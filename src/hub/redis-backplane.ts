@@ -5,7 +5,7 @@
 // ioredis is loaded only when a backplane is configured (about 20 MB of a process that never uses it).
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
-import type { EngagementOp } from '../store/engagement.js';
+import type { EngagementOp } from '../domain/records.js';
 import { decodeIn, decodeOut, type Backplane, type BackplaneHandlers, type InMsg, type OutMsg } from './backplane.js';
 
 export const KEYS = {

@@ -6,7 +6,7 @@
 //   (`beforeSend`), and one writer drains Redis into the store (hub/drain.ts).
 
 import type { Logger } from '../log.js';
-import type { EngagementOp } from '../store/engagement.js';
+import type { EngagementOp } from '../domain/records.js';
 import { Backoff } from './retry.js';
 
 export type WriteSink =

@@ -1,7 +1,7 @@
 // OIDC third-party initiated login (LTI 1.3 core §5.1.1): checks the platform's login request and builds the
 // authentication request it redirects to. Pure: state and nonce are passed in, nothing is stored here.
 
-import type { Platform } from '../store/lti.js';
+import type { Platform } from '../domain/records.js';
 
 export interface LoginParams {
   iss?: string;

@@ -4,9 +4,11 @@
 // exponential backoff (an LMS that is down gets its scores when it is back); keys make every item unique, so
 // nothing is queued or posted twice.
 
-import type { ClassRepo, Course, ScheduledClass } from '../store/classes.js';
-import type { AttendanceRow } from '../store/engagement.js';
-import type { LtiRepo, OutboxItem, Platform } from '../store/lti.js';
+import type { ClassRepo } from '../store/classes.js';
+import type { Course, ScheduledClass } from '../domain/records.js';
+import type { AttendanceRow } from '../domain/records.js';
+import type { LtiRepo } from '../store/lti.js';
+import type { OutboxItem, Platform } from '../domain/records.js';
 import type { Logger } from '../log.js';
 import { attendanceScore, attendedMs, courseScore, type ScoreMode } from '../reports/attendance.js';
 import { AGS_SCOPES, hubUserId, mapRoles, NRPS_SCOPE } from './claims.js';

@@ -1,7 +1,7 @@
 // Checks a platform registration (from the CLI or the REST API) into typed values. Pure.
 
 import { ValidationError } from '../domain/errors.js';
-import type { NewPlatform, Platform } from '../store/lti.js';
+import type { NewPlatform, Platform } from '../domain/records.js';
 
 const url = (name: string, v: unknown, httpsOnly: boolean): string => {
   if (typeof v !== 'string' || v.length === 0 || v.length > 500) throw new ValidationError(`${name}: a URL is required`);

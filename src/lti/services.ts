@@ -2,7 +2,7 @@
 // private_key_jwt assertion (cached until shortly before expiry), NRPS memberships (paged by Link rel="next"),
 // AGS line items and scores. Thin: HTTP in, typed values out; errors carry the HTTP status for the outbox.
 
-import type { Platform } from '../store/lti.js';
+import type { Platform } from '../domain/records.js';
 import type { ToolKeys } from './keys.js';
 import { serviceUrlRefusal } from './platforms.js';
 

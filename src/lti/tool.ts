@@ -4,8 +4,10 @@
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { ClassRepo, Course, ScheduledClass } from '../store/classes.js';
-import type { LtiRepo, Platform } from '../store/lti.js';
+import type { ClassRepo } from '../store/classes.js';
+import type { Course, ScheduledClass } from '../domain/records.js';
+import type { LtiRepo } from '../store/lti.js';
+import type { Platform } from '../domain/records.js';
 import type { Logger } from '../log.js';
 import { launchTarget } from '../classes/resolve.js';
 import { AGS_SCOPES, CLAIM, hubUserId, type KmkRole, type Launch } from './claims.js';

@@ -4,7 +4,8 @@
 // Every refusal names the check that failed; nothing here throws for bad input.
 
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
-import type { LtiRepo, Platform } from '../store/lti.js';
+import type { LtiRepo } from '../store/lti.js';
+import type { Platform } from '../domain/records.js';
 import { readLaunch, type Launch } from './claims.js';
 
 export type Verdict =

@@ -2,7 +2,7 @@
 // to the store every few seconds in one transaction. Bounded: past maxKeys distinct keys between flushes, new keys
 // are dropped and counted (the origin never waits for this).
 
-import type { TrafficRow } from '../store/reports.js';
+import type { TrafficRow } from '../domain/records.js';
 
 export interface TrafficDeps {
   /** The session live on a channel now. */

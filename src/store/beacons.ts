@@ -1,15 +1,7 @@
 // Repository for player quality-of-experience beacons, one row per report, per session and participant.
 
-import type { BeaconQoe } from '../domain/wire.js';
 import type { Db } from './db.js';
-
-/** One stored beacon: the player's numbers (the wire shape) and whose they are, when. */
-export interface Beacon extends BeaconQoe {
-  channelId: number;
-  sessionId: string | null;
-  userId: string;
-  at: number;
-}
+import type { Beacon } from '../domain/records.js';
 
 export class BeaconRepo {
   constructor(private readonly db: Db) {}

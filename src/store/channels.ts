@@ -3,6 +3,7 @@
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import type { Channel, Latency, Overflow, RungName } from '../domain/channel.js';
 import type { Db } from './db.js';
+import type { NewChannel, ChannelPatch } from '../domain/records.js';
 
 interface Row {
   id: number;
@@ -19,22 +20,6 @@ interface Row {
   created_at: string;
   updated_at: string;
 }
-
-export interface NewChannel {
-  slug: string;
-  title: string;
-  ladder: RungName[];
-  latency: Latency;
-  record: boolean;
-  archive: boolean;
-  overflow: Overflow;
-  allowGuests?: boolean;
-  startsAt?: string | null;
-  /** Playback without a playback token (default: private). */
-  public?: boolean;
-}
-
-export type ChannelPatch = Partial<Omit<NewChannel, 'slug'>>;
 
 const toChannel = (r: Row): Channel => ({
   id: r.id,

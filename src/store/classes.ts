@@ -3,58 +3,7 @@
 
 import { NotFoundError } from '../domain/errors.js';
 import type { Db } from './db.js';
-
-export interface Course {
-  id: number;
-  platformId: number | null;
-  deploymentId: string | null;
-  contextId: string | null;
-  title: string;
-  channelId: number | null;
-  nrpsUrl: string | null;
-  agsLineItems: string | null;
-  agsScopes: string[];
-}
-
-export interface ScheduledClass {
-  id: number;
-  courseId: number | null;
-  channelId: number;
-  channel: string;
-  title: string;
-  /** Epoch ms. */
-  startsAt: number;
-  minutes: number;
-  record: boolean;
-  archive: boolean;
-  status: 'scheduled' | 'cancelled';
-  sessionId: string | null;
-  lineItemUrl: string | null;
-  passbackAt: number | null;
-  /** False until the LMS's launch names a deep-linked class (or it goes live); unconfirmed ones expire. */
-  confirmed: boolean;
-}
-
-export interface NewClass {
-  courseId: number | null;
-  channelId: number;
-  title: string;
-  startsAt: number;
-  minutes: number;
-  record: boolean;
-  archive: boolean;
-  /** False for a class made by deep linking: it is confirmed when a launch names it or it goes live. */
-  confirmed?: boolean;
-}
-
-export interface RosterMember {
-  userId: string;
-  ltiSub: string;
-  name: string;
-  email: string | null;
-  role: string;
-  active: boolean;
-}
+import type { Course, ScheduledClass, NewClass, RosterMember } from '../domain/records.js';
 
 interface CourseRow {
   id: number; platform_id: number | null; deployment_id: string | null; context_id: string | null; title: string;

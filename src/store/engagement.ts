@@ -1,26 +1,10 @@
 // Repository for engagement data: chat, questions and votes, polls and votes, bans, attendance. Writes arrive as
 // batches of operations from the hub and are applied in one transaction per batch.
 
-import type { ChatMessage, PersistOp, PollView, QuestionView, RoomInit } from '../domain/engagement.js';
+import type { ChatMessage, PollView, QuestionView, RoomInit } from '../domain/engagement.js';
 import type { Role } from '../domain/roles.js';
 import type { Db } from './db.js';
-
-export type AttendanceOp =
-  | { op: 'attend'; key: string; userId: string; name: string; role: Role; sessionId: string | null; at: number }
-  | { op: 'leave'; key: string; at: number }
-  /** A new hub owner took the room: intervals a previous owner left open end here. */
-  | { op: 'close_open'; at: number };
-
-export type EngagementOp = (PersistOp | AttendanceOp) & { channelId: number };
-
-export interface AttendanceRow {
-  userId: string;
-  name: string;
-  role: string;
-  sessionId: string | null;
-  joinedAt: number;
-  leftAt: number | null;
-}
+import type { EngagementOp, AttendanceRow } from '../domain/records.js';
 
 export class EngagementRepo {
   constructor(private readonly db: Db) {}

@@ -4,53 +4,7 @@
 
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import type { Db } from './db.js';
-
-export interface Platform {
-  id: number;
-  issuer: string;
-  clientId: string;
-  authUrl: string;
-  tokenUrl: string;
-  jwksUrl: string;
-  deploymentIds: string[];
-  /** Hosts the platform's services (NRPS, AGS) may live on besides its registration's own (Blackboard: the school's Learn host). */
-  serviceHosts: string[];
-  createdAt: string;
-}
-
-export type NewPlatform = Omit<Platform, 'id' | 'createdAt' | 'serviceHosts'> & { serviceHosts?: string[] };
-
-export interface ToolKey {
-  kid: string;
-  privateJwk: string;
-  publicJwk: string;
-  createdAt: number;
-  retiredAt: number | null;
-}
-
-export interface LoginState {
-  state: string;
-  nonce: string;
-  platformId: number;
-  storageTarget: string | null;
-  expiresAt: number;
-  /** The secret the browser that started the login must show at launch (its cookie or platform storage). */
-  binding: string;
-}
-
-export interface OutboxItem {
-  id: number;
-  key: string;
-  kind: 'passback' | 'score';
-  classId: number;
-  payload: string;
-  status: 'pending' | 'done' | 'failed';
-  attempts: number;
-  nextAt: number;
-  lastError: string | null;
-  createdAt: number;
-  doneAt: number | null;
-}
+import type { Platform, NewPlatform, ToolKey, LoginState, OutboxItem } from '../domain/records.js';
 
 interface PlatformRow {
   id: number;

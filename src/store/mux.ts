@@ -2,24 +2,7 @@
 // upload jobs (resumable across restarts) and the ids of webhook events already handled.
 
 import type { Db } from './db.js';
-
-export type ArchiveStatus = 'pending' | 'remuxing' | 'uploading' | 'processing' | 'ready' | 'errored';
-
-export interface ArchiveJob {
-  sessionId: string;
-  status: ArchiveStatus;
-  file: string | null;
-  size: number | null;
-  sha256: string | null;
-  uploadId: string | null;
-  uploadUrl: string | null;
-  bytesSent: number;
-  assetId: string | null;
-  playbackId: string | null;
-  attempts: number;
-  error: string | null;
-  leaseUntil: number;
-}
+import type { ArchiveStatus, ArchiveJob } from '../domain/records.js';
 
 const toJob = (r: Record<string, unknown>): ArchiveJob => ({
   sessionId: r.session_id as string, status: r.status as ArchiveStatus, file: r.file as string | null, size: r.size as number | null,

@@ -3,14 +3,7 @@
 
 import type { Db } from './db.js';
 import type { ClassData } from '../domain/class-records.js';
-
-export interface TrafficRow {
-  sessionId: string;
-  kind: 'live' | 'replay';
-  rendition: string;
-  bytes: number;
-  requests: number;
-}
+import type { TrafficRow } from '../domain/records.js';
 
 export class ReportRepo {
   constructor(private readonly db: Db) {}

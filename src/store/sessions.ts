@@ -4,20 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { NotFoundError } from '../domain/errors.js';
 import { SESSION_ID_PATTERN } from '../domain/ids.js';
 import type { Db } from './db.js';
-
-export interface SessionRecord {
-  id: string;
-  channel: string;
-  startedAt: string;
-  endedAt: string | null;
-  source: { codec: string | null; width: number | null; height: number | null; fps: number | null; audioCodec: string | null };
-  ladder: string[];
-  bytesIn: number;
-  reconnects: number;
-  restarts: number;
-  recorded: boolean;
-  endReason: string | null;
-}
+import type { SessionRecord } from '../domain/records.js';
 
 interface Row {
   id: string;

@@ -3,14 +3,7 @@
 
 import { fingerprintOf, generateStreamKey, hashSecret, sameHash, STREAM_KEY_PATTERN } from '../auth/secrets.js';
 import type { Db } from './db.js';
-
-export interface StreamKeyInfo {
-  fingerprint: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-  active: boolean;
-}
+import type { StreamKeyInfo } from '../domain/records.js';
 
 interface Row {
   id: number;
