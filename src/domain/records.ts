@@ -1,7 +1,7 @@
 // The records the store keeps and its consumers read: channels, classes, sessions, LTI registrations, archive jobs,
 // engagement operations, beacons. Types only, independent of any database (a second store implements the same).
 
-import type { Latency, Overflow, RungName } from './channel.js';
+import type { Channel } from './channel.js';
 import type { PersistOp } from './engagement.js';
 import type { Role } from './roles.js';
 import type { BeaconQoe } from './wire.js';
@@ -14,19 +14,9 @@ export interface Beacon extends BeaconQoe {
   at: number;
 }
 
-export interface NewChannel {
-  slug: string;
-  title: string;
-  ladder: RungName[];
-  latency: Latency;
-  record: boolean;
-  archive: boolean;
-  overflow: Overflow;
-  allowGuests?: boolean;
-  startsAt?: string | null;
-  /** Playback without a playback token (default: private). */
-  public?: boolean;
-}
+/** What a new channel is made from: the channel's own fields, the optional ones with their defaults. */
+export type NewChannel = Pick<Channel, 'slug' | 'title' | 'ladder' | 'latency' | 'record' | 'archive' | 'overflow'>
+  & Partial<Pick<Channel, 'allowGuests' | 'startsAt' | 'public'>>;
 
 export type ChannelPatch = Partial<Omit<NewChannel, 'slug'>>;
 
