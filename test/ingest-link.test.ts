@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IngestLink, parseIngestTarget } from '../src/mux/ingest-link.js';
 import { Relay, relayArgs } from '../src/mux/relay.js';
+import { flvUnit } from '../src/media/flv-pipe.js';
 import { spawn } from 'node:child_process';
 import { freePort } from './helpers/server.js';
 import { testdir } from './helpers/testdir.js';
@@ -105,7 +106,7 @@ t.test('the relay through the link: a whole class sent in one burst reaches an R
     const logs: unknown[][] = [];
     const log = { info: (...a: unknown[]) => logs.push(a), warn: (...a: unknown[]) => logs.push(a), error: (...a: unknown[]) => logs.push(a), debug: () => undefined } as never;
     const relay = new Relay({ ffmpegPath: 'ffmpeg', target: `rtmp://127.0.0.1:${port}/app/KEY`, log, onGiveUp: () => undefined,
-      feed: (pipe) => { pipe.write(flv); return () => undefined; } });
+      feed: (pipe) => { pipe.write(flvUnit(flv)); return () => undefined; } });
     await relay.start();
     await relay.stop();
     await sinkDone;
