@@ -1,5 +1,6 @@
 // The HTTP origin's logic for live and VOD files: path checks, headers, ranges, a bounded in-memory cache of
-// recent segments. No synchronous disk I/O; the HTTP layer only copies the answer onto the socket.
+// recent segments. No synchronous disk I/O on the request path (only `segmentAge`, read by /metrics, stats a playlist);
+// the HTTP layer only copies the answer onto the socket.
 
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';

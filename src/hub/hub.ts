@@ -19,7 +19,6 @@ import { Room, type Outcome, type RoomInit } from './room.js';
 import { WriteQueue } from './write-queue.js';
 import { replayUrl } from '../domain/media-layout.js';
 
-export { roomTopic, staffTopic, type Transport };
 
 export interface HubDeps {
   channelId(slug: string): number | undefined;
@@ -214,7 +213,7 @@ export class Hub {
       this.mine.eventsDropped += entry.outbox.push(entry.room.tick(now), false, now);
       out.push(...entry.outbox.take(this.own.node, slug, now));
     }
-    this.writes.beforeSend(() => this.fan.send(out, (slug) => this.rooms.get(slug)?.room.presence ?? 0));
+    this.writes.beforeSend(() => this.fan.send(out, (slug) => this.presence(slug)));
   }
 
   /** Writes the queued engagement records (the flush timer calls it; public for tests). */
