@@ -72,7 +72,7 @@ export class Metrics {
   readonly registry = new Registry();
   private snap?: MetricSources;
 
-  constructor(private readonly read: () => MetricSources, timings?: Timings) {
+  constructor(private readonly read: () => MetricSources | Promise<MetricSources>, timings?: Timings) {
     collectDefaultMetrics({ register: this.registry });
     for (const h of timings?.all() ?? []) this.registry.registerMetric(h);
     const one = (v: (s: MetricSources) => number): Reader => (s) => [[{}, v(s)]];
@@ -148,7 +148,7 @@ export class Metrics {
   async text(others: MetricObjectWithValues<MetricValue<string>>[][] = []): Promise<string> {
     const mine = await this.json();
     if (others.length === 0) {
-      this.snap = this.read();
+      this.snap = await this.read();
       try {
         return await this.registry.metrics();
       } finally {
@@ -160,7 +160,7 @@ export class Metrics {
 
   /** This process's series as JSON (what a worker hands the main process). */
   async json(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
-    this.snap = this.read();
+    this.snap = await this.read();
     try {
       return await this.registry.getMetricsAsJSON();
     } finally {

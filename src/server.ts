@@ -12,7 +12,7 @@ import { obsServerUrl, publicBaseUrl } from './config/urls.js';
 import { createLogger, type Logger } from './log.js';
 import { UserError } from './domain/errors.js';
 import { MASTER_PLAYLIST, vodDir } from './domain/media-layout.js';
-import { openStore, type Store } from './store/index.js';
+import { asStore, openStore, type SqliteStore } from './store/index.js';
 import { lockDataFolder } from './store/data-lock.js';
 import { signPlayback, type PlaybackScope } from './auth/playback-token.js';
 import { loadJoinSecret } from './auth/join-secret.js';
@@ -76,7 +76,8 @@ export interface ServerOptions {
 
 export interface RunningServer {
   config: Config;
-  store: Store;
+  /** The embedded store's synchronous repositories, for the test harness; the server itself runs on asStore(). */
+  store: SqliteStore;
   live: LiveManager;
   ingest: RtmpIngest;
   http: HttpServer;
@@ -117,7 +118,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const mediaDir = config['paths.media'];
   mkdirSync(mediaDir, { recursive: true });
   const lock = lockDataFolder(config['paths.data']);
-  const store = openStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
+  const sqlite = openStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
+  const store = asStore(sqlite);
+  const read = store.read;
   const budget = defaultBudget(config['transcode.budgetPixelsPerSecond']);
   const pids = new PidFile(mediaDir, log);
   const disk = new DiskMonitor(mediaDir, config['paths.minFreeMegabytes'] * 1024 * 1024, log, opts.freeSpace);
@@ -134,7 +137,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     try {
       await muxApi!.signPlayback('startup-check', 60);
     } catch (err) {
-      store.close();
+      await store.close();
       lock.release();
       throw new UserError(`mux.signingKeyPrivate cannot sign playback tokens: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -154,9 +157,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const live = new LiveManager(
     { mediaDir, graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000 },
     {
-      channelForKey: (key) => store.streamKeys.channelForKey(key),
+      channelForKey: (key) => {
+        const id = read.channelForKey(key);
+        if (id !== undefined) store.streamKeys.markUsed(id);
+        return id;
+      },
       // A scheduled class decides whether its session is recorded.
-      channelById: (id) => channelForSession(store.channels.byId(id), store.classes.list({ channelId: id }), Date.now()),
+      channelById: (id) => channelForSession(read.channelById(id)!, read.classesOf(id), Date.now()),
       sessions: store.sessions,
       ingest: new IngestRouter(ingests),
       outputs: hlsOutputs({
@@ -193,7 +200,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const playbackFacts: PlaybackFacts = {
     live: (slug) => live.playback(slug),
     recordingKept: (id) => access(join(vodDir(mediaDir, id), MASTER_PLAYLIST)).then(() => true, () => false),
-    archivePlaybackId: (id) => store.mux.sessionMux(id)?.playbackId,
+    archivePlaybackId: async (id) => (await store.mux.sessionMux(id))?.playbackId,
     muxUrl: async (pb) => muxPlaybackUrl(pb, signed ? await muxApi!.signPlayback(pb, config['mux.playbackTokenTtlSeconds']) : undefined),
   };
 
@@ -201,8 +208,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const timings = new Timings();
   const secret = loadJoinSecret(config['hub.joinSecret'], config['paths.data']);
   const staffMaxSeconds = config['hub.staffTokenMaxHours'] * 3600;
-  const verifyJoin = installationVerifier(config, store, secret);
-  store.engagement.closeOpenAttendance(Date.now());
+  const verifyJoin = installationVerifier(config, read, secret);
+  await store.engagement.closeOpenAttendance(Date.now());
   const { hub, backplane } = createHub(config, store, {
     log,
     liveSession: (slug) => {
@@ -226,40 +233,41 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   }, {
     repo: store.lti, classes: store.classes, services: new PlatformServices(ltiKeys),
     attendance: (id) => store.engagement.attendance(id),
-    sessionSpan: (id) => {
-      const s = store.sessions.find(id);
+    sessionSpan: async (id) => {
+      const s = await store.sessions.find(id);
       return s && { start: Date.parse(s.startedAt), end: s.endedAt ? Date.parse(s.endedAt) : null };
     },
     log,
   });
   const follower = new ClassFollower({
-    channel: (slug) => store.channels.find(slug),
+    channel: (slug) => read.channel(slug),
     classes: store.classes,
     archive: archiver ? (id) => archiver.enqueue(id) : undefined,
     passback: (id) => passback.enqueue(id),
     log,
   });
   live.on('started', (e) => hub.classStarted(e.channel, e.sessionId, e.startedAt));
-  live.on('started', (e) => follower.started(e));
+  const followFailed = (err: unknown): void => log.warn('could not follow a class for its schedule and course', { err });
+  live.on('started', (e) => void follower.started(e).catch(followFailed));
   live.on('ended', (e) => hub.classEnded(e.channel, e.sessionId, e.recorded));
-  live.on('ended', (e) => follower.ended(e));
+  live.on('ended', (e) => void follower.ended(e).catch(followFailed));
   live.on('publisher', (e) => hub.publisherState(e.channel, e.sessionId, e.state));
-  const frameAncestors = (): string => frameAncestorsOf(config['web.frameAncestors'], store.lti.platforms());
+  const frameAncestors = (): string => frameAncestorsOf(config['web.frameAncestors'], read.platforms());
   const tool = new LtiTool({
     repo: store.lti, classes: store.classes, keys: ltiKeys, toolBase, secret,
     verifier: new LaunchVerifier(store.lti, { clockSkewSeconds: config['lti.clockSkewSeconds'] }),
-    createCourseChannel: (title) => {
-      const c = store.channels.create(courseChannelInput(title, {
+    createCourseChannel: async (title) => {
+      const c = await store.channels.create(courseChannelInput(title, {
         ladder: config['channels.defaultLadder'], latency: config['channels.defaultLatency'], overflow: config['channels.defaultOverflow'],
       }));
       log.info('channel created for an LMS course', { channel: c.slug });
       return { id: c.id, slug: c.slug };
     },
-    channelSlug: (id) => store.channels.findById(id)?.slug,
+    channelSlug: async (id) => read.channelById(id)?.slug,
     liveSession: (slug) => live.current(slug)?.sessionId ?? null,
     // An LMS launch is a fresh login: staff tokens live as long as the staff limit allows, at most a working day.
     requireBinding: config['lti.requireBrowserBinding'],
-    replayable: (id) => store.sessions.find(id)?.recorded === true,
+    replayable: async (id) => (await store.sessions.find(id))?.recorded === true,
     mintJoin: (channel, user, name, role) => mint({ channel, user, name, role, ttl: `${Math.min(8 * 3600, staffMaxSeconds)}s` }, secret, Math.floor(Date.now() / 1000), { staff: true, staffMaxSeconds }).token,
     log,
   });
@@ -268,8 +276,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const playbackSecret = createHmac('sha256', secret).update('kmk-playback-tokens').digest();
   const gate = new PlaybackGate({
     owner: (kind, name) => {
-      const slug = kind === 'hls' ? name : store.sessions.find(name)?.channel;
-      return slug ? store.channels.find(slug) : undefined;
+      const slug = kind === 'hls' ? name : read.sessionChannel(name);
+      return slug ? read.channel(slug) : undefined;
     },
   }, playbackSecret);
   const playbackToken = (scope: PlaybackScope, viewer?: string): string =>
@@ -294,7 +302,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       ...snap, cores: availableParallelism(), disk: disk.state(),
       // For classes relayed to Mux: what Mux's webhooks last said about the stream (active, idle, disconnected).
       channels: snap.channels.map((c) => ({
-        ...c, viewers: hub.presence(c.channel), ...(c.mode === 'mux' ? { muxStream: store.mux.streamStatus(c.channel) } : {}),
+        ...c, viewers: hub.presence(c.channel), ...(c.mode === 'mux' ? { muxStream: read.muxStream(c.channel) } : {}),
       })),
     };
   };
@@ -310,19 +318,19 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       return frameAncestors();
     },
     cdnOrigin: cdnOrigin(config['hls.cdnBaseUrl']),
-    sessionChannel: (id) => store.sessions.find(id)?.channel,
+    sessionChannel: (id) => read.sessionChannel(id),
     playbackToken,
     assets: loadAssets(),
     verifyJoin,
-    channel: (slug) => store.channels.find(slug),
+    channel: (slug) => read.channel(slug),
     addBeacon: (b) => store.beacons.add(b),
     health: (slug) => health.health(slug),
     playback: (slug) => channelPlayback(slug, playbackFacts),
     replay: (sessionId) => sessionReplay(sessionId, playbackFacts),
     muxWebhook: archiver && muxApi ? muxWebhook(muxApi, (e) => archiver.onEvent(e)) : undefined,
-    rotateKey: (slug) => {
-      const c = store.channels.get(slug);
-      const { key, info } = store.streamKeys.rotate(c.id);
+    rotateKey: async (slug) => {
+      const c = await store.channels.get(slug);
+      const { key, info } = await store.streamKeys.rotate(c.id);
       log.info('stream key rotated from the studio', { channel: slug, fingerprint: info.fingerprint });
       return { key, fingerprint: info.fingerprint, server: obsServerUrl(config) };
     },
@@ -333,40 +341,48 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     tool, keys: ltiKeys, repo: store.lti, classes: store.classes, toolBase, toolTitle: 'KMK LiveStream', frameAncestors,
     authorizeApi: (req, scope, channel) => authorize(req, { verifyToken }, scope, channel),
     instructorOf: (req, slug) => instructorOf(req, slug),
-    channel: (slug) => store.channels.find(slug),
+    channel: (slug) => read.channel(slug),
     scheduled: (k) => hub.scheduleChanged(k.channel),
     loginsPerMinute: config['lti.loginsPerMinutePerAddress'],
-    sessionOpen: (id) => { const s = store.sessions.find(id); return s ? s.endedAt === null : undefined; },
+    sessionOpen: (id) => {
+      const slug = read.sessionChannel(id);
+      return slug === undefined ? undefined : read.openSession(slug) === id;
+    },
   });
   const reports = reportRoutes({
     authorizeApi: (req, scope, channel) => authorize(req, { verifyToken }, scope, channel),
     instructorOf: (req, slug) => instructorOf(req, slug),
-    sessionChannel: (id) => store.sessions.find(id)?.channel,
+    sessionChannel: (id) => read.sessionChannel(id),
     report: (id) => sessionReport(store, id, Date.now()),
     reportCsv,
-    courseChannel: (id) => {
-      const c = store.classes.findCourse(id);
-      return c ? (c.channelId === null ? null : store.channels.findById(c.channelId)?.slug ?? null) : undefined;
+    courseChannel: async (id) => {
+      const c = await store.classes.findCourse(id);
+      return c ? (c.channelId === null ? null : read.channelById(c.channelId)?.slug ?? null) : undefined;
     },
     courseCsv: (id) => courseAttendanceCsv(store, id, Date.now()),
     cost: (from, to, channel) => costFor(store, pricesFrom(config), from, to, channel, Date.now()),
     costCsv,
-    channelSessions: (slug) => (store.channels.find(slug) ? store.sessions.list({ channel: slug, limit: 50 }) : undefined),
+    channelSessions: async (slug) => (read.channel(slug) ? store.sessions.list({ channel: slug, limit: 50 }) : undefined),
   });
-  const metrics = new Metrics(() => {
+  const metrics = new Metrics(async () => {
     const snap = live.snapshot();
+    const players = new Map<string, number>();
+    for (const c of snap.channels) {
+      const channelId = read.channel(c.channel)?.id;
+      if (channelId !== undefined) players.set(c.channel, await store.beacons.playersSince(channelId, Date.now() - 60_000));
+    }
+    const ltiOutbox = await store.lti.pendingCount();
     return {
       live: {
         budget: snap.budget, used: snap.used,
         channels: snap.channels.map((c) => {
           const meta = live.publisherMeta(c.channel);
           const ll = llStreams.get(c.channel);
-          const channelId = store.channels.find(c.channel)?.id;
-          const mux = c.mode === 'mux' ? { status: store.mux.streamStatus(c.channel)?.status ?? 'unknown', relaying: c.relaying ?? false } : undefined;
+          const mux = c.mode === 'mux' ? { status: read.muxStream(c.channel)?.status ?? 'unknown', relaying: c.relaying ?? false } : undefined;
           return {
             channel: c.channel, state: c.state, mode: c.mode, viewers: hub.presence(c.channel),
             ingestBytes: meta?.inBytes, ingestFps: meta?.fps, transcoder: c.transcoder, llWaiters: ll?.waiting,
-            players: channelId === undefined ? undefined : store.beacons.playersSince(channelId, Date.now() - 60_000),
+            players: players.get(c.channel),
             segmentAgeSeconds: c.mode === 'local' ? origin.segmentAge(c.channel, c.ladder[0]) : undefined, mux,
           };
         }),
@@ -380,7 +396,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       },
       ws: http.wsCounters,
       disk: disk.state(),
-      ltiOutbox: store.lti.pendingCount(),
+      ltiOutbox,
     };
   }, timings);
   let workerMetrics: () => Promise<Awaited<ReturnType<Metrics['json']>>[]> = async () => [];
@@ -392,7 +408,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     sessions: store.sessions,
     metrics: metricsText,
     metricsToken: config['metrics.token'] || undefined,
-    channelExists: (slug) => store.channels.find(slug) !== undefined,
+    channelExists: (slug) => read.channel(slug) !== undefined,
     joinSecret: secret,
     staffMaxSeconds,
   })];
@@ -402,7 +418,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // metrics.listen: /metrics alone on an address of its own (an internal interface Prometheus reaches).
   const metricsAt = parseListen(config['metrics.listen']);
   const metricsHttp = metricsAt ? new HttpServer({ host: metricsAt.host, port: metricsAt.port, log }, [metricsRoute({ metrics: metricsText, metricsToken: config['metrics.token'] || undefined, metricsOpen: true })]) : undefined;
-  const socket = bindHub(http, hub, socketDeps(config, store, secret), {
+  const socket = bindHub(http, hub, socketDeps(config, read, secret), {
     maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
   });
 
@@ -424,7 +440,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ],
   });
   try {
-    await running.start('store', { stop: () => { store.close(); lock.release(); } });
+    await running.start('store', { stop: async () => { await store.close(); lock.release(); } });
     await running.start('disk', disk);
     await running.start('archiver', archiver ?? {});
     await running.start('passback', passback);
@@ -443,7 +459,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       start: async () => {
         await pids.reap();
         await recoverInterrupted(store.sessions, mediaDir, log, (path) => probeFile(path, ffprobe.path));
-        const stale = store.sessions.endAllOpen('server restarted');
+        const stale = await store.sessions.endAllOpen('server restarted');
         if (stale) log.warn('closed sessions left open by a previous run', { count: stale });
       },
     });
@@ -457,7 +473,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   let stopping: Promise<void> | undefined;
   return {
-    config, store, live, ingest, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
+    config, store: sqlite, live, ingest, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
     internalPort: internal?.boundPort,
     metricsPort: metricsHttp?.boundPort,
     routeTable: allRoutes.map((r) => ({ method: r.method, pattern: r.pattern })),

@@ -5,7 +5,7 @@
 
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
-import { openStore } from './store/index.js';
+import { connectStore } from './store/index.js';
 import { loadJoinSecret } from './auth/join-secret.js';
 import { HttpServer } from './http/app.js';
 import { proxyRoutes } from './http/proxy.js';
@@ -24,17 +24,17 @@ export interface RunningWorker {
 export async function startWorker(config: Config, o: { mainPort: number; log: Logger }): Promise<RunningWorker> {
   if (!config['hub.backplane']) throw new Error('a worker process needs hub.backplane (a redis:// URL)');
   const log = o.log;
-  const store = openStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
+  const store = connectStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
   const secret = loadJoinSecret(config['hub.joinSecret'], config['paths.data']);
   const timings = new Timings();
   const { hub, backplane } = createHub(config, store, {
     log,
     // The main process owns live classes; the session it opened is in the database.
-    liveSession: (slug) => store.sessions.open().find((s) => s.channel === slug)?.id,
+    liveSession: (slug) => store.read.openSession(slug),
     observe: { fanout: (s) => timings.fanout.observe(s), lag: (s) => timings.backplaneLag.observe(s) },
   });
   const http = new HttpServer({ host: config.bindAddress, port: config['http.port'], log, shared: true }, proxyRoutes(`http://127.0.0.1:${o.mainPort}`));
-  const socket = bindHub(http, hub, socketDeps(config, store, secret), {
+  const socket = bindHub(http, hub, socketDeps(config, store.read, secret), {
     maxBackpressureBytes: config['hub.maxBackpressureBytes'], idleTimeoutSeconds: config['hub.idleTimeoutSeconds'],
   });
   const metrics = new Metrics(() => ({
@@ -54,7 +54,7 @@ export async function startWorker(config: Config, o: { mainPort: number; log: Lo
     await http.start();
   } catch (err) {
     await hub.stop().catch(() => {});
-    store.close();
+    await store.close();
     throw err;
   }
   log.info('worker serving', { http: `${config.bindAddress}:${http.boundPort}`, main: o.mainPort, node: backplane?.node });
@@ -65,7 +65,7 @@ export async function startWorker(config: Config, o: { mainPort: number; log: Lo
       socket.stop();
       await http.stop();
       await hub.stop();
-      store.close();
+      await store.close();
     })()),
   };
 }

@@ -84,3 +84,8 @@ t.test('nothing outside src/store/ touches the database handle', async (t) => {
     .map((f) => relative(SRC, f));
   t.same(users, [], 'use the Store interface (transaction, migrate, backup, the repositories)');
 });
+
+t.test('the SQLite implementation is reached only through src/store/index.ts', async (t) => {
+  const direct = edges().filter((e) => e.to.startsWith('store/sqlite/') && !e.from.startsWith('store/')).map((e) => `${e.from} -> ${e.to}`);
+  t.same(direct, [], 'import openStore/connectStore and the repository interfaces from store/index.ts or store/ports.ts');
+});

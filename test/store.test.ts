@@ -1,7 +1,7 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { appliedVersion, backupDb, migrate, migrationStatus, openDb } from '../src/store/db.js';
-import { LATEST_VERSION } from '../src/store/migrations.js';
+import { appliedVersion, backupDb, migrate, migrationStatus, openDb } from '../src/store/sqlite/db.js';
+import { LATEST_VERSION } from '../src/store/sqlite/migrations.js';
 import { openStore } from '../src/store/index.js';
 import { ConflictError, NotFoundError } from '../src/domain/errors.js';
 import { testdir } from './helpers/testdir.js';
@@ -24,7 +24,7 @@ t.test('migrations run twice without error and apply nothing the second time', a
   t.same(migrationStatus(file), { exists: false, current: 0, latest: LATEST_VERSION });
   const db = openDb(file, { migrate: false });
   t.equal(appliedVersion(db), 0);
-  t.same(migrate(db), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  t.same(migrate(db), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
   t.same(migrate(db), []);
   t.equal(appliedVersion(db), LATEST_VERSION);
   db.close();
@@ -130,7 +130,7 @@ t.test('API tokens verify, record use and stop working when revoked', async (t) 
 t.test("migration 11 widens channels.latency to 'ultra' without losing a channel's keys, sessions or classes", async (t) => {
   const dir = testdir(t);
   const file = join(dir, 'kmk.db');
-  const { MIGRATIONS } = await import('../src/store/migrations.js');
+  const { MIGRATIONS } = await import('../src/store/sqlite/migrations.js');
   const Database = (await import('better-sqlite3')).default;
   const old = new Database(file);
   old.pragma('foreign_keys = ON');

@@ -5,34 +5,34 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Channel, Latency, Overflow, RungName } from '../domain/channel.js';
-import type { ClassRepo } from '../store/classes.js';
+import type { ClassRepository } from '../store/ports.js';
 import { classForNewSession } from './resolve.js';
 
 export interface FollowDeps {
   channel(slug: string): Pick<Channel, 'id' | 'archive'> | undefined;
-  classes: Pick<ClassRepo, 'list' | 'attachSession' | 'bySession' | 'findCourse'>;
+  classes: Pick<ClassRepository, 'list' | 'attachSession' | 'bySession' | 'findCourse'>;
   /** Present when Mux archiving is configured. */
   archive?(sessionId: string): Promise<unknown>;
-  passback(classId: number): void;
+  passback(classId: number): Promise<void>;
   log: Logger;
 }
 
 export class ClassFollower {
   constructor(private readonly d: FollowDeps) {}
 
-  started(e: { channel: string; sessionId: string }, now = Date.now()): void {
+  async started(e: { channel: string; sessionId: string }, now = Date.now()): Promise<void> {
     const c = this.d.channel(e.channel);
-    const k = c && classForNewSession(this.d.classes.list({ channelId: c.id }), now);
+    const k = c && classForNewSession(await this.d.classes.list({ channelId: c.id }), now);
     if (!k) return;
-    this.d.classes.attachSession(k.id, e.sessionId);
+    await this.d.classes.attachSession(k.id, e.sessionId);
     this.d.log.info('session delivers a scheduled class', { channel: e.channel, sessionId: e.sessionId, class: k.id });
   }
 
-  ended(e: { channel: string; sessionId: string; recorded: boolean }): void {
+  async ended(e: { channel: string; sessionId: string; recorded: boolean }): Promise<void> {
     const ch = this.d.channel(e.channel);
-    const k = this.d.classes.bySession(e.sessionId);
+    const k = await this.d.classes.bySession(e.sessionId);
     if (this.d.archive && (ch?.archive || k?.archive) && e.recorded) void this.d.archive(e.sessionId).catch(() => {});
-    if (k?.courseId && this.d.classes.findCourse(k.courseId)?.platformId != null) this.d.passback(k.id);
+    if (k?.courseId && (await this.d.classes.findCourse(k.courseId))?.platformId != null) await this.d.passback(k.id);
   }
 }
 

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 
 export interface HousekeepingTask {
   /** Deletes what is due at `now`; answers how many rows went. */
-  run(now: number): number;
+  run(now: number): number | Promise<number>;
   /** Logged with the count when something went. */
   done: string;
   /** Logged when the task failed (the next run tries again). */
@@ -19,8 +19,8 @@ export class Housekeeping {
   constructor(private readonly o: { everyMs: number; tasks: HousekeepingTask[]; log: Logger; now?: () => number }) {}
 
   async start(): Promise<void> {
-    this.runAll();
-    this.timer = setInterval(() => this.runAll(), this.o.everyMs);
+    await this.runAll();
+    this.timer = setInterval(() => void this.runAll(), this.o.everyMs);
     this.timer.unref();
   }
 
@@ -28,11 +28,11 @@ export class Housekeeping {
     clearInterval(this.timer);
   }
 
-  private runAll(): void {
+  private async runAll(): Promise<void> {
     const now = (this.o.now ?? Date.now)();
     for (const task of this.o.tasks) {
       try {
-        const count = task.run(now);
+        const count = await task.run(now);
         if (count) this.o.log.info(task.done, { count, ...task.fields });
       } catch (err) {
         this.o.log.warn(task.failed, { err });

@@ -65,13 +65,12 @@ export function registerChannel(program: Command): void {
     .description('create a channel and its first stream key')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live channel create math-101 --title "Math 101" --latency low')
-    .action((slugArg: string, o: ChannelOpts, cmd: Command) => {
+    .action(async (slugArg: string, o: ChannelOpts, cmd: Command) => {
       const ctx = contextFor(cmd);
       const slug = parseSlug(slugArg);
       const p = patchFrom(o);
       const store = ctx.store();
-      const created = store.transaction(() => {
-        const channel = store.channels.create({
+      const created = await store.channels.createWithKey({
           slug,
           title: p.title ?? slug,
           ladder: p.ladder ?? parseLadder(ctx.config['channels.defaultLadder']),
@@ -82,8 +81,6 @@ export function registerChannel(program: Command): void {
           allowGuests: p.allowGuests ?? false,
           startsAt: p.startsAt ?? null,
           public: p.public ?? false,
-        });
-        return { channel, ...store.streamKeys.rotate(channel.id) };
       });
       const server = obsServer(ctx.config);
       if (o.json) {
@@ -109,8 +106,8 @@ export function registerChannel(program: Command): void {
     .description('list channels')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live channel list --json')
-    .action((o: ChannelOpts, cmd: Command) => {
-      const channels = contextFor(cmd).store().channels.list();
+    .action(async (o: ChannelOpts, cmd: Command) => {
+      const channels = (await contextFor(cmd).store().channels.list());
       if (o.json) return printJson(channels);
       if (channels.length === 0) return print('No channels yet. Create one: kmk-live channel create <slug>');
       print(table(['slug', 'title', 'ladder', 'latency', 'record', 'archive', 'overflow'],
@@ -121,11 +118,11 @@ export function registerChannel(program: Command): void {
     .description('show one channel, its OBS server and active key fingerprint')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live channel show math-101')
-    .action((slug: string, o: ChannelOpts, cmd: Command) => {
+    .action(async (slug: string, o: ChannelOpts, cmd: Command) => {
       const ctx = contextFor(cmd);
       const store = ctx.store();
-      const c = store.channels.get(parseSlug(slug));
-      const active = store.streamKeys.list(c.id).find((k) => k.active);
+      const c = (await store.channels.get(parseSlug(slug)));
+      const active = (await store.streamKeys.list(c.id)).find((k) => k.active);
       const base = publicBaseUrl(ctx.config);
       if (o.json) return printJson({ ...c, obsServer: obsServer(ctx.config), activeKey: active ?? null, watchUrl: `${base}/watch/${c.slug}`, studioUrl: `${base}/studio/${c.slug}` });
       print(fields([...channelDetails(c), ['obs server', obsServer(ctx.config)], ['watch page', `${base}/watch/${c.slug}`], ['studio', `${base}/studio/${c.slug} (with an instructor join token)`],
@@ -136,12 +133,12 @@ export function registerChannel(program: Command): void {
     .description('change a channel\'s settings')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live channel update math-101 --ladder 720p,480p --record off')
-    .action((slug: string, o: ChannelOpts, cmd: Command) => {
+    .action(async (slug: string, o: ChannelOpts, cmd: Command) => {
       const p = patchFrom(o);
       if (Object.keys(p).length === 0) {
         throw new ValidationError('nothing to update: give at least one of --title, --ladder, --latency, --record, --archive, --overflow, --guests, --starts-at, --public');
       }
-      const c = contextFor(cmd).store().channels.update(parseSlug(slug), p);
+      const c = (await contextFor(cmd).store().channels.update(parseSlug(slug), p));
       if (o.json) return printJson(c);
       print(fields(channelDetails(c)));
     });
@@ -150,12 +147,12 @@ export function registerChannel(program: Command): void {
     .description('delete a channel and its stream keys')
     .option('--yes', 'confirm the deletion')
     .addHelpText('after', '\nExample:\n  $ kmk-live channel delete math-101 --yes')
-    .action((slug: string, o: ChannelOpts, cmd: Command) => {
+    .action(async (slug: string, o: ChannelOpts, cmd: Command) => {
       const s = parseSlug(slug);
       const store = contextFor(cmd).store();
-      store.channels.get(s);
+      await store.channels.get(s);
       if (!o.yes) throw new ValidationError(`refusing to delete channel "${s}" without --yes`);
-      store.channels.delete(s);
+      await store.channels.delete(s);
       print(`Channel "${s}" deleted.`);
     });
 }

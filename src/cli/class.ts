@@ -26,13 +26,13 @@ export function registerClass(program: Command): void {
     .option('--archive <on|off>', 'archive to Mux (default: the channel\'s setting)')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live class schedule math-101 --title "Fractions" --starts-at 2026-12-01T09:00:00Z --minutes 45')
-    .action((slug: string, o: { title: string; startsAt: string; minutes: string; record?: string; archive?: string; json?: boolean }, cmd: Command) => {
+    .action(async (slug: string, o: { title: string; startsAt: string; minutes: string; record?: string; archive?: string; json?: boolean }, cmd: Command) => {
       const store = contextFor(cmd).store();
-      const ch = store.channels.get(parseSlug(slug));
+      const ch = (await store.channels.get(parseSlug(slug)));
       const parsed = parseClassInput({ title: o.title, startsAt: o.startsAt, minutes: o.minutes, record: o.record, archive: o.archive }, { record: ch.record, archive: ch.archive }, Date.now());
       if (typeof parsed === 'string') throw new ValidationError(parsed.replace(/^startsAt/, '--starts-at').replace(/^minutes/, '--minutes'));
-      const course = store.classes.courses().find((c) => c.channelId === ch.id);
-      const k = store.classes.schedule({ courseId: course?.id ?? null, channelId: ch.id, ...parsed });
+      const course = (await store.classes.courses()).find((c) => c.channelId === ch.id);
+      const k = (await store.classes.schedule({ courseId: course?.id ?? null, channelId: ch.id, ...parsed }));
       if (o.json) return printJson(k);
       print(`Class ${k.id} "${k.title}" scheduled on ${ch.slug} for ${new Date(k.startsAt).toISOString()} (${k.minutes} min).`);
     });
@@ -43,12 +43,13 @@ export function registerClass(program: Command): void {
     .option('--all', 'include cancelled classes')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live class list --channel math-101')
-    .action((o: { channel?: string; all?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (o: { channel?: string; all?: boolean; json?: boolean }, cmd: Command) => {
       const store = contextFor(cmd).store();
-      const channelId = o.channel ? store.channels.get(parseSlug(o.channel)).id : undefined;
+      const channelId = o.channel ? (await store.channels.get(parseSlug(o.channel))).id : undefined;
       const now = Date.now();
-      const list = store.classes.list({ channelId, includeCancelled: o.all })
-        .map((k) => ({ ...k, state: classState(k, now, (id) => store.sessions.find(id)?.endedAt === null) }));
+      const open = new Set((await store.sessions.open()).map((s) => s.id));
+      const list = (await store.classes.list({ channelId, includeCancelled: o.all }))
+        .map((k) => ({ ...k, state: classState(k, now, (id) => open.has(id)) }));
       if (o.json) return printJson(list);
       if (list.length === 0) return print('No classes scheduled. Schedule one: kmk-live class schedule <channel> --title … --starts-at …');
       print(table(HEAD, list.map(row)));
@@ -57,9 +58,9 @@ export function registerClass(program: Command): void {
   group.command('cancel <id>')
     .description('cancel a scheduled class')
     .addHelpText('after', '\nExample:\n  $ kmk-live class cancel 12')
-    .action((id: string, _o: unknown, cmd: Command) => {
+    .action(async (id: string, _o: unknown, cmd: Command) => {
       if (!/^\d{1,9}$/.test(id)) throw new ValidationError(`class id must be a number (see: kmk-live class list), not ${JSON.stringify(id.slice(0, 40))}`);
-      const k = contextFor(cmd).store().classes.cancel(Number(id));
+      const k = (await contextFor(cmd).store().classes.cancel(Number(id)));
       print(`Class ${k.id} "${k.title}" cancelled.`);
     });
 }

@@ -12,7 +12,7 @@ export function registerConfig(program: Command): void {
     .description('print the effective config (defaults < file < KMK_* environment), secrets redacted')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live config print --json\n  $ KMK_HTTP_PORT=9090 kmk-live config print')
-    .action((o: { json?: boolean }, cmd: Command) => {
+    .action(async (o: { json?: boolean }, cmd: Command) => {
       const view = redacted(contextFor(cmd).config);
       if (o.json) return printJson(view);
       print([...flatten(view)].map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n'));

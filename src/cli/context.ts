@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { openStore, type Store } from '../store/index.js';
+import { connectStore, type Store } from '../store/index.js';
 
 export interface Context {
   config: Config;
@@ -22,7 +22,7 @@ export function contextFor(cmd: Command): Context {
     config,
     store() {
       if (!store) {
-        store = openStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
+        store = connectStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
         opened.push(store);
       }
       return store;
@@ -30,7 +30,7 @@ export function contextFor(cmd: Command): Context {
   };
 }
 
-export function closeOpenedStores(): void {
-  for (const s of opened.splice(0)) s.close();
+export async function closeOpenedStores(): Promise<void> {
+  for (const s of opened.splice(0)) await s.close();
 }
 

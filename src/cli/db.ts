@@ -14,9 +14,9 @@ export function registerDb(program: Command): void {
     .description('apply pending schema migrations (safe to run any time)')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live db migrate')
-    .action((o: { json?: boolean }, cmd: Command) => {
+    .action(async (o: { json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd);
-      const { version, applied } = ctx.store().migrate(); // opening applied what was pending
+      const { version, applied } = (await ctx.store().migrate()); // opening applied what was pending
       if (o.json) return printJson({ file: ctx.config['paths.db'], version, applied });
       print(`Database ${ctx.config['paths.db']} is at schema version ${version}.`);
     });

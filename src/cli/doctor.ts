@@ -5,7 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { migrationStatus, openStore } from '../store/index.js';
+import { connectStore, migrationStatus } from '../store/index.js';
 import { statfsFree, type FreeSpace } from '../media/disk.js';
 import { inspectTool, locateTool, type Tool } from '../transcode/locate.js';
 import { contextFor } from './context.js';
@@ -146,21 +146,21 @@ export function lmsReachCheck(publicUrl: string, platforms: number): Check | und
     : { name: 'lms reach', ok: false, required: false, detail: `publicUrl ${publicUrl}: ${problems.join(', ')}. Moodle refuses such URLs by default (Site administration → General → Security → HTTP security: "cURL blocked hosts list", "cURL allowed ports list"): deep linking fails with a fix_jwks_alg() error and roster and grade calls fail. Serve the tool on https://<public name>:443 (docs/lms.md, Moodle)` };
 }
 
-function platformCount(file: string): number {
-  const store = openStore(file, { readonly: true, migrate: false });
+async function platformCount(file: string): Promise<number> {
+  const store = connectStore(file, { readonly: true, migrate: false });
   try {
-    return store.lti.platforms().length;
+    return (await store.lti.platforms()).length;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-function ultraChannels(file: string): string[] {
-  const store = openStore(file, { readonly: true, migrate: false });
+async function ultraChannels(file: string): Promise<string[]> {
+  const store = connectStore(file, { readonly: true, migrate: false });
   try {
-    return store.channels.list().filter((c) => c.latency === 'ultra').map((c) => c.slug);
+    return (await store.channels.list()).filter((c) => c.latency === 'ultra').map((c) => c.slug);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -188,8 +188,8 @@ export async function runChecks(config: Config): Promise<Check[]> {
   let ll: Check | undefined;
   let lms: Check | undefined;
   try {
-    ll = db.ok ? llTlsCheck(config.publicUrl, ultraChannels(config['paths.db'])) : undefined;
-    lms = db.ok ? lmsReachCheck(publicBaseUrl(config), platformCount(config['paths.db'])) : undefined;
+    ll = db.ok ? llTlsCheck(config.publicUrl, await ultraChannels(config['paths.db'])) : undefined;
+    lms = db.ok ? lmsReachCheck(publicBaseUrl(config), await platformCount(config['paths.db'])) : undefined;
   } catch {
     ll = undefined; // the database check above already says what is wrong with it
   }

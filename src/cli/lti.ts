@@ -33,9 +33,9 @@ export function registerLti(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ kmk-live lti platform add --issuer https://canvas.instructure.com --client-id 10000000000042 \\\n'
       + '      --auth-url https://sso.canvaslms.com/api/lti/authorize_redirect --token-url https://sso.canvaslms.com/login/oauth2/token \\\n'
       + '      --jwks-url https://sso.canvaslms.com/api/lti/security/jwks --deployment-id 42:abc')
-    .action((o: { issuer: string; clientId: string; authUrl: string; tokenUrl: string; jwksUrl: string; deploymentId: string[]; serviceHost: string[]; json?: boolean }, cmd: Command) => {
+    .action(async (o: { issuer: string; clientId: string; authUrl: string; tokenUrl: string; jwksUrl: string; deploymentId: string[]; serviceHost: string[]; json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd);
-      const p = ctx.store().lti.addPlatform(parsePlatform({ issuer: o.issuer, clientId: o.clientId, authUrl: o.authUrl, tokenUrl: o.tokenUrl, jwksUrl: o.jwksUrl, deploymentIds: o.deploymentId, serviceHosts: o.serviceHost }));
+      const p = (await ctx.store().lti.addPlatform(parsePlatform({ issuer: o.issuer, clientId: o.clientId, authUrl: o.authUrl, tokenUrl: o.tokenUrl, jwksUrl: o.jwksUrl, deploymentIds: o.deploymentId, serviceHosts: o.serviceHost })));
       if (o.json) return printJson(p);
       const base = publicBaseUrl(ctx.config);
       print(`Platform ${p.id} registered (${p.issuer}, client id ${p.clientId}).`);
@@ -46,20 +46,20 @@ export function registerLti(program: Command): void {
   platform.command('deployment <platformId> <deploymentId>')
     .description('add a deployment id to a registered platform')
     .addHelpText('after', '\nExample:\n  $ kmk-live lti platform deployment 1 42:abc')
-    .action((id: string, dep: string, _o: unknown, cmd: Command) => {
+    .action(async (id: string, dep: string, _o: unknown, cmd: Command) => {
       const repo = contextFor(cmd).store().lti;
-      const p = repo.platform(platformId(id));
+      const p = await repo.platform(platformId(id));
       if (!/^[\x21-\x7e]{1,255}$/.test(dep)) throw new ValidationError('a deployment id is 1-255 printable characters');
-      repo.addDeployment(p.id, dep);
+      await repo.addDeployment(p.id, dep);
       print(`Deployment ${dep} added to platform ${p.id}.`);
     });
 
   platform.command('service-host <platformId> <host>')
     .description('allow the LMS\'s roster and gradebook services on another host (https only; the tool sends the LMS\'s access token nowhere else)')
     .addHelpText('after', '\nExample:\n  $ kmk-live lti platform service-host 1 learn.school.edu')
-    .action((id: string, host: string, _o: unknown, cmd: Command) => {
+    .action(async (id: string, host: string, _o: unknown, cmd: Command) => {
       const repo = contextFor(cmd).store().lti;
-      const p = repo.addServiceHost(repo.platform(platformId(id)).id, parseServiceHost(host));
+      const p = await repo.addServiceHost((await repo.platform(platformId(id))).id, parseServiceHost(host));
       print(`Platform ${p.id} may use services on: ${p.serviceHosts.join(', ')} (and its own hosts).`);
     });
 
@@ -67,8 +67,8 @@ export function registerLti(program: Command): void {
     .description('list registered platforms')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live lti platform list --json')
-    .action((o: { json?: boolean }, cmd: Command) => {
-      const ps = contextFor(cmd).store().lti.platforms();
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const ps = (await contextFor(cmd).store().lti.platforms());
       if (o.json) return printJson(ps);
       if (ps.length === 0) return print('No LMS platforms registered. Add one: kmk-live lti platform add --help');
       print(table(['id', 'issuer', 'client id', 'deployments'], ps.map((p) => [p.id, p.issuer, p.clientId, p.deploymentIds.join(',')])));
@@ -78,8 +78,8 @@ export function registerLti(program: Command): void {
     .description('show one platform')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live lti platform show 1')
-    .action((id: string, o: { json?: boolean }, cmd: Command) => {
-      const p = contextFor(cmd).store().lti.platform(platformId(id));
+    .action(async (id: string, o: { json?: boolean }, cmd: Command) => {
+      const p = (await contextFor(cmd).store().lti.platform(platformId(id)));
       if (o.json) return printJson(p);
       print(fields([['id', p.id], ['issuer', p.issuer], ['client id', p.clientId], ['auth url', p.authUrl], ['token url', p.tokenUrl],
         ['jwks url', p.jwksUrl], ['deployments', p.deploymentIds.join(', ') || 'none'], ['service hosts', p.serviceHosts.join(', ') || 'its own only'], ['registered', p.createdAt]]));
@@ -88,8 +88,8 @@ export function registerLti(program: Command): void {
   platform.command('remove <id>')
     .description('forget a platform (its launches stop working)')
     .addHelpText('after', '\nExample:\n  $ kmk-live lti platform remove 1')
-    .action((id: string, _o: unknown, cmd: Command) => {
-      contextFor(cmd).store().lti.removePlatform(platformId(id));
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await contextFor(cmd).store().lti.removePlatform(platformId(id));
       print(`Platform ${id} removed.`);
     });
 
@@ -105,8 +105,8 @@ export function registerLti(program: Command): void {
     .description('list the tool keys (never the private parts)')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live lti keys list')
-    .action((o: { json?: boolean }, cmd: Command) => {
-      const list = new ToolKeys(contextFor(cmd).store().lti).list();
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const list = await new ToolKeys(contextFor(cmd).store().lti).list();
       if (o.json) return printJson(list);
       if (list.length === 0) return print('No tool key yet: one is made when the server starts (or: kmk-live lti keys rotate).');
       print(table(['kid', 'created', 'retired', 'published'], list.map((k) => [k.kid, k.createdAt, k.retiredAt ?? '', k.published ? 'yes' : 'no'])));
@@ -116,9 +116,10 @@ export function registerLti(program: Command): void {
     .description('courses launched from an LMS, with their channel')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live lti courses')
-    .action((o: { json?: boolean }, cmd: Command) => {
+    .action(async (o: { json?: boolean }, cmd: Command) => {
       const store = contextFor(cmd).store();
-      const list = store.classes.courses().map((c) => ({ ...c, channel: c.channelId === null ? null : store.channels.findById(c.channelId)?.slug ?? null }));
+      const slugs = new Map((await store.channels.list()).map((c) => [c.id, c.slug]));
+      const list = (await store.classes.courses()).map((c) => ({ ...c, channel: c.channelId === null ? null : slugs.get(c.channelId) ?? null }));
       if (o.json) return printJson(list);
       if (list.length === 0) return print('No courses yet: they appear when an LMS first launches the tool.');
       print(table(['id', 'title', 'platform', 'context', 'channel', 'roster service', 'gradebook'], list.map((c) => [
@@ -132,17 +133,17 @@ export function registerLti(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ kmk-live lti roster 3 --refresh')
     .action(async (id: string, o: { refresh?: boolean; json?: boolean }, cmd: Command) => {
       const store = contextFor(cmd).store();
-      const course = store.classes.course(platformId(id));
+      const course = (await store.classes.course(platformId(id)));
       if (o.refresh) {
         if (course.platformId === null || !course.nrpsUrl) throw new ValidationError(`course ${course.id} has no roster service: its LMS did not offer NRPS in a launch`);
-        const platform = store.lti.platform(course.platformId);
+        const platform = (await store.lti.platform(course.platformId));
         const members = await new PlatformServices(new ToolKeys(store.lti)).members(platform, course.nrpsUrl, NRPS_SCOPE);
-        store.classes.replaceRoster(course.id, members.map((m) => ({
+        (await store.classes.replaceRoster(course.id, members.map((m) => ({
           userId: hubUserId(platform.id, m.userId), ltiSub: m.userId, name: m.name.slice(0, 200), email: m.email, role: mapRoles(m.roles),
           active: !/Inactive|Deleted/i.test(m.status),
-        })), Date.now());
+        })), Date.now()));
       }
-      const roster = store.classes.roster(course.id);
+      const roster = (await store.classes.roster(course.id));
       if (o.json) return printJson(roster);
       if (roster.length === 0) return print(`No roster for course ${course.id} yet (it is fetched when a class ends, or: kmk-live lti roster ${course.id} --refresh).`);
       print(table(['name', 'role', 'email', 'LMS id', 'active'], roster.map((m) => [m.name, m.role, m.email ?? '', m.ltiSub, m.active ? 'yes' : 'no'])));
@@ -153,8 +154,8 @@ export function registerLti(program: Command): void {
     .option('--all', 'include items already delivered')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live lti outbox')
-    .action((o: { all?: boolean; json?: boolean }, cmd: Command) => {
-      const items = contextFor(cmd).store().lti.outbox({ all: o.all });
+    .action(async (o: { all?: boolean; json?: boolean }, cmd: Command) => {
+      const items = (await contextFor(cmd).store().lti.outbox({ all: o.all }));
       if (o.json) return printJson(items);
       if (items.length === 0) return print(o.all ? 'The outbox is empty.' : 'Nothing pending: every attendance score has reached the LMS.');
       print(table(['id', 'what', 'class', 'status', 'attempts', 'next try', 'last error'], items.map((i) => [

@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: ${e.message}\n${process.env.KMK_DEBUG_STACK ? e.stack + '\n' : ''}`);
     return 1;
   } finally {
-    closeOpenedStores();
+    await closeOpenedStores();
   }
 }
 

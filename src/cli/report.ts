@@ -20,22 +20,22 @@ export function registerReport(program: Command): void {
     .option('--csv', 'print the per-class table as CSV')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live report cost --from 2026-11-01 --to 2026-11-30')
-    .action((o: { from: string; to: string; csv?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (o: { from: string; to: string; csv?: boolean; json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd);
       const period = parsePeriod(o.from, o.to);
       if (typeof period === 'string') throw new ValidationError(period.replace(/^from:/, '--from:').replace(/^to:/, '--to:'));
       const prices = pricesFrom(ctx.config);
       const bad = checkPrices(prices);
       if (bad) throw new ConfigError(bad);
-      const r = periodCost(ctx.store(), prices, period.from, period.to, Date.now());
+      const r = (await periodCost(ctx.store(), prices, period.from, period.to, Date.now()));
       if (o.json) return printJson(r);
       if (o.csv) {
         process.stdout.write(costCsv(r));
         return;
       }
       if (r.classes.length === 0) return print(`No classes ended between ${r.from} and ${r.to}.`);
-      print(table(['date', 'channel', 'min', 'viewer-min', 'GB', 'CPU s', 'on', 'self-hosted', 'all-Mux', 'Zoom'], r.classes.map((c) => [
-        c.date.slice(0, 16).replace('T', ' '), c.channel, c.minutes, c.viewerMinutes, c.gbServed, c.encodeCpuSeconds, c.runsOn, usd(c.ours.total), usd(c.allMux), usd(c.zoom)])));
+      print(table(['date', 'channel', 'min', 'viewer-min', 'GB', 'CPU s', 'on', 'self-hosted', 'all-Mux', 'Zoom'], (await r.classes.map((c) => [
+        c.date.slice(0, 16).replace('T', ' '), c.channel, c.minutes, c.viewerMinutes, c.gbServed, c.encodeCpuSeconds, c.runsOn, usd(c.ours.total), usd(c.allMux), usd(c.zoom)]))));
       print('');
       print(fields([
         ['period', `${r.from} to ${r.to} (${r.months} months), ${r.classes.length} classes, ${r.totals.minutes} min, ${r.totals.viewerMinutes} viewer-minutes`],
@@ -48,10 +48,10 @@ export function registerReport(program: Command): void {
   group.command('course <courseId>')
     .description('a course\'s attendance across its classes, as CSV (one row per learner, minutes per class)')
     .addHelpText('after', '\nExample:\n  $ kmk-live report course 3 > biology-attendance.csv')
-    .action((id: string, _o: unknown, cmd: Command) => {
+    .action(async (id: string, _o: unknown, cmd: Command) => {
       if (!/^\d{1,9}$/.test(id)) throw new ValidationError(`course id must be a number (see: kmk-live lti courses), not ${JSON.stringify(id.slice(0, 40))}`);
       const store = contextFor(cmd).store();
-      store.classes.course(Number(id));
-      process.stdout.write(courseAttendanceCsv(store, Number(id), Date.now()));
+      await store.classes.course(Number(id));
+      process.stdout.write((await courseAttendanceCsv(store, Number(id), Date.now())));
     });
 }

@@ -28,10 +28,10 @@ export function registerSession(program: Command): void {
     .option('--limit <n>', 'at most n sessions (1-1000)', '50')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live session list --channel math-101 --limit 10')
-    .action((o: { channel?: string; limit: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: { channel?: string; limit: string; json?: boolean }, cmd: Command) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError(`invalid --limit ${JSON.stringify(o.limit)}: expected an integer from 1 to 1000`);
-      const list = contextFor(cmd).store().sessions.list({ channel: o.channel && parseSlug(o.channel), limit });
+      const list = (await contextFor(cmd).store().sessions.list({ channel: o.channel && parseSlug(o.channel), limit }));
       if (o.json) return printJson(list);
       if (list.length === 0) return print('No sessions yet.');
       print(table(['id', 'channel', 'started', 'ended', 'source', 'ladder', 'reconnects', 'end reason'],
@@ -47,13 +47,13 @@ export function registerSession(program: Command): void {
       const c = ctx.config;
       if (!c['mux.tokenId'] || !c['mux.tokenSecret']) throw new ValidationError('Mux is not configured: set mux.tokenId and mux.tokenSecret (or MUX_TOKEN_ID / MUX_TOKEN_SECRET)');
       const store = ctx.store();
-      const s = store.sessions.get(id);
+      const s = (await store.sessions.get(id));
       if (!s.recorded || !s.endedAt) throw new ValidationError(`session ${id} has no finished recording to archive`);
       const ffmpeg = locateTool('ffmpeg', { configured: c['transcode.ffmpegPath'] });
       if ('error' in ffmpeg) throw new Error(ffmpeg.error);
       const api = await createMuxApi({ tokenId: c['mux.tokenId'], tokenSecret: c['mux.tokenSecret'], webhookSecret: c['mux.webhookSecret'], baseUrl: c['mux.baseUrl'], playbackPolicy: c['mux.playbackPolicy'] });
       const archiver = new Archiver({ mediaDir: c['paths.media'], ffmpegPath: ffmpeg.path, chunkBytes: c['mux.uploadChunkBytes'], deleteLocal: c['mux.deleteLocalAfterArchive'], log: createLogger('error'), pollMs: 1000, maxPolls: 5 }, api, store.mux);
-      store.mux.createJob(id);
+      await store.mux.createJob(id);
       const tty = process.stderr.isTTY;
       const job = await archiver.run(id, (j) => {
         if (j.size) process.stderr.write(`${tty ? '\r' : ''}${j.status.padEnd(10)} ${formatProgress(j.bytesSent, j.size)}${tty ? '' : '\n'}`);
@@ -68,13 +68,13 @@ export function registerSession(program: Command): void {
     .description('show one session')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live session show s_0123456789abcdef')
-    .action((id: string, o: { json?: boolean }, cmd: Command) => {
+    .action(async (id: string, o: { json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd);
       const store = ctx.store();
-      const s = store.sessions.get(id);
-      const mux = store.mux.sessionMux(id);
-      const job = store.mux.job(id);
-      const report = sessionReport(store, id, Date.now());
+      const s = (await store.sessions.get(id));
+      const mux = (await store.mux.sessionMux(id));
+      const job = (await store.mux.job(id));
+      const report = (await sessionReport(store, id, Date.now()));
       const replay = s.recorded && s.endedAt ? `${publicBaseUrl(ctx.config)}${replayUrl(s.id)}` : '';
       const minutes = report?.session.minutes ?? null;
       if (o.json) return printJson({ ...s, mux, archive: job ?? null, replayUrl: replay || null, minutes, peakViewers: report?.summary.peakViewers ?? null });
@@ -97,8 +97,8 @@ export function registerSession(program: Command): void {
     .option('--csv [table]', `print one table as CSV: ${REPORT_TABLES.join(', ')} (default learners)`)
     .option('--json', 'print the whole report as JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live session report s_0123456789abcdef --csv learners > attendance.csv')
-    .action((id: string, o: { csv?: string | boolean; json?: boolean }, cmd: Command) => {
-      const r = sessionReport(contextFor(cmd).store(), id, Date.now());
+    .action(async (id: string, o: { csv?: string | boolean; json?: boolean }, cmd: Command) => {
+      const r = (await sessionReport(contextFor(cmd).store(), id, Date.now()));
       if (!r) throw new NotFoundError(`no session "${id.slice(0, 40)}" (see: kmk-live session list)`);
       if (o.json) return printJson(r);
       if (o.csv !== undefined) {

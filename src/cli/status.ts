@@ -17,7 +17,7 @@ export function registerStatus(program: Command): void {
     .description('show the transcode budget, its use and every live channel (from the running server)')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live status')
-    .action((o: { json?: boolean }, cmd: Command) => {
+    .action(async (o: { json?: boolean }, cmd: Command) => {
       const { config } = contextFor(cmd);
       let s: StatusFile | undefined;
       try {
@@ -37,7 +37,7 @@ export function registerStatus(program: Command): void {
       if (s.channels.length === 0) return print('No channel is live.');
       if (s.disk?.message) print(`Media disk: ${s.disk.message}`);
       print(table(['channel', 'state', 'runs on', 'session', 'since', 'viewers', 'ladder', 'speed', 'restarts', 'notes'],
-        s.channels.map((c) => [c.channel, c.state + (c.slow ? ' (slow)' : '') + (c.transcoder?.crashLoop ? ' (ladder crash loop)' : ''), c.mode === 'mux' ? `Mux (overflow${c.muxStream ? `; stream ${c.muxStream.status}` : ''})` : 'this box', c.sessionId, c.since, c.viewers ?? 0, c.ladder.join(','),
-          c.transcoder?.speed?.toFixed(2), c.transcoder?.restarts, c.notes.join('; ')])));
+        (await s.channels.map((c) => [c.channel, c.state + (c.slow ? ' (slow)' : '') + (c.transcoder?.crashLoop ? ' (ladder crash loop)' : ''), c.mode === 'mux' ? `Mux (overflow${c.muxStream ? `; stream ${c.muxStream.status}` : ''})` : 'this box', c.sessionId, c.since, c.viewers ?? 0, c.ladder.join(','),
+          c.transcoder?.speed?.toFixed(2), c.transcoder?.restarts, c.notes.join('; ')]))));
     });
 }

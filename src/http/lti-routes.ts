@@ -3,9 +3,8 @@
 // their join token). Handlers parse their input and hand it to the tool or a repository.
 
 import { readBody } from './validate.js';
-import type { ClassRepo } from '../store/classes.js';
 import type { ScheduledClass } from '../domain/records.js';
-import type { LtiRepo } from '../store/lti.js';
+import type { ClassRepository, LtiRepository } from '../store/ports.js';
 import type { NewPlatform } from '../domain/records.js';
 import type { LtiTool } from '../lti/tool.js';
 import type { ToolKeys } from '../lti/keys.js';
@@ -23,13 +22,13 @@ import { ltiError, ltiPicker, ltiReturn, ltiStorageHop } from './lti-pages.js';
 export interface LtiRouteDeps {
   tool: LtiTool;
   keys: ToolKeys;
-  repo: LtiRepo;
-  classes: ClassRepo;
+  repo: Pick<LtiRepository, 'platforms' | 'addPlatform' | 'findPlatform' | 'removePlatform' | 'outbox'>;
+  classes: Pick<ClassRepository, 'schedule' | 'list' | 'courses' | 'find' | 'cancel'>;
   toolBase: string;
   toolTitle: string;
   frameAncestors(): string;
   /** undefined when the request carries an API token with the scope (or admin); else the refusal. */
-  authorizeApi(req: HttpRequest, scope: 'admin' | 'channels:write' | 'sessions:read', channel?: string): HttpAnswer | undefined;
+  authorizeApi(req: HttpRequest, scope: 'admin' | 'channels:write' | 'sessions:read', channel?: string): Promise<HttpAnswer | undefined>;
   /** True when the request carries an instructor join token for the channel. */
   instructorOf(req: HttpRequest, slug: string): boolean;
   channel(slug: string): { id: number; record: boolean; archive: boolean } | undefined;
@@ -80,14 +79,14 @@ export function bindingCookie(name: string, value: string, maxAge: number): stri
 
 export function ltiRoutes(d: LtiRouteDeps): Route[] {
   const logins = new RateLimiter(d.loginsPerMinute, 60000, 50000);
-  const login = (req: HttpRequest): HttpAnswer => {
+  const login = async (req: HttpRequest): Promise<HttpAnswer> => {
     // Unauthenticated and stored for 10 minutes: one address may not flood it (the tool also caps what is pending).
     if (!logins.take(req.client.address, Date.now())) {
       const busy = ltiError(429, 'rate', 'Too many sign-ins from your network right now. Open the class again in a minute.', d.frameAncestors());
       return { ...busy, headers: { ...busy.headers, 'Retry-After': '30' } };
     }
     const f = formFields(req.method === 'POST' ? req.body ?? '' : req.query);
-    const r = d.tool.login(f);
+    const r = await d.tool.login(f);
     if (r.kind === 'error') return ltiError(r.status, r.check, r.message, d.frameAncestors());
     const cookie: Record<string, string> = r.cookie ? { 'Set-Cookie': bindingCookie(r.cookie.name, r.cookie.value, 600) } : {};
     if (r.kind === 'storage') {
@@ -105,11 +104,11 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
     }
     return { status: 303, headers: { Location: r.url, 'Cache-Control': 'no-store', ...headers } };
   };
-  const classesOf = (slug: string | undefined, req: HttpRequest, write: boolean): HttpAnswer | { id: number; record: boolean; archive: boolean; slug: string } => {
+  const classesOf = async (slug: string | undefined, req: HttpRequest, write: boolean): Promise<HttpAnswer | { id: number; record: boolean; archive: boolean; slug: string }> => {
     const c = slug && SLUG_PATTERN.test(slug) ? d.channel(slug) : undefined;
     if (!slug || !c) return json(404, { error: 'not_found', message: 'no such channel' });
     if (d.instructorOf(req, slug)) return { ...c, slug };
-    const denied = d.authorizeApi(req, write ? 'channels:write' : 'sessions:read', slug);
+    const denied = await d.authorizeApi(req, write ? 'channels:write' : 'sessions:read', slug);
     return denied ?? { ...c, slug };
   };
   return [
@@ -134,12 +133,12 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
     { method: 'get', pattern: '/lti/launch', handler: () => ltiError(405, 'method', 'Launches arrive from the LMS as a form post; open the class from the course page.', d.frameAncestors()) },
     {
       method: 'post', pattern: '/lti/deep-link', maxBodyBytes: LAUNCH_BODY_BYTES, handler: async (req) => {
-        const r = await d.tool.deepLink(formFields(req.body ?? ''), (courseId, channelId, f) => {
+        const r = await d.tool.deepLink(formFields(req.body ?? ''), async (courseId, channelId, f) => {
           // An unticked checkbox sends nothing: no "record" field means off.
           const parsed = parseClassInput({ ...f, record: f.record ?? 'off' }, { record: true, archive: false }, Date.now());
           if (typeof parsed === 'string') return parsed;
           // Unconfirmed until the LMS's launch names it: a deep link the LMS never saved leaves no class behind.
-          const k = d.classes.schedule({ courseId, channelId, ...parsed, confirmed: false });
+          const k = await d.classes.schedule({ courseId, channelId, ...parsed, confirmed: false });
           d.scheduled(k);
           return k;
         });
@@ -150,23 +149,23 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
     {
       method: 'get', pattern: '/lti/jwks', handler: async () => {
         await d.keys.ensure();
-        return json(200, d.keys.jwks(), { 'Cache-Control': 'public, max-age=300', 'Access-Control-Allow-Origin': '*' });
+        return json(200, await d.keys.jwks(), { 'Cache-Control': 'public, max-age=300', 'Access-Control-Allow-Origin': '*' });
       },
     },
     { method: 'get', pattern: '/lti/config.json', handler: () => json(200, toolConfiguration(d.toolBase, d.toolTitle)) },
 
     // Platform registration (admin) ------------------------------------------------------------------------
-    { method: 'get', pattern: '/api/lti/platforms', handler: (req) => d.authorizeApi(req, 'admin') ?? json(200, d.repo.platforms()) },
+    { method: 'get', pattern: '/api/lti/platforms', handler: async (req) => (await d.authorizeApi(req, 'admin')) ?? json(200, await d.repo.platforms()) },
     {
-      method: 'post', pattern: '/api/lti/platforms', handler: (req) => {
-        const denied = d.authorizeApi(req, 'admin');
+      method: 'post', pattern: '/api/lti/platforms', handler: async (req) => {
+        const denied = await d.authorizeApi(req, 'admin');
         if (denied) return denied;
         const body = readBody('PlatformRequest', req.body);
         if (typeof body === 'string') return json(400, { error: 'bad_request', message: body });
         let p: NewPlatform;
         try {
           p = parsePlatform({ issuer: body.issuer, clientId: body.clientId, authUrl: body.authUrl, tokenUrl: body.tokenUrl, jwksUrl: body.jwksUrl, deploymentIds: body.deploymentIds, serviceHosts: body.serviceHosts });
-          return json(201, d.repo.addPlatform(p));
+          return json(201, await d.repo.addPlatform(p));
         } catch (err) {
           if (err instanceof UserError) return json(err.name === 'ConflictError' ? 409 : 400, { error: err.name === 'ConflictError' ? 'conflict' : 'bad_request', message: err.message });
           throw err;
@@ -174,55 +173,55 @@ export function ltiRoutes(d: LtiRouteDeps): Route[] {
       },
     },
     {
-      method: 'get', pattern: '/api/lti/platforms/:id', handler: (req) => {
-        const denied = d.authorizeApi(req, 'admin');
+      method: 'get', pattern: '/api/lti/platforms/:id', handler: async (req) => {
+        const denied = await d.authorizeApi(req, 'admin');
         if (denied) return denied;
-        const p = d.repo.findPlatform(Number(req.path.slice('/api/lti/platforms/'.length)));
+        const p = await d.repo.findPlatform(Number(req.path.slice('/api/lti/platforms/'.length)));
         return p ? json(200, p) : json(404, { error: 'not_found', message: 'no such platform' });
       },
     },
     {
-      method: 'del', pattern: '/api/lti/platforms/:id', handler: (req) => {
-        const denied = d.authorizeApi(req, 'admin');
+      method: 'del', pattern: '/api/lti/platforms/:id', handler: async (req) => {
+        const denied = await d.authorizeApi(req, 'admin');
         if (denied) return denied;
         const id = Number(req.path.slice('/api/lti/platforms/'.length));
-        if (!d.repo.findPlatform(id)) return json(404, { error: 'not_found', message: 'no such platform' });
-        d.repo.removePlatform(id);
+        if (!(await d.repo.findPlatform(id))) return json(404, { error: 'not_found', message: 'no such platform' });
+        await d.repo.removePlatform(id);
         return { status: 204 };
       },
     },
-    { method: 'get', pattern: '/api/lti/outbox', handler: (req) => d.authorizeApi(req, 'admin') ?? json(200, d.repo.outbox()) },
+    { method: 'get', pattern: '/api/lti/outbox', handler: async (req) => (await d.authorizeApi(req, 'admin')) ?? json(200, await d.repo.outbox()) },
 
     // Scheduled classes ---------------------------------------------------------------------------------------
     {
-      method: 'get', pattern: '/api/channels/:slug/classes', handler: (req) => {
-        const c = classesOf(req.path.split('/')[3], req, false);
+      method: 'get', pattern: '/api/channels/:slug/classes', handler: async (req) => {
+        const c = await classesOf(req.path.split('/')[3], req, false);
         if ('status' in c) return c;
         const now = Date.now();
-        return json(200, d.classes.list({ channelId: c.id }).map((k) => ({ ...k, state: classState(k, now, d.sessionOpen) })));
+        return json(200, (await d.classes.list({ channelId: c.id })).map((k) => ({ ...k, state: classState(k, now, d.sessionOpen) })));
       },
     },
     {
-      method: 'post', pattern: '/api/channels/:slug/classes', handler: (req) => {
-        const c = classesOf(req.path.split('/')[3], req, true);
+      method: 'post', pattern: '/api/channels/:slug/classes', handler: async (req) => {
+        const c = await classesOf(req.path.split('/')[3], req, true);
         if ('status' in c) return c;
         const body = readBody('ClassRequest', req.body);
         if (typeof body === 'string') return json(400, { error: 'bad_request', message: body });
         const parsed = parseClassInput(body, { record: c.record, archive: c.archive }, Date.now());
         if (typeof parsed === 'string') return json(400, { error: 'bad_request', message: parsed });
-        const course = d.classes.courses().find((k) => k.channelId === c.id);
-        const k = d.classes.schedule({ courseId: course?.id ?? null, channelId: c.id, ...parsed });
+        const course = (await d.classes.courses()).find((k) => k.channelId === c.id);
+        const k = await d.classes.schedule({ courseId: course?.id ?? null, channelId: c.id, ...parsed });
         d.scheduled(k);
         return json(201, k);
       },
     },
     {
-      method: 'del', pattern: '/api/classes/:id', handler: (req) => {
-        const k = d.classes.find(Number(req.path.slice('/api/classes/'.length)));
+      method: 'del', pattern: '/api/classes/:id', handler: async (req) => {
+        const k = await d.classes.find(Number(req.path.slice('/api/classes/'.length)));
         if (!k) return json(404, { error: 'not_found', message: 'no such class' });
-        const c = classesOf(k.channel, req, true);
+        const c = await classesOf(k.channel, req, true);
         if ('status' in c) return c;
-        const cancelled = d.classes.cancel(k.id);
+        const cancelled = await d.classes.cancel(k.id);
         d.scheduled(cancelled);
         return json(200, cancelled);
       },

@@ -10,18 +10,18 @@ import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 
 export interface ReportRouteDeps {
   /** `channel`: what the request acts on (absent: the whole box, which a token limited to channels may not read). */
-  authorizeApi(req: HttpRequest, scope: 'sessions:read' | 'admin', channel?: string): HttpAnswer | undefined;
+  authorizeApi(req: HttpRequest, scope: 'sessions:read' | 'admin', channel?: string): Promise<HttpAnswer | undefined>;
   instructorOf(req: HttpRequest, slug: string): boolean;
   sessionChannel(id: string): string | undefined;
-  report(sessionId: string): ClassReport | undefined;
+  report(sessionId: string): Promise<ClassReport | undefined>;
   reportCsv(r: ClassReport, table: ReportTable): string;
-  courseChannel(courseId: number): string | null | undefined;
-  courseCsv(courseId: number): string;
+  courseChannel(courseId: number): Promise<string | null | undefined>;
+  courseCsv(courseId: number): Promise<string>;
   /** The cost of [from, to), for one channel or (undefined) all; a string when a price is unusable. */
-  cost(from: number, to: number, channel: string | undefined): CostReport | string;
+  cost(from: number, to: number, channel: string | undefined): Promise<CostReport | string>;
   costCsv(r: CostReport): string;
   /** The channel's recent sessions, newest first. */
-  channelSessions(slug: string): unknown[] | undefined;
+  channelSessions(slug: string): Promise<unknown[] | undefined>;
 }
 
 const param = (query: string, name: string): string | null => new URLSearchParams(query).get(name);
@@ -36,39 +36,39 @@ export function csvAnswer(body: string, filename: string): HttpAnswer {
 }
 
 export function reportRoutes(d: ReportRouteDeps): Route[] {
-  const allowed = (req: HttpRequest, slug: string | null | undefined): HttpAnswer | undefined =>
+  const allowed = async (req: HttpRequest, slug: string | null | undefined): Promise<HttpAnswer | undefined> =>
     (slug && d.instructorOf(req, slug) ? undefined : d.authorizeApi(req, 'sessions:read', slug ?? undefined));
   return [
     {
-      method: 'get', pattern: '/api/reports/cost', handler: (req) => {
+      method: 'get', pattern: '/api/reports/cost', handler: async (req) => {
         const channel = param(req.query, 'channel') ?? undefined;
         if (channel !== undefined && !SLUG_PATTERN.test(channel)) return json(400, { error: 'bad_request', message: 'channel must be a channel slug' });
         // The whole box needs an API token; one channel's classes are also its instructor's to see.
-        const denied = allowed(req, channel);
+        const denied = await allowed(req, channel);
         if (denied) return denied;
         const period = parsePeriod(param(req.query, 'from') ?? undefined, param(req.query, 'to') ?? undefined);
         if (typeof period === 'string') return json(400, { error: 'bad_request', message: period });
-        const r = d.cost(period.from, period.to, channel);
+        const r = await d.cost(period.from, period.to, channel);
         if (typeof r === 'string') return json(503, { error: 'not_configured', message: r });
         return (param(req.query, 'format') ?? 'json') === 'csv' ? csvAnswer(d.costCsv(r), `cost-${r.from}-${r.to}.csv`) : json(200, r);
       },
     },
     {
-      method: 'get', pattern: '/api/channels/:slug/sessions', handler: (req) => {
+      method: 'get', pattern: '/api/channels/:slug/sessions', handler: async (req) => {
         const slug = req.path.split('/')[3] ?? '';
-        const denied = allowed(req, slug);
+        const denied = await allowed(req, slug);
         if (denied) return denied;
-        const list = d.channelSessions(slug);
+        const list = await d.channelSessions(slug);
         return list ? json(200, list) : json(404, { error: 'not_found', message: 'no such channel' });
       },
     },
     {
-      method: 'get', pattern: '/api/sessions/:id/report', handler: (req) => {
+      method: 'get', pattern: '/api/sessions/:id/report', handler: async (req) => {
         const id = req.path.split('/')[3] ?? '';
         const slug = SESSION_ID_PATTERN.test(id) ? d.sessionChannel(id) : undefined;
-        const denied = allowed(req, slug);
+        const denied = await allowed(req, slug);
         if (denied) return denied;
-        const r = slug ? d.report(id) : undefined;
+        const r = slug ? await d.report(id) : undefined;
         if (!r) return json(404, { error: 'not_found', message: 'no such session' });
         const format = param(req.query, 'format') ?? 'json';
         if (format === 'json') return json(200, r);
@@ -79,14 +79,14 @@ export function reportRoutes(d: ReportRouteDeps): Route[] {
       },
     },
     {
-      method: 'get', pattern: '/api/courses/:id/attendance.csv', handler: (req) => {
+      method: 'get', pattern: '/api/courses/:id/attendance.csv', handler: async (req) => {
         const raw = req.path.split('/')[3] ?? '';
         const id = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
-        const slug = Number.isNaN(id) ? undefined : d.courseChannel(id);
-        const denied = allowed(req, slug);
+        const slug = Number.isNaN(id) ? undefined : await d.courseChannel(id);
+        const denied = await allowed(req, slug);
         if (denied) return denied;
         if (slug === undefined) return json(404, { error: 'not_found', message: 'no such course' });
-        return csvAnswer(d.courseCsv(id), `course-${id}-attendance.csv`);
+        return csvAnswer(await d.courseCsv(id), `course-${id}-attendance.csv`);
       },
     },
   ];

@@ -5,7 +5,7 @@ import { openApiDocument } from './openapi.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Origin } from '../hls/origin.js';
 import { CORS_HEADERS } from '../hls/origin.js';
-import type { ApiTokenInfo, Scope } from '../store/api-tokens.js';
+import type { ApiTokenInfo, Scope } from '../domain/api-tokens.js';
 import type { SessionRecord } from '../domain/records.js';
 import { json, type HttpAnswer, type HttpRequest, type Route } from './app.js';
 import { SLUG_PATTERN } from '../domain/ids.js';
@@ -18,9 +18,9 @@ export interface RouteDeps {
   /** The longest an instructor or moderator join token may live. */
   staffMaxSeconds: number;
   origin: Origin;
-  verifyToken(token: string): ApiTokenInfo | undefined;
+  verifyToken(token: string): Promise<ApiTokenInfo | undefined>;
   status(): unknown;
-  sessions: { list(opts: { channel?: string; limit?: number }): SessionRecord[]; find(id: string): SessionRecord | undefined };
+  sessions: { list(opts: { channel?: string; limit?: number }): Promise<SessionRecord[]>; find(id: string): Promise<SessionRecord | undefined> };
   /** The Prometheus exposition text and its content type. */
   metrics(): Promise<{ text: string; contentType: string }>;
   /** metrics.token: when set, /metrics needs it as a bearer token. */
@@ -35,9 +35,9 @@ const API_DOCUMENT = openApiDocument();
  * undefined when the request's API token has the scope (or admin) for what it names; else the refusal. `channel`:
  * the channel the request acts on; absent for box-wide requests, which a token limited to channels may not make.
  */
-export function authorize(req: HttpRequest, deps: Pick<RouteDeps, 'verifyToken'>, scope: Scope, channel?: string): HttpAnswer | undefined {
+export async function authorize(req: HttpRequest, deps: Pick<RouteDeps, 'verifyToken'>, scope: Scope, channel?: string): Promise<HttpAnswer | undefined> {
   const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
-  const token = m ? deps.verifyToken(m[1]!) : undefined;
+  const token = m ? await deps.verifyToken(m[1]!) : undefined;
   if (!token) {
     return json(401, { error: 'unauthorized', message: 'send a valid API token: Authorization: Bearer <token>' }, { 'WWW-Authenticate': 'Bearer' });
   }
@@ -108,38 +108,38 @@ export function routes(deps: RouteDeps): Route[] {
     { method: 'head', pattern: '/vod/*', handler: media('vod') },
     { method: 'options', pattern: '/vod/*', handler: preflight },
     {
-      method: 'get', pattern: '/api/status', handler: (req) => authorize(req, deps, 'sessions:read') ?? json(200, deps.status()),
+      method: 'get', pattern: '/api/status', handler: async (req) => (await authorize(req, deps, 'sessions:read')) ?? json(200, deps.status()),
     },
     {
-      method: 'get', pattern: '/api/sessions', handler: (req) => {
+      method: 'get', pattern: '/api/sessions', handler: async (req) => {
         const channel = queryParam(req.query, 'channel');
         if (channel !== undefined && !SLUG_PATTERN.test(channel)) {
           return json(400, { error: 'bad_request', message: 'channel must be a channel slug (a-z, 0-9 and -)' });
         }
-        const denied = authorize(req, deps, 'sessions:read', channel);
+        const denied = await authorize(req, deps, 'sessions:read', channel);
         if (denied) return denied;
         const limitText = queryParam(req.query, 'limit');
         const limit = limitText === undefined ? 50 : Number(limitText);
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
           return json(400, { error: 'bad_request', message: 'limit must be an integer from 1 to 1000' });
         }
-        return json(200, deps.sessions.list({ channel, limit }));
+        return json(200, await deps.sessions.list({ channel, limit }));
       },
     },
     {
-      method: 'post', pattern: '/api/channels/:slug/join-tokens', handler: (req) => {
+      method: 'post', pattern: '/api/channels/:slug/join-tokens', handler: async (req) => {
         const slug = req.path.slice('/api/channels/'.length, -'/join-tokens'.length);
-        const denied = authorize(req, deps, 'tokens:join', slug);
+        const denied = await authorize(req, deps, 'tokens:join', slug);
         if (denied) return denied;
-        const staff = authorize(req, deps, 'tokens:staff', slug) === undefined;
+        const staff = (await authorize(req, deps, 'tokens:staff', slug)) === undefined;
         return joinTokenAnswer(slug, req.body ?? '', deps.channelExists(slug), deps.joinSecret, Math.floor(Date.now() / 1000), { staff, staffMaxSeconds: deps.staffMaxSeconds });
       },
     },
     {
-      method: 'get', pattern: '/api/sessions/:id', handler: (req) => {
+      method: 'get', pattern: '/api/sessions/:id', handler: async (req) => {
         const id = req.path.slice('/api/sessions/'.length);
-        const s = deps.sessions.find(id);
-        const denied = authorize(req, deps, 'sessions:read', s?.channel);
+        const s = await deps.sessions.find(id);
+        const denied = await authorize(req, deps, 'sessions:read', s?.channel);
         if (denied) return denied;
         return s ? json(200, s) : json(404, { error: 'not_found', message: 'no such session' });
       },

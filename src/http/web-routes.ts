@@ -24,7 +24,7 @@ export interface WebDeps {
   playbackToken(scope: `c:${string}` | `s:${string}`, viewer?: string): string;
   addBeacon(b: Beacon): void;
   health(slug: string): unknown;
-  rotateKey(slug: string): { key: string; fingerprint: string; server: string };
+  rotateKey(slug: string): Promise<{ key: string; fingerprint: string; server: string }>;
   /** What to play for a channel: the local ladder or Mux's playback URL (overflow). */
   playback(slug: string): Promise<Play>;
   /** What to play for a past session: its kept recording or its Mux archive; undefined when neither. */
@@ -174,11 +174,11 @@ export function webRoutes(d: WebDeps): Route[] {
       },
     },
     {
-      method: 'post', pattern: '/api/channels/:slug/stream-key', handler: (req) => {
+      method: 'post', pattern: '/api/channels/:slug/stream-key', handler: async (req) => {
         const slug = slugFrom(req.path, '/api/channels/', '/stream-key');
         if (!slug || !d.channel(slug)) return json(404, { error: 'not_found', message: 'no such channel' });
         if (!instructor(req, slug, d.verifyJoin)) return json(401, { error: 'unauthorized', message: 'an instructor join token for this channel is required' });
-        return json(200, d.rotateKey(slug));
+        return json(200, await d.rotateKey(slug));
       },
     },
   ];

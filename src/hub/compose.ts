@@ -3,7 +3,7 @@
 
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
+import type { EngagementRepository, ReadModel } from '../store/ports.js';
 import { nextStart } from '../classes/resolve.js';
 import { Hub, type HubDeps } from './hub.js';
 import { RedisBackplane } from './redis-backplane.js';
@@ -11,19 +11,19 @@ import { joinVerifier, type JoinVerifier } from '../auth/join-token.js';
 import type { SocketDeps } from './socket.js';
 
 /** What the /ws binding needs, alike in the main process and its workers. */
-export function socketDeps(config: Config, store: Pick<Store, 'channels'>, secret: Buffer): SocketDeps {
+export function socketDeps(config: Config, read: ReadModel, secret: Buffer): SocketDeps {
   return {
-    verifyJoin: installationVerifier(config, store, secret),
-    allowsGuests: (slug) => store.channels.find(slug)?.allowGuests,
+    verifyJoin: installationVerifier(config, read, secret),
+    allowsGuests: (slug) => read.channel(slug)?.allowGuests,
     secret,
-    tokensAfter: (slug) => store.channels.joinTokensAfter(slug),
+    tokensAfter: (slug) => read.joinTokensAfter(slug),
   };
 }
 
 /** How this installation verifies join tokens (the main process and its workers alike). */
-export function installationVerifier(config: Config, store: Pick<Store, 'channels'>, secret: Buffer): JoinVerifier {
-  return joinVerifier(secret, { staffMaxSeconds: config['hub.staffTokenMaxHours'] * 3600, tokensAfter: (slug) => store.channels.joinTokensAfter(slug),
-    allowsGuests: (slug) => store.channels.find(slug)?.allowGuests === true,
+export function installationVerifier(config: Config, read: ReadModel, secret: Buffer): JoinVerifier {
+  return joinVerifier(secret, { staffMaxSeconds: config['hub.staffTokenMaxHours'] * 3600, tokensAfter: (slug) => read.joinTokensAfter(slug),
+    allowsGuests: (slug) => read.channel(slug)?.allowGuests === true,
   });
 }
 
@@ -34,17 +34,17 @@ export interface HubParts {
   observe?: HubDeps['observe'];
 }
 
-export function createHub(config: Config, store: Store, p: HubParts): { hub: Hub; backplane?: RedisBackplane } {
+export function createHub(config: Config, store: { read: ReadModel; engagement: Pick<EngagementRepository, 'loadRoom' | 'apply'> }, p: HubParts): { hub: Hub; backplane?: RedisBackplane } {
   const url = config['hub.backplane'];
   const backplane = url ? new RedisBackplane({ url, log: p.log }) : undefined;
   const hub = new Hub({
     tickMs: config['hub.tickMs'], flushMs: 250, chatMaxLength: config['hub.chatMaxLength'], chatBurst: config['hub.chatBurst'],
     chatWindowMs: config['hub.chatWindowSeconds'] * 1000, historySize: 100, presenceEveryMs: 2000, maxQueue: 5000,
   }, {
-    channelId: (slug) => store.channels.find(slug)?.id,
+    channelId: (slug) => store.read.channel(slug)?.id,
     startsAt: (slug) => {
-      const c = store.channels.find(slug);
-      return c ? nextStart(store.classes.list({ channelId: c.id }), Date.now()) ?? c.startsAt : null;
+      const c = store.read.channel(slug);
+      return c ? nextStart(store.read.classesOf(c.id), Date.now()) ?? c.startsAt : null;
     },
     loadRoom: (id, session, n) => store.engagement.loadRoom(id, session, n),
     liveSession: p.liveSession,

@@ -19,7 +19,7 @@ export interface DrainOptions {
 }
 
 export interface DrainDeps {
-  persist(ops: EngagementOp[]): void;
+  persist(ops: EngagementOp[]): void | Promise<void>;
   observe?(seconds: number): void;
 }
 
@@ -86,7 +86,7 @@ if v == ARGV[1] or not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
       }
       try {
         const t0 = performance.now();
-        this.d.persist(ops);
+        await this.d.persist(ops);
         this.d.observe?.((performance.now() - t0) / 1000);
       } catch (err) {
         this.counters.failures += 1;

@@ -25,7 +25,7 @@ export interface HubDeps {
   startsAt(slug: string): string | null;
   loadRoom(channelId: number, sessionId: string | null, historySize: number): RoomInit;
   liveSession(slug: string): string | undefined;
-  persist(ops: EngagementOp[]): void;
+  persist(ops: EngagementOp[]): void | Promise<void>;
   log: Logger;
   /** Spans processes through Redis when set (hub.backplane). */
   backplane?: Backplane;
@@ -218,7 +218,7 @@ export class Hub {
 
   /** Writes the queued engagement records (the flush timer calls it; public for tests). */
   flush(now = Date.now()): void {
-    this.writes.flush(now);
+    void this.writes.flush(now);
   }
 
   // ---- ownership ------------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import type { EngagementOp } from '../domain/records.js';
 import { Backoff } from './retry.js';
 
 export type WriteSink =
-  | { kind: 'local'; write(ops: EngagementOp[]): void }
+  /** A store that writes at once (returns nothing) or promises the write (the next flush waits for it). */
+  | { kind: 'local'; write(ops: EngagementOp[]): void | Promise<void> }
   | { kind: 'shared'; write(ops: EngagementOp[]): Promise<void> };
 
 export interface WriteCounters {
@@ -29,6 +30,7 @@ export class WriteQueue {
   private readonly retry: Backoff;
   private failingSince?: number;
   private writing = false;
+  private localWrite?: Promise<void>;
   readonly counters: WriteCounters = { persisted: 0, persistFailures: 0, persistRetries: 0, persistDropped: 0 };
 
   constructor(
@@ -69,29 +71,41 @@ export class WriteQueue {
   }
 
   /** Local sink: writes the queued records unless a failed write's backoff is still running. */
-  flush(now = Date.now()): void {
-    if (this.sink.kind !== 'local' || this.queue.length === 0 || !this.retry.ready(now)) return;
+  flush(now = Date.now()): void | Promise<void> {
+    if (this.sink.kind !== 'local' || this.localWrite || this.queue.length === 0 || !this.retry.ready(now)) return this.localWrite;
     const batch = this.take();
+    const t0 = performance.now();
+    let pending: void | Promise<void>;
     try {
-      const t0 = performance.now();
-      this.sink.write(batch);
-      this.d.observeBatch?.((performance.now() - t0) / 1000);
-      this.counters.persisted += batch.length;
-      if (this.failingSince !== undefined) this.d.log.info('engagement writes recovered', { ops: batch.length, afterMs: now - this.failingSince });
-      this.failingSince = undefined;
-      this.retry.succeeded();
+      pending = this.sink.write(batch);
     } catch (err) {
-      // Locked or slow database: keep the batch (it was acknowledged to its senders) and try again later, in order.
-      this.counters.persistFailures += 1;
-      this.queue = batch.concat(this.queue);
-      this.retry.failed(now);
-      this.counters.persistRetries += 1;
-      if (this.failingSince === undefined) {
-        this.failingSince = now;
-        this.d.log.warn('engagement write failed; will retry', { ops: batch.length, err });
-      }
-      this.bound(err);
+      return this.writeFailed(batch, now, err);
     }
+    if (!(pending instanceof Promise)) return this.written(batch, now, t0);
+    this.localWrite = pending.then(() => this.written(batch, now, t0), (err: unknown) => this.writeFailed(batch, now, err))
+      .finally(() => { this.localWrite = undefined; });
+    return this.localWrite;
+  }
+
+  private written(batch: EngagementOp[], now: number, t0: number): void {
+    this.d.observeBatch?.((performance.now() - t0) / 1000);
+    this.counters.persisted += batch.length;
+    if (this.failingSince !== undefined) this.d.log.info('engagement writes recovered', { ops: batch.length, afterMs: now - this.failingSince });
+    this.failingSince = undefined;
+    this.retry.succeeded();
+  }
+
+  /** Locked or slow database: keep the batch (it was acknowledged to its senders) and try again later, in order. */
+  private writeFailed(batch: EngagementOp[], now: number, err: unknown): void {
+    this.counters.persistFailures += 1;
+    this.queue = batch.concat(this.queue);
+    this.retry.failed(now);
+    this.counters.persistRetries += 1;
+    if (this.failingSince === undefined) {
+      this.failingSince = now;
+      this.d.log.warn('engagement write failed; will retry', { ops: batch.length, err });
+    }
+    this.bound(err);
   }
 
   /**
@@ -130,7 +144,8 @@ export class WriteQueue {
     }
     for (let attempt = 0; attempt < 3 && this.queue.length > 0; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, 200 * attempt));
-      this.flush(Infinity);
+      await this.localWrite;
+      await this.flush(Infinity);
     }
     if (this.queue.length) this.d.log.error('engagement records not written at shutdown', { ops: this.queue.length });
   }

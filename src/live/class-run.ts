@@ -263,7 +263,7 @@ export class ClassRun {
       case 'find_mux':
         return this.findMux();
       case 'mark_overflow':
-        d.overflow?.markOverflow(this.sessionId);
+        void d.overflow?.markOverflow(this.sessionId).catch((err: unknown) => d.log.warn('could not mark the session as overflowed to Mux', { session: this.sessionId, err }));
         return;
       case 'start_relay':
         return this.startRelay(f.target);

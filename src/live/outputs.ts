@@ -50,5 +50,5 @@ export interface OverflowPort {
   /** Creates (once) or reuses the channel's Mux live stream; returns where to push and the playback id. */
   ensureStream(slug: string): Promise<{ target: string; playbackId: string | null }>;
   relay(req: { target: string; feed(sink: MediaSink): () => void; onGiveUp(reason: string): void }): ClassOutput;
-  markOverflow(sessionId: string): void;
+  markOverflow(sessionId: string): Promise<void>;
 }

@@ -17,7 +17,7 @@ export interface PlaybackFacts {
   /** True when the session's recording is still in the media folder. */
   recordingKept(sessionId: string): Promise<boolean>;
   /** The Mux playback id of the session's archive (or of its overflow asset), once known. */
-  archivePlaybackId(sessionId: string): string | null | undefined;
+  archivePlaybackId(sessionId: string): Promise<string | null | undefined>;
   /** Mux's playback URL for a playback id, with a token when playback is signed. */
   muxUrl(playbackId: string): Promise<string>;
 }
@@ -31,6 +31,6 @@ export async function channelPlayback(slug: string, f: PlaybackFacts): Promise<P
 /** The replay of a session, or undefined when there is none (not recorded, or neither kept nor archived). */
 export async function sessionReplay(sessionId: string, f: PlaybackFacts): Promise<Play | undefined> {
   if (await f.recordingKept(sessionId)) return { mode: 'local', url: replayUrl(sessionId) };
-  const id = f.archivePlaybackId(sessionId);
+  const id = await f.archivePlaybackId(sessionId);
   return id ? { mode: 'mux', url: await f.muxUrl(id) } : undefined;
 }

@@ -61,19 +61,19 @@ export async function recoverRecording(mediaDir: string, slug: string, sessionId
 }
 
 export interface InterruptedSessions {
-  open(): { id: string; channel: string; recorded: boolean; startedAt: string }[];
-  endInterrupted(id: string, at: Date, recorded: boolean): void;
+  open(): Promise<{ id: string; channel: string; recorded: boolean; startedAt: string }[]>;
+  endInterrupted(id: string, at: Date, recorded: boolean): Promise<void>;
 }
 
 /** Every session a crash left open: its recording closed and kept as a replay, its row ended. */
 export async function recoverInterrupted(sessions: InterruptedSessions, mediaDir: string, log: Logger, probe?: Probe): Promise<void> {
-  for (const s of sessions.open()) {
+  for (const s of await sessions.open()) {
     const r = s.recorded ? await recoverRecording(mediaDir, s.channel, s.id, probe).catch((err: unknown) => {
       log.error('could not recover a recording', { session: s.id, err });
       return { result: 'failed' as const };
     }) : { result: 'not_recorded' as const };
     const at = r.result === 'recovered' ? new Date(Math.max(r.lastWriteMs, Date.parse(s.startedAt))) : new Date();
-    sessions.endInterrupted(s.id, at, r.result === 'recovered');
+    await sessions.endInterrupted(s.id, at, r.result === 'recovered');
     if (r.result === 'recovered') log.warn('recovered the recording of a class interrupted by a crash', { session: s.id, channel: s.channel });
     else log.warn('closed a class interrupted by a crash', { session: s.id, channel: s.channel, recording: r.result });
   }

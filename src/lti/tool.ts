@@ -4,9 +4,8 @@
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { ClassRepo } from '../store/classes.js';
 import type { Course, ScheduledClass } from '../domain/records.js';
-import type { LtiRepo } from '../store/lti.js';
+import type { ClassRepository, LtiRepository } from '../store/ports.js';
 import type { Platform } from '../domain/records.js';
 import type { Logger } from '../log.js';
 import { launchTarget } from '../classes/resolve.js';
@@ -17,8 +16,8 @@ import { serviceUrlRefusal } from './platforms.js';
 import type { LaunchVerifier, Verdict } from './verify.js';
 
 export interface ToolDeps {
-  repo: LtiRepo;
-  classes: ClassRepo;
+  repo: Pick<LtiRepository, 'platformsByIssuer' | 'saveLogin' | 'saveLink' | 'findPlatform'>;
+  classes: Pick<ClassRepository, 'list' | 'setLineItem' | 'confirm' | 'upsertLtiCourse' | 'setCourseChannel' | 'findCourse' | 'find'>;
   keys: ToolKeys;
   verifier: LaunchVerifier;
   /** Base URL of this tool as the LMS and browsers see it (no trailing slash). */
@@ -26,8 +25,8 @@ export interface ToolDeps {
   /** Signs the deep-linking picker's context (HS256). */
   secret: Buffer;
   /** A channel for a course that has none yet. */
-  createCourseChannel(title: string): { id: number; slug: string };
-  channelSlug(id: number): string | undefined;
+  createCourseChannel(title: string): Promise<{ id: number; slug: string }>;
+  channelSlug(id: number): Promise<string | undefined>;
   /** The session live on a channel now, if any. */
   liveSession(slug: string): string | null;
   mintJoin(channel: string, user: string, name: string, role: KmkRole): string;
@@ -35,7 +34,7 @@ export interface ToolDeps {
   /** Pending logins kept at most (default MAX_PENDING_LOGINS). */
   maxPendingLogins?: number;
   /** Whether a past session has a replay to offer (it was recorded): the waiting page asks for it only then. */
-  replayable?(sessionId: string): boolean;
+  replayable?(sessionId: string): Promise<boolean>;
   /** lti.requireBrowserBinding: over HTTPS refuse launches neither a cookie nor the platform's storage binds. */
   requireBinding?: boolean;
 }
@@ -95,16 +94,16 @@ const secretKey = (s: Buffer): Uint8Array => new Uint8Array(s);
 export class LtiTool {
   constructor(private readonly d: ToolDeps) {}
 
-  login(params: LoginParams, now = Date.now()): LoginResult {
+  async login(params: LoginParams, now = Date.now()): Promise<LoginResult> {
     const state = randomBytes(24).toString('base64url');
     const nonce = randomBytes(24).toString('base64url');
-    const plan = planLogin(params, this.d.repo.platformsByIssuer(params.iss ?? ''), this.d.toolBase, state, nonce);
+    const plan = planLogin(params, await this.d.repo.platformsByIssuer(params.iss ?? ''), this.d.toolBase, state, nonce);
     if (!plan.ok) {
       this.d.log.warn('lti login refused', { check: plan.check, iss: params.iss?.slice(0, 200) });
       return { kind: 'error', status: plan.status, check: plan.check, message: plan.message };
     }
     const binding = randomBytes(24).toString('base64url');
-    if (!this.d.repo.saveLogin({ state, nonce, platformId: plan.platform.id, storageTarget: plan.storageTarget, expiresAt: now + LOGIN_TTL_MS, binding }, now, this.d.maxPendingLogins ?? MAX_PENDING_LOGINS)) {
+    if (!(await this.d.repo.saveLogin({ state, nonce, platformId: plan.platform.id, storageTarget: plan.storageTarget, expiresAt: now + LOGIN_TTL_MS, binding }, now, this.d.maxPendingLogins ?? MAX_PENDING_LOGINS))) {
       this.d.log.warn('lti login refused: too many logins in progress', { max: this.d.maxPendingLogins ?? MAX_PENDING_LOGINS });
       return { kind: 'error', status: 503, check: 'busy', message: 'Too many sign-ins are in progress right now. Open the class again in a minute.' };
     }
@@ -190,48 +189,48 @@ export class LtiTool {
   private async complete(v: Extract<Verdict, { ok: true }>, now: number): Promise<LaunchResult> {
     const { platform } = v;
     const launch = this.withSafeServices(v);
-    const course = this.courseFor(platform, launch);
+    const course = await this.courseFor(platform, launch);
     if (launch.kind === 'deep-linking') {
       if (launch.role !== 'instructor') return { kind: 'error', status: 403, check: 'roles', message: 'Only instructors can add a live class to the course.' };
       const ctx = await new SignJWT({
         p: platform.id, dep: launch.deploymentId, ret: launch.deepLinking!.returnUrl, data: launch.deepLinking!.data,
         c: course.id, li: launch.deepLinking!.acceptLineItem && Boolean(course.agsLineItems),
       }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('1h').setAudience('kmk-deep-link').sign(secretKey(this.d.secret));
-      return { kind: 'pick', ctx, course, classes: this.d.classes.list({ courseId: course.id }), title: launch.deepLinking!.title };
+      return { kind: 'pick', ctx, course, classes: await this.d.classes.list({ courseId: course.id }), title: launch.deepLinking!.title };
     }
-    const slug = this.d.channelSlug(course.channelId!)!;
-    const classes = this.d.classes.list({ courseId: course.id });
+    const slug = (await this.d.channelSlug(course.channelId!))!;
+    const classes = await this.d.classes.list({ courseId: course.id });
     const pinned = Number(launch.custom.kmk_class);
     const pinnedClass = Number.isInteger(pinned) ? classes.find((k) => k.id === pinned) : undefined;
-    this.d.repo.saveLink(platform.id, launch.resourceLinkId!, course.id, launch.ags?.lineItem ?? null, pinnedClass?.id ?? null);
-    if (pinnedClass && launch.ags?.lineItem && !pinnedClass.lineItemUrl) this.d.classes.setLineItem(pinnedClass.id, launch.ags.lineItem);
-    if (pinnedClass && !pinnedClass.confirmed) this.d.classes.confirm(pinnedClass.id);
+    await this.d.repo.saveLink(platform.id, launch.resourceLinkId!, course.id, launch.ags?.lineItem ?? null, pinnedClass?.id ?? null);
+    if (pinnedClass && launch.ags?.lineItem && !pinnedClass.lineItemUrl) await this.d.classes.setLineItem(pinnedClass.id, launch.ags.lineItem);
+    if (pinnedClass && !pinnedClass.confirmed) await this.d.classes.confirm(pinnedClass.id);
     // A deep-linked class nobody launched yet may be one the LMS never kept: other links do not lead to it.
     const target = launchTarget(pinnedClass ? [pinnedClass] : classes.filter((k) => k.confirmed), now, this.d.liveSession(slug));
     const user = hubUserId(platform.id, launch.sub);
     const token = this.d.mintJoin(slug, user, launch.name, launch.role);
     const q = new URLSearchParams({ token });
     if (target.kind !== 'none') q.set('class', String(target.cls.id));
-    if (target.kind === 'last' && target.cls.sessionId && launch.role !== 'instructor' && (this.d.replayable?.(target.cls.sessionId) ?? true)) q.set('replay', target.cls.sessionId);
+    if (target.kind === 'last' && target.cls.sessionId && launch.role !== 'instructor' && (await this.d.replayable?.(target.cls.sessionId) ?? true)) q.set('replay', target.cls.sessionId);
     const page = launch.role === 'instructor' ? 'studio' : 'watch';
     this.d.log.info('lti launch', { platform: platform.id, course: course.id, role: launch.role, channel: slug, target: target.kind });
     return { kind: 'go', url: `/${page}/${slug}?${q.toString()}` };
   }
 
-  private courseFor(platform: Platform, launch: Launch): Course {
+  private async courseFor(platform: Platform, launch: Launch): Promise<Course> {
     const scopes = launch.ags?.scopes ?? [];
-    const course = this.d.classes.upsertLtiCourse({
+    const course = await this.d.classes.upsertLtiCourse({
       platformId: platform.id, deploymentId: launch.deploymentId, contextId: launch.context!.id, title: launch.context!.title.slice(0, 200),
       nrpsUrl: launch.nrpsUrl, agsLineItems: launch.ags?.lineItems ?? null, agsScopes: scopes,
     });
-    if (course.channelId !== null && this.d.channelSlug(course.channelId)) return course;
-    const ch = this.d.createCourseChannel(course.title);
-    this.d.classes.setCourseChannel(course.id, ch.id);
+    if (course.channelId !== null && (await this.d.channelSlug(course.channelId))) return course;
+    const ch = await this.d.createCourseChannel(course.title);
+    await this.d.classes.setCourseChannel(course.id, ch.id);
     return { ...course, channelId: ch.id };
   }
 
   /** The picker's answer: an existing class, or a new one from its fields → a signed LtiDeepLinkingResponse. */
-  async deepLink(fields: Record<string, string>, schedule: (courseId: number, channelId: number, f: Record<string, string>) => ScheduledClass | string): Promise<DeepLinkResult> {
+  async deepLink(fields: Record<string, string>, schedule: (courseId: number, channelId: number, f: Record<string, string>) => Promise<ScheduledClass | string>): Promise<DeepLinkResult> {
     let ctx: { p: number; dep: string; ret: string; data: string | null; c: number; li: boolean };
     try {
       const { payload } = await jwtVerify(fields.ctx ?? '', secretKey(this.d.secret), { audience: 'kmk-deep-link', algorithms: ['HS256'] });
@@ -239,15 +238,15 @@ export class LtiTool {
     } catch {
       return { kind: 'error', status: 400, check: 'ctx', message: 'This form has expired. Open "Add a live class" again from the course.' };
     }
-    const platform = this.d.repo.findPlatform(ctx.p);
-    const course = this.d.classes.findCourse(ctx.c);
+    const platform = await this.d.repo.findPlatform(ctx.p);
+    const course = await this.d.classes.findCourse(ctx.c);
     if (!platform || !course || course.channelId === null) return { kind: 'error', status: 404, check: 'course', message: 'The course or its LMS is no longer registered.' };
     let cls: ScheduledClass | undefined;
     if (fields.class && fields.class !== 'new') {
-      cls = this.d.classes.find(Number(fields.class));
+      cls = await this.d.classes.find(Number(fields.class));
       if (!cls || cls.courseId !== course.id) return { kind: 'error', status: 400, check: 'class', message: 'Pick one of this course\'s classes.' };
     } else {
-      const made = schedule(course.id, course.channelId, fields);
+      const made = await schedule(course.id, course.channelId, fields);
       if (typeof made === 'string') return { kind: 'error', status: 400, check: 'class', message: made };
       cls = made;
     }

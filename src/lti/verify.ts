@@ -4,7 +4,7 @@
 // Every refusal names the check that failed; nothing here throws for bad input.
 
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
-import type { LtiRepo } from '../store/lti.js';
+import type { LtiRepository } from '../store/ports.js';
 import type { Platform } from '../domain/records.js';
 import { readLaunch, type Launch } from './claims.js';
 
@@ -22,7 +22,7 @@ const refuse = (status: 400 | 401 | 403, check: string, message: string): Verdic
 export class LaunchVerifier {
   private readonly jwks = new Map<number, { url: string; set: ReturnType<typeof createRemoteJWKSet> }>();
 
-  constructor(private readonly repo: LtiRepo, private readonly o: VerifierOptions) {}
+  constructor(private readonly repo: Pick<LtiRepository, 'takeLogin' | 'findPlatform' | 'useNonce'>, private readonly o: VerifierOptions) {}
 
   private keySet(p: Platform): ReturnType<typeof createRemoteJWKSet> {
     const known = this.jwks.get(p.id);
@@ -38,7 +38,7 @@ export class LaunchVerifier {
     if (!state) return refuse(400, 'state', 'The launch carries no state.');
     if (!idToken) return refuse(400, 'id_token', 'The launch carries no id_token.');
     if (idToken.length > 32768) return refuse(400, 'id_token', 'The id_token is too large.');
-    const login = this.repo.takeLogin(state, now);
+    const login = await this.repo.takeLogin(state, now);
     if (!login) return refuse(400, 'state', 'This launch does not match a login started here (expired, already used, or forged). Open the class again from the course page.');
     let unverified: JWTPayload;
     try {
@@ -46,7 +46,7 @@ export class LaunchVerifier {
     } catch {
       return refuse(400, 'id_token', 'The id_token is not a JWT.');
     }
-    const platform = this.repo.findPlatform(login.platformId);
+    const platform = await this.repo.findPlatform(login.platformId);
     if (!platform) return refuse(403, 'iss', 'The LMS this login started with is no longer registered.');
     if (unverified.iss !== platform.issuer) return refuse(401, 'iss', 'The id_token was issued by another LMS than the one the login started with.');
     let payload: JWTPayload;
@@ -66,7 +66,7 @@ export class LaunchVerifier {
       return refuse(401, 'iat', 'The id_token was issued in the future (check the clocks).');
     }
     if (payload.nonce !== login.nonce) return refuse(401, 'nonce', 'The id_token\'s nonce does not belong to this login (a replayed launch?).');
-    if (!this.repo.useNonce(String(payload.nonce), (payload.exp ?? 0) * 1000 + 60000, now)) {
+    if (!(await this.repo.useNonce(String(payload.nonce), (payload.exp ?? 0) * 1000 + 60000, now))) {
       return refuse(401, 'nonce', 'This id_token was already used (a replayed launch).');
     }
     const deployment = payload['https://purl.imsglobal.org/spec/lti/claim/deployment_id'];

@@ -7,7 +7,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import type { MuxRepo } from '../store/mux.js';
+import type { MuxRepository } from '../store/ports.js';
 import type { ArchiveJob } from '../domain/records.js';
 import type { MuxApi, MuxEvent } from './client.js';
 import { MASTER_PLAYLIST, vodDir } from '../domain/media-layout.js';
@@ -30,7 +30,7 @@ export interface ArchiverOptions {
 
 export type Progress = (job: ArchiveJob) => void;
 
-type Repo = Pick<MuxRepo, 'createJob' | 'job' | 'jobByUpload' | 'jobByAsset' | 'unfinishedJobs' | 'updateJob' | 'lease' | 'setSessionAsset' | 'channelByLiveStream' | 'overflowSessionOf' | 'firstSeen' | 'setStreamStatus'>;
+type Repo = Pick<MuxRepository, 'createJob' | 'job' | 'jobByUpload' | 'jobByAsset' | 'unfinishedJobs' | 'updateJob' | 'lease' | 'setSessionAsset' | 'channelByLiveStream' | 'overflowSessionOf' | 'firstSeen' | 'setStreamStatus'>;
 
 /** The top variant and audio playlists of a recording, read from its master playlist. */
 export async function recordingInputs(dir: string): Promise<{ video: string; audio?: string }> {
@@ -64,7 +64,7 @@ export class Archiver {
 
   /** Resumes jobs left unfinished by a previous run. */
   async start(): Promise<void> {
-    for (const j of this.repo.unfinishedJobs()) void this.run(j.sessionId).catch(() => {});
+    for (const j of await this.repo.unfinishedJobs()) void this.run(j.sessionId).catch(() => {});
   }
 
   /**
@@ -77,8 +77,8 @@ export class Archiver {
     await Promise.allSettled([...this.running.values()]);
   }
 
-  enqueue(sessionId: string): Promise<ArchiveJob> {
-    this.repo.createJob(sessionId);
+  async enqueue(sessionId: string): Promise<ArchiveJob> {
+    await this.repo.createJob(sessionId);
     return this.run(sessionId);
   }
 
@@ -94,46 +94,46 @@ export class Archiver {
   private async runWithRetries(sessionId: string, progress?: Progress): Promise<ArchiveJob> {
     const max = this.o.maxAttempts ?? 5;
     for (;;) {
-      if (this.stopped) return this.repo.job(sessionId)!;
-      if (!this.repo.lease(sessionId, 60000)) return this.repo.job(sessionId)!; // another process has it
+      if (this.stopped) return (await this.repo.job(sessionId))!;
+      if (!(await this.repo.lease(sessionId, 60000))) return (await this.repo.job(sessionId))!; // another process has it
       try {
         return await this.step(sessionId, progress);
       } catch (err) {
         if (this.stopped) {
-          this.repo.updateJob(sessionId, { leaseUntil: 0 });
-          return this.repo.job(sessionId)!;
+          await this.repo.updateJob(sessionId, { leaseUntil: 0 });
+          return (await this.repo.job(sessionId))!;
         }
-        const job = this.repo.job(sessionId)!;
+        const job = (await this.repo.job(sessionId))!;
         const attempts = job.attempts + 1;
         const message = err instanceof Error ? err.message : String(err);
-        this.repo.updateJob(sessionId, { attempts, error: message.slice(0, 300), leaseUntil: 0, ...(attempts >= max ? { status: 'errored' } : {}) });
+        await this.repo.updateJob(sessionId, { attempts, error: message.slice(0, 300), leaseUntil: 0, ...(attempts >= max ? { status: 'errored' } : {}) });
         this.o.log.warn('archive attempt failed', { session: sessionId, attempts, err: message });
-        if (attempts >= max) return this.repo.job(sessionId)!;
+        if (attempts >= max) return (await this.repo.job(sessionId))!;
         await this.sleep(Math.min(1000 * 2 ** (attempts - 1), 30000)).catch(() => {});
       }
     }
   }
 
   private async step(sessionId: string, progress?: Progress): Promise<ArchiveJob> {
-    let job = this.repo.job(sessionId)!;
+    let job = (await this.repo.job(sessionId))!;
     const dir = vodDir(this.o.mediaDir, sessionId);
     if (!job.file || !existsSync(job.file)) {
-      this.repo.updateJob(sessionId, { status: 'remuxing' });
+      await this.repo.updateJob(sessionId, { status: 'remuxing' });
       const out = join(dir, 'archive.mp4');
       await runFfmpeg(this.o.ffmpegPath, remuxArgs(await recordingInputs(dir), out), this.abort.signal, this.o.log, this.o.pids);
       const size = (await stat(out)).size;
-      this.repo.updateJob(sessionId, { file: out, size, sha256: await sha256(out), bytesSent: 0 });
-      job = this.repo.job(sessionId)!;
+      await this.repo.updateJob(sessionId, { file: out, size, sha256: await sha256(out), bytesSent: 0 });
+      job = (await this.repo.job(sessionId))!;
     }
     if (job.status === 'remuxing' || job.status === 'pending' || job.status === 'uploading') {
       if (!job.uploadUrl) {
         const up = await this.untilStopped(this.api.createUpload());
-        this.repo.updateJob(sessionId, { uploadId: up.id, uploadUrl: up.url, bytesSent: 0 });
+        await this.repo.updateJob(sessionId, { uploadId: up.id, uploadUrl: up.url, bytesSent: 0 });
       }
-      this.repo.updateJob(sessionId, { status: 'uploading' });
+      await this.repo.updateJob(sessionId, { status: 'uploading' });
       await this.upload(sessionId, progress);
-      this.repo.updateJob(sessionId, { status: 'processing' });
-      job = this.repo.job(sessionId)!;
+      await this.repo.updateJob(sessionId, { status: 'processing' });
+      job = (await this.repo.job(sessionId))!;
       progress?.(job);
     }
     return this.awaitAsset(sessionId, progress);
@@ -141,7 +141,7 @@ export class Archiver {
 
   /** Sends the file in chunks from wherever the upload server says it stands. */
   private async upload(sessionId: string, progress?: Progress): Promise<void> {
-    const job = this.repo.job(sessionId)!;
+    const job = (await this.repo.job(sessionId))!;
     const size = job.size!;
     let offset = await this.serverOffset(job.uploadUrl!, size);
     const fh = await open(job.file!, 'r');
@@ -157,8 +157,8 @@ export class Archiver {
         });
         if (r.status !== 308 && !r.ok) throw new Error(`upload chunk refused: HTTP ${r.status}`);
         offset = r.status === 308 ? rangeEnd(r.headers.get('range')) ?? offset + len : size;
-        this.repo.updateJob(sessionId, { bytesSent: offset });
-        progress?.(this.repo.job(sessionId)!);
+        await this.repo.updateJob(sessionId, { bytesSent: offset });
+        progress?.((await this.repo.job(sessionId))!);
       }
     } finally {
       await fh.close();
@@ -175,31 +175,31 @@ export class Archiver {
   private async awaitAsset(sessionId: string, progress?: Progress): Promise<ArchiveJob> {
     const poll = this.o.pollMs ?? 1000;
     for (let i = 0; i < (this.o.maxPolls ?? 120) && !this.stopped; i++) {
-      let job = this.repo.job(sessionId)!;
+      let job = (await this.repo.job(sessionId))!;
       if (job.status === 'ready' || job.status === 'errored') return job;
       if (!job.assetId && job.uploadId) {
         const up = await this.untilStopped(this.api.upload(job.uploadId));
-        if (up.assetId) this.repo.updateJob(sessionId, { assetId: up.assetId });
+        if (up.assetId) await this.repo.updateJob(sessionId, { assetId: up.assetId });
       }
-      job = this.repo.job(sessionId)!;
+      job = (await this.repo.job(sessionId))!;
       if (job.assetId) {
         const asset = await this.untilStopped(this.api.asset(job.assetId));
         if (asset.status === 'ready') {
           await this.markReady(sessionId, asset.id, asset.playbackId);
-          const done = this.repo.job(sessionId)!;
+          const done = (await this.repo.job(sessionId))!;
           progress?.(done);
           return done;
         }
         if (asset.status === 'errored') {
-          this.repo.updateJob(sessionId, { status: 'errored', error: 'Mux could not process the asset' });
-          return this.repo.job(sessionId)!;
+          await this.repo.updateJob(sessionId, { status: 'errored', error: 'Mux could not process the asset' });
+          return (await this.repo.job(sessionId))!;
         }
       }
-      this.repo.updateJob(sessionId, { leaseUntil: Date.now() + 60000 });
+      await this.repo.updateJob(sessionId, { leaseUntil: Date.now() + 60000 });
       await this.sleep(poll).catch(() => {});
     }
-    this.repo.updateJob(sessionId, { leaseUntil: 0 }); // a webhook (or the next start) finishes it
-    return this.repo.job(sessionId)!;
+    await this.repo.updateJob(sessionId, { leaseUntil: 0 }); // a webhook (or the next start) finishes it
+    return (await this.repo.job(sessionId))!;
   }
 
   /** The SDK call, or a rejection as soon as the archiver stops (the call's result is then not needed). */
@@ -220,41 +220,41 @@ export class Archiver {
   }
 
   private async markReady(sessionId: string, assetId: string, playbackId: string | null): Promise<void> {
-    const before = this.repo.job(sessionId);
+    const before = await this.repo.job(sessionId);
     if (before?.status === 'ready') return;
-    this.repo.updateJob(sessionId, { status: 'ready', assetId, playbackId, error: null, leaseUntil: 0 });
-    this.repo.setSessionAsset(sessionId, assetId, playbackId);
+    await this.repo.updateJob(sessionId, { status: 'ready', assetId, playbackId, error: null, leaseUntil: 0 });
+    await this.repo.setSessionAsset(sessionId, assetId, playbackId);
     this.o.log.info('archive ready on Mux', { session: sessionId, asset: assetId });
     if (this.o.deleteLocal) await rm(vodDir(this.o.mediaDir, sessionId), { recursive: true, force: true });
   }
 
   /** Applies a verified webhook event once; returns false for an event already handled. */
   async onEvent(e: MuxEvent): Promise<boolean> {
-    if (!this.repo.firstSeen(e.id, e.type)) return false;
+    if (!(await this.repo.firstSeen(e.id, e.type))) return false;
     const d = e.data;
     const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
     switch (e.type) {
       case 'video.upload.asset_created': {
-        const job = this.repo.jobByUpload(str(d.id) ?? '');
-        if (job && str(d.asset_id)) this.repo.updateJob(job.sessionId, { assetId: str(d.asset_id)!, status: job.status === 'ready' ? 'ready' : 'processing' });
+        const job = await this.repo.jobByUpload(str(d.id) ?? '');
+        if (job && str(d.asset_id)) await this.repo.updateJob(job.sessionId, { assetId: str(d.asset_id)!, status: job.status === 'ready' ? 'ready' : 'processing' });
         break;
       }
       case 'video.asset.ready': {
         const assetId = str(d.id) ?? '';
         const playbackId = Array.isArray(d.playback_ids) ? str((d.playback_ids[0] as { id?: unknown } | undefined)?.id) ?? null : null;
-        const job = this.repo.jobByAsset(assetId) ?? this.repo.jobByUpload(str(d.upload_id) ?? '');
+        const job = (await this.repo.jobByAsset(assetId)) ?? (await this.repo.jobByUpload(str(d.upload_id) ?? ''));
         if (job) await this.markReady(job.sessionId, assetId, playbackId);
         const live = str(d.live_stream_id);
         if (live) {
-          const slug = this.repo.channelByLiveStream(live);
-          const session = slug ? this.repo.overflowSessionOf(slug) : undefined;
-          if (session) this.repo.setSessionAsset(session, assetId, playbackId);
+          const slug = await this.repo.channelByLiveStream(live);
+          const session = slug ? (await this.repo.overflowSessionOf(slug)) : undefined;
+          if (session) await this.repo.setSessionAsset(session, assetId, playbackId);
         }
         break;
       }
       case 'video.asset.errored': {
-        const job = this.repo.jobByAsset(str(d.id) ?? '');
-        if (job) this.repo.updateJob(job.sessionId, { status: 'errored', error: 'Mux could not process the asset' });
+        const job = await this.repo.jobByAsset(str(d.id) ?? '');
+        if (job) await this.repo.updateJob(job.sessionId, { status: 'errored', error: 'Mux could not process the asset' });
         break;
       }
       case 'video.live_stream.active':
@@ -262,7 +262,7 @@ export class Archiver {
       case 'video.live_stream.disconnected':
       {
         const status = e.type.split('.').pop()!;
-        const applied = this.repo.setStreamStatus(str(d.id) ?? '', status, e.createdAt ?? new Date().toISOString());
+        const applied = await this.repo.setStreamStatus(str(d.id) ?? '', status, e.createdAt ?? new Date().toISOString());
         this.o.log[status === 'disconnected' ? 'warn' : 'info']('Mux live stream status', { liveStream: str(d.id), status, applied });
         break;
       }

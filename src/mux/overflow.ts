@@ -4,13 +4,13 @@
 import type { Logger } from '../log.js';
 import type { PidFile } from '../media/pid-file.js';
 import type { OverflowPort } from '../live/outputs.js';
-import type { MuxRepo } from '../store/mux.js';
+import type { MuxRepository } from '../store/ports.js';
 import type { MuxApi, MuxEvent } from './client.js';
 import { Relay } from './relay.js';
 
 export interface MuxOverflowOptions {
   api: MuxApi;
-  repo: Pick<MuxRepo, 'channelStream' | 'setChannelStream' | 'markOverflow'>;
+  repo: Pick<MuxRepository, 'channelStream' | 'setChannelStream' | 'markOverflow'>;
   /** Mux's RTMP(S) ingest base, e.g. rtmps://global-live.mux.com:443/app. */
   ingestUrl: string;
   ffmpegPath: string;
@@ -21,9 +21,9 @@ export interface MuxOverflowOptions {
 export function muxOverflow(o: MuxOverflowOptions): OverflowPort {
   return {
     ensureStream: async (slug) => {
-      const known = o.repo.channelStream(slug);
+      const known = await o.repo.channelStream(slug);
       const stream = known.liveStreamId ? await o.api.liveStream(known.liveStreamId) : await o.api.createLiveStream();
-      if (!known.liveStreamId) o.repo.setChannelStream(slug, stream.id, stream.playbackId);
+      if (!known.liveStreamId) await o.repo.setChannelStream(slug, stream.id, stream.playbackId);
       if (!stream.streamKey) throw new Error('Mux returned no stream key');
       return { target: `${o.ingestUrl.replace(/\/$/, '')}/${stream.streamKey}`, playbackId: stream.playbackId ?? known.playbackId };
     },

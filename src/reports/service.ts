@@ -1,23 +1,27 @@
 // Gathers one class's records from the store and runs the pure report over them; the CSV tables of a report.
 // The only place reports meet the store, so HTTP, CLI and the studio all show the same numbers.
 
-import type { Store } from '../store/index.js';
+import type { ClassRepository, ReportRepository, SessionRepository } from '../store/ports.js';
 import { classReport } from './class-report.js';
 import type { ClassReport, CostReport } from '../domain/reports.js';
 import { toCsv, type CsvCell } from './csv.js';
 import { checkPrices, costReport, forChannel, type ClassUsage, type Prices } from './cost.js';
 
-export type ReportStore = Pick<Store, 'sessions' | 'classes' | 'reports'>;
+export interface ReportStore {
+  sessions: Pick<SessionRepository, 'find'>;
+  classes: Pick<ClassRepository, 'bySession' | 'roster' | 'list'>;
+  reports: Pick<ReportRepository, 'records' | 'sessionsBetween' | 'bytesServed'>;
+}
 
 /** undefined when there is no such session. A live session gives a partial report (report.session.partial). */
-export function sessionReport(store: ReportStore, sessionId: string, now: number): ClassReport | undefined {
-  const s = store.sessions.find(sessionId);
+export async function sessionReport(store: ReportStore, sessionId: string, now: number): Promise<ClassReport | undefined> {
+  const s = await store.sessions.find(sessionId);
   if (!s) return undefined;
-  const cls = store.classes.bySession(sessionId);
-  const roster = cls?.courseId ? store.classes.roster(cls.courseId).filter((m) => m.role === 'learner' && m.active).map((m) => ({ userId: m.userId, name: m.name })) : [];
+  const cls = await store.classes.bySession(sessionId);
+  const roster = cls?.courseId ? (await store.classes.roster(cls.courseId)).filter((m) => m.role === 'learner' && m.active).map((m) => ({ userId: m.userId, name: m.name })) : [];
   return classReport({
     session: { id: s.id, channel: s.channel, startedAt: Date.parse(s.startedAt), endedAt: s.endedAt ? Date.parse(s.endedAt) : null },
-    now, roster, ...store.reports.records(sessionId),
+    now, roster, ...(await store.reports.records(sessionId)),
   });
 }
 
@@ -42,11 +46,12 @@ export function reportCsv(r: ClassReport, table: ReportTable): string {
 }
 
 /** A course's attendance across its classes: one row per learner, one column of minutes per class. */
-export function courseAttendanceCsv(store: ReportStore, courseId: number, now: number): string {
-  const classes = store.classes.list({ courseId }).filter((k) => k.sessionId);
-  const reports = classes.map((k) => ({ k, r: sessionReport(store, k.sessionId!, now) }));
+export async function courseAttendanceCsv(store: ReportStore, courseId: number, now: number): Promise<string> {
+  const classes = (await store.classes.list({ courseId })).filter((k) => k.sessionId);
+  const reports: { r: ClassReport | undefined }[] = [];
+  for (const k of classes) reports.push({ r: await sessionReport(store, k.sessionId!, now) });
   const people = new Map<string, string>();
-  for (const m of store.classes.roster(courseId)) if (m.role === 'learner') people.set(m.userId, m.name);
+  for (const m of await store.classes.roster(courseId)) if (m.role === 'learner') people.set(m.userId, m.name);
   for (const { r } of reports) for (const l of r?.learners ?? []) if (!people.has(l.userId)) people.set(l.userId, l.name);
   const headers = ['name', 'user id', ...classes.map((k) => `${k.title} (${new Date(k.startsAt).toISOString().slice(0, 10)}) minutes`), 'classes attended'];
   const rows = [...people.entries()].sort((a, b) => a[1].localeCompare(b[1])).map(([id, name]): CsvCell[] => {
@@ -57,16 +62,17 @@ export function courseAttendanceCsv(store: ReportStore, courseId: number, now: n
 }
 
 /** The cost report of the classes that started in [from, to). */
-export function periodCost(store: ReportStore, prices: Prices, from: number, to: number, now: number): CostReport {
-  const usage: ClassUsage[] = store.reports.sessionsBetween(from, to).map((s) => {
-    const r = sessionReport(store, s.id, now);
-    return {
+export async function periodCost(store: ReportStore, prices: Prices, from: number, to: number, now: number): Promise<CostReport> {
+  const usage: ClassUsage[] = [];
+  for (const s of await store.reports.sessionsBetween(from, to)) {
+    const r = await sessionReport(store, s.id, now);
+    usage.push({
       sessionId: s.id, channel: s.channel, start: s.start, end: s.end,
       topHeight: Math.max(0, ...s.ladder.map((x) => parseInt(x, 10)).filter(Number.isFinite)),
       viewerMinutes: r?.summary.audienceMinutes ?? 0, peakViewers: r?.summary.peakViewers ?? 0,
-      bytesServed: store.reports.bytesServed(s.id), encodeCpuSeconds: s.encodeCpuMs / 1000, overflow: s.overflow, archived: s.archived,
-    };
-  });
+      bytesServed: await store.reports.bytesServed(s.id), encodeCpuSeconds: s.encodeCpuMs / 1000, overflow: s.overflow, archived: s.archived,
+    });
+  }
   return costReport(usage, prices, from, to);
 }
 
@@ -78,9 +84,9 @@ export function costCsv(r: CostReport): string {
 }
 
 /** The cost of a period (one channel's share when asked), or what is wrong with the configured prices. */
-export function costFor(store: ReportStore, prices: Prices, from: number, to: number, channel: string | undefined, now: number): CostReport | string {
+export async function costFor(store: ReportStore, prices: Prices, from: number, to: number, channel: string | undefined, now: number): Promise<CostReport | string> {
   const bad = checkPrices(prices);
   if (bad) return bad;
-  const all = periodCost(store, prices, from, to, now);
+  const all = await periodCost(store, prices, from, to, now);
   return channel ? forChannel(all, channel) : all;
 }

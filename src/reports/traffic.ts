@@ -7,7 +7,7 @@ import type { TrafficRow } from '../domain/records.js';
 export interface TrafficDeps {
   /** The session live on a channel now. */
   liveSession(slug: string): string | undefined;
-  save(rows: TrafficRow[]): void;
+  save(rows: TrafficRow[]): void | Promise<void>;
   onError(err: unknown): void;
 }
 
@@ -40,16 +40,16 @@ export class TrafficCounter {
   }
 
   async start(): Promise<void> {
-    this.timer = setInterval(() => this.flush(), this.o.flushMs);
+    this.timer = setInterval(() => void this.flush(), this.o.flushMs);
     this.timer.unref();
   }
 
-  flush(): void {
+  async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     const rows = [...this.pending.values()];
     this.pending = new Map();
     try {
-      this.d.save(rows);
+      await this.d.save(rows);
     } catch (err) {
       this.d.onError(err);
     }
@@ -57,6 +57,6 @@ export class TrafficCounter {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    this.flush();
+    await this.flush();
   }
 }

@@ -1,25 +1,10 @@
 // Repository for REST API tokens: named, scoped, optionally limited to some channels, stored hashed, shown once,
 // revocable.
 
-import { API_TOKEN_PATTERN, fingerprintOf, generateApiToken, hashSecret, sameHash } from '../auth/secrets.js';
-import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
+import { API_TOKEN_PATTERN, fingerprintOf, generateApiToken, hashSecret, sameHash } from '../../auth/secrets.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { Db } from './db.js';
-
-/** tokens:join mints learner and viewer join tokens; tokens:staff also instructor and moderator ones. */
-export const SCOPES = ['admin', 'channels:read', 'channels:write', 'sessions:read', 'tokens:join', 'tokens:staff'] as const;
-export type Scope = (typeof SCOPES)[number];
-
-export interface ApiTokenInfo {
-  id: number;
-  name: string;
-  scopes: Scope[];
-  /** The only channels this token may act on; null: every channel. */
-  channels: string[] | null;
-  fingerprint: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
+import type { ApiTokenInfo, Scope } from '../../domain/api-tokens.js';
 
 interface Row {
   id: number;
@@ -43,22 +28,6 @@ const toInfo = (r: Row): ApiTokenInfo => ({
   lastUsedAt: r.last_used_at,
   revokedAt: r.revoked_at,
 });
-
-export function parseScopes(input: string): Scope[] {
-  const parts = input.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const bad = parts.filter((s) => !(SCOPES as readonly string[]).includes(s));
-  if (parts.length === 0 || bad.length) {
-    throw new ValidationError(`invalid scope ${JSON.stringify(bad[0] ?? input)}: expected a comma-separated list of ${SCOPES.join(', ')}`);
-  }
-  return SCOPES.filter((s) => parts.includes(s));
-}
-
-export function parseTokenName(input: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(input)) {
-    throw new ValidationError(`invalid token name ${JSON.stringify(input.slice(0, 80))}: use 1-64 characters of A-Z, a-z, 0-9, ., _ and -`);
-  }
-  return input;
-}
 
 export class ApiTokenRepo {
   constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}

@@ -1,9 +1,9 @@
 // Repository for stream keys: at most one active key per channel, stored only as SHA-256 hash + fingerprint.
 // The plaintext is returned once by rotate() and never written anywhere.
 
-import { fingerprintOf, generateStreamKey, hashSecret, sameHash, STREAM_KEY_PATTERN } from '../auth/secrets.js';
+import { fingerprintOf, generateStreamKey, hashSecret, sameHash, STREAM_KEY_PATTERN } from '../../auth/secrets.js';
 import type { Db } from './db.js';
-import type { StreamKeyInfo } from '../domain/records.js';
+import type { StreamKeyInfo } from '../../domain/records.js';
 
 interface Row {
   id: number;
@@ -51,6 +51,11 @@ export class StreamKeyRepo {
 
   list(channelId: number): StreamKeyInfo[] {
     return (this.db.prepare('SELECT * FROM stream_keys WHERE channel_id = ? ORDER BY id DESC').all(channelId) as Row[]).map(toInfo);
+  }
+
+  /** Notes that the channel's active key was just used to publish. */
+  markUsed(channelId: number): void {
+    this.db.prepare('UPDATE stream_keys SET last_used_at = ? WHERE channel_id = ? AND revoked_at IS NULL').run(this.now().toISOString(), channelId);
   }
 
   /**

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { LATEST_VERSION, MIGRATIONS } from './migrations.js';
 
 export type Db = Database.Database;
+export type Statement = Database.Statement;
 
 export interface OpenOptions {
   busyTimeoutMs?: number;

@@ -1,10 +1,10 @@
 // Repository for live-class sessions: one row per class, from first publish to end.
 
 import { randomBytes } from 'node:crypto';
-import { NotFoundError } from '../domain/errors.js';
-import { SESSION_ID_PATTERN } from '../domain/ids.js';
+import { NotFoundError } from '../../domain/errors.js';
+import { SESSION_ID_PATTERN } from '../../domain/ids.js';
 import type { Db } from './db.js';
-import type { SessionRecord } from '../domain/records.js';
+import type { SessionRecord } from '../../domain/records.js';
 
 interface Row {
   id: string;

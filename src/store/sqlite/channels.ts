@@ -1,9 +1,9 @@
 // Repository for the channel aggregate. SQL for channels lives here and nowhere else.
 
-import { ConflictError, NotFoundError } from '../domain/errors.js';
-import type { Channel, Latency, Overflow, RungName } from '../domain/channel.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
+import type { Channel, Latency, Overflow, RungName } from '../../domain/channel.js';
 import type { Db } from './db.js';
-import type { NewChannel, ChannelPatch } from '../domain/records.js';
+import type { NewChannel, ChannelPatch } from '../../domain/records.js';
 
 interface Row {
   id: number;

@@ -2,8 +2,8 @@
 // SQL for engagement_counts and session_traffic lives here.
 
 import type { Db } from './db.js';
-import type { ClassData } from '../domain/class-records.js';
-import type { TrafficRow } from '../domain/records.js';
+import type { ClassData } from '../../domain/class-records.js';
+import type { TrafficRow } from '../../domain/records.js';
 
 export class ReportRepo {
   constructor(private readonly db: Db) {}

@@ -1,7 +1,7 @@
 // Repository for player quality-of-experience beacons, one row per report, per session and participant.
 
 import type { Db } from './db.js';
-import type { Beacon } from '../domain/records.js';
+import type { Beacon } from '../../domain/records.js';
 
 export class BeaconRepo {
   constructor(private readonly db: Db) {}

@@ -2,7 +2,7 @@
 // upload jobs (resumable across restarts) and the ids of webhook events already handled.
 
 import type { Db } from './db.js';
-import type { ArchiveStatus, ArchiveJob } from '../domain/records.js';
+import type { ArchiveStatus, ArchiveJob } from '../../domain/records.js';
 
 const toJob = (r: Record<string, unknown>): ArchiveJob => ({
   sessionId: r.session_id as string, status: r.status as ArchiveStatus, file: r.file as string | null, size: r.size as number | null,

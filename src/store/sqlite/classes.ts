@@ -1,9 +1,9 @@
 // Repository for courses (from the LMS or made by ops), their scheduled classes and the course roster (NRPS).
 // SQL for these tables lives here and nowhere else.
 
-import { NotFoundError } from '../domain/errors.js';
+import { NotFoundError } from '../../domain/errors.js';
 import type { Db } from './db.js';
-import type { Course, ScheduledClass, NewClass, RosterMember } from '../domain/records.js';
+import type { Course, ScheduledClass, NewClass, RosterMember } from '../../domain/records.js';
 
 interface CourseRow {
   id: number; platform_id: number | null; deployment_id: string | null; context_id: string | null; title: string;

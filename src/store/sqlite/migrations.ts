@@ -1,4 +1,5 @@
 // Numbered schema migrations. Append only: a released migration is never edited, only followed by a new one.
+// A migration that rebuilds a table must create its read-model triggers again (migration 13: rv_<table>_*).
 
 export interface Migration {
   version: number;
@@ -390,6 +391,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX lti_nonces_expiry ON lti_nonces(expires_at);
       CREATE INDEX beacons_channel_at ON beacons(channel_id, at);
       CREATE INDEX beacons_at ON beacons(at);
+    `,
+  },
+  {
+    version: 13,
+    name: 'read model: a version per table the in-memory read model copies, bumped by triggers on every write from any process',
+    sql: `
+      CREATE TABLE read_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO read_versions (name) VALUES ('channels'), ('stream_keys'), ('classes'), ('sessions'), ('platforms');
+      CREATE TRIGGER rv_channels_i AFTER INSERT ON channels BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'channels'; END;
+      CREATE TRIGGER rv_channels_u AFTER UPDATE ON channels BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'channels'; END;
+      CREATE TRIGGER rv_channels_d AFTER DELETE ON channels BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'channels'; END;
+      CREATE TRIGGER rv_keys_i AFTER INSERT ON stream_keys BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'stream_keys'; END;
+      CREATE TRIGGER rv_keys_u AFTER UPDATE OF revoked_at, hash, channel_id ON stream_keys BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'stream_keys'; END;
+      CREATE TRIGGER rv_keys_d AFTER DELETE ON stream_keys BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'stream_keys'; END;
+      CREATE TRIGGER rv_classes_i AFTER INSERT ON classes BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'classes'; END;
+      CREATE TRIGGER rv_classes_u AFTER UPDATE ON classes BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'classes'; END;
+      CREATE TRIGGER rv_classes_d AFTER DELETE ON classes BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'classes'; END;
+      CREATE TRIGGER rv_sessions_i AFTER INSERT ON sessions BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'sessions'; END;
+      CREATE TRIGGER rv_sessions_u AFTER UPDATE OF ended_at ON sessions BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'sessions'; END;
+      CREATE TRIGGER rv_sessions_d AFTER DELETE ON sessions BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'sessions'; END;
+      CREATE TRIGGER rv_plat_i AFTER INSERT ON lti_platforms BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'platforms'; END;
+      CREATE TRIGGER rv_plat_u AFTER UPDATE ON lti_platforms BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'platforms'; END;
+      CREATE TRIGGER rv_plat_d AFTER DELETE ON lti_platforms BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'platforms'; END;
+      CREATE TRIGGER rv_dep_i AFTER INSERT ON lti_deployments BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'platforms'; END;
+      CREATE TRIGGER rv_dep_u AFTER UPDATE ON lti_deployments BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'platforms'; END;
+      CREATE TRIGGER rv_dep_d AFTER DELETE ON lti_deployments BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'platforms'; END;
     `,
   },
 ];

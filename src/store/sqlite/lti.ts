@@ -2,9 +2,9 @@
 // and used nonces (server-side, so a launch works inside an iframe without cookies), resource links, and the
 // passback outbox. SQL for these tables lives here and nowhere else.
 
-import { ConflictError, NotFoundError } from '../domain/errors.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import type { Db } from './db.js';
-import type { Platform, NewPlatform, ToolKey, LoginState, OutboxItem } from '../domain/records.js';
+import type { Platform, NewPlatform, ToolKey, LoginState, OutboxItem } from '../../domain/records.js';
 
 interface PlatformRow {
   id: number;

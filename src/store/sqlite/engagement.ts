@@ -1,10 +1,10 @@
 // Repository for engagement data: chat, questions and votes, polls and votes, bans, attendance. Writes arrive as
 // batches of operations from the hub and are applied in one transaction per batch.
 
-import type { ChatMessage, PollView, QuestionView, RoomInit } from '../domain/engagement.js';
-import type { Role } from '../domain/roles.js';
+import type { ChatMessage, PollView, QuestionView, RoomInit } from '../../domain/engagement.js';
+import type { Role } from '../../domain/roles.js';
 import type { Db } from './db.js';
-import type { EngagementOp, AttendanceRow } from '../domain/records.js';
+import type { EngagementOp, AttendanceRow } from '../../domain/records.js';
 
 export class EngagementRepo {
   constructor(private readonly db: Db) {}
