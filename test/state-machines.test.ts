@@ -218,7 +218,7 @@ function harness(opts: { channel?: Partial<Channel>; free?: number; overflow?: '
         h.relays.push(r);
         return r;
       },
-      markOverflow: () => {},
+      markOverflow: async () => {},
     } : undefined,
     freeBudget: () => opts.free ?? 1e12,
     files: { reset: async () => {}, keep: async (from, to) => void h.kept.push(`${from} -> ${to}`) },
