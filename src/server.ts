@@ -155,7 +155,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // Low-Latency HLS (latency 'ultra'): the packagers of live classes, which the origin serves from memory.
   const llStreams = new LlRegistry();
   const live = new LiveManager(
-    { mediaDir, graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000 },
+    {
+      mediaDir, graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000,
+      crf: { lecture: config['transcode.lectureCrf'], motion: config['transcode.motionCrf'] },
+    },
     {
       channelForKey: (key) => {
         const id = read.channelForKey(key);
@@ -259,6 +262,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     createCourseChannel: async (title) => {
       const c = await store.channels.create(courseChannelInput(title, {
         ladder: config['channels.defaultLadder'], latency: config['channels.defaultLatency'], overflow: config['channels.defaultOverflow'],
+        profile: config['channels.defaultProfile'],
       }));
       log.info('channel created for an LMS course', { channel: c.slug });
       return { id: c.id, slug: c.slug };

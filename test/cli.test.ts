@@ -16,6 +16,13 @@ t.test('channel create prints the OBS server and stream key', async (t) => {
   t.equal(j.obs.streamKey, j.streamKey);
   t.match(j.channel, { slug: 'bio-200', title: 'Biology', latency: 'low', record: false, archive: false, overflow: 'refuse' });
   t.same(j.channel.ladder, ['1080p', '720p', '480p', '360p'], 'default ladder');
+  t.equal((j.channel as ChannelJson & { profile: string }).profile, 'lecture', 'default encoding profile');
+  const lab = cliJson<CreatedJson>(dir, ['channel', 'create', 'chem-lab', '--profile', 'motion'], { KMK_CHANNELS_DEFAULT_PROFILE: 'lecture' });
+  t.equal((lab.channel as ChannelJson & { profile: string }).profile, 'motion');
+  const byConfig = cliJson<CreatedJson>(dir, ['channel', 'create', 'pe-1'], { KMK_CHANNELS_DEFAULT_PROFILE: 'motion' });
+  t.equal((byConfig.channel as ChannelJson & { profile: string }).profile, 'motion', 'channels.defaultProfile applies to new channels');
+  t.match(cli(dir, ['channel', 'show', 'chem-lab']).stdout, /profile: +motion/);
+  t.match(cliJson(dir, ['channel', 'update', 'chem-lab', '--profile', 'lecture']), { profile: 'lecture' });
 });
 
 t.test('channels can be listed, shown, updated and deleted', async (t) => {
@@ -90,6 +97,7 @@ t.test('wrong arguments exit 2 with a message', async (t) => {
     [['channel', 'create', 'x', '--ladder', '4k'], /invalid ladder "4k"/],
     [['channel', 'create', 'x', '--latency', 'instant'], /invalid latency profile "instant": expected one of standard, low, ultra/],
     [['channel', 'create', 'x', '--overflow', 'drop'], /invalid overflow policy/],
+    [['channel', 'create', 'x', '--profile', 'sport'], /invalid encoding profile "sport": expected one of lecture, motion/],
     [['channel', 'create', 'x', '--record', 'maybe'], /invalid record setting "maybe": expected on or off/],
     [['channel', 'update', 'math-101'], /nothing to update/],
     [['channel', 'show'], /missing required argument 'slug'/],

@@ -237,8 +237,9 @@ t.test('LL ladder arguments (golden)', async (t) => {
     '-filter_complex', '[0:v:0]split=1[s1];[s1]scale=640:360,setsar=1[v1]',
     '-map', '0:v:0', '-c:v', 'copy', '-map', '0:a:0', '-c:a', 'copy',
     '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '300000', '-flush_packets', '1', 'pipe:3',
-    '-map', '[v1]', '-c:v', 'libx264', '-preset:v', 'veryfast', '-profile:v', 'high', '-b:v', '800k', '-maxrate:v', '880k', '-bufsize:v', '1600k',
-    '-g:v', '30', '-keyint_min:v', '30', '-sc_threshold:v', '0', '-force_key_frames:v', 'source', '-tune:v', 'zerolatency',
+    '-map', '[v1]', '-c:v', 'libx264', '-preset:v', 'veryfast', '-profile:v', 'high', '-tune:v', 'stillimage,zerolatency',
+    '-crf:v', '26', '-maxrate:v', '800k', '-bufsize:v', '1600k',
+    '-g:v', '30', '-keyint_min:v', '30', '-sc_threshold:v', '0', '-force_key_frames:v', 'source',
     '-map', '0:a:0', '-c:a', 'copy',
     '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '300000', '-flush_packets', '1', 'pipe:4',
   ]);

@@ -4,6 +4,7 @@ import t from 'tap';
 import { initialModel, mayClaim, step, type RunEvent, type RunModel, type RunPhase } from '../src/live/run-machine.js';
 import type { Channel } from '../src/domain/channel.js';
 import type { SourceInfo } from '../src/transcode/ladder.js';
+import { encodeQuality } from '../src/transcode/quality.js';
 
 const channel = (over: Partial<Channel> = {}): Channel => ({
   id: 1, slug: 'math', title: 'Math', ladder: ['720p', '360p'], latency: 'standard', record: true, archive: false, overflow: 'degrade',
@@ -77,6 +78,18 @@ t.test('source known: an H.264 source that fits starts the full ladder; HEVC is 
   t.same(r.effects.map((f) => f.t), ['log', 'kick', 'request_end']);
   t.match(r.effects.at(-1), { t: 'request_end', reason: /^refused: the publisher sends HEVC/ });
   t.same(step(s.model, { t: 'source_known', source: h264, free: BIG, muxAvailable: false }).effects, [], 'planned once');
+});
+
+t.test('the ladder is planned with the channel\'s encoding profile and the box\'s CRF, also when it degrades', async (t) => {
+  const motion = encodeQuality('motion', { lecture: 27, motion: 20 });
+  const start = { ...initialModel(channel(), 'p1', motion), phase: 'starting' as const };
+  const s = step(start, { t: 'source_known', source: h264, free: BIG, muxAvailable: false });
+  t.same(s.model.plan?.encode, { profile: 'motion', crf: 20, tune: null });
+  const reduced = step(start, { t: 'source_known', source: h264, free: 10_000_000, muxAvailable: false });
+  t.equal(reduced.model.plan?.encode.crf, 20, 'a reduced ladder keeps the profile');
+  const plain = step(model('starting'), { t: 'source_known', source: h264, free: BIG, muxAvailable: false });
+  t.same(plain.model.plan?.encode, { profile: 'lecture', crf: 26, tune: 'stillimage' }, 'without one: the lecture default');
+  t.same(plain.model.plan?.rungs.map((r) => r.videoKbps), [2500, 800], 'no rung above the source\'s 2,500 kbit/s');
 });
 
 t.test('capacity: a full box degrades, refuses or goes to Mux by the channel policy', async (t) => {

@@ -2,12 +2,14 @@
 import t from 'tap';
 import { ffmpegArgs } from '../src/transcode/args.js';
 import { planLadder } from '../src/transcode/ladder.js';
+import { encodeQuality } from '../src/transcode/quality.js';
 
 const common = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1',
   '-fflags', '+genpts', '-analyzeduration', '1000000', '-f', 'flv', '-i', 'pipe:0'];
+// The default (lecture) profile: x264's stillimage tuning, CRF 26, the rung's rate as the cap.
 const x264 = (i: number, kbps: number, gop: string, keys: string) => [
-  `-c:v:${i}`, 'libx264', `-preset:v:${i}`, 'veryfast', `-profile:v:${i}`, 'high', `-b:v:${i}`, `${kbps}k`,
-  `-maxrate:v:${i}`, `${Math.round(kbps * 1.1)}k`, `-bufsize:v:${i}`, `${kbps * 2}k`, `-g:v:${i}`, gop, `-keyint_min:v:${i}`, gop,
+  `-c:v:${i}`, 'libx264', `-preset:v:${i}`, 'veryfast', `-profile:v:${i}`, 'high', `-tune:v:${i}`, 'stillimage', `-crf:v:${i}`, '26',
+  `-maxrate:v:${i}`, `${kbps}k`, `-bufsize:v:${i}`, `${kbps * 2}k`, `-g:v:${i}`, gop, `-keyint_min:v:${i}`, gop,
   `-sc_threshold:v:${i}`, '0', `-force_key_frames:v:${i}`, keys,
 ];
 
@@ -101,4 +103,28 @@ t.test('a 10-bit 4:4:4 source with aligned keyframes: nothing copied, every rung
     { profile: ['720p'], segmentSeconds: 2 });
   t.equal(high.rungs[0]?.copy, true, 'an 8-bit High source is still passed through');
   t.notOk(high.convert);
+});
+
+t.test('the motion profile: x264 defaults at its own CRF; configured CRFs reach every rung', async (t) => {
+  const plan = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac' },
+    { profile: ['720p', '360p'], segmentSeconds: 2, encode: encodeQuality('motion', { lecture: 28, motion: 21.5 }) });
+  const args = ffmpegArgs(plan, { outDir: '/o', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 'p' });
+  t.same(args.slice(args.indexOf('-map'), args.indexOf('-map', args.indexOf('-map') + 1)), ['-map', '[v0]',
+    '-c:v:0', 'libx264', '-preset:v:0', 'veryfast', '-profile:v:0', 'high', '-crf:v:0', '21.5', '-maxrate:v:0', '2800k', '-bufsize:v:0', '5600k',
+    '-g:v:0', '60', '-keyint_min:v:0', '60', '-sc_threshold:v:0', '0', '-force_key_frames:v:0', 'expr:gte(t,n_forced*2)']);
+  t.notOk(args.some((a) => a.startsWith('-tune')), 'no psy tuning for motion');
+  t.equal(args[args.indexOf('-crf:v:1') + 1], '21.5');
+  const lecture = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac' },
+    { profile: ['720p'], segmentSeconds: 2, encode: encodeQuality('lecture', { lecture: 28, motion: 21.5 }) });
+  const l = ffmpegArgs(lecture, { outDir: '/o', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 'p' });
+  t.same([l[l.indexOf('-tune:v:0') + 1], l[l.indexOf('-crf:v:0') + 1]], ['stillimage', '28']);
+});
+
+t.test('no rung is capped above what the source sends', async (t) => {
+  // A 720p source sent at 1,000 kbit/s with unaligned keyframes: every rung is encoded, none above 1,000.
+  const plan = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', videoKbps: 1000 },
+    { profile: ['720p', '480p', '360p'], segmentSeconds: 2 });
+  t.same(plan.rungs.map((r) => [r.name, r.videoKbps]), [['720p', 1000], ['480p', 1000], ['360p', 800]]);
+  const args = ffmpegArgs(plan, { outDir: '/o', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 'p' });
+  t.same([0, 1, 2].map((i) => args[args.indexOf(`-maxrate:v:${i}`) + 1]), ['1000k', '1000k', '800k']);
 });

@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
-import type { Channel, Latency, Overflow, RungName } from '../domain/channel.js';
+import type { Channel, EncodeProfile, Latency, Overflow, RungName } from '../domain/channel.js';
 import type { ClassRepository } from '../store/ports.js';
 import { classForNewSession } from './resolve.js';
 
@@ -40,12 +40,13 @@ export interface CourseChannelDefaults {
   ladder: string;
   latency: Latency;
   overflow: Overflow;
+  profile: EncodeProfile;
 }
 
 /** The new private, recorded channel of an LMS course (its slug random, its title the course's). */
-export function courseChannelInput(title: string, d: CourseChannelDefaults): { slug: string; title: string; ladder: RungName[]; latency: Latency; record: boolean; archive: boolean; overflow: Overflow } {
+export function courseChannelInput(title: string, d: CourseChannelDefaults): { slug: string; title: string; ladder: RungName[]; latency: Latency; record: boolean; archive: boolean; overflow: Overflow; profile: EncodeProfile } {
   return {
     slug: `course-${randomBytes(4).toString('hex')}`, title: title.slice(0, 200),
-    ladder: d.ladder.split(',') as RungName[], latency: d.latency, record: true, archive: false, overflow: d.overflow,
+    ladder: d.ladder.split(',') as RungName[], latency: d.latency, record: true, archive: false, overflow: d.overflow, profile: d.profile,
   };
 }

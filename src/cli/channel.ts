@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../domain/errors.js';
 import {
-  parseLadder, parseLatency, parseOnOff, parseOverflow, parseSlug, parseStartsAt, parseTitle, type Channel,
+  parseEncodeProfile, parseLadder, parseLatency, parseOnOff, parseOverflow, parseSlug, parseStartsAt, parseTitle, type Channel,
 } from '../domain/channel.js';
 import type { ChannelPatch } from '../domain/records.js';
 import { obsServerUrl as obsServer, publicBaseUrl } from '../config/urls.js';
@@ -17,6 +17,7 @@ interface ChannelOpts {
   record?: string;
   archive?: string;
   overflow?: string;
+  profile?: string;
   guests?: string;
   startsAt?: string;
   public?: string;
@@ -32,6 +33,7 @@ function patchFrom(o: ChannelOpts): ChannelPatch {
   if (o.record !== undefined) p.record = parseOnOff('record setting', o.record);
   if (o.archive !== undefined) p.archive = parseOnOff('archive setting', o.archive);
   if (o.overflow !== undefined) p.overflow = parseOverflow(o.overflow);
+  if (o.profile !== undefined) p.profile = parseEncodeProfile(o.profile);
   if (o.guests !== undefined) p.allowGuests = parseOnOff('guests setting', o.guests);
   if (o.startsAt !== undefined) p.startsAt = parseStartsAt(o.startsAt);
   if (o.public !== undefined) p.public = parseOnOff('public setting', o.public);
@@ -46,6 +48,7 @@ const settingOptions = (c: Command): Command =>
     .option('--record <on|off>', 'keep the whole class on disk for replay')
     .option('--archive <on|off>', 'upload the recording to Mux')
     .option('--overflow <policy>', 'when the box is full: mux, degrade or refuse')
+    .option('--profile <profile>', 'how the ladder spends its bits: lecture (slides, a talking head) or motion (labs, sport)')
     .option('--guests <on|off>', 'let learners join the engagement hub with just a display name')
     .option('--starts-at <time>', 'scheduled start shown in the waiting room (ISO time, or none)')
     .option('--public <on|off>', 'play without a playback token (default off: private, learners need a join token)');
@@ -53,7 +56,7 @@ const settingOptions = (c: Command): Command =>
 export function channelDetails(c: Channel): [string, string | number][] {
   return [
     ['slug', c.slug], ['title', c.title], ['ladder', c.ladder.join(',')], ['latency', c.latency],
-    ['record', c.record ? 'on' : 'off'], ['archive', c.archive ? 'on' : 'off'], ['overflow', c.overflow],
+    ['record', c.record ? 'on' : 'off'], ['archive', c.archive ? 'on' : 'off'], ['overflow', c.overflow], ['profile', c.profile],
     ['guests', c.allowGuests ? 'on' : 'off'], ['public', c.public ? 'on' : 'off'], ['starts at', c.startsAt ?? ''], ['created', c.createdAt], ['updated', c.updatedAt],
   ];
 }
@@ -78,6 +81,7 @@ export function registerChannel(program: Command): void {
           record: p.record ?? true,
           archive: p.archive ?? false,
           overflow: p.overflow ?? ctx.config['channels.defaultOverflow'],
+          profile: p.profile ?? ctx.config['channels.defaultProfile'],
           allowGuests: p.allowGuests ?? false,
           startsAt: p.startsAt ?? null,
           public: p.public ?? false,
@@ -136,7 +140,7 @@ export function registerChannel(program: Command): void {
     .action(async (slug: string, o: ChannelOpts, cmd: Command) => {
       const p = patchFrom(o);
       if (Object.keys(p).length === 0) {
-        throw new ValidationError('nothing to update: give at least one of --title, --ladder, --latency, --record, --archive, --overflow, --guests, --starts-at, --public');
+        throw new ValidationError('nothing to update: give at least one of --title, --ladder, --latency, --record, --archive, --overflow, --profile, --guests, --starts-at, --public');
       }
       const c = (await contextFor(cmd).store().channels.update(parseSlug(slug), p));
       if (o.json) return printJson(c);

@@ -59,8 +59,17 @@ export const SCHEMA = {
   },
   'channels.defaultLatency': { type: 'enum', values: ['standard', 'low', 'ultra'], description: 'Latency profile given to new channels.' },
   'channels.defaultOverflow': { type: 'enum', values: ['mux', 'degrade', 'refuse'], description: 'Overflow policy given to new channels.' },
+  'channels.defaultProfile': { type: 'enum', values: ['lecture', 'motion'], description: 'Encoding profile given to new channels: lecture (slides, a talking head) or motion (labs, sport); see transcode.lectureCrf.' },
   'transcode.ffmpegPath': { type: 'string', description: 'ffmpeg binary; empty: system PATH, then the npm static fallback.' },
   'transcode.ffprobePath': { type: 'string', description: 'ffprobe binary; empty: system PATH, then the npm static fallback.' },
+  'transcode.lectureCrf': {
+    type: 'number', min: 15, max: 40,
+    description: 'Quality target (x264 CRF; lower is better and bigger) of every encoded rung of a lecture-profile channel, under a cap of the rung\'s bitrate; tuned for still images (slides and text stay sharp).',
+  },
+  'transcode.motionCrf': {
+    type: 'number', min: 15, max: 40,
+    description: 'Quality target (x264 CRF) of every encoded rung of a motion-profile channel, under a cap of the rung\'s bitrate.',
+  },
   'transcode.budgetPixelsPerSecond': {
     type: 'integer', min: 0, max: 1e12,
     description: 'Encoded pixels per second this box may transcode; 0 derives it from the core count.',

@@ -10,6 +10,9 @@ export const LATENCIES = ['standard', 'low', 'ultra'] as const;
 export type Latency = (typeof LATENCIES)[number];
 export const OVERFLOWS = ['mux', 'degrade', 'refuse'] as const;
 export type Overflow = (typeof OVERFLOWS)[number];
+/** How the ladder spends its bits: `lecture` (slides, a talking head; the default) or `motion` (labs, sport). */
+export const ENCODE_PROFILES = ['lecture', 'motion'] as const;
+export type EncodeProfile = (typeof ENCODE_PROFILES)[number];
 
 export interface Channel {
   id: number;
@@ -20,6 +23,8 @@ export interface Channel {
   record: boolean;
   archive: boolean;
   overflow: Overflow;
+  /** The encoding profile of its rungs (transcode/quality.ts). */
+  profile: EncodeProfile;
   /** Learners may join the engagement hub with just a display name. */
   allowGuests: boolean;
   /** When the next class is scheduled to start (ISO time), shown in the waiting room. */
@@ -70,6 +75,7 @@ function oneOf<T extends string>(what: string, values: readonly T[], input: stri
 
 export const parseLatency = (input: string): Latency => oneOf('latency profile', LATENCIES, input);
 export const parseOverflow = (input: string): Overflow => oneOf('overflow policy', OVERFLOWS, input);
+export const parseEncodeProfile = (input: string): EncodeProfile => oneOf('encoding profile', ENCODE_PROFILES, input);
 
 export function parseOnOff(what: string, input: string): boolean {
   const v = input.toLowerCase();

@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import type { Channel, Overflow } from '../domain/channel.js';
 import { planLadder, pixelRate, type LadderPlan, type SourceInfo } from '../transcode/ladder.js';
+import type { EncodeQuality } from '../transcode/quality.js';
 
 /** Encoded pixels per second one core sustains with x264 veryfast, measured on the reference box. */
 export const PIXELS_PER_CORE = 40_000_000;
@@ -49,17 +50,17 @@ export function planClass(
   source: SourceInfo,
   channel: Pick<Channel, 'ladder' | 'latency' | 'overflow'>,
   free: number,
-  opts: { muxAvailable: boolean; policy?: Overflow },
+  opts: { muxAvailable: boolean; policy?: Overflow; encode?: EncodeQuality },
 ): ClassPlan {
   const policy = opts.policy ?? channel.overflow;
   const segmentSeconds = SEGMENT_SECONDS[channel.latency];
-  const full = planLadder(source, { profile: channel.ladder, segmentSeconds });
+  const full = planLadder(source, { profile: channel.ladder, segmentSeconds, encode: opts.encode });
   const smallest = full.rungs.length ? pixelRate(full.rungs.slice(-1)) : 0;
   const decision = admit(policy, free, pixelRate(full.rungs), smallest);
   if (decision.kind === 'full') return { kind: 'local', plan: full };
   if (policy === 'mux' && opts.muxAvailable) return { kind: 'mux' };
   if (decision.kind === 'refuse') return decision;
-  const plan = planLadder(source, { profile: channel.ladder, segmentSeconds, budget: decision.budget });
+  const plan = planLadder(source, { profile: channel.ladder, segmentSeconds, budget: decision.budget, encode: opts.encode });
   return { kind: 'local', plan, note: `${decision.note}; dropped ${plan.dropped.join(', ')}` };
 }
 

@@ -18,6 +18,7 @@ import { SEGMENT_SECONDS } from './admission.js';
 import { PublisherMeter } from './meter.js';
 import { Preroll } from './preroll.js';
 import { SerialQueue } from './serial.js';
+import type { EncodeQuality } from '../transcode/quality.js';
 import { initialModel, mayClaim, step, type RunEffect, type RunEvent, type RunModel, type RunPhase } from './run-machine.js';
 
 export type RunState = RunPhase;
@@ -50,6 +51,8 @@ export interface RunDeps {
 
 export interface RunOptions {
   mediaDir: string;
+  /** The channel's encoding profile with the box's configured quality. */
+  encode?: EncodeQuality;
   graceMs: number;
   probeTimeoutMs: number;
   /** Drop a publisher that sent nothing this long with its connection open (0: never). */
@@ -98,7 +101,7 @@ export class ClassRun {
     private readonly d: RunDeps,
     private readonly listener: RunListener,
   ) {
-    this.model = initialModel(channel, publisherId);
+    this.model = initialModel(channel, publisherId, o.encode);
     this.meter = new PublisherMeter((id) => d.ingest.meta(id)?.inBytes);
     this.since = new Date(d.clock.now()).toISOString();
   }

@@ -10,6 +10,7 @@ import type { Channel } from '../domain/channel.js';
 import type { Admission, IngestPort, PublishAttempt, SourceMeta } from './ports.js';
 import { realClock, type Clock } from '../media/ffmpeg-process.js';
 import { refusesAtOnce } from './admission.js';
+import { encodeQuality, type CrfTable } from '../transcode/quality.js';
 import { ClassRun, type RunFiles, type RunListener, type RunView, type SessionWrites } from './class-run.js';
 import type { LocalOutputs, OverflowPort } from './outputs.js';
 
@@ -39,6 +40,8 @@ export interface LiveOptions {
   stallMs?: number;
   /** A new publish with the key takes over from a publisher silent this long (default: 2 s, at most stallMs). */
   takeoverMs?: number;
+  /** The configured CRF of each encoding profile (transcode.lectureCrf, transcode.motionCrf). */
+  crf?: CrfTable;
 }
 
 export type ChannelState = RunView['state'];
@@ -135,7 +138,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     if (full) return { ok: false, code: 'over_budget', reason: full };
     const session = this.d.sessions.start(channel.id, channel.record);
     const run: ClassRun = new ClassRun(channel, session.id, a.id, {
-      mediaDir: this.o.mediaDir, graceMs: this.o.graceMs, probeTimeoutMs: this.o.probeTimeoutMs ?? 10000, stallMs: this.o.stallMs ?? 0,
+      mediaDir: this.o.mediaDir, encode: encodeQuality(channel.profile, this.o.crf), graceMs: this.o.graceMs, probeTimeoutMs: this.o.probeTimeoutMs ?? 10000, stallMs: this.o.stallMs ?? 0,
     }, {
       sessions: this.d.sessions,
       ingest: this.d.ingest,

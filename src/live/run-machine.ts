@@ -7,6 +7,7 @@
 
 import type { Channel } from '../domain/channel.js';
 import type { LadderPlan, SourceInfo } from '../transcode/ladder.js';
+import type { EncodeQuality } from '../transcode/quality.js';
 import { planClass, type ClassPlan } from './admission.js';
 import { describeSource, sourceRefusal } from './source.js';
 
@@ -14,6 +15,8 @@ export type RunPhase = 'admitted' | 'starting' | 'live' | 'reconnecting' | 'endi
 
 export interface RunModel {
   readonly channel: Channel;
+  /** The channel's encoding profile with the box's configured quality (default: planLadder's). */
+  readonly encode?: EncodeQuality;
   readonly phase: RunPhase;
   /** The publisher the class follows now. */
   readonly publisher: string;
@@ -94,8 +97,8 @@ export interface Step {
   effects: RunEffect[];
 }
 
-export function initialModel(channel: Channel, publisher: string): RunModel {
-  return { channel, phase: 'admitted', publisher, mode: 'local', carrier: 'none', muxPlaybackId: null, reconnects: 0, notes: [] };
+export function initialModel(channel: Channel, publisher: string, encode?: EncodeQuality): RunModel {
+  return { channel, ...(encode ? { encode } : {}), phase: 'admitted', publisher, mode: 'local', carrier: 'none', muxPlaybackId: null, reconnects: 0, notes: [] };
 }
 
 /**
@@ -124,7 +127,7 @@ export function step(m: RunModel, e: RunEvent): Step {
       if (m.endAsked || m.carrier !== 'none' || m.plan) return none(m);
       const refusal = sourceRefusal(e.source);
       if (refusal) return refuse(m, refusal);
-      const decision = planClass(e.source, m.channel, e.free, { muxAvailable: e.muxAvailable });
+      const decision = planClass(e.source, m.channel, e.free, { muxAvailable: e.muxAvailable, encode: m.encode });
       if (decision.kind === 'mux') {
         return { model: { ...m, source: e.source }, effects: [{ t: 'record_source', source: describeSource(e.source), ladder: ['mux'] }, { t: 'find_mux' }] };
       }
@@ -152,7 +155,7 @@ export function step(m: RunModel, e: RunEvent): Step {
     case 'mux_unavailable': {
       if (m.endAsked || !m.source) return none(m);
       const noted = { ...m, notes: [...m.notes, 'Mux overflow unavailable; running a reduced local ladder instead'] };
-      return startLocal(noted, m.source, planClass(m.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade' }));
+      return startLocal(noted, m.source, planClass(m.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade', encode: m.encode }));
     }
 
     case 'relay_gave_up': {
@@ -161,7 +164,7 @@ export function step(m: RunModel, e: RunEvent): Step {
         ...m, mode: 'local', carrier: 'none', muxPlaybackId: null,
         notes: [...m.notes, `Mux relay failed (${e.reason}); fell back to a reduced local ladder`],
       };
-      const next = startLocal(local, e.source, planClass(e.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade' }));
+      const next = startLocal(local, e.source, planClass(e.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade', encode: m.encode }));
       return { model: next.model, effects: [{ t: 'drop_relay' }, ...next.effects] };
     }
 

@@ -3,6 +3,7 @@
 
 import { join } from 'node:path';
 import type { LadderPlan } from './ladder.js';
+import { tuneOf } from './quality.js';
 
 export interface ArgsOptions {
   /** Folder the variant playlists and segments go to (one subfolder per variant). */
@@ -43,18 +44,23 @@ export function inputArgs(plan: LadderPlan): string[] {
   return a;
 }
 
-/** The encoder flags of one re-encoded rung; `n` is the output stream index the options apply to. */
-export function x264Args(plan: LadderPlan, r: LadderPlan['rungs'][number], n: number | '', preset: string): string[] {
+/**
+ * The encoder flags of one re-encoded rung; `n` is the output stream index the options apply to. Capped CRF: the
+ * profile's quality target, with the rung's rate as the VBV cap (the advertised BANDWIDTH stays an upper bound).
+ */
+export function x264Args(plan: LadderPlan, r: LadderPlan['rungs'][number], n: number | '', preset: string, zeroLatency = false): string[] {
   const seg = plan.segmentSeconds;
   const s = n === '' ? '' : `:${n}`;
   const gop = String(Math.max(1, Math.round(r.fps * seg)));
   const topCopied = plan.rungs[0]?.copy === true;
+  const tune = tuneOf(plan.encode, zeroLatency);
   return [
     `-c:v${s}`, 'libx264',
     `-preset:v${s}`, preset,
     `-profile:v${s}`, 'high',
-    `-b:v${s}`, `${r.videoKbps}k`,
-    `-maxrate:v${s}`, `${Math.round(r.videoKbps * 1.1)}k`, // capped VBR keeps the advertised BANDWIDTH honest
+    ...(tune ? [`-tune:v${s}`, tune] : []), // lecture: stillimage (sharp text); LL-HLS: zerolatency (no lookahead)
+    `-crf:v${s}`, String(plan.encode.crf), // the quality aimed at: a still slide costs a few kbit/s
+    `-maxrate:v${s}`, `${r.videoKbps}k`, // the cap: motion never peaks above the rung's advertised rate
     `-bufsize:v${s}`, `${r.videoKbps * 2}k`,
     `-g:v${s}`, gop, `-keyint_min:v${s}`, gop, // one keyframe per segment on every rung
     `-sc_threshold:v${s}`, '0', // no scene-cut keyframes: they would misalign the rungs

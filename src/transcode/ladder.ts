@@ -2,6 +2,7 @@
 // Pure: the same source and profile always give the same plan.
 
 import type { RungName } from '../domain/channel.js';
+import { encodeQuality, type EncodeQuality } from './quality.js';
 
 export interface RungSpec {
   name: RungName;
@@ -56,6 +57,8 @@ export interface LadderPlan {
   audioKbps: number;
   /** Rungs dropped to fit the transcode budget. */
   dropped: RungName[];
+  /** How the encoded rungs spend their bits (transcode/quality.ts). */
+  encode: EncodeQuality;
   /** The source is 10-bit or 4:2:2/4:4:4: every rung is converted to 8-bit 4:2:0 (none is copied). */
   convert?: boolean;
 }
@@ -82,6 +85,8 @@ export interface PlanOptions {
   /** Encoded-pixel budget left for this channel; rungs are dropped from the top to fit. */
   budget?: number;
   audioKbps?: number;
+  /** The channel's encoding profile with its configured CRF (default: lecture). */
+  encode?: EncodeQuality;
 }
 
 export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
@@ -91,8 +96,10 @@ export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
   const fitting = opts.profile.map((n) => specs[n]).filter((s) => s.height <= source.height).sort((a, b) => b.height - a.height);
   // A source below every rung still gets one rung at its own size.
   const chosen = fitting.length > 0 ? fitting : [{ ...specs[opts.profile[opts.profile.length - 1] ?? '360p'], height: even(source.height) }];
+  // A rung's rate is its cap: never above what the source itself sends, when the publisher says.
+  const sourceKbps = source.videoKbps && source.videoKbps > 0 ? Math.round(source.videoKbps) : Infinity;
   let rungs: PlannedRung[] = chosen.map((s) => ({
-    name: s.name, height: even(s.height), width: even(s.height * aspect), fps, videoKbps: s.videoKbps, copy: false,
+    name: s.name, height: even(s.height), width: even(s.height * aspect), fps, videoKbps: Math.min(s.videoKbps, sourceKbps), copy: false,
   }));
   const top = rungs[0];
   const convert = needsConversion(source);
@@ -109,5 +116,6 @@ export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
     }
   }
   const audio = source.audioCodec === 'none' ? 'none' : source.audioCodec === 'aac' ? 'copy' : 'aac';
-  return { rungs, segmentSeconds: opts.segmentSeconds, audio, audioKbps: opts.audioKbps ?? 128, dropped, ...(convert ? { convert } : {}) };
+  const encode = opts.encode ?? encodeQuality('lecture');
+  return { rungs, segmentSeconds: opts.segmentSeconds, audio, audioKbps: opts.audioKbps ?? 128, dropped, encode, ...(convert ? { convert } : {}) };
 }

@@ -21,8 +21,8 @@ export function llFfmpegArgs(plan: LadderPlan, o: LlArgsOptions): string[] {
     else {
       a.push(
         '-map', `[v${i}]`,
-        ...x264Args(plan, r, '', o.preset),
-        '-tune:v', 'zerolatency', // no B-frames, no lookahead: a frame leaves the encoder as soon as it is in
+        // zerolatency: no B-frames, no lookahead: a frame leaves the encoder as soon as it is in
+        ...x264Args(plan, r, '', o.preset, true),
       );
     }
     if (plan.audio !== 'none') {

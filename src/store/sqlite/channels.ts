@@ -1,7 +1,7 @@
 // Repository for the channel aggregate. SQL for channels lives here and nowhere else.
 
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
-import type { Channel, Latency, Overflow, RungName } from '../../domain/channel.js';
+import type { Channel, EncodeProfile, Latency, Overflow, RungName } from '../../domain/channel.js';
 import type { Db } from './db.js';
 import type { NewChannel, ChannelPatch } from '../../domain/records.js';
 
@@ -14,6 +14,7 @@ interface Row {
   record: number;
   archive: number;
   overflow: Overflow;
+  profile: EncodeProfile;
   allow_guests: number;
   public: number;
   starts_at: string | null;
@@ -30,6 +31,7 @@ const toChannel = (r: Row): Channel => ({
   record: r.record === 1,
   archive: r.archive === 1,
   overflow: r.overflow,
+  profile: r.profile,
   allowGuests: r.allow_guests === 1,
   public: r.public === 1,
   startsAt: r.starts_at,
@@ -59,9 +61,9 @@ export class ChannelRepo {
     const at = this.now().toISOString();
     try {
       const info = this.db
-        .prepare(`INSERT INTO channels (slug, title, ladder, latency, record, archive, overflow, allow_guests, starts_at, public, created_at, updated_at)
-                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(c.slug, c.title, c.ladder.join(','), c.latency, c.record ? 1 : 0, c.archive ? 1 : 0, c.overflow, c.allowGuests ? 1 : 0, c.startsAt ?? null, c.public ? 1 : 0, at, at);
+        .prepare(`INSERT INTO channels (slug, title, ladder, latency, record, archive, overflow, profile, allow_guests, starts_at, public, created_at, updated_at)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(c.slug, c.title, c.ladder.join(','), c.latency, c.record ? 1 : 0, c.archive ? 1 : 0, c.overflow, c.profile ?? 'lecture', c.allowGuests ? 1 : 0, c.startsAt ?? null, c.public ? 1 : 0, at, at);
       return this.byId(Number(info.lastInsertRowid));
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -101,9 +103,9 @@ export class ChannelRepo {
     const current = this.get(slug);
     const next = { ...current, ...patch };
     this.db
-      .prepare(`UPDATE channels SET title = ?, ladder = ?, latency = ?, record = ?, archive = ?, overflow = ?, allow_guests = ?,
+      .prepare(`UPDATE channels SET title = ?, ladder = ?, latency = ?, record = ?, archive = ?, overflow = ?, profile = ?, allow_guests = ?,
                 starts_at = ?, public = ?, updated_at = ? WHERE id = ?`)
-      .run(next.title, next.ladder.join(','), next.latency, next.record ? 1 : 0, next.archive ? 1 : 0, next.overflow,
+      .run(next.title, next.ladder.join(','), next.latency, next.record ? 1 : 0, next.archive ? 1 : 0, next.overflow, next.profile,
         next.allowGuests ? 1 : 0, next.startsAt ?? null, next.public ? 1 : 0, this.now().toISOString(), current.id);
     return this.byId(current.id);
   }

@@ -419,6 +419,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER rv_dep_d AFTER DELETE ON lti_deployments BEGIN UPDATE read_versions SET version = version + 1 WHERE name = 'platforms'; END;
     `,
   },
+  {
+    version: 14,
+    name: 'channels: an encoding profile (lecture or motion) for the ladder',
+    sql: `
+      ALTER TABLE channels ADD COLUMN profile TEXT NOT NULL DEFAULT 'lecture' CHECK (profile IN ('lecture', 'motion'));
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
