@@ -1,10 +1,10 @@
 // Benchmark (not a test): bytes per learner. Generates two sources in this run — a lecture-like one (text slides
 // changing every 12 s, a small noisy camera inset, a moving pointer, a speech-like tone) and a camera-like one
-// (detail in motion everywhere) — encodes them as OBS would (x264 veryfast, 2,500 kbit/s CBR, 2 s keyframes), runs
+// (detail in motion everywhere), kept lossless — encodes them as OBS would (x264 veryfast, 2,500 kbit/s CBR, 2 s keyframes), runs
 // each through today's ladder (bitrate targets, the 720p passed through) and the profile ladder (capped CRF, every
-// rung encoded), and prints per rung: kbit/s, MB per viewer-minute, SSIM against the source, and the ladder's CPU
+// rung encoded), and prints per rung: kbit/s, MB per viewer-minute, SSIM against the lossless source, and the ladder's CPU
 // seconds per source minute; then MB per viewer-minute for a learner mix as the watch page's players choose.
-// Usage: npm run bench:bitrate [-- --seconds 36] [-- --lecture-crf 26] [-- --motion-crf 23]
+// Usage: npm run bench:bitrate [-- --seconds 36] [-- --lecture-crf 26] [-- --motion-crf 23] [-- --camera-noise 30]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -27,6 +27,8 @@ const argOf = (name, dflt) => {
 };
 const SECONDS = argOf('--seconds', 36);
 const CRF = { lecture: argOf('--lecture-crf', 26), motion: argOf('--motion-crf', 23) };
+/** Strength of the camera inset's sensor noise (ffmpeg `noise` alls): 30 is a poor webcam in a dim room, 12 a fair one. */
+const NOISE = argOf('--camera-noise', 30);
 const dir = mkdtempSync(join(tmpdir(), 'kmk-bitrate-'));
 const LADDER = ['1080p', '720p', '480p', '360p', '240p'];
 
@@ -40,7 +42,7 @@ const slideText = (k) => [
 const lectureFilter = [
   `color=c=0xf4f4f0:s=1280x720:r=30[bg]`,
   `[bg]${slides.map(slideText).join(',')}[sl]`,
-  `testsrc2=s=320x180:r=30,noise=alls=30:allf=t+u[cam]`,
+  `testsrc2=s=320x180:r=30,noise=alls=${NOISE}:allf=t+u[cam]`,
   `color=c=red:s=14x14:r=30[ptr]`,
   `[sl][cam]overlay=x=W-340:y=H-200[a]`,
   `[a][ptr]overlay=x='400+300*sin(t*0.7)':y='330+90*sin(t*1.1)'[v]`,
@@ -48,15 +50,19 @@ const lectureFilter = [
 const cameraFilter = `mandelbrot=s=1280x720:r=30:maxiter=256,noise=alls=10:allf=t[v]`;
 const speech = `sine=frequency=180:sample_rate=48000,volume='0.4+0.4*sin(2*PI*3*t)':eval=frame[s];anoisesrc=color=pink:amplitude=0.05:sample_rate=48000[n];[s][n]amix=inputs=2[aud]`;
 
+/** The generated picture kept lossless (what SSIM is measured against), and the same encoded as OBS would send it. */
 function makeSource(name, filter) {
+  const pristine = join(dir, `${name}-pristine.mkv`);
   const out = join(dir, `${name}.flv`);
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `${filter}`, '-f', 'lavfi', '-i', speech.replace(/\[aud\]$/, ''),
-    '-map', '0:v', '-map', '1:a', '-t', String(SECONDS),
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', filter.replace(/\[v\]$/, ''), '-f', 'lavfi', '-i', speech.replace(/\[aud\]$/, ''),
+    '-map', '0:v', '-map', '1:a', '-t', String(SECONDS), '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0',
+    '-c:a', 'pcm_s16le', pristine]);
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', pristine,
     // As OBS is told to send: x264 veryfast, CBR 2,500 kbit/s, keyframes every 2 s, AAC 160 kbit/s.
     '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '2500k', '-minrate', '2500k', '-maxrate', '2500k', '-bufsize', '2500k',
     '-x264-params', 'nal-hrd=cbr', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '160k', '-f', 'flv', out].map((a) => (a === filter ? filter.replace(/\[v\]$/, '') : a)));
-  return out;
+    '-c:a', 'aac', '-b:a', '160k', '-f', 'flv', out]);
+  return { pristine, sent: out };
 }
 
 // ---- ladders -------------------------------------------------------------------------------------------------
@@ -83,7 +89,7 @@ function todayArgs(args, plan) {
   return out;
 }
 
-function runLadder(src, name, plan, transform) {
+function runLadder({ sent: src, pristine }, name, plan, transform) {
   const out = join(dir, name);
   const raw = ffmpegArgs(plan, { outDir: out, record: true, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 'b' });
   const args = (transform ? transform(raw, plan) : raw).map((a) => (a === 'pipe:0' ? src : a))
@@ -91,7 +97,7 @@ function runLadder(src, name, plan, transform) {
   const cpu = cpuSeconds(['ffmpeg', '-y', ...args]);
   const rungs = plan.rungs.map((r) => {
     const bytes = readdirSync(join(out, r.name)).filter((f) => f.endsWith('.ts')).reduce((s, f) => s + statSync(join(out, r.name, f)).size, 0);
-    return { name: r.name, copy: r.copy, width: r.width, height: r.height, kbps: (bytes * 8) / SECONDS / 1000, ssim: ssimOf(join(out, r.name, 'index.m3u8'), src) };
+    return { name: r.name, copy: r.copy, width: r.width, height: r.height, kbps: (bytes * 8) / SECONDS / 1000, ssim: ssimOf(join(out, r.name, 'index.m3u8'), pristine) };
   });
   const audioBytes = plan.audio === 'none' ? 0 : readdirSync(join(out, 'audio')).filter((f) => f.endsWith('.ts')).reduce((s, f) => s + statSync(join(out, 'audio', f)).size, 0);
   return { rungs, audioKbps: (audioBytes * 8) / SECONDS / 1000, cpuPerMinute: (cpu / SECONDS) * 60 };
@@ -109,11 +115,12 @@ function ssimOf(playlist, src) {
 const mbPerMinute = (kbps) => (kbps * 1000 * 60) / 8 / 1e6;
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-console.log(`machine: ${cpus()[0]?.model.trim()} x${cpus().length}; ${SECONDS} s per source; CRF lecture ${CRF.lecture}, motion ${CRF.motion}`);
+console.log(`machine: ${cpus()[0]?.model.trim()} x${cpus().length}; ${SECONDS} s per source; CRF lecture ${CRF.lecture}, motion ${CRF.motion}; camera noise ${NOISE}`);
 const results = [];
 for (const [kind, filter, profile] of [['lecture-like', lectureFilter, 'lecture'], ['camera-like', cameraFilter, 'motion']]) {
   console.log(`making the ${kind} source…`);
   const src = makeSource(kind, filter);
+  const sentSsim = ssimOf(src.sent, src.pristine);
   const source = { videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', keyframeInterval: 2, videoKbps: 2500 };
   const today = planLadder(source, { profile: LADDER, segmentSeconds: 2 });
   const ours = planLadder({ ...source, keyframeInterval: undefined }, { profile: LADDER, segmentSeconds: 2, encode: encodeQuality(profile, CRF) });
@@ -121,12 +128,12 @@ for (const [kind, filter, profile] of [['lecture-like', lectureFilter, 'lecture'
   const a = runLadder(src, `${kind}-today`, today, todayArgs);
   console.log(`  the ${profile} profile (every rung encoded, capped CRF ${CRF[profile]})…`);
   const b = runLadder(src, `${kind}-${profile}`, ours);
-  results.push({ kind, profile, today: a, ours: b });
+  results.push({ kind, profile, today: a, ours: b, sentSsim });
 }
 
-for (const { kind, profile, today, ours } of results) {
-  console.log(`\n${kind} source (audio ${fmt(today.audioKbps)} kbit/s, ${fmt(mbPerMinute(today.audioKbps), 1)} MB/min, in both):`);
-  console.log('| rung | ladder | kbit/s | MB per viewer-minute (video) | SSIM vs source |');
+for (const { kind, profile, today, ours, sentSsim } of results) {
+  console.log(`\n${kind} source as sent: SSIM ${sentSsim.toFixed(3)} (audio ${fmt(today.audioKbps)} kbit/s, ${fmt(mbPerMinute(today.audioKbps), 1)} MB/min, in both):`);
+  console.log('| rung | ladder | kbit/s | MB per viewer-minute (video) | SSIM vs lossless source |');
   console.log('|---|---|---|---|---|');
   for (const [label, l] of [['today', today], [profile, ours]]) {
     for (const r of l.rungs) console.log(`| ${r.name}${r.copy ? ' (passed through)' : ''} | ${label} | ${fmt(r.kbps)} | ${fmt(mbPerMinute(r.kbps), 2)} | ${r.ssim.toFixed(3)} |`);
