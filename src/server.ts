@@ -51,6 +51,7 @@ import { PlatformServices } from './lti/services.js';
 import { Passback } from './lti/passback.js';
 import { frameAncestorsOf } from './lti/platforms.js';
 import { ClassFollower, courseChannelInput } from './classes/follow.js';
+import { expectedAudience, expectedMinutes } from './classes/audience.js';
 import { channelForSession } from './classes/resolve.js';
 import { Housekeeping } from './classes/housekeeping.js';
 import { Lifecycle } from './lifecycle.js';
@@ -183,6 +184,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       }),
       overflow: muxApi ? muxOverflow({ api: muxApi, repo: store.mux, ingestUrl: config['mux.ingestUrl'], ffmpegPath: ffmpeg.path, log, pids }) : undefined,
       refuseNew: () => disk.refusal(),
+      expect: async (channel) => ({
+        ...(await expectedAudience(store, channel, Date.now())), minutes: expectedMinutes(read.classesOf(channel.id), Date.now()),
+        cdnPerGb: config['cost.cdnPerGb'], boxPerMonth: config['cost.boxPerMonth'], cores: availableParallelism(),
+      }),
       log,
     },
   );

@@ -92,6 +92,19 @@ t.test('the ladder is planned with the channel\'s encoding profile and the box\'
   t.same(plain.model.plan?.rungs.map((r) => r.videoKbps), [2500, 800], 'no rung above the source\'s 2,500 kbit/s');
 });
 
+t.test('the top rung decided by cost: the reason becomes a note and a log line; a later re-plan keeps the expectation', async (t) => {
+  const aligned = { ...h264, keyframeInterval: 2 };
+  const expect = { audience: 500, audienceFrom: 'roster' as const, minutes: 50, cdnPerGb: 0.085, boxPerMonth: 60, cores: 2 };
+  const s = step(model('starting'), { t: 'source_known', source: aligned, free: BIG, muxAvailable: false, expect });
+  t.equal(s.model.plan?.rungs[0]?.copy, false);
+  t.match(s.model.notes.at(-1), /^top rung encoded: 500 learners expected \(roster\) × 50 min/);
+  t.match(s.effects[0], { t: 'log', msg: 'top rung decided by cost' });
+  t.same(s.model.expect, expect);
+  const none = step(model('starting'), { t: 'source_known', source: aligned, free: BIG, muxAvailable: false });
+  t.equal(none.model.plan?.rungs[0]?.copy, true, 'without an expectation: passed through as before');
+  t.same(none.model.notes, []);
+});
+
 t.test('capacity: a full box degrades, refuses or goes to Mux by the channel policy', async (t) => {
   const free = 10_000_000; // fits the 360p rung only
   const deg = step(model('starting'), { t: 'source_known', source: h264, free, muxAvailable: false });

@@ -3,11 +3,11 @@
 
 import { availableParallelism } from 'node:os';
 import type { Channel, Overflow } from '../domain/channel.js';
-import { planLadder, pixelRate, type LadderPlan, type SourceInfo } from '../transcode/ladder.js';
-import type { EncodeQuality } from '../transcode/quality.js';
+import { planLadder, pixelRate, PIXELS_PER_CORE, type LadderPlan, type SourceInfo } from '../transcode/ladder.js';
+import { encodeQuality, type EncodeQuality } from '../transcode/quality.js';
+import { decideTopRung, type TopRungDecision, type TopRungFacts } from '../transcode/top-rung.js';
 
-/** Encoded pixels per second one core sustains with x264 veryfast, measured on the reference box. */
-export const PIXELS_PER_CORE = 40_000_000;
+export { PIXELS_PER_CORE } from '../transcode/ladder.js';
 
 export function defaultBudget(configured: number, cores = availableParallelism()): number {
   return configured > 0 ? configured : cores * PIXELS_PER_CORE;
@@ -36,8 +36,11 @@ export function admit(policy: Overflow, free: number, needed: number, smallest: 
 export const SEGMENT_SECONDS = { standard: 2, low: 1, ultra: 1 } as const;
 
 /** What carries a class once its source is known: the local ladder (maybe reduced), Mux, or nothing. */
+/** What the shell knows before planning: the audience a class expects, its length and the prices. */
+export type Expectation = Omit<TopRungFacts, 'profile' | 'sourceKbps' | 'width' | 'height' | 'fps'>;
+
 export type ClassPlan =
-  | { kind: 'local'; plan: LadderPlan; note?: string }
+  | { kind: 'local'; plan: LadderPlan; note?: string; top?: TopRungDecision }
   | { kind: 'mux' }
   | { kind: 'refuse'; reason: string };
 
@@ -50,18 +53,33 @@ export function planClass(
   source: SourceInfo,
   channel: Pick<Channel, 'ladder' | 'latency' | 'overflow'>,
   free: number,
-  opts: { muxAvailable: boolean; policy?: Overflow; encode?: EncodeQuality },
+  opts: { muxAvailable: boolean; policy?: Overflow; encode?: EncodeQuality; expect?: Expectation },
 ): ClassPlan {
   const policy = opts.policy ?? channel.overflow;
   const segmentSeconds = SEGMENT_SECONDS[channel.latency];
-  const full = planLadder(source, { profile: channel.ladder, segmentSeconds, encode: opts.encode });
+  const encode = opts.encode ?? encodeQuality('lecture');
+  const passed = planLadder(source, { profile: channel.ladder, segmentSeconds, encode });
+  const top = topRung(source, passed, encode, opts.expect);
+  // Encoding the top rung is worth its CPU only if the box has it: else the top rung is passed through as before.
+  const encoded = top?.encode ? planLadder(source, { profile: channel.ladder, segmentSeconds, encode, encodeTop: true }) : undefined;
+  const affordable = encoded && pixelRate(encoded.rungs) <= free ? encoded : undefined;
+  const full = affordable ?? passed;
+  const topNote = top && (top.encode && !affordable ? { ...top, encode: false, reason: `top rung passed through: encoding it does not fit the transcode budget (${top.reason.replace(/^[^:]*: /, '')})` } : top);
   const smallest = full.rungs.length ? pixelRate(full.rungs.slice(-1)) : 0;
   const decision = admit(policy, free, pixelRate(full.rungs), smallest);
-  if (decision.kind === 'full') return { kind: 'local', plan: full };
+  if (decision.kind === 'full') return { kind: 'local', plan: full, ...(topNote ? { top: topNote } : {}) };
   if (policy === 'mux' && opts.muxAvailable) return { kind: 'mux' };
   if (decision.kind === 'refuse') return decision;
-  const plan = planLadder(source, { profile: channel.ladder, segmentSeconds, budget: decision.budget, encode: opts.encode });
+  const plan = planLadder(source, { profile: channel.ladder, segmentSeconds, budget: decision.budget, encode });
   return { kind: 'local', plan, note: `${decision.note}; dropped ${plan.dropped.join(', ')}` };
+}
+
+/** The pass-through-or-encode decision, when the source's top rung could be passed through and the shell said what
+ * it expects; undefined otherwise (nothing to decide: the top rung is encoded anyway, or nothing is known). */
+function topRung(source: SourceInfo, passed: LadderPlan, encode: EncodeQuality, expect: Expectation | undefined): TopRungDecision | undefined {
+  const top = passed.rungs[0];
+  if (!expect || !top?.copy) return undefined;
+  return decideTopRung({ ...expect, profile: encode.profile, sourceKbps: source.videoKbps ?? top.videoKbps, width: top.width, height: top.height, fps: top.fps });
 }
 
 /** Whether a new class may even begin (before its source is known): a box with nothing free refuses at once. */

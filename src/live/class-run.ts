@@ -14,7 +14,7 @@ import type { IngestPort, SourceMeta } from './ports.js';
 import type { ClassOutput, LocalOutputs, OverflowPort } from './outputs.js';
 import { pixelRate, type SourceInfo } from '../transcode/ladder.js';
 import type { TranscoderStatus } from '../transcode/supervisor.js';
-import { SEGMENT_SECONDS } from './admission.js';
+import { SEGMENT_SECONDS, type Expectation } from './admission.js';
 import { PublisherMeter } from './meter.js';
 import { Preroll } from './preroll.js';
 import { SerialQueue } from './serial.js';
@@ -44,6 +44,8 @@ export interface RunDeps {
   overflow?: OverflowPort;
   /** Transcode budget (pixels/s) not used by the other classes. */
   freeBudget(): number;
+  /** The audience, length and prices the class expects (asked while the source is probed). */
+  expect?(channel: Channel): Promise<Expectation | undefined>;
   files: RunFiles;
   clock: Clock;
   log: Logger;
@@ -242,8 +244,8 @@ export class ClassRun {
         return;
       case 'hold_and_probe':
         this.hold();
-        void this.probeSource().then(
-          (source) => this.queued(() => ({ t: 'source_known', source, free: d.freeBudget(), muxAvailable: Boolean(d.overflow) })),
+        void Promise.all([this.probeSource(), this.expectation()]).then(
+          ([source, expect]) => this.queued(() => ({ t: 'source_known', source, free: d.freeBudget(), muxAvailable: Boolean(d.overflow), ...(expect ? { expect } : {}) })),
           (err: unknown) => this.queued(() => ({ t: 'start_failed', message: err instanceof Error ? err.message : String(err) })),
         );
         return;
@@ -412,6 +414,16 @@ export class ClassRun {
   }
 
   /** Reads the publisher's metadata and the spacing of its first keyframes (beside the queue). */
+  /** What the class expects; a store that cannot say leaves the top rung as the source allows (passed through). */
+  private async expectation(): Promise<Expectation | undefined> {
+    try {
+      return await this.d.expect?.(this.channel);
+    } catch (err) {
+      this.d.log.warn('could not estimate the class\'s audience; the top rung is passed through when it can be', { session: this.sessionId, err });
+      return undefined;
+    }
+  }
+
   private async probeSource(): Promise<SourceInfo> {
     const segment = SEGMENT_SECONDS[this.channel.latency];
     const deadline = this.d.clock.now() + this.o.probeTimeoutMs;

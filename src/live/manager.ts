@@ -11,7 +11,7 @@ import type { Admission, IngestPort, PublishAttempt, SourceMeta } from './ports.
 import { realClock, type Clock } from '../media/ffmpeg-process.js';
 import { refusesAtOnce } from './admission.js';
 import { encodeQuality, type CrfTable } from '../transcode/quality.js';
-import { ClassRun, type RunFiles, type RunListener, type RunView, type SessionWrites } from './class-run.js';
+import { ClassRun, type RunDeps, type RunFiles, type RunListener, type RunView, type SessionWrites } from './class-run.js';
 import type { LocalOutputs, OverflowPort } from './outputs.js';
 
 export interface LiveDeps {
@@ -23,6 +23,8 @@ export interface LiveDeps {
   outputs: LocalOutputs;
   /** Present when Mux credentials are configured. */
   overflow?: OverflowPort;
+  /** The audience, length and prices a class expects (its top rung's pass-or-encode decision). */
+  expect?: RunDeps['expect'];
   /** Refuses new classes (e.g. the media disk is below its free-space floor); undefined when they may start. */
   refuseNew?(): string | undefined;
   files?: RunFiles;
@@ -145,6 +147,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
       outputs: this.d.outputs,
       overflow: this.d.overflow,
       freeBudget: (): number => this.o.budget - this.usedBy((r) => r !== run),
+      expect: this.d.expect,
       files: this.d.files ?? diskFiles,
       clock: this.clock,
       log: this.d.log,

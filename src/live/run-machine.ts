@@ -8,7 +8,7 @@
 import type { Channel } from '../domain/channel.js';
 import type { LadderPlan, SourceInfo } from '../transcode/ladder.js';
 import type { EncodeQuality } from '../transcode/quality.js';
-import { planClass, type ClassPlan } from './admission.js';
+import { planClass, type ClassPlan, type Expectation } from './admission.js';
 import { describeSource, sourceRefusal } from './source.js';
 
 export type RunPhase = 'admitted' | 'starting' | 'live' | 'reconnecting' | 'ending' | 'ended';
@@ -30,6 +30,8 @@ export interface RunModel {
   readonly plan?: LadderPlan;
   /** The source as probed at the start. */
   readonly source?: SourceInfo;
+  /** What the class expected when its source became known. */
+  readonly expect?: Expectation;
   readonly muxPlaybackId: string | null;
   readonly reconnects: number;
   readonly notes: readonly string[];
@@ -37,7 +39,8 @@ export interface RunModel {
 
 export type RunEvent =
   | { t: 'begin' }
-  | { t: 'source_known'; source: SourceInfo; free: number; muxAvailable: boolean }
+  /** `expect`: the audience, length and prices the class expects (the top rung's pass-or-encode decision). */
+  | { t: 'source_known'; source: SourceInfo; free: number; muxAvailable: boolean; expect?: Expectation }
   | { t: 'start_failed'; message: string }
   | { t: 'mux_ready'; playbackId: string | null; target: string }
   | { t: 'mux_unavailable'; free: number }
@@ -127,11 +130,12 @@ export function step(m: RunModel, e: RunEvent): Step {
       if (m.endAsked || m.carrier !== 'none' || m.plan) return none(m);
       const refusal = sourceRefusal(e.source);
       if (refusal) return refuse(m, refusal);
-      const decision = planClass(e.source, m.channel, e.free, { muxAvailable: e.muxAvailable, encode: m.encode });
+      const decision = planClass(e.source, m.channel, e.free, { muxAvailable: e.muxAvailable, encode: m.encode, expect: e.expect });
+      const known = { ...m, source: e.source, ...(e.expect ? { expect: e.expect } : {}) };
       if (decision.kind === 'mux') {
-        return { model: { ...m, source: e.source }, effects: [{ t: 'record_source', source: describeSource(e.source), ladder: ['mux'] }, { t: 'find_mux' }] };
+        return { model: known, effects: [{ t: 'record_source', source: describeSource(e.source), ladder: ['mux'] }, { t: 'find_mux' }] };
       }
-      return startLocal({ ...m, source: e.source }, e.source, decision);
+      return startLocal(known, e.source, decision);
     }
 
     case 'start_failed':
@@ -155,7 +159,7 @@ export function step(m: RunModel, e: RunEvent): Step {
     case 'mux_unavailable': {
       if (m.endAsked || !m.source) return none(m);
       const noted = { ...m, notes: [...m.notes, 'Mux overflow unavailable; running a reduced local ladder instead'] };
-      return startLocal(noted, m.source, planClass(m.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade', encode: m.encode }));
+      return startLocal(noted, m.source, planClass(m.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade', encode: m.encode, expect: m.expect }));
     }
 
     case 'relay_gave_up': {
@@ -164,7 +168,7 @@ export function step(m: RunModel, e: RunEvent): Step {
         ...m, mode: 'local', carrier: 'none', muxPlaybackId: null,
         notes: [...m.notes, `Mux relay failed (${e.reason}); fell back to a reduced local ladder`],
       };
-      const next = startLocal(local, e.source, planClass(e.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade', encode: m.encode }));
+      const next = startLocal(local, e.source, planClass(e.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade', encode: m.encode, expect: m.expect }));
       return { model: next.model, effects: [{ t: 'drop_relay' }, ...next.effects] };
     }
 
@@ -276,9 +280,11 @@ function refuse(m: RunModel, reason: string): Step {
 function startLocal(m: RunModel, source: SourceInfo, decision: ClassPlan): Step {
   if (decision.kind === 'refuse') return refuse(m, decision.reason);
   if (decision.kind === 'mux') return none(m); // planClass never answers mux without Mux
+  const notes = [...m.notes, ...(decision.note ? [decision.note] : []), ...(decision.top ? [decision.top.reason] : [])];
   return {
-    model: { ...m, plan: decision.plan, carrier: 'local', notes: decision.note ? [...m.notes, decision.note] : m.notes },
+    model: { ...m, plan: decision.plan, carrier: 'local', notes },
     effects: [
+      ...(decision.top ? [{ t: 'log', level: 'info', msg: 'top rung decided by cost', fields: { channel: m.channel.slug, reason: decision.top.reason } } as const] : []),
       { t: 'record_source', source: describeSource(source), ladder: decision.plan.rungs.map((r) => r.name) },
       { t: 'start_local', plan: decision.plan },
     ],

@@ -63,11 +63,20 @@ export interface LadderPlan {
   convert?: boolean;
 }
 
+/** Encoded pixels per second one core sustains with x264 veryfast, measured on the reference box. */
+export const PIXELS_PER_CORE = 40_000_000;
+
 const even = (n: number): number => Math.max(2, Math.round(n / 2) * 2);
 
 /** Encoded pixels per second of the rungs that are re-encoded (copied rungs cost no encode). */
 export function pixelRate(rungs: readonly PlannedRung[]): number {
   return rungs.filter((r) => !r.copy).reduce((sum, r) => sum + r.width * r.height * r.fps, 0);
+}
+
+/** True when the top rung may be passed through as the source sends it (H.264 8-bit 4:2:0 at the rung's height,
+ * keyframes on every segment boundary). */
+export function mayPassThrough(source: SourceInfo, topHeight: number, segmentSeconds: number): boolean {
+  return !needsConversion(source) && source.videoCodec === 'h264' && source.height === topHeight && keyframesAligned(source, segmentSeconds);
 }
 
 /** True when the source's keyframes fall on every segment boundary. */
@@ -87,6 +96,8 @@ export interface PlanOptions {
   audioKbps?: number;
   /** The channel's encoding profile with its configured CRF (default: lecture). */
   encode?: EncodeQuality;
+  /** Encode the top rung even when the source could be passed through (transcode/top-rung.ts decides). */
+  encodeTop?: boolean;
 }
 
 export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
@@ -103,7 +114,7 @@ export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
   }));
   const top = rungs[0];
   const convert = needsConversion(source);
-  if (top && !convert && source.videoCodec === 'h264' && source.height === top.height && keyframesAligned(source, opts.segmentSeconds)) {
+  if (top && !opts.encodeTop && mayPassThrough(source, top.height, opts.segmentSeconds)) {
     top.width = source.width;
     top.copy = true;
     if (source.videoKbps && source.videoKbps > 0) top.videoKbps = Math.round(source.videoKbps);
