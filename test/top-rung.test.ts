@@ -32,6 +32,7 @@ t.test('table: who is worth encoding for', async (t) => {
     ['an expensive box and a tiny audience', { audience: 1, boxPerMonth: 50_000, minutes: 10 }, false],
   ];
   for (const [what, over, want] of cases) t.equal(decideTopRung(facts(over)).encode, want, what);
+  t.equal(decideTopRung(facts({ audience: 0, audienceFrom: 'none' })).reason, 'top rung passed through: no audience known yet (no course roster, no past class on this channel)');
 });
 
 const source: SourceInfo = { videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', keyframeInterval: 2, videoKbps: 2500 };

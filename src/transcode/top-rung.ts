@@ -51,7 +51,9 @@ export function decideTopRung(f: TopRungFacts): TopRungDecision {
   const corePerHour = f.boxPerMonth / (Math.max(1, f.cores) * HOURS_PER_MONTH);
   const cpuCost = cores * (f.minutes / 60) * corePerHour;
   const encode = savedGb > 0 && egressSaved > cpuCost;
-  const who = f.audienceFrom === 'none' ? 'no audience known yet' : `${f.audience} learners expected (${f.audienceFrom})`;
-  const sums = `${who} × ${f.minutes} min: encoding saves ${savedGb.toFixed(1)} GB (${usd(egressSaved)} at ${usd(f.cdnPerGb)}/GB) for ${usd(cpuCost)} of CPU (${cores.toFixed(2)} core)`;
-  return { encode, audience: f.audience, audienceFrom: f.audienceFrom, savedGb, egressSaved, cpuCost, reason: `${encode ? 'top rung encoded' : 'top rung passed through'}: ${sums}` };
+  const verdict = encode ? 'top rung encoded' : 'top rung passed through';
+  const reason = f.audienceFrom === 'none'
+    ? `${verdict}: no audience known yet (no course roster, no past class on this channel)`
+    : `${verdict}: ${f.audience} learners expected (${f.audienceFrom}) × ${f.minutes} min: encoding saves ${savedGb.toFixed(1)} GB (${usd(egressSaved)} at ${usd(f.cdnPerGb)}/GB) for ${usd(cpuCost)} of CPU (${cores.toFixed(2)} core)`;
+  return { encode, audience: f.audience, audienceFrom: f.audienceFrom, savedGb, egressSaved, cpuCost, reason };
 }
