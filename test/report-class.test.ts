@@ -129,6 +129,8 @@ t.test('the report of a real class matches what happened', async (t) => {
       t.equal(await studio.textContent('[data-stat="chat"] .num'), '2', `${scheme} ${width}: chat count shown`);
       t.equal(await studio.textContent('[data-stat="attended"] .num'), '3');
       t.equal(await studio.locator('table.learners tbody tr').count(), 3);
+      // The top rung could be passed through (360p source, 2 s keyframes) and nothing told how many would watch.
+      t.equal(await studio.textContent('[data-delivery]'), 'Delivery: top rung passed through: no audience known yet (no course roster, no past class on this channel).', `${scheme} ${width}: how the class was delivered`);
       await studio.waitForSelector('[data-cost="ours"] .num');
       t.match(await studio.textContent('[data-cost="ours"] .num'), /^\$\d+\.\d\d$/, `${scheme} ${width}: this month's cost of the channel's classes`);
       t.match(await studio.textContent('[data-cost="ours"] .label'), '(1 classes)');

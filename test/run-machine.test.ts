@@ -100,6 +100,7 @@ t.test('the top rung decided by cost: the reason becomes a note and a log line; 
   t.match(s.model.notes.at(-1), /^top rung encoded: 500 learners expected \(roster\) × 50 min/);
   t.match(s.effects[0], { t: 'log', msg: 'top rung decided by cost' });
   t.same(s.model.expect, expect);
+  t.match(s.effects.find((f) => f.t === 'record_source'), { topRung: /^top rung encoded: 500 learners/ }, 'kept with the session');
   const none = step(model('starting'), { t: 'source_known', source: aligned, free: BIG, muxAvailable: false });
   t.equal(none.model.plan?.rungs[0]?.copy, true, 'without an expectation: passed through as before');
   t.same(none.model.notes, []);

@@ -169,6 +169,8 @@ export interface SessionRecord {
   endedAt: string | null;
   source: { codec: string | null; width: number | null; height: number | null; fps: number | null; audioCodec: string | null };
   ladder: string[];
+  /** Whether the top rung was passed through or encoded, and the arithmetic (transcode/top-rung.ts); null when not decided. */
+  topRung: string | null;
   bytesIn: number;
   reconnects: number;
   restarts: number;

@@ -30,7 +30,7 @@ export interface LearnerRow {
 }
 
 export interface ClassReport {
-  session: { id: string; channel: string; start: string; end: string | null; minutes: number; partial: boolean };
+  session: { id: string; channel: string; start: string; end: string | null; minutes: number; partial: boolean; topRung?: string | null };
   summary: {
     rostered: number; attended: number; neverCame: number; late: number; leftEarly: number;
     peakViewers: number; averageViewers: number;

@@ -24,7 +24,7 @@ import { initialModel, mayClaim, step, type RunEffect, type RunEvent, type RunMo
 export type RunState = RunPhase;
 
 export interface SessionWrites {
-  setSource(id: string, s: { codec: string; width: number; height: number; fps: number; audioCodec: string }, ladder: string[]): void;
+  setSource(id: string, s: { codec: string; width: number; height: number; fps: number; audioCodec: string }, ladder: string[], topRung?: string | null): void;
   update(id: string, p: { bytesIn?: number; reconnects?: number; restarts?: number }): void;
   end(id: string, reason: string): void;
 }
@@ -261,7 +261,7 @@ export class ClassRun {
         this.preroll = undefined;
         return;
       case 'record_source':
-        d.sessions.setSource(this.sessionId, f.source, f.ladder);
+        d.sessions.setSource(this.sessionId, f.source, f.ladder, f.topRung ?? null);
         return;
       case 'start_local':
         return this.startLocal(f.plan);

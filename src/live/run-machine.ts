@@ -66,7 +66,7 @@ export type RunEffect =
   /** The held media (if still held) follows this publisher. */
   | { t: 'follow'; publisher: string }
   | { t: 'release_media' }
-  | { t: 'record_source'; source: ReturnType<typeof describeSource>; ladder: string[] }
+  | { t: 'record_source'; source: ReturnType<typeof describeSource>; ladder: string[]; topRung?: string }
   /** Empty the live folder, make the local outputs for this plan and start them; outcome: carrier_started. */
   | { t: 'start_local'; plan: LadderPlan }
   /** Ask Mux for the channel's live stream; outcome: mux_ready or mux_unavailable. */
@@ -285,7 +285,7 @@ function startLocal(m: RunModel, source: SourceInfo, decision: ClassPlan): Step 
     model: { ...m, plan: decision.plan, carrier: 'local', notes },
     effects: [
       ...(decision.top ? [{ t: 'log', level: 'info', msg: 'top rung decided by cost', fields: { channel: m.channel.slug, reason: decision.top.reason } } as const] : []),
-      { t: 'record_source', source: describeSource(source), ladder: decision.plan.rungs.map((r) => r.name) },
+      { t: 'record_source', source: describeSource(source), ladder: decision.plan.rungs.map((r) => r.name), ...(decision.top ? { topRung: decision.top.reason } : {}) },
       { t: 'start_local', plan: decision.plan },
     ],
   };

@@ -19,10 +19,12 @@ export async function sessionReport(store: ReportStore, sessionId: string, now: 
   if (!s) return undefined;
   const cls = await store.classes.bySession(sessionId);
   const roster = cls?.courseId ? (await store.classes.roster(cls.courseId)).filter((m) => m.role === 'learner' && m.active).map((m) => ({ userId: m.userId, name: m.name })) : [];
-  return classReport({
+  const report = classReport({
     session: { id: s.id, channel: s.channel, startedAt: Date.parse(s.startedAt), endedAt: s.endedAt ? Date.parse(s.endedAt) : null },
     now, roster, ...(await store.reports.records(sessionId)),
   });
+  // How the class was delivered: its top rung passed through or encoded, and why (transcode/top-rung.ts).
+  return { ...report, session: { ...report.session, topRung: s.topRung } };
 }
 
 export const REPORT_TABLES = ['learners', 'polls', 'timeline', 'renditions'] as const;

@@ -56,7 +56,7 @@ export interface SessionRepository {
   /** Command: a class starts; its record (with a new id) at once. */
   start(channelId: number, recorded: boolean): SessionRecord;
   /** Command. */
-  setSource(id: string, s: SessionSource, ladder: string[]): void;
+  setSource(id: string, s: SessionSource, ladder: string[], topRung?: string | null): void;
   /** Command. */
   update(id: string, p: { bytesIn?: number; reconnects?: number; restarts?: number }): void;
   /** Command. */

@@ -426,6 +426,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE channels ADD COLUMN profile TEXT NOT NULL DEFAULT 'lecture' CHECK (profile IN ('lecture', 'motion'));
     `,
   },
+  {
+    version: 15,
+    name: 'sessions: how the top rung was delivered (passed through or encoded) and why',
+    sql: `
+      ALTER TABLE sessions ADD COLUMN top_rung TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -17,6 +17,7 @@ interface Row {
   source_fps: number | null;
   audio_codec: string | null;
   ladder: string;
+  top_rung: string | null;
   bytes_in: number;
   reconnects: number;
   restarts: number;
@@ -33,6 +34,7 @@ const toRecord = (r: Row): SessionRecord => ({
   endedAt: r.ended_at,
   source: { codec: r.source_codec, width: r.source_width, height: r.source_height, fps: r.source_fps, audioCodec: r.audio_codec },
   ladder: JSON.parse(r.ladder) as string[],
+  topRung: r.top_rung,
   bytesIn: r.bytes_in,
   reconnects: r.reconnects,
   restarts: r.restarts,
@@ -53,9 +55,9 @@ export class SessionRepo {
     return this.get(id);
   }
 
-  setSource(id: string, s: { codec: string; width: number; height: number; fps: number; audioCodec: string }, ladder: string[]): void {
-    this.db.prepare(`UPDATE sessions SET source_codec = ?, source_width = ?, source_height = ?, source_fps = ?, audio_codec = ?, ladder = ?
-                     WHERE id = ?`).run(s.codec, s.width, s.height, s.fps, s.audioCodec, JSON.stringify(ladder), id);
+  setSource(id: string, s: { codec: string; width: number; height: number; fps: number; audioCodec: string }, ladder: string[], topRung: string | null = null): void {
+    this.db.prepare(`UPDATE sessions SET source_codec = ?, source_width = ?, source_height = ?, source_fps = ?, audio_codec = ?, ladder = ?,
+                     top_rung = ? WHERE id = ?`).run(s.codec, s.width, s.height, s.fps, s.audioCodec, JSON.stringify(ladder), topRung, id);
   }
 
   update(id: string, p: { bytesIn?: number; reconnects?: number; restarts?: number }): void {
