@@ -7,6 +7,7 @@ import Hls from 'hls.js';
 import { h } from './dom.js';
 import { catchUp } from './catch-up.js';
 import type { BeaconQoe } from '../domain/wire.js';
+import { rungCap } from '../domain/rung-choice.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const ICONS: Record<string, string> = {
@@ -49,6 +50,9 @@ export class Player {
   readonly video: HTMLVideoElement;
   private hls?: Hls;
   private lowLatency = false;
+  /** Data saver: the lowest video rung only (the browser's Save-Data, or chosen in the quality menu). */
+  private saver = (navigator as { connection?: { saveData?: boolean } }).connection?.saveData === true;
+  private sizer?: ResizeObserver;
   private jumpedAt = -Infinity;
   private readonly quality: HTMLSelectElement;
   private readonly latency: HTMLElement;
@@ -154,11 +158,14 @@ export class Player {
       // Low latency: the target is the playlist's PART-HOLD-BACK (so no liveSyncDurationCount), and the catch-up
       // is ours (hls.js only speeds up with more than 1 s buffered, which an LL player rarely has).
       const hls = this.lowLatency
-        ? new Hls({ enableWorker: true, lowLatencyMode: true, maxLiveSyncPlaybackRate: 1, backBufferLength: 30, liveSyncOnStallIncrease: 0.25 })
-        : new Hls({ liveSyncDurationCount: 3, enableWorker: true, lowLatencyMode: false });
+        ? new Hls({ enableWorker: true, lowLatencyMode: true, maxLiveSyncPlaybackRate: 1, backBufferLength: 30, liveSyncOnStallIncrease: 0.25, autoStartLoad: false })
+        : new Hls({ liveSyncDurationCount: 3, enableWorker: true, lowLatencyMode: false, autoStartLoad: false });
       this.hls = hls;
       hls.on(Hls.Events.MANIFEST_PARSED, () => {
         this.fillQualities();
+        // Fetch only what the player shows: capped to its box, starting on a middle rung, not the top one.
+        this.capToSize(true);
+        hls.startLoad();
         void this.video.play().catch(() => { this.video.muted = true; return this.video.play(); }).catch(() => {});
       });
       // A live playlist has no end: that decides between live controls and a seek bar.
@@ -299,10 +306,36 @@ export class Player {
     // Highest first, as people read a quality menu; the value is hls.js's level index.
     levels.map((l, i) => ({ l, i })).sort((a, b) => b.l.height - a.l.height)
       .forEach(({ l, i }) => this.quality.add(h('option', { value: String(i) }, `${l.height}p`)));
+    // The lowest rung only: for a metered or slow connection (chosen for the learner when the browser sends Save-Data).
+    if (levels.length > 1) this.quality.add(h('option', { value: 'saver' }, 'Data saver'));
+    if (this.saver && levels.length > 1) this.quality.value = 'saver';
   }
 
   private setQuality(): void {
-    if (this.hls) this.hls.currentLevel = Number(this.quality.value);
+    if (!this.hls) return;
+    this.saver = this.quality.value === 'saver';
+    this.hls.currentLevel = this.saver ? -1 : Number(this.quality.value);
+    this.capToSize(false);
+  }
+
+  /** The largest rung worth fetching for the player's box (the lowest one in data-saver mode); with `start`, the
+   * rung to begin on: the middle of those, so the first segments are neither the biggest nor the worst. */
+  private capToSize(start: boolean): void {
+    const hls = this.hls;
+    if (!hls || hls.levels.length === 0) return;
+    const bySize = hls.levels.map((l, i) => ({ w: l.width || 0, i })).sort((a, b) => a.w - b.w);
+    const cap = this.saver ? bySize[0]!.i : rungCap(hls.levels.map((l) => ({ width: l.width || 0, height: l.height || 0 })),
+      { width: this.video.clientWidth || this.el.clientWidth, dpr: window.devicePixelRatio || 1 });
+    hls.autoLevelCapping = cap;
+    this.el.dataset.cap = `${hls.levels[cap]?.height ?? 0}p`;
+    if (start) {
+      const allowed = bySize.filter((x) => x.w <= (hls.levels[cap]?.width ?? 0));
+      hls.startLevel = (allowed[Math.floor((allowed.length - 1) / 2)] ?? bySize[0]!).i;
+    }
+    if (!this.sizer) {
+      this.sizer = new ResizeObserver(() => this.capToSize(false));
+      this.sizer.observe(this.el);
+    }
   }
 
   private goLive(): void {
