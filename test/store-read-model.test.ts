@@ -20,7 +20,7 @@ t.test('the read model sees another connection\'s writes at its next read, and r
   t.teardown(() => { server.close(); cli.close(); });
   const read = server.read;
   t.equal(read.channel('math-101'), undefined);
-  const { channel, key } = cli.createWithKey(newChannel('math-101'));
+  const { channel, key } = cli.channels.createWithKey(newChannel('math-101'));
   t.equal(read.channel('math-101')?.id, channel.id, 'a channel made elsewhere is there at the next read');
   t.equal(read.channelById(channel.id)?.slug, 'math-101');
   t.equal(read.channelForKey(key), channel.id, 'its key opens it');

@@ -64,7 +64,7 @@ export function planClass(
   const encoded = top?.encode ? planLadder(source, { profile: channel.ladder, segmentSeconds, encode, encodeTop: true }) : undefined;
   const affordable = encoded && pixelRate(encoded.rungs) <= free ? encoded : undefined;
   const full = affordable ?? passed;
-  const topNote = top && (top.encode && !affordable ? { ...top, encode: false, reason: `top rung passed through: encoding it does not fit the transcode budget (${top.reason.replace(/^[^:]*: /, '')})` } : top);
+  const topNote = top && (top.encode && !affordable ? { ...top, encode: false, reason: `top rung passed through: encoding it does not fit the transcode budget (${top.arithmetic})` } : top);
   const smallest = full.rungs.length ? pixelRate(full.rungs.slice(-1)) : 0;
   const decision = admit(policy, free, pixelRate(full.rungs), smallest);
   if (decision.kind === 'full') return { kind: 'local', plan: full, ...(topNote ? { top: topNote } : {}) };

@@ -25,7 +25,6 @@ export interface ChannelRepository {
   find(slug: string): Promise<Channel | undefined>;
   /** Throws NotFoundError. */
   get(slug: string): Promise<Channel>;
-  findById(id: number): Promise<Channel | undefined>;
   list(): Promise<Channel[]>;
   update(slug: string, patch: ChannelPatch): Promise<Channel>;
   delete(slug: string): Promise<void>;
@@ -124,7 +123,6 @@ export interface MuxRepository {
   channelStream(slug: string): Promise<{ liveStreamId: string | null; playbackId: string | null }>;
   setChannelStream(slug: string, liveStreamId: string, playbackId: string | null): Promise<void>;
   setStreamStatus(liveStreamId: string, status: string, at: string): Promise<boolean>;
-  streamStatus(slug: string): Promise<{ status: string; at: string } | null>;
   channelByLiveStream(liveStreamId: string): Promise<string | undefined>;
   markOverflow(sessionId: string): Promise<void>;
   setSessionAsset(sessionId: string, assetId: string, playbackId: string | null): Promise<void>;

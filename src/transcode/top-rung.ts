@@ -37,7 +37,9 @@ export interface TopRungDecision {
   /** USD: that egress at cost.cdnPerGb, and the encode's share of the box. */
   egressSaved: number;
   cpuCost: number;
-  /** The arithmetic in words, for status, the studio's health and the class report. */
+  /** The arithmetic in words. */
+  arithmetic: string;
+  /** The verdict and its arithmetic, for status, the studio's health and the class report. */
   reason: string;
 }
 
@@ -51,9 +53,9 @@ export function decideTopRung(f: TopRungFacts): TopRungDecision {
   const corePerHour = f.boxPerMonth / (Math.max(1, f.cores) * HOURS_PER_MONTH);
   const cpuCost = cores * (f.minutes / 60) * corePerHour;
   const encode = savedGb > 0 && egressSaved > cpuCost;
-  const verdict = encode ? 'top rung encoded' : 'top rung passed through';
-  const reason = f.audienceFrom === 'none'
-    ? `${verdict}: no audience known yet (no course roster, no past class on this channel)`
-    : `${verdict}: ${f.audience} learners expected (${f.audienceFrom}) × ${f.minutes} min: encoding saves ${savedGb.toFixed(1)} GB (${usd(egressSaved)} at ${usd(f.cdnPerGb)}/GB) for ${usd(cpuCost)} of CPU (${cores.toFixed(2)} core)`;
-  return { encode, audience: f.audience, audienceFrom: f.audienceFrom, savedGb, egressSaved, cpuCost, reason };
+  const arithmetic = f.audienceFrom === 'none'
+    ? 'no audience known yet (no course roster, no past class on this channel)'
+    : `${f.audience} learners expected (${f.audienceFrom}) × ${f.minutes} min: encoding saves ${savedGb.toFixed(1)} GB (${usd(egressSaved)} at ${usd(f.cdnPerGb)}/GB) for ${usd(cpuCost)} of CPU (${cores.toFixed(2)} core)`;
+  const reason = `${encode ? 'top rung encoded' : 'top rung passed through'}: ${arithmetic}`;
+  return { encode, audience: f.audience, audienceFrom: f.audienceFrom, savedGb, egressSaved, cpuCost, arithmetic, reason };
 }

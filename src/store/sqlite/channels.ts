@@ -84,11 +84,6 @@ export class ChannelRepo {
     return c;
   }
 
-  findById(id: number): Channel | undefined {
-    const row = this.db.prepare('SELECT * FROM channels WHERE id = ?').get(id) as Row | undefined;
-    return row && toChannel(row);
-  }
-
   byId(id: number): Channel {
     const row = this.db.prepare('SELECT * FROM channels WHERE id = ?').get(id) as Row | undefined;
     if (!row) throw new NotFoundError(`no channel with id ${id}`);

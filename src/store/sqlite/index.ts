@@ -29,9 +29,8 @@ export interface SqliteStore {
   transaction<T>(fn: () => T): T;
   migrate(): { version: number; applied: number[] };
   backup(target: string): Promise<void>;
-  channels: ChannelRepo & { createWithKey: SqliteStore['createWithKey'] };
-  /** A channel and its first stream key, both or neither. */
-  createWithKey(c: NewChannel): { channel: Channel; key: string; info: StreamKeyInfo };
+  /** With createWithKey: a channel and its first stream key, both or neither. */
+  channels: ChannelRepo & { createWithKey(c: NewChannel): { channel: Channel; key: string; info: StreamKeyInfo } };
   streamKeys: StreamKeyRepo;
   apiTokens: ApiTokenRepo;
   sessions: SessionRepo;
@@ -51,7 +50,7 @@ export function openSqliteStore(file: string, opts: OpenOptions = {}): SqliteSto
   const classes = new ClassRepo(db);
   const lti = new LtiRepo(db);
   const transaction = <T>(fn: () => T): T => db.transaction(fn).immediate();
-  const createWithKey: SqliteStore['createWithKey'] = (c) => transaction(() => {
+  const createWithKey = (c: NewChannel): { channel: Channel; key: string; info: StreamKeyInfo } => transaction(() => {
     const channel = channels.create(c);
     return { channel, ...streamKeys.rotate(channel.id) };
   });
@@ -62,7 +61,6 @@ export function openSqliteStore(file: string, opts: OpenOptions = {}): SqliteSto
     migrate: () => ({ version: LATEST_VERSION, applied: migrate(db) }),
     backup: (target) => backupDb(db, target),
     channels: Object.assign(channels, { createWithKey }),
-    createWithKey,
     streamKeys,
     apiTokens: new ApiTokenRepo(db),
     sessions: new SessionRepo(db),

@@ -37,11 +37,6 @@ export class MuxRepo {
       WHERE mux_live_stream_id = ? AND (mux_stream_status_at IS NULL OR mux_stream_status_at <= ?)`).run(status, at, liveStreamId, at).changes > 0;
   }
 
-  streamStatus(slug: string): { status: string; at: string } | null {
-    const r = this.db.prepare('SELECT mux_stream_status AS s, mux_stream_status_at AS a FROM channels WHERE slug = ?').get(slug) as { s: string | null; a: string | null } | undefined;
-    return r?.s && r.a ? { status: r.s, at: r.a } : null;
-  }
-
   channelByLiveStream(liveStreamId: string): string | undefined {
     return (this.db.prepare('SELECT slug FROM channels WHERE mux_live_stream_id = ?').get(liveStreamId) as { slug: string } | undefined)?.slug;
   }
