@@ -319,7 +319,7 @@ export class Player {
   }
 
   /** The largest rung worth fetching for the player's box (the lowest one in data-saver mode); with `start`, the
-   * rung to begin on: the middle of those, so the first segments are neither the biggest nor the worst. */
+   * rung to begin on: the middle of those, so the first segments are neither the biggest nor the worst (LL-HLS: the cap). */
   private capToSize(start: boolean): void {
     const hls = this.hls;
     if (!hls || hls.levels.length === 0) return;
@@ -329,8 +329,9 @@ export class Player {
     hls.autoLevelCapping = cap;
     this.el.dataset.cap = `${hls.levels[cap]?.height ?? 0}p`;
     if (start) {
+      // A Low-Latency stream starts on its cap: a rung switch in its first seconds, with a part of buffer, stalls.
       const allowed = bySize.filter((x) => x.w <= (hls.levels[cap]?.width ?? 0));
-      hls.startLevel = (allowed[Math.floor((allowed.length - 1) / 2)] ?? bySize[0]!).i;
+      hls.startLevel = this.lowLatency ? cap : (allowed[Math.floor((allowed.length - 1) / 2)] ?? bySize[0]!).i;
     }
     if (!this.sizer) {
       this.sizer = new ResizeObserver(() => this.capToSize(false));
