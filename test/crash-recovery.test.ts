@@ -125,7 +125,9 @@ t.test('a crash before the master playlist was written still keeps the replay: t
   t.equal(master.status, 200, 'the replay has a master playlist');
   const text = await master.text();
   const rungs = Object.fromEntries([...text.matchAll(/#EXT-X-STREAM-INF:([^\n]*)\n([^\n]+)/g)].map((m) => [m[2], m[1]]));
-  t.same(Object.keys(rungs).sort(), ['240p/index.m3u8', '480p/index.m3u8'], 'both rungs');
+  t.same(Object.keys(rungs).sort(), ['240p/index.m3u8', '480p/index.m3u8', 'audio-only/index.m3u8'], 'both rungs and the audio-only variant');
+  t.match(rungs['audio-only/index.m3u8'], /CODECS="mp4a\.40\.2"/, 'the audio-only variant, audio alone');
+  t.notMatch(rungs['audio-only/index.m3u8'], /RESOLUTION|AUDIO=/, 'no picture, no alternative audio');
   t.match(rungs['480p/index.m3u8'], /RESOLUTION=854x480/, 'the 480p rung, probed');
   t.match(rungs['480p/index.m3u8'], /CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"/);
   t.match(rungs['240p/index.m3u8'], /RESOLUTION=\d+x240/, 'and the 240p rung');

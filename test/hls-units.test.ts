@@ -57,6 +57,25 @@ t.test('the master playlist lists every variant with CODECS and the shared audio
   t.match(text, '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud"');
 });
 
+t.test('the audio-only variant: its own playlist, audio codec only, listed last; audioOnlyBandwidth counts the framing', async (t) => {
+  const { audioOnlyBandwidth } = await import('../src/hls/master-writer.js');
+  const bw = audioOnlyBandwidth(64, 18236, 2);
+  t.equal(bw.averageBandwidth, 73600, '64 kbit/s with 15 % for the framing (the segment measured 72.9 kbit/s)');
+  t.equal(bw.bandwidth, 80960, 'the peak a tenth above');
+  t.equal(audioOnlyBandwidth(64, 30000, 2).averageBandwidth, 120000, 'a segment that measured more wins');
+  const text = masterPlaylist([
+    { uri: '360p/index.m3u8', bandwidth: 1e6, averageBandwidth: 0.9e6, width: 640, height: 360, frameRate: 30, videoCodec: 'avc1.64001e' },
+  ], { uri: 'audio/index.m3u8', codec: 'mp4a.40.2', name: 'audio' }, { uri: 'audio-only/index.m3u8', audioCodec: 'mp4a.40.2', ...bw });
+  const m = HLS.parse(text) as HLS.types.MasterPlaylist;
+  t.same(m.variants.map((v) => v.uri), ['360p/index.m3u8', 'audio-only/index.m3u8'], 'audio-only last');
+  const ao = m.variants[1]!;
+  t.equal(ao.codecs, 'mp4a.40.2', 'CODECS names the audio only');
+  t.equal(ao.resolution, undefined, 'no RESOLUTION');
+  t.same(ao.audio, [], 'no alternative audio group: the audio is in its own playlist');
+  t.equal(ao.bandwidth, 80960);
+  t.ok(ao.bandwidth <= 64000 * 1.3, 'at most about 64 kbit/s of AAC');
+});
+
 t.test('codec strings from probed streams', async (t) => {
   t.equal(codecString({ kind: 'video', codec: 'h264', profile: 'High', level: 31 }), 'avc1.64001f');
   t.equal(codecString({ kind: 'video', codec: 'h264', profile: 'Main', level: 30 }), 'avc1.4d401e');

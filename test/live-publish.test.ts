@@ -21,9 +21,23 @@ t.test('a 720p30 publish becomes an adaptive HLS ladder without a 1080p rung', a
   t.comment(`master playlist served ${((Date.now() - started) / 1000).toFixed(1)} s after the publish started`);
   const master = HLS.parse(masterText) as HLS.types.MasterPlaylist;
   t.ok(master.isMasterPlaylist);
-  const heights = master.variants.map((v) => v.resolution?.height);
+  const pictures = master.variants.filter((v) => v.resolution);
+  const heights = pictures.map((v) => v.resolution?.height);
   t.same(heights, [720, 480, 360], '720p, 480p and 360p; no 1080p above a 720p source');
-  for (const v of master.variants) {
+  // The audio-only variant, last: AAC at most 64 kbit/s in its own playlist, for a learner on a very poor link.
+  t.equal(master.variants.length, 4, 'three pictures and the audio-only variant');
+  const listen = master.variants[3]!;
+  t.match(listen, { uri: 'audio-only/index.m3u8', codecs: 'mp4a.40.2', resolution: undefined }, 'audio-only: its codec alone, no RESOLUTION');
+  t.same(listen.audio, [], 'its audio is its own, not the shared group');
+  t.ok(listen.bandwidth < 100_000, `audio-only BANDWIDTH ${listen.bandwidth}`);
+  const listenText = await (await ts.get('/hls/math-101/audio-only/index.m3u8')).text();
+  const listenSeg = /^[^#\n][^\n]*\.ts/m.exec(listenText)?.[0];
+  t.ok(listenSeg, 'the audio-only playlist lists segments');
+  const probed = await ffprobe(`${ts.base}/hls/math-101/audio-only/${listenSeg}`);
+  const streams = probed.streams as unknown as { codec_type: string; codec_name: string; bit_rate?: string; channels?: number; sample_rate?: string }[];
+  t.same(streams.map((x) => `${x.codec_type}:${x.codec_name}:${x.channels}:${x.sample_rate}`), ['audio:aac:2:48000'], 'one AAC stereo stream, no video');
+  t.ok(Number(streams[0]?.bit_rate ?? 1e9) <= 70_000, `AAC at ${streams[0]?.bit_rate} bit/s (64k asked)`);
+  for (const v of pictures) {
     t.match(v.codecs, /^avc1\.[0-9a-f]{6},mp4a\.40\.2$/, `${v.uri} has CODECS`);
     t.ok(v.bandwidth > 0 && (v.averageBandwidth ?? 0) > 0, `${v.uri} has BANDWIDTH and AVERAGE-BANDWIDTH`);
     t.equal(v.frameRate, 30, `${v.uri} has FRAME-RATE`);

@@ -38,8 +38,20 @@ t.test('an ultra class: LL-HLS playlists, blocking reload, low-latency playback,
   t.teardown(() => pub.kill('SIGKILL'));
   await waitFor('the master playlist', async () => (await ts.get('/hls/fast/master.m3u8')).status === 200, 30000);
   const master = HLS.parse(await (await ts.get('/hls/fast/master.m3u8')).text()) as HLS.types.MasterPlaylist;
-  t.same(master.variants.map((v) => v.resolution?.height), [720, 360]);
+  t.same(master.variants.map((v) => v.resolution?.height), [720, 360, undefined], 'two pictures and the audio-only variant');
   t.match(master.variants[0]!.codecs, /^avc1\.[0-9a-f]{6},mp4a\.40\.2$/, 'audio is muxed into each rung');
+  t.match(master.variants[2], { uri: 'audio-only/index.m3u8', codecs: 'mp4a.40.2' }, 'the audio-only variant, its codec alone');
+  t.ok(master.variants[2]!.bandwidth < 100_000, `audio-only BANDWIDTH ${master.variants[2]!.bandwidth}`);
+  // The audio-only rendition is an LL-HLS rendition too: parts no longer than the part target, and never much shorter.
+  const listen = await playlist('/hls/fast/audio-only/index.m3u8');
+  const lp = HLS.parse(listen.text) as HLS.types.MediaPlaylist;
+  t.equal(lp.partTargetDuration, 0.3);
+  const durations = [...listen.text.matchAll(/#EXT-X-PART:DURATION=([\d.]+)/g)].map((m) => Number(m[1]));
+  t.ok(durations.length >= 3, `audio-only parts listed (${durations.length})`);
+  t.ok(durations.every((d) => d <= 0.3 && d >= 0.255), `every audio part within (85 %, 100 %] of the part target: ${[...new Set(durations)].join(', ')}`);
+  const lastListen = lp.mediaSequenceBase! + lp.segments.filter((s) => s.uri && s.duration > 0).length - 1;
+  const heldListen = await playlist(`/hls/fast/audio-only/index.m3u8?_HLS_msn=${lastListen + 1}`);
+  t.match(heldListen.text, new RegExp(`_${lastListen + 1}\\.m4s\\n`), 'blocking reload works on the audio-only rendition');
 
   const live = await playlist('/hls/fast/360p/index.m3u8');
   const p = HLS.parse(live.text) as HLS.types.MediaPlaylist;

@@ -5,7 +5,7 @@ import { PartAssembler, partTargetFor, type AssemblerEvent } from '../src/hls/ll
 import { livePlaylist, partHoldBack, recordingEntry, recordingHead, RECORDING_END } from '../src/hls/ll/playlist.js';
 import { LlRendition } from '../src/hls/ll/rendition.js';
 import { blockingQuery, serveLl } from '../src/hls/ll/serve.js';
-import { llFfmpegArgs } from '../src/transcode/ll-args.js';
+import { llFfmpegArgs, llOutputNames } from '../src/transcode/ll-args.js';
 import { catchUp } from '../src/web/catch-up.js';
 import { planLadder } from '../src/transcode/ladder.js';
 import { mdat, moof } from './helpers/fmp4.js';
@@ -242,7 +242,14 @@ t.test('LL ladder arguments (golden)', async (t) => {
     '-g:v', '30', '-keyint_min:v', '30', '-sc_threshold:v', '0', '-force_key_frames:v', 'source',
     '-map', '0:a:0', '-c:a', 'copy',
     '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '300000', '-flush_packets', '1', 'pipe:4',
+    // the audio-only rendition: always AAC 64k, fragments one AAC frame (1024/48000 s) short of the part target
+    '-map', '0:a:0', '-c:a', 'aac', '-b:a', '64k', '-ac:a', '2', '-ar:a', '48000',
+    '-f', 'mp4', '-movflags', '+empty_moov+default_base_moof', '-frag_duration', '278667', '-flush_packets', '1', 'pipe:5',
   ]);
+  t.same(llOutputNames(plan), ['720p', '360p', 'audio-only'], 'the pipes in order');
+  const silent = planLadder({ videoCodec: 'h264', width: 640, height: 360, fps: 30, audioCodec: 'none' }, { profile: ['360p'], segmentSeconds: 1 });
+  t.notOk(llFfmpegArgs(silent, { preset: 'veryfast', partSeconds: 0.3 }).includes('0:a:0'), 'no audio: no audio-only rendition');
+  t.same(llOutputNames(silent), ['360p']);
 });
 
 t.test('live-edge catch-up', async (t) => {

@@ -22,10 +22,11 @@ t.test('standard latency, 720p H.264/AAC source with unaligned keyframes: three 
     '-map', '[v0]', ...x264(0, 2800, '60', 'expr:gte(t,n_forced*2)'),
     '-map', '[v1]', ...x264(1, 1400, '60', 'expr:gte(t,n_forced*2)'),
     '-map', '[v2]', ...x264(2, 800, '60', 'expr:gte(t,n_forced*2)'),
-    '-map', '0:a:0', '-c:a', 'copy',
+    '-map', '0:a:0', '-c:a:0', 'copy',
+    '-map', '0:a:0', '-c:a:1', 'aac', '-b:a:1', '64k', '-ac:a:1', '2', '-ar:a:1', '48000', // the audio-only rendition
     '-f', 'hls', '-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'independent_segments+program_date_time+delete_segments',
     '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/math/%v/s_x_%05d.ts',
-    '-var_stream_map', 'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p v:2,agroup:aud,name:360p a:0,agroup:aud,name:audio',
+    '-var_stream_map', 'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p v:2,agroup:aud,name:360p a:0,agroup:aud,name:audio a:1,name:audio-only',
     '/m/live/math/%v/index.m3u8',
   ]);
 });
@@ -38,10 +39,11 @@ t.test('aligned 2 s keyframes: the top rung is copied and the others follow the 
     '-filter_complex', '[0:v:0]split=1[s1];[s1]scale=854:480,setsar=1[v1]',
     '-map', '0:v:0', '-c:v:0', 'copy',
     '-map', '[v1]', ...x264(1, 1400, '60', 'source'),
-    '-map', '0:a:0', '-c:a', 'copy',
+    '-map', '0:a:0', '-c:a:0', 'copy',
+    '-map', '0:a:0', '-c:a:1', 'aac', '-b:a:1', '64k', '-ac:a:1', '2', '-ar:a:1', '48000', // the audio-only rendition
     '-f', 'hls', '-hls_time', '2', '-hls_list_size', '0', '-hls_playlist_type', 'event', '-hls_flags', 'independent_segments+program_date_time',
     '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/math/%v/s_y_%05d.ts',
-    '-var_stream_map', 'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p a:0,agroup:aud,name:audio',
+    '-var_stream_map', 'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p a:0,agroup:aud,name:audio a:1,name:audio-only',
     '/m/live/math/%v/index.m3u8',
   ]);
 });
@@ -54,11 +56,12 @@ t.test('low latency 1080p source with MP3 audio, resumed after a restart: 1 s GO
     '-filter_complex', '[0:v:0]split=2[s0][s1];[s0]scale=1920:1080,setsar=1[v0];[s1]scale=640:360,setsar=1[v1]',
     '-map', '[v0]', ...x264(0, 5000, '25', 'expr:gte(t,n_forced*1)').map((a) => (a === 'veryfast' ? 'faster' : a)),
     '-map', '[v1]', ...x264(1, 800, '25', 'expr:gte(t,n_forced*1)').map((a) => (a === 'veryfast' ? 'faster' : a)),
-    '-map', '0:a:0', '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000',
+    '-map', '0:a:0', '-c:a:0', 'aac', '-b:a:0', '128k', '-ac:a:0', '2', '-ar:a:0', '48000',
+    '-map', '0:a:0', '-c:a:1', 'aac', '-b:a:1', '64k', '-ac:a:1', '2', '-ar:a:1', '48000', // the audio-only rendition
     '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6',
     '-hls_flags', 'independent_segments+program_date_time+delete_segments+append_list+discont_start',
     '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/bio/%v/s_z_%05d.ts',
-    '-var_stream_map', 'v:0,agroup:aud,name:1080p v:1,agroup:aud,name:360p a:0,agroup:aud,name:audio',
+    '-var_stream_map', 'v:0,agroup:aud,name:1080p v:1,agroup:aud,name:360p a:0,agroup:aud,name:audio a:1,name:audio-only',
     '/m/live/bio/%v/index.m3u8',
   ]);
 });
@@ -93,10 +96,11 @@ t.test('a 10-bit 4:4:4 source with aligned keyframes: nothing copied, every rung
     '-filter_complex', '[0:v:0]split=2[s0][s1];[s0]scale=1280:720,setsar=1,format=yuv420p[v0];[s1]scale=854:480,setsar=1,format=yuv420p[v1]',
     '-map', '[v0]', ...x264(0, 2800, '60', 'expr:gte(t,n_forced*2)'),
     '-map', '[v1]', ...x264(1, 1400, '60', 'expr:gte(t,n_forced*2)'),
-    '-map', '0:a:0', '-c:a', 'copy',
+    '-map', '0:a:0', '-c:a:0', 'copy',
+    '-map', '0:a:0', '-c:a:1', 'aac', '-b:a:1', '64k', '-ac:a:1', '2', '-ar:a:1', '48000', // the audio-only rendition
     '-f', 'hls', '-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'independent_segments+program_date_time+delete_segments',
     '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/math/%v/s_z_%05d.ts',
-    '-var_stream_map', 'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p a:0,agroup:aud,name:audio',
+    '-var_stream_map', 'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p a:0,agroup:aud,name:audio a:1,name:audio-only',
     '/m/live/math/%v/index.m3u8',
   ]);
   const high = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', keyframeInterval: 2, videoProfile: 100 },

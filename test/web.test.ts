@@ -87,7 +87,7 @@ t.test('a learner watches a live class: the video plays and the quality menu lis
   await page.waitForFunction((t0) => document.querySelector('video')!.currentTime > t0 + 1, t1, { timeout: 15000 });
   t.pass('currentTime advances and frames are decoded');
   const options = await page.$$eval('select.quality option', (os) => os.map((o) => o.textContent));
-  t.same(options, ['Auto', '720p', '480p', '360p', 'Data saver'], 'the quality menu lists the ladder, and data saver');
+  t.same(options, ['Auto', '720p', '480p', '360p', 'Data saver', 'Audio only'], 'the quality menu lists the ladder, data saver and audio only');
   await page.selectOption('select.quality', { label: '360p' });
   t.equal(await page.$eval('.player', (el) => el.getAttribute('tabindex')), '0', 'the player is keyboard focusable');
   t.same(errors, [], 'no page errors');

@@ -5,8 +5,9 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MASTER_PLAYLIST, RUNG_PLAYLIST } from '../domain/media-layout.js';
 import type { LadderPlan } from '../transcode/ladder.js';
-import { masterPlaylist, type MasterVariant } from './master.js';
-import { bandwidth } from './master-writer.js';
+import { AUDIO_ONLY_VARIANT } from '../transcode/args.js';
+import { masterPlaylist, type AudioOnlyVariant, type MasterVariant } from './master.js';
+import { audioOnlyBandwidth, bandwidth } from './master-writer.js';
 import type { RungReady } from './ll/stream.js';
 
 /** The variants of an LL-HLS master playlist. Pure. */
@@ -27,6 +28,15 @@ export function llVariants(plan: LadderPlan, ready: readonly RungReady[]): Maste
   });
 }
 
+/** The audio-only variant of an LL-HLS master playlist, once its rendition has a segment. Pure. */
+export function llAudioOnly(plan: LadderPlan, ready: readonly RungReady[]): AudioOnlyVariant | undefined {
+  const got = ready.find((x) => x.name === AUDIO_ONLY_VARIANT);
+  if (!plan.audioOnlyKbps || !got) return undefined;
+  const audio = got.tracks.find((t) => t.kind === 'audio');
+  const seconds = got.firstSegmentSeconds > 0 ? got.firstSegmentSeconds : plan.segmentSeconds;
+  return { uri: `${AUDIO_ONLY_VARIANT}/${RUNG_PLAYLIST}`, audioCodec: audio?.codec ?? 'mp4a.40.2', ...audioOnlyBandwidth(plan.audioOnlyKbps, got.firstSegmentBytes, seconds) };
+}
+
 /**
  * Complete segments every rung has before the master playlist appears. RFC 8216 §6.3.3: a client should not
  * start less than three target durations from the end of a playlist, so a shorter one is no place to start; and
@@ -39,7 +49,7 @@ export const MASTER_AFTER_SEGMENTS = 3;
 export async function writeLlMaster(dir: string, plan: LadderPlan, stream: { ready(minSegments?: number): Promise<RungReady[] | undefined> }): Promise<boolean> {
   const ready = await stream.ready(MASTER_AFTER_SEGMENTS);
   if (!ready) return false;
-  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(llVariants(plan, ready)));
+  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(llVariants(plan, ready), undefined, llAudioOnly(plan, ready)));
   await rename(join(dir, `${MASTER_PLAYLIST}.tmp`), join(dir, MASTER_PLAYLIST));
   return true;
 }

@@ -6,7 +6,8 @@
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MASTER_PLAYLIST, RUNG_PLAYLIST } from '../domain/media-layout.js';
-import { masterPlaylist, type MasterVariant } from './master.js';
+import { masterPlaylist, type AudioOnlyVariant, type MasterVariant } from './master.js';
+import { AUDIO_ONLY_VARIANT } from '../transcode/args.js';
 import { codecString, type ProbedStream } from '../transcode/probe.js';
 
 /** The media a variant playlist names: its init segment (EXT-X-MAP) and segments with their durations. Pure. */
@@ -31,6 +32,7 @@ const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/;
 export async function rebuildMaster(dir: string, probe: (path: string) => Promise<ProbedStream[]>): Promise<boolean> {
   const variants: MasterVariant[] = [];
   let audio: { uri: string; codec: string; name: string } | undefined;
+  let audioOnly: AudioOnlyVariant | undefined;
   for (const name of (await readdir(dir)).filter((n) => SAFE_NAME.test(n)).sort()) {
     let text: string;
     try {
@@ -56,6 +58,13 @@ export async function rebuildMaster(dir: string, probe: (path: string) => Promis
     const seconds = present.reduce((n, s) => n + s.seconds, 0);
     const bytes = present.reduce((n, s) => n + s.bytes, 0);
     const peak = Math.max(...present.map((s) => (s.bytes * 8) / Math.max(0.1, s.seconds)));
+    if (!video && sound && name === AUDIO_ONLY_VARIANT) {
+      audioOnly = {
+        uri: `${name}/${RUNG_PLAYLIST}`, audioCodec: codecString(sound) ?? 'mp4a.40.2',
+        bandwidth: Math.round(peak), averageBandwidth: Math.round((bytes * 8) / Math.max(0.1, seconds)),
+      };
+      continue;
+    }
     if (!video) {
       if (sound) audio = { uri: `${name}/${RUNG_PLAYLIST}`, codec: codecString(sound) ?? 'mp4a.40.2', name: 'audio' };
       continue;
@@ -70,7 +79,7 @@ export async function rebuildMaster(dir: string, probe: (path: string) => Promis
     });
   }
   if (variants.length === 0) return false;
-  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(variants, audio));
+  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(variants, audio, audioOnly));
   await rename(join(dir, `${MASTER_PLAYLIST}.tmp`), join(dir, MASTER_PLAYLIST));
   return true;
 }

@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MASTER_PLAYLIST, RUNG_PLAYLIST } from '../domain/media-layout.js';
-import { masterPlaylist, type MasterVariant } from './master.js';
-import { AUDIO_VARIANT } from '../transcode/args.js';
+import { masterPlaylist, type AudioOnlyVariant, type MasterVariant } from './master.js';
+import { AUDIO_ONLY_VARIANT, AUDIO_VARIANT } from '../transcode/args.js';
 import type { LadderPlan } from '../transcode/ladder.js';
 import { codecString, type ProbedStream } from '../transcode/probe.js';
 
@@ -21,7 +21,9 @@ export interface MasterWriterDeps {
 
 /** Resolves true once master.m3u8 is written, false when the class ended (or timed out) before. */
 export async function writeMasterWhenReady(dir: string, plan: LadderPlan, d: MasterWriterDeps): Promise<boolean> {
-  const names = [...plan.rungs.map((r) => r.name as string), ...(plan.audio !== 'none' ? [AUDIO_VARIANT] : [])];
+  const names = [
+    ...plan.rungs.map((r) => r.name as string), ...(plan.audio !== 'none' ? [AUDIO_VARIANT] : []), ...(plan.audioOnlyKbps ? [AUDIO_ONLY_VARIANT] : []),
+  ];
   const deadline = Date.now() + (d.timeoutMs ?? 60000);
   const first = new Map<string, string>();
   for (;;) {
@@ -53,7 +55,13 @@ export async function writeMasterWhenReady(dir: string, plan: LadderPlan, d: Mas
   const audio = plan.audio !== 'none'
     ? { uri: `${AUDIO_VARIANT}/${RUNG_PLAYLIST}`, codec: (a && codecString(a)) ?? 'mp4a.40.2', name: 'audio' }
     : undefined;
-  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(variants, audio));
+  let audioOnly: AudioOnlyVariant | undefined;
+  if (plan.audioOnlyKbps) {
+    const s = probes.get(AUDIO_ONLY_VARIANT)?.find((x) => x.kind === 'audio');
+    const bytes = (await stat(first.get(AUDIO_ONLY_VARIANT)!)).size;
+    audioOnly = { uri: `${AUDIO_ONLY_VARIANT}/${RUNG_PLAYLIST}`, audioCodec: (s && codecString(s)) ?? 'mp4a.40.2', ...audioOnlyBandwidth(plan.audioOnlyKbps, bytes, plan.segmentSeconds) };
+  }
+  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(variants, audio, audioOnly));
   await rename(join(dir, `${MASTER_PLAYLIST}.tmp`), join(dir, MASTER_PLAYLIST));
   return true;
 }
@@ -68,6 +76,14 @@ export function bandwidth(plan: LadderPlan, r: LadderPlan['rungs'][number], firs
     bandwidth: Math.max(r.copy ? measured * 1.25 : r.videoKbps * 1100 + audioBps, measured),
     averageBandwidth: r.copy ? measured + audioBps : nominal,
   };
+}
+
+/** BANDWIDTH and AVERAGE-BANDWIDTH of the audio-only rendition: its rate with the container's overhead, or what
+ * its first segment measured if more. Pure. */
+export function audioOnlyBandwidth(kbps: number, firstSegmentBytes: number, seconds: number): { bandwidth: number; averageBandwidth: number } {
+  const measured = (firstSegmentBytes * 8) / Math.max(0.1, seconds);
+  const nominal = kbps * 1000 * 1.15; // MPEG-TS or fMP4 framing of small AAC frames: about 15 %
+  return { bandwidth: Math.round(Math.max(nominal, measured) * 1.1), averageBandwidth: Math.round(Math.max(nominal, measured)) };
 }
 
 async function firstSegment(dir: string): Promise<string | undefined> {

@@ -16,6 +16,14 @@ export interface MasterVariant {
   audioCodec?: string;
 }
 
+/** The audio-only variant: its own playlist, audio muxed in, no picture. */
+export interface AudioOnlyVariant {
+  uri: string;
+  bandwidth: number;
+  averageBandwidth: number;
+  audioCodec: string;
+}
+
 export interface MasterAudio {
   uri: string;
   codec: string;
@@ -24,7 +32,7 @@ export interface MasterAudio {
 
 export const AUDIO_GROUP = 'aud';
 
-export function masterPlaylist(variants: readonly MasterVariant[], audio?: MasterAudio): string {
+export function masterPlaylist(variants: readonly MasterVariant[], audio?: MasterAudio, audioOnly?: AudioOnlyVariant): string {
   const { MasterPlaylist, Variant, Rendition } = HLS.types;
   const rendition = audio
     ? new Rendition({ type: 'AUDIO', uri: audio.uri, groupId: AUDIO_GROUP, name: audio.name, isDefault: true, autoselect: true, forced: false, channels: '2' })
@@ -44,5 +52,11 @@ export function masterPlaylist(variants: readonly MasterVariant[], audio?: Maste
         audio: rendition ? [rendition] : [],
       })),
   });
+  // Last, as the lowest bandwidth: a player that picks by bandwidth takes it only when no picture fits the link.
+  if (audioOnly) {
+    playlist.variants.push(new Variant({
+      uri: audioOnly.uri, bandwidth: Math.round(audioOnly.bandwidth), averageBandwidth: Math.round(audioOnly.averageBandwidth), codecs: audioOnly.audioCodec,
+    }));
+  }
   return HLS.stringify(playlist);
 }

@@ -11,6 +11,7 @@ import { LadderOutput } from '../transcode/ladder-output.js';
 import type { LadderPlan } from '../transcode/ladder.js';
 import { probeFile } from '../transcode/probe.js';
 import { Transcoder } from '../transcode/supervisor.js';
+import { llOutputNames } from '../transcode/ll-args.js';
 import { partTargetFor } from './ll/assembler.js';
 import type { LlRegistry } from './ll/registry.js';
 import { LlStream } from './ll/stream.js';
@@ -90,7 +91,7 @@ export function hlsOutputs(o: HlsOutputOptions) {
 function llPackager(o: HlsOutputOptions, ctx: Ctx): LlPackagerOutput {
   const { channel, sessionId, dir, plan } = ctx;
   const stream = o.llStreams.open(channel.slug, sessionId, () => new LlStream({
-    dir, prefix: sessionId, rungs: plan.rungs.map((r) => r.name),
+    dir, prefix: sessionId, rungs: llOutputNames(plan),
     partSeconds: partTargetFor(o.partSeconds, plan.rungs[0]?.fps ?? 30), segmentSeconds: plan.segmentSeconds,
     record: ctx.record, window: o.liveWindow, log: o.log, onWriteError: () => o.onWriteFailed(`LL-HLS output of ${sessionId}`),
   }));

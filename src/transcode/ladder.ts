@@ -16,8 +16,12 @@ export const DEFAULT_RUNGS: Record<RungName, RungSpec> = {
   '720p': { name: '720p', height: 720, videoKbps: 2800 },
   '480p': { name: '480p', height: 480, videoKbps: 1400 },
   '360p': { name: '360p', height: 360, videoKbps: 800 },
-  '240p': { name: '240p', height: 240, videoKbps: 400 },
+  // The rung for a poor mobile link: with the audio-only rendition's 64 kbit/s, under 400 kbit/s in all.
+  '240p': { name: '240p', height: 240, videoKbps: 300 },
 };
+
+/** The audio-only rendition every master playlist offers (AAC-LC stereo; for a learner on a very poor link). */
+export const AUDIO_ONLY_KBPS = 64;
 
 export interface SourceInfo {
   videoCodec: 'h264' | 'hevc' | 'other';
@@ -61,6 +65,8 @@ export interface LadderPlan {
   encode: EncodeQuality;
   /** The source is 10-bit or 4:2:2/4:4:4: every rung is converted to 8-bit 4:2:0 (none is copied). */
   convert?: boolean;
+  /** The audio-only rendition's AAC rate (kbit/s); absent when the source has no audio. */
+  audioOnlyKbps?: number;
 }
 
 /** Encoded pixels per second one core sustains with x264 veryfast, measured on the reference box. */
@@ -128,5 +134,8 @@ export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
   }
   const audio = source.audioCodec === 'none' ? 'none' : source.audioCodec === 'aac' ? 'copy' : 'aac';
   const encode = opts.encode ?? encodeQuality('lecture');
-  return { rungs, segmentSeconds: opts.segmentSeconds, audio, audioKbps: opts.audioKbps ?? 128, dropped, encode, ...(convert ? { convert } : {}) };
+  return {
+    rungs, segmentSeconds: opts.segmentSeconds, audio, audioKbps: opts.audioKbps ?? 128, dropped, encode,
+    ...(convert ? { convert } : {}), ...(audio !== 'none' ? { audioOnlyKbps: AUDIO_ONLY_KBPS } : {}),
+  };
 }

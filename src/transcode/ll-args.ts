@@ -2,7 +2,7 @@
 // ladder, but each rung leaves as fragmented MP4 on its own pipe (fd 3, 4, …) in fragments of one part each (and a
 // new fragment at every keyframe), so our LL-HLS packager can publish a part the moment ffmpeg flushes it. Pure; golden-tested in test/transcode-args.test.ts.
 
-import { inputArgs, x264Args } from './args.js';
+import { AUDIO_ONLY_VARIANT, audioOnlyArgs, inputArgs, x264Args } from './args.js';
 import type { LadderPlan } from './ladder.js';
 
 export interface LlArgsOptions {
@@ -11,8 +11,18 @@ export interface LlArgsOptions {
   partSeconds: number;
 }
 
-/** The file descriptor rung i is written to (the child's stdio index). */
+/** The file descriptor rung i is written to (the child's stdio index); the audio-only rendition follows the rungs. */
 export const llOutputFd = (i: number): number => 3 + i;
+
+/** The renditions of an LL-HLS ladder in output (pipe) order: one per rung, then the audio-only one. */
+export function llOutputNames(plan: LadderPlan): string[] {
+  return [...plan.rungs.map((r) => r.name as string), ...(plan.audioOnlyKbps ? [AUDIO_ONLY_VARIANT] : [])];
+}
+
+export const llOutputCount = (plan: LadderPlan): number => llOutputNames(plan).length;
+
+/** One AAC frame at 48 kHz (seconds). */
+const AAC_FRAME = 1024 / 48000;
 
 export function llFfmpegArgs(plan: LadderPlan, o: LlArgsOptions): string[] {
   const a = inputArgs(plan);
@@ -42,5 +52,17 @@ export function llFfmpegArgs(plan: LadderPlan, o: LlArgsOptions): string[] {
       `pipe:${llOutputFd(i)}`,
     );
   });
+  if (plan.audioOnlyKbps) {
+    a.push(
+      '-map', '0:a:0', ...audioOnlyArgs(plan.audioOnlyKbps, ''),
+      '-f', 'mp4',
+      // Every AAC frame is a sync sample: fragments by time only. ffmpeg closes a fragment once it holds at least
+      // -frag_duration, so ask for one frame less than the part: no part is then longer than the part target.
+      '-movflags', '+empty_moov+default_base_moof',
+      '-frag_duration', String(Math.round((o.partSeconds - AAC_FRAME) * 1e6)),
+      '-flush_packets', '1',
+      `pipe:${llOutputFd(plan.rungs.length)}`,
+    );
+  }
   return a;
 }

@@ -13,7 +13,7 @@ import type { FfmpegFailure } from '../media/failures.js';
 import { cpuMsOf } from './cpu.js';
 import type { Readable } from 'node:stream';
 import { ffmpegArgs } from './args.js';
-import { llFfmpegArgs, llOutputFd } from './ll-args.js';
+import { llFfmpegArgs, llOutputCount, llOutputFd } from './ll-args.js';
 import type { LadderPlan } from './ladder.js';
 import { ProgressParser, type Progress } from './progress.js';
 
@@ -97,7 +97,7 @@ export class Transcoder {
       },
       stdin: true,
       stdout: true,
-      extraOutputs: o.ll ? o.plan.rungs.length : 0,
+      extraOutputs: o.ll ? llOutputCount(o.plan) : 0,
       restart: { kind: 'backoff', initialMs: o.backoff?.initialMs ?? 500, maxMs: o.backoff?.maxMs ?? 10000 },
       onSpawn: (child) => this.attach(child),
       onExit: (info) => {
@@ -179,7 +179,7 @@ export class Transcoder {
       }
     }, 1000);
     this.watch.unref();
-    if (this.o.ll) this.o.ll.attach(this.o.plan.rungs.map((_r, i) => child.stdio?.[llOutputFd(i)] as Readable));
+    if (this.o.ll) this.o.ll.attach(Array.from({ length: llOutputCount(this.o.plan) }, (_x, i) => child.stdio?.[llOutputFd(i)] as Readable));
     this.detach = this.o.feed(pipe);
     this.o.log.info('ffmpeg started', { pid: child.pid, rungs: this.o.plan.rungs.map((r) => r.name + (r.copy ? '(copy)' : '')).join(','), resume: this.resume });
   }

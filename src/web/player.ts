@@ -77,6 +77,12 @@ export class Player {
   private errors: string[] = [];
   private retry?: number;
   private url = '';
+  /** The master playlist the page gave; `url` is the audio-only playlist while listening. */
+  private masterUrl = '';
+  /** The audio-only variant's playlist (with its token), read from the master: hls.js keeps no audio-only level
+   * beside video ones, so "Audio only" loads that playlist itself. */
+  private audioOnlyUrl?: string;
+  private listening = false;
 
   constructor(opts: { muted?: boolean } = {}) {
     this.video = h('video', { playsinline: true, muted: opts.muted ?? false, 'aria-label': 'class video' });
@@ -147,7 +153,16 @@ export class Player {
 
   /** `lowLatency`: an LL-HLS stream (latency 'ultra'): hls.js low-latency mode and our live-edge catch-up. */
   load(url: string, opts: { lowLatency?: boolean } = {}): void {
+    this.masterUrl = url;
+    this.audioOnlyUrl = undefined;
+    this.listening = false;
+    this.open(url, opts);
+  }
+
+  /** Plays the master playlist or (listening) the audio-only one; `at`: a replay's position to start from. */
+  private open(url: string, opts: { lowLatency?: boolean; at?: number; level?: string } = {}): void {
     this.stop();
+    this.el.classList.toggle('listening', this.listening);
     this.lowLatency = opts.lowLatency === true;
     this.el.dataset.lowLatency = this.lowLatency ? 'on' : 'off';
     this.el.classList.remove('idle');
@@ -157,15 +172,30 @@ export class Player {
     if (Hls.isSupported()) {
       // Low latency: the target is the playlist's PART-HOLD-BACK (so no liveSyncDurationCount), and the catch-up
       // is ours (hls.js only speeds up with more than 1 s buffered, which an LL player rarely has).
+      const start = opts.at !== undefined ? { startPosition: opts.at } : {};
       const hls = this.lowLatency
         ? new Hls({ enableWorker: true, lowLatencyMode: true, maxLiveSyncPlaybackRate: 1, backBufferLength: 30, liveSyncOnStallIncrease: 0.25, autoStartLoad: false })
-        : new Hls({ liveSyncDurationCount: 3, enableWorker: true, lowLatencyMode: false, autoStartLoad: false });
+        : new Hls({ liveSyncDurationCount: 3, enableWorker: true, lowLatencyMode: false, autoStartLoad: false, ...start });
       this.hls = hls;
+      hls.on(Hls.Events.MANIFEST_LOADED, (_e, data) => {
+        if (this.listening) return;
+        // The audio-only variant: audio codec, no video codec, no size (hls.js drops it from its levels).
+        const listen = data.levels.find((l) => !l.videoCodec && !l.width && !!l.audioCodec);
+        this.audioOnlyUrl = listen?.url;
+        // hls.js parses (and we fill the menu) inside its own MANIFEST_LOADED handler, before this one runs.
+        this.offerListening();
+      });
       hls.on(Hls.Events.MANIFEST_PARSED, () => {
-        this.fillQualities();
-        // Fetch only what the player shows: capped to its box, starting on a middle rung, not the top one.
-        this.capToSize(true);
-        hls.startLoad();
+        if (!this.listening) {
+          this.fillQualities();
+          // Fetch only what the player shows: capped to its box, starting on a middle rung, not the top one.
+          this.capToSize(true);
+          if (opts.level !== undefined && opts.level !== 'saver' && Number(opts.level) >= 0) {
+            hls.currentLevel = Number(opts.level);
+            this.quality.value = opts.level;
+          }
+        }
+        hls.startLoad(opts.at ?? -1);
         void this.video.play().catch(() => { this.video.muted = true; return this.video.play(); }).catch(() => {});
       });
       // A live playlist has no end: that decides between live controls and a seek bar.
@@ -177,8 +207,8 @@ export class Player {
         if (data.fatal) {
           // The master playlist appears a few seconds after the class starts: keep trying.
           window.clearTimeout(this.retry);
-          const opts = { lowLatency: this.lowLatency };
-          this.retry = window.setTimeout(() => this.url && this.load(this.url, opts), 2000);
+          const again = { lowLatency: this.lowLatency };
+          this.retry = window.setTimeout(() => this.url && this.open(this.url, again), 2000);
         }
       });
       hls.loadSource(url);
@@ -198,9 +228,9 @@ export class Player {
     this.el.classList.add('idle');
   }
 
-  /** Levels as "720p" etc., for tests and the menu. */
+  /** Levels as "720p" etc. ("audio" while listening to the audio-only rendition), for tests and the menu. */
   levels(): string[] {
-    return (this.hls?.levels ?? []).map((l) => `${l.height}p`);
+    return (this.hls?.levels ?? []).map((l) => (this.listening ? 'audio' : `${l.height}p`));
   }
 
   qoe(): Qoe {
@@ -211,7 +241,7 @@ export class Player {
     this.playedMs = 0;
     return {
       startupMs: this.startup, rebuffers: this.rebuffers, rebufferMs: Math.round(this.rebufferMs), playedMs,
-      bitrate: level?.bitrate ?? null, rendition: level ? `${level.height}p` : null,
+      bitrate: level?.bitrate ?? null, rendition: this.listening ? 'audio' : level ? `${level.height}p` : null,
       latencyMs: this.hls && Number.isFinite(this.hls.latency) ? Math.round(this.hls.latency * 1000) : null, errors,
     };
   }
@@ -309,12 +339,29 @@ export class Player {
     // The lowest rung only: for a metered or slow connection (chosen for the learner when the browser sends Save-Data).
     if (levels.length > 1) this.quality.add(h('option', { value: 'saver' }, 'Data saver'));
     if (this.saver && levels.length > 1) this.quality.value = 'saver';
+    this.offerListening();
+  }
+
+  /** Sound without the picture, last in the menu: the least a learner can fetch and still follow the class. */
+  private offerListening(): void {
+    const has = [...this.quality.options].some((o) => o.value === 'audio');
+    if (this.audioOnlyUrl && !has && this.quality.options.length > 1) this.quality.add(h('option', { value: 'audio' }, 'Audio only'));
   }
 
   private setQuality(): void {
     if (!this.hls) return;
-    this.saver = this.quality.value === 'saver';
-    this.hls.currentLevel = this.saver ? -1 : Number(this.quality.value);
+    const value = this.quality.value;
+    const at = this.live ? undefined : this.video.currentTime;
+    if (value === 'audio' || this.listening) {
+      // To or from the audio-only playlist: another source, from the same position of a replay.
+      this.listening = value === 'audio';
+      this.saver = value === 'saver';
+      const url = this.listening ? this.audioOnlyUrl : this.masterUrl;
+      if (url) this.open(url, { lowLatency: this.lowLatency, ...(at !== undefined ? { at } : {}), level: value });
+      return;
+    }
+    this.saver = value === 'saver';
+    this.hls.currentLevel = this.saver ? -1 : Number(value);
     this.capToSize(false);
   }
 
@@ -322,7 +369,7 @@ export class Player {
    * rung to begin on: the middle of those, so the first segments are neither the biggest nor the worst (LL-HLS: the cap). */
   private capToSize(start: boolean): void {
     const hls = this.hls;
-    if (!hls || hls.levels.length === 0) return;
+    if (!hls || hls.levels.length === 0 || this.listening) return;
     const bySize = hls.levels.map((l, i) => ({ w: l.width || 0, i })).sort((a, b) => a.w - b.w);
     const cap = this.saver ? bySize[0]!.i : rungCap(hls.levels.map((l) => ({ width: l.width || 0, height: l.height || 0 })),
       { width: this.video.clientWidth || this.el.clientWidth, dpr: window.devicePixelRatio || 1 });
