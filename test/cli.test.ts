@@ -15,7 +15,7 @@ t.test('channel create prints the OBS server and stream key', async (t) => {
   t.equal(j.obs.server, 'rtmp://localhost:1935/live');
   t.equal(j.obs.streamKey, j.streamKey);
   t.match(j.channel, { slug: 'bio-200', title: 'Biology', latency: 'low', record: false, archive: false, overflow: 'refuse' });
-  t.same(j.channel.ladder, ['1080p', '720p', '480p', '360p'], 'default ladder');
+  t.same(j.channel.ladder, ['1080p', '720p', '480p', '360p', '240p'], 'default ladder (240p for a poor mobile link)');
   t.equal((j.channel as ChannelJson & { profile: string }).profile, 'lecture', 'default encoding profile');
   const lab = cliJson<CreatedJson>(dir, ['channel', 'create', 'chem-lab', '--profile', 'motion'], { KMK_CHANNELS_DEFAULT_PROFILE: 'lecture' });
   t.equal((lab.channel as ChannelJson & { profile: string }).profile, 'motion');
