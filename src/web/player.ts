@@ -163,6 +163,8 @@ export class Player {
   private open(url: string, opts: { lowLatency?: boolean; at?: number; level?: string } = {}): void {
     this.stop();
     this.el.classList.toggle('listening', this.listening);
+    // No picture to float while listening.
+    this.pipBtn.hidden = this.listening || !('pictureInPictureEnabled' in document && document.pictureInPictureEnabled);
     this.lowLatency = opts.lowLatency === true;
     this.el.dataset.lowLatency = this.lowLatency ? 'on' : 'off';
     this.el.classList.remove('idle');
