@@ -5,7 +5,7 @@
 // rung encoded), and prints per rung: kbit/s, MB per viewer-minute, SSIM against the lossless source, and the ladder's CPU
 // seconds per source minute; then MB per viewer-minute for a learner mix as the watch page's players choose.
 // Usage: npm run bench:bitrate [-- --seconds 36] [-- --lecture-crf 26] [-- --motion-crf 23] [-- --camera-noise 30]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { ffmpegArgs } from '../dist/transcode/args.js';
 import { planLadder } from '../dist/transcode/ladder.js';
 import { encodeQuality } from '../dist/transcode/quality.js';
 import { pickRung } from '../dist/domain/rung-choice.js';
+import { CAMERA_FILTER, lectureFilter, makeSource as makeSourceIn, SENT_INFO, todayArgs } from './sources.mjs';
 
 /** Who watches a class, and in what box (CSS px wide, device pixel ratio). */
 const LEARNER_MIX = [
@@ -32,38 +33,9 @@ const NOISE = argOf('--camera-noise', 30);
 const dir = mkdtempSync(join(tmpdir(), 'kmk-bitrate-'));
 const LADDER = ['1080p', '720p', '480p', '360p', '240p'];
 
-// ---- sources -------------------------------------------------------------------------------------------------
-const font = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
-const slides = Array.from({ length: Math.ceil(SECONDS / 12) }, (_, k) => k);
-const slideText = (k) => [
-  `drawtext=fontfile=${font}:text='Lecture 7 - Slide ${k + 1}\\: Enzyme kinetics':x=60:y=50:fontsize=44:fontcolor=0x202060:enable='between(t,${12 * k},${12 * k + 12})'`,
-  ...[0, 1, 2, 3, 4].map((l) => `drawtext=fontfile=${font}:text='- Point ${l + 1}\\: Michaelis-Menten rate v = Vmax[S]/(Km+[S]), case ${k * 5 + l}':x=80:y=${150 + l * 60}:fontsize=30:fontcolor=black:enable='between(t,${12 * k},${12 * k + 12})'`),
-].join(',');
-const lectureFilter = [
-  `color=c=0xf4f4f0:s=1280x720:r=30[bg]`,
-  `[bg]${slides.map(slideText).join(',')}[sl]`,
-  `testsrc2=s=320x180:r=30,noise=alls=${NOISE}:allf=t+u[cam]`,
-  `color=c=red:s=14x14:r=30[ptr]`,
-  `[sl][cam]overlay=x=W-340:y=H-200[a]`,
-  `[a][ptr]overlay=x='400+300*sin(t*0.7)':y='330+90*sin(t*1.1)'[v]`,
-].join(';');
-const cameraFilter = `mandelbrot=s=1280x720:r=30:maxiter=256,noise=alls=10:allf=t[v]`;
-const speech = `sine=frequency=180:sample_rate=48000,volume='0.4+0.4*sin(2*PI*3*t)':eval=frame[s];anoisesrc=color=pink:amplitude=0.05:sample_rate=48000[n];[s][n]amix=inputs=2[aud]`;
-
-/** The generated picture kept lossless (what SSIM is measured against), and the same encoded as OBS would send it. */
-function makeSource(name, filter) {
-  const pristine = join(dir, `${name}-pristine.mkv`);
-  const out = join(dir, `${name}.flv`);
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', filter.replace(/\[v\]$/, ''), '-f', 'lavfi', '-i', speech.replace(/\[aud\]$/, ''),
-    '-map', '0:v', '-map', '1:a', '-t', String(SECONDS), '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0',
-    '-c:a', 'pcm_s16le', pristine]);
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', pristine,
-    // As OBS is told to send: x264 veryfast, CBR 2,500 kbit/s, keyframes every 2 s, AAC 160 kbit/s.
-    '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '2500k', '-minrate', '2500k', '-maxrate', '2500k', '-bufsize', '2500k',
-    '-x264-params', 'nal-hrd=cbr', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '160k', '-f', 'flv', out]);
-  return { pristine, sent: out };
-}
+// ---- sources (bench/sources.mjs) -----------------------------------------------------------------------------
+const lecture = lectureFilter(SECONDS, NOISE);
+const makeSource = (name, filter) => makeSourceIn(dir, name, filter, SECONDS);
 
 // ---- ladders -------------------------------------------------------------------------------------------------
 /** Runs commands under bash and returns the children's user+sys CPU seconds (bash `times`). */
@@ -73,20 +45,6 @@ function cpuSeconds(command) {
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr.slice(-2000)}`);
   const secs = [...r.stdout.trim().split('\n').pop().matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
   return secs[0] + secs[1];
-}
-
-/** Today's rungs (before 2026-12-04): a bitrate target each, maxrate 1.1×, no quality target. */
-function todayArgs(args, plan) {
-  const out = [];
-  for (let i = 0; i < args.length; i++) {
-    const m = /^-(tune|crf|maxrate):v(:\d+)?$/.exec(args[i]);
-    if (!m) { out.push(args[i]); continue; }
-    const idx = m[2] ? Number(m[2].slice(1)) : 0;
-    const kbps = plan.rungs[idx].videoKbps;
-    if (m[1] === 'maxrate') out.push(`-b:v${m[2] ?? ''}`, `${kbps}k`, args[i], `${Math.round(kbps * 1.1)}k`);
-    i += 1; // drop -tune and -crf with their values; maxrate's value is replaced above
-  }
-  return out;
 }
 
 function runLadder({ sent: src, pristine }, name, plan, transform) {
@@ -117,12 +75,12 @@ const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, 
 
 console.log(`machine: ${cpus()[0]?.model.trim()} x${cpus().length}; ${SECONDS} s per source; CRF lecture ${CRF.lecture}, motion ${CRF.motion}; camera noise ${NOISE}`);
 const results = [];
-for (const [kind, filter, profile] of [['lecture-like', lectureFilter, 'lecture'], ['camera-like', cameraFilter, 'motion']]) {
+for (const [kind, filter, profile] of [['lecture-like', lecture, 'lecture'], ['camera-like', CAMERA_FILTER, 'motion']]) {
   console.log(`making the ${kind} source…`);
   const src = makeSource(kind, filter);
   const sentSsim = ssimOf(src.sent, src.pristine);
-  const source = { videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', keyframeInterval: 2, videoKbps: 2500 };
-  const today = planLadder(source, { profile: LADDER, segmentSeconds: 2 });
+  const source = SENT_INFO;
+  const today = { ...planLadder(source, { profile: LADDER, segmentSeconds: 2 }), audioOnlyKbps: undefined }; // no audio-only rendition before 2026-12-04
   const ours = planLadder({ ...source, keyframeInterval: undefined }, { profile: LADDER, segmentSeconds: 2, encode: encodeQuality(profile, CRF) });
   console.log(`  today's ladder (720p passed through, bitrate targets)…`);
   const a = runLadder(src, `${kind}-today`, today, todayArgs);

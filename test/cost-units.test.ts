@@ -22,6 +22,25 @@ t.test('a class on the box: its share of the box and its egress', async (t) => {
   t.equal(c.allMux, 2.97, '60 min × $0.03 + 1000 viewer-min × $0.001 + 60 min × $0.003 × 0.966 month stored (to the period end)');
 });
 
+t.test('the report says the egress price it assumed, the bytes per viewer-minute, and the class at $0 egress', async (t) => {
+  const r = costReport([cls({}), cls({ sessionId: 's_2', viewerMinutes: 0, bytesServed: 0 })], prices, from, to);
+  t.equal(r.egressPerGb, 0.1, 'cost.cdnPerGb');
+  const [c, empty] = r.classes;
+  t.equal(c!.mbPerViewerMinute, 10, '10 GB over 1000 viewer-minutes');
+  t.equal(empty!.mbPerViewerMinute, null, 'no viewers: no figure');
+  t.equal(c!.oursAtZeroEgress, 2, 'the box share alone');
+  t.equal(r.totals.oursAtZeroEgress, 4);
+  t.equal(r.totals.ours, 5);
+  t.equal(r.totals.mbPerViewerMinute, 10);
+  t.equal(r.totals.allMux, 4.94, '2.97 + (60 × 0.03 + 60 × 0.003 × 0.966) for the class nobody watched');
+  t.equal(r.savingVsMuxPct, -1.2, '(4.94 − 5) / 4.94: dearer than all-Mux at $0.10/GB');
+  t.equal(r.savingVsMuxAtZeroEgressPct, 19, '(4.94 − 4) / 4.94: cheaper at $0/GB, so the egress price decides the case');
+  const bio = forChannel(r, 'bio');
+  t.equal(bio.egressPerGb, 0.1);
+  t.equal(bio.totals.oursAtZeroEgress, 4);
+  t.equal(bio.savingVsMuxAtZeroEgressPct, 19);
+});
+
 t.test('all-Mux storage runs from the class end to the period end', async (t) => {
   const end = to; // ends at the period end: nothing stored
   const r = costReport([cls({ start: end - 60 * 60000, end })], prices, from, to);
@@ -49,8 +68,9 @@ t.test('overflow to Mux, archive, HD tier; Zoom shared over the classes; savings
 
 t.test('no classes, no savings to claim', async (t) => {
   const r = costReport([], prices, from, to);
-  t.same(r.totals, { minutes: 0, viewerMinutes: 0, gbServed: 0, encodeCpuSeconds: 0, ours: 0, allMux: 0, zoom: 30 });
+  t.same(r.totals, { minutes: 0, viewerMinutes: 0, gbServed: 0, encodeCpuSeconds: 0, ours: 0, oursAtZeroEgress: 0, allMux: 0, zoom: 30, mbPerViewerMinute: null });
   t.equal(r.savingVsZoomPct, null);
+  t.equal(r.savingVsMuxAtZeroEgressPct, null);
 });
 
 t.test('periods and prices are checked with clear messages', async (t) => {

@@ -83,6 +83,17 @@ t.test('bytes served per session match curl; encode CPU is recorded; the cost re
   t.ok(c.ours.total > 0 && c.allMux > 0, 'priced self-hosted and on all-Mux');
   const human = await cliAsync(dir, ['report', 'cost', '--from', day, '--to', day]);
   t.match(human.stdout, /saving vs Zoom:\s+-?[\d.]+%/);
+  // What decides the case is printed beside the totals: the egress price assumed, the bytes per viewer-minute, and
+  // the same classes when the box's own bandwidth carries them at $0.
+  t.match(human.stdout, /egress price assumed:\s+\$0\.085\/GB \(cost\.cdnPerGb\); delivered [\d.]+ GB, ([\d.]+|-) MB per viewer-minute/);
+  t.match(human.stdout, /self-hosted:\s+\$[\d.]+ at \$0\.085\/GB; \$[\d.]+ at \$0\/GB \(the box's own bandwidth\)/);
+  t.match(human.stdout, /saving vs all-Mux:\s+(-?[\d.]+%|-) at \$0\.085\/GB; (-?[\d.]+%|-) at \$0\/GB/);
+  const full = JSON.parse(json.stdout) as { egressPerGb: number; classes: { sessionId: string; gbServed: number; viewerMinutes: number; mbPerViewerMinute: number | null; oursAtZeroEgress: number; ours: { total: number; egress: number } }[] };
+  const fc = full.classes.find((x) => x.sessionId === sessionId)!;
+  t.equal(full.egressPerGb, 0.085, 'the egress price it assumed');
+  t.equal(fc.oursAtZeroEgress, Math.round((fc.ours.total - fc.ours.egress) * 100) / 100, 'the class without its egress');
+  if (fc.viewerMinutes > 0) t.ok(Math.abs(fc.mbPerViewerMinute! - (fc.gbServed * 1000) / fc.viewerMinutes) < 0.05, `${fc.mbPerViewerMinute} MB per viewer-minute`);
+  else t.equal(fc.mbPerViewerMinute, null, 'no viewers: no bytes per viewer-minute');
   const csv = await cliAsync(dir, ['report', 'cost', '--from', day, '--to', day, '--csv']);
   t.match(csv.stdout, /^date,channel,session,minutes,viewer minutes,peak viewers,GB served,encode CPU s,runs on,/);
   t.equal((await cliAsync(dir, ['report', 'cost', '--from', '2026-13-01', '--to', day])).code, 2, 'an invalid date');

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { encodeQuality } from '../src/transcode/quality.js';
 import { keyframesAligned, pixelRate, planLadder, type SourceInfo } from '../src/transcode/ladder.js';
 import { admit, defaultBudget, PIXELS_PER_CORE } from '../src/live/admission.js';
 
@@ -28,8 +29,12 @@ t.test('the top rung is copied only for aligned H.264 at the top rung size', asy
   t.notOk(keyframesAligned(src({}), 2), 'unknown keyframe spacing is not aligned');
 });
 
-t.test('audio is copied when AAC, encoded once otherwise, absent when absent', async (t) => {
-  t.equal(planLadder(src(), { profile: ['360p'], segmentSeconds: 2 }).audio, 'copy');
+t.test('audio: a lecture\'s AAC re-encoded at 96 kbit/s, motion\'s copied, other codecs encoded once, absent when absent', async (t) => {
+  const lecture = planLadder(src(), { profile: ['360p'], segmentSeconds: 2 });
+  t.match(lecture, { audio: 'aac', audioKbps: 96 }, 'lecture (the default): speech re-encoded smaller than OBS\'s 160 kbit/s');
+  const motion = planLadder(src(), { profile: ['360p'], segmentSeconds: 2, encode: encodeQuality('motion') });
+  t.match(motion, { audio: 'copy' }, 'motion: the publisher\'s AAC as sent');
+  t.match(planLadder(src({ audioCodec: 'other' }), { profile: ['360p'], segmentSeconds: 2, encode: encodeQuality('motion') }), { audio: 'aac', audioKbps: 128 });
   t.equal(planLadder(src({ audioCodec: 'other' }), { profile: ['360p'], segmentSeconds: 2 }).audio, 'aac');
   t.equal(planLadder(src({ audioCodec: 'none' }), { profile: ['360p'], segmentSeconds: 2 }).audio, 'none');
 });

@@ -84,11 +84,11 @@ t.test('the ladder is planned with the channel\'s encoding profile and the box\'
   const motion = encodeQuality('motion', { lecture: 27, motion: 20 });
   const start = { ...initialModel(channel(), 'p1', motion), phase: 'starting' as const };
   const s = step(start, { t: 'source_known', source: h264, free: BIG, muxAvailable: false });
-  t.same(s.model.plan?.encode, { profile: 'motion', crf: 20, tune: null });
+  t.same(s.model.plan?.encode, { profile: 'motion', crf: 20, tune: null, audioKbps: null });
   const reduced = step(start, { t: 'source_known', source: h264, free: 10_000_000, muxAvailable: false });
   t.equal(reduced.model.plan?.encode.crf, 20, 'a reduced ladder keeps the profile');
   const plain = step(model('starting'), { t: 'source_known', source: h264, free: BIG, muxAvailable: false });
-  t.same(plain.model.plan?.encode, { profile: 'lecture', crf: 26, tune: 'stillimage' }, 'without one: the lecture default');
+  t.same(plain.model.plan?.encode, { profile: 'lecture', crf: 26, tune: 'stillimage', audioKbps: 96 }, 'without one: the lecture default');
   t.same(plain.model.plan?.rungs.map((r) => r.videoKbps), [2500, 800], 'no rung above the source\'s 2,500 kbit/s');
 });
 

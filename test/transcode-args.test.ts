@@ -13,7 +13,7 @@ const x264 = (i: number, kbps: number, gop: string, keys: string) => [
   `-sc_threshold:v:${i}`, '0', `-force_key_frames:v:${i}`, keys,
 ];
 
-t.test('standard latency, 720p H.264/AAC source with unaligned keyframes: three encoded rungs, audio copied', async (t) => {
+t.test('standard latency, 720p H.264/AAC source with unaligned keyframes: three encoded rungs, audio re-encoded at 96 kbit/s (lecture)', async (t) => {
   const plan = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac' },
     { profile: ['1080p', '720p', '480p', '360p'], segmentSeconds: 2 });
   t.same(ffmpegArgs(plan, { outDir: '/m/live/math', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 's_x' }), [
@@ -22,7 +22,7 @@ t.test('standard latency, 720p H.264/AAC source with unaligned keyframes: three 
     '-map', '[v0]', ...x264(0, 2800, '60', 'expr:gte(t,n_forced*2)'),
     '-map', '[v1]', ...x264(1, 1400, '60', 'expr:gte(t,n_forced*2)'),
     '-map', '[v2]', ...x264(2, 800, '60', 'expr:gte(t,n_forced*2)'),
-    '-map', '0:a:0', '-c:a:0', 'copy',
+    '-map', '0:a:0', '-c:a:0', 'aac', '-b:a:0', '96k', '-ac:a:0', '2', '-ar:a:0', '48000', // lecture: speech at 96 kbit/s
     '-map', '0:a:0', '-c:a:1', 'aac', '-b:a:1', '64k', '-ac:a:1', '2', '-ar:a:1', '48000', // the audio-only rendition
     '-f', 'hls', '-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'independent_segments+program_date_time+delete_segments',
     '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/math/%v/s_x_%05d.ts',
@@ -39,7 +39,7 @@ t.test('aligned 2 s keyframes: the top rung is copied and the others follow the 
     '-filter_complex', '[0:v:0]split=1[s1];[s1]scale=854:480,setsar=1[v1]',
     '-map', '0:v:0', '-c:v:0', 'copy',
     '-map', '[v1]', ...x264(1, 1400, '60', 'source'),
-    '-map', '0:a:0', '-c:a:0', 'copy',
+    '-map', '0:a:0', '-c:a:0', 'aac', '-b:a:0', '96k', '-ac:a:0', '2', '-ar:a:0', '48000', // lecture: speech at 96 kbit/s
     '-map', '0:a:0', '-c:a:1', 'aac', '-b:a:1', '64k', '-ac:a:1', '2', '-ar:a:1', '48000', // the audio-only rendition
     '-f', 'hls', '-hls_time', '2', '-hls_list_size', '0', '-hls_playlist_type', 'event', '-hls_flags', 'independent_segments+program_date_time',
     '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/math/%v/s_y_%05d.ts',
@@ -56,7 +56,7 @@ t.test('low latency 1080p source with MP3 audio, resumed after a restart: 1 s GO
     '-filter_complex', '[0:v:0]split=2[s0][s1];[s0]scale=1920:1080,setsar=1[v0];[s1]scale=640:360,setsar=1[v1]',
     '-map', '[v0]', ...x264(0, 5000, '25', 'expr:gte(t,n_forced*1)').map((a) => (a === 'veryfast' ? 'faster' : a)),
     '-map', '[v1]', ...x264(1, 800, '25', 'expr:gte(t,n_forced*1)').map((a) => (a === 'veryfast' ? 'faster' : a)),
-    '-map', '0:a:0', '-c:a:0', 'aac', '-b:a:0', '128k', '-ac:a:0', '2', '-ar:a:0', '48000',
+    '-map', '0:a:0', '-c:a:0', 'aac', '-b:a:0', '96k', '-ac:a:0', '2', '-ar:a:0', '48000',
     '-map', '0:a:0', '-c:a:1', 'aac', '-b:a:1', '64k', '-ac:a:1', '2', '-ar:a:1', '48000', // the audio-only rendition
     '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6',
     '-hls_flags', 'independent_segments+program_date_time+delete_segments+append_list+discont_start',
@@ -96,7 +96,7 @@ t.test('a 10-bit 4:4:4 source with aligned keyframes: nothing copied, every rung
     '-filter_complex', '[0:v:0]split=2[s0][s1];[s0]scale=1280:720,setsar=1,format=yuv420p[v0];[s1]scale=854:480,setsar=1,format=yuv420p[v1]',
     '-map', '[v0]', ...x264(0, 2800, '60', 'expr:gte(t,n_forced*2)'),
     '-map', '[v1]', ...x264(1, 1400, '60', 'expr:gte(t,n_forced*2)'),
-    '-map', '0:a:0', '-c:a:0', 'copy',
+    '-map', '0:a:0', '-c:a:0', 'aac', '-b:a:0', '96k', '-ac:a:0', '2', '-ar:a:0', '48000', // lecture: speech at 96 kbit/s
     '-map', '0:a:0', '-c:a:1', 'aac', '-b:a:1', '64k', '-ac:a:1', '2', '-ar:a:1', '48000', // the audio-only rendition
     '-f', 'hls', '-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'independent_segments+program_date_time+delete_segments',
     '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/math/%v/s_z_%05d.ts',
@@ -118,6 +118,7 @@ t.test('the motion profile: x264 defaults at its own CRF; configured CRFs reach 
     '-g:v:0', '60', '-keyint_min:v:0', '60', '-sc_threshold:v:0', '0', '-force_key_frames:v:0', 'expr:gte(t,n_forced*2)']);
   t.notOk(args.some((a) => a.startsWith('-tune')), 'no psy tuning for motion');
   t.equal(args[args.indexOf('-crf:v:1') + 1], '21.5');
+  t.same(args.slice(args.indexOf('0:a:0') - 1, args.indexOf('0:a:0') + 3), ['-map', '0:a:0', '-c:a:0', 'copy'], 'motion: the publisher\'s AAC copied');
   const lecture = planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac' },
     { profile: ['720p'], segmentSeconds: 2, encode: encodeQuality('lecture', { lecture: 28, motion: 21.5 }) });
   const l = ffmpegArgs(lecture, { outDir: '/o', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 'p' });

@@ -34,14 +34,20 @@ export function registerReport(program: Command): void {
         return;
       }
       if (r.classes.length === 0) return print(`No classes ended between ${r.from} and ${r.to}.`);
-      print(table(['date', 'channel', 'min', 'viewer-min', 'GB', 'CPU s', 'on', 'self-hosted', 'all-Mux', 'Zoom'], (await r.classes.map((c) => [
-        c.date.slice(0, 16).replace('T', ' '), c.channel, c.minutes, c.viewerMinutes, c.gbServed, c.encodeCpuSeconds, c.runsOn, usd(c.ours.total), usd(c.allMux), usd(c.zoom)]))));
+      const egress = `$${r.egressPerGb}/GB`;
+      const pct = (n: number | null): string => (n === null ? '-' : `${n}%`);
+      print(table(['date', 'channel', 'min', 'viewer-min', 'GB', 'MB/viewer-min', 'CPU s', 'on', `self-hosted @${egress}`, 'self-hosted @$0/GB', 'all-Mux', 'Zoom'],
+        r.classes.map((c) => [
+          c.date.slice(0, 16).replace('T', ' '), c.channel, c.minutes, c.viewerMinutes, c.gbServed, c.mbPerViewerMinute ?? '-', c.encodeCpuSeconds, c.runsOn,
+          usd(c.ours.total), usd(c.oursAtZeroEgress), usd(c.allMux), usd(c.zoom)])));
       print('');
       print(fields([
         ['period', `${r.from} to ${r.to} (${r.months} months), ${r.classes.length} classes, ${r.totals.minutes} min, ${r.totals.viewerMinutes} viewer-minutes`],
-        ['self-hosted', usd(r.totals.ours)], ['all-Mux', usd(r.totals.allMux)], ['Zoom', usd(r.totals.zoom)],
-        ['saving vs all-Mux', r.savingVsMuxPct === null ? '-' : `${r.savingVsMuxPct}%`],
-        ['saving vs Zoom', r.savingVsZoomPct === null ? '-' : `${r.savingVsZoomPct}%`],
+        ['egress price assumed', `${egress} (cost.cdnPerGb); delivered ${r.totals.gbServed} GB, ${r.totals.mbPerViewerMinute ?? '-'} MB per viewer-minute`],
+        ['self-hosted', `${usd(r.totals.ours)} at ${egress}; ${usd(r.totals.oursAtZeroEgress)} at $0/GB (the box's own bandwidth)`],
+        ['all-Mux', usd(r.totals.allMux)], ['Zoom', usd(r.totals.zoom)],
+        ['saving vs all-Mux', `${pct(r.savingVsMuxPct)} at ${egress}; ${pct(r.savingVsMuxAtZeroEgressPct)} at $0/GB`],
+        ['saving vs Zoom', pct(r.savingVsZoomPct)],
       ]));
     });
 

@@ -59,6 +59,10 @@ export interface ClassCost {
   encodeCpuSeconds: number;
   runsOn: 'box' | 'mux';
   ours: { box: number; egress: number; muxOverflow: number; muxArchive: number; total: number };
+  /** The same class if its egress cost nothing (the box's own bandwidth, in cost.boxPerMonth). */
+  oursAtZeroEgress: number;
+  /** Megabytes delivered per viewer-minute (null without viewers). */
+  mbPerViewerMinute: number | null;
   allMux: number;
   zoom: number;
 }
@@ -67,10 +71,17 @@ export interface CostReport {
   from: string;
   to: string;
   months: number;
+  /** The egress price the report assumed (cost.cdnPerGb), USD per GB. */
+  egressPerGb: number;
   classes: ClassCost[];
-  totals: { minutes: number; viewerMinutes: number; gbServed: number; encodeCpuSeconds: number; ours: number; allMux: number; zoom: number };
+  totals: {
+    minutes: number; viewerMinutes: number; gbServed: number; encodeCpuSeconds: number; ours: number; oursAtZeroEgress: number; allMux: number; zoom: number;
+    mbPerViewerMinute: number | null;
+  };
   savingVsMuxPct: number | null;
   savingVsZoomPct: number | null;
+  /** The saving against all-Mux when egress costs nothing: what decides the case is the egress price. */
+  savingVsMuxAtZeroEgressPct: number | null;
 }
 
 /** `GET /api/channels/<slug>/health`: the studio's health card. */

@@ -74,46 +74,54 @@ export function costReport(usage: readonly ClassUsage[], p: Prices, from: number
     const muxOverflow = u.overflow ? minutes * encodePerMin(u) + u.viewerMinutes * p.muxDeliveryPerMin : 0;
     const muxArchive = u.archived ? (u.overflow ? 0 : minutes * encodePerMin(u)) + minutes * p.muxStoragePerMinMonth * storedMonths : 0;
     const allMux = minutes * encodePerMin(u) + u.viewerMinutes * p.muxDeliveryPerMin + minutes * p.muxStoragePerMinMonth * storedMonths;
+    const total = box + egress + muxOverflow + muxArchive;
     return {
       sessionId: u.sessionId, channel: u.channel, date: new Date(u.start).toISOString(), minutes: Math.round(minutes * 10) / 10,
       viewerMinutes: Math.round(u.viewerMinutes * 10) / 10, peakViewers: u.peakViewers, gbServed: Math.round((u.bytesServed / 1e9) * 1000) / 1000,
       encodeCpuSeconds: Math.round(u.encodeCpuSeconds), runsOn: u.overflow ? 'mux' : 'box',
-      ours: { box: money(box), egress: money(egress), muxOverflow: money(muxOverflow), muxArchive: money(muxArchive), total: money(box + egress + muxOverflow + muxArchive) },
+      ours: { box: money(box), egress: money(egress), muxOverflow: money(muxOverflow), muxArchive: money(muxArchive), total: money(total) },
+      oursAtZeroEgress: money(total - egress), mbPerViewerMinute: perViewerMinute(u.bytesServed, u.viewerMinutes),
       allMux: money(allMux), zoom: money(zoomPerClass),
     };
   });
+  return summed(from, to, months, p.cdnPerGb, classes, zoomPeriod);
+}
+
+/** Megabytes delivered per viewer-minute, to two decimals; null without viewers. Pure. */
+export function perViewerMinute(bytes: number, viewerMinutes: number): number | null {
+  return viewerMinutes > 0 ? Math.round((bytes / 1e6 / viewerMinutes) * 100) / 100 : null;
+}
+
+/** The totals and savings of some classes; `zoom` is the Zoom licence they bear. */
+function summed(from: number, to: number, months: number, egressPerGb: number, classes: ClassCost[], zoomTotal: number): CostReport {
   const sum = (f: (c: ClassCost) => number): number => classes.reduce((s, c) => s + f(c), 0);
   const ours = money(sum((c) => c.ours.total));
+  const oursAtZeroEgress = money(sum((c) => c.oursAtZeroEgress));
   const allMux = money(sum((c) => c.allMux));
-  const zoom = money(zoomPeriod);
-  const saving = (alt: number): number | null => (alt > 0 ? Math.round(((alt - ours) / alt) * 1000) / 10 : null);
+  const zoom = money(zoomTotal);
+  const saving = (mine: number, alt: number): number | null => (classes.length && alt > 0 ? Math.round(((alt - mine) / alt) * 1000) / 10 : null);
+  const viewerMinutes = sum((c) => c.viewerMinutes);
+  const gbServed = sum((c) => c.gbServed);
   return {
-    from: new Date(from).toISOString().slice(0, 10), to: new Date(to - DAY).toISOString().slice(0, 10), months: Math.round(months * 100) / 100, classes,
+    from: new Date(from).toISOString().slice(0, 10), to: new Date(to - DAY).toISOString().slice(0, 10), months: Math.round(months * 100) / 100,
+    egressPerGb, classes,
     totals: {
-      minutes: Math.round(sum((c) => c.minutes) * 10) / 10, viewerMinutes: Math.round(sum((c) => c.viewerMinutes) * 10) / 10,
-      gbServed: Math.round(sum((c) => c.gbServed) * 1000) / 1000, encodeCpuSeconds: sum((c) => c.encodeCpuSeconds), ours, allMux, zoom,
+      minutes: Math.round(sum((c) => c.minutes) * 10) / 10, viewerMinutes: Math.round(viewerMinutes * 10) / 10,
+      gbServed: Math.round(gbServed * 1000) / 1000, encodeCpuSeconds: sum((c) => c.encodeCpuSeconds), ours, oursAtZeroEgress, allMux, zoom,
+      mbPerViewerMinute: perViewerMinute(gbServed * 1e9, viewerMinutes),
     },
-    savingVsMuxPct: classes.length ? saving(allMux) : null,
-    savingVsZoomPct: classes.length ? saving(zoom) : null,
+    savingVsMuxPct: saving(ours, allMux),
+    savingVsZoomPct: saving(ours, zoom),
+    savingVsMuxAtZeroEgressPct: saving(oursAtZeroEgress, allMux),
   };
 }
 
 /** One channel's classes of a report, with their totals; each keeps its share of the Zoom licence. */
 export function forChannel(r: CostReport, channel: string): CostReport {
   const classes = r.classes.filter((c) => c.channel === channel);
-  const sum = (f: (c: ClassCost) => number): number => classes.reduce((s, c) => s + f(c), 0);
-  const ours = money(sum((c) => c.ours.total));
-  const allMux = money(sum((c) => c.allMux));
-  const zoom = money(sum((c) => c.zoom));
-  const saving = (alt: number): number | null => (classes.length && alt > 0 ? Math.round(((alt - ours) / alt) * 1000) / 10 : null);
-  return {
-    ...r, classes,
-    totals: {
-      minutes: Math.round(sum((c) => c.minutes) * 10) / 10, viewerMinutes: Math.round(sum((c) => c.viewerMinutes) * 10) / 10,
-      gbServed: Math.round(sum((c) => c.gbServed) * 1000) / 1000, encodeCpuSeconds: sum((c) => c.encodeCpuSeconds), ours, allMux, zoom,
-    },
-    savingVsMuxPct: saving(allMux), savingVsZoomPct: saving(zoom),
-  };
+  const from = Date.parse(`${r.from}T00:00:00Z`);
+  const to = Date.parse(`${r.to}T00:00:00Z`) + DAY;
+  return summed(from, to, r.months, r.egressPerGb, classes, classes.reduce((s, c) => s + c.zoom, 0));
 }
 
 /** "2026-11-01" → epoch ms at 00:00 UTC; undefined when not a real date. */

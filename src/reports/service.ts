@@ -80,9 +80,11 @@ export async function periodCost(store: ReportStore, prices: Prices, from: numbe
 
 export function costCsv(r: CostReport): string {
   return toCsv(['date', 'channel', 'session', 'minutes', 'viewer minutes', 'peak viewers', 'GB served', 'encode CPU s', 'runs on',
-    'box share $', 'egress $', 'Mux overflow $', 'Mux archive $', 'self-hosted $', 'all-Mux $', 'Zoom $'],
+    'box share $', 'egress $', 'Mux overflow $', 'Mux archive $', 'self-hosted $', 'all-Mux $', 'Zoom $',
+    'MB per viewer-minute', 'egress $ per GB assumed', 'self-hosted at $0 egress $'],
   r.classes.map((c): CsvCell[] => [c.date, c.channel, c.sessionId, c.minutes, c.viewerMinutes, c.peakViewers, c.gbServed, c.encodeCpuSeconds, c.runsOn,
-    c.ours.box, c.ours.egress, c.ours.muxOverflow, c.ours.muxArchive, c.ours.total, c.allMux, c.zoom]));
+    c.ours.box, c.ours.egress, c.ours.muxOverflow, c.ours.muxArchive, c.ours.total, c.allMux, c.zoom,
+    c.mbPerViewerMinute, r.egressPerGb, c.oursAtZeroEgress]));
 }
 
 /** The cost of a period (one channel's share when asked), or what is wrong with the configured prices. */

@@ -132,10 +132,11 @@ export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
       rungs = rungs.slice(1);
     }
   }
-  const audio = source.audioCodec === 'none' ? 'none' : source.audioCodec === 'aac' ? 'copy' : 'aac';
   const encode = opts.encode ?? encodeQuality('lecture');
+  // AAC is copied only where the profile keeps the publisher's sound (motion); a lecture's speech is re-encoded smaller.
+  const audio = source.audioCodec === 'none' ? 'none' : source.audioCodec === 'aac' && encode.audioKbps === null ? 'copy' : 'aac';
   return {
-    rungs, segmentSeconds: opts.segmentSeconds, audio, audioKbps: opts.audioKbps ?? 128, dropped, encode,
+    rungs, segmentSeconds: opts.segmentSeconds, audio, audioKbps: opts.audioKbps ?? encode.audioKbps ?? 128, dropped, encode,
     ...(convert ? { convert } : {}), ...(audio !== 'none' ? { audioOnlyKbps: AUDIO_ONLY_KBPS } : {}),
   };
 }

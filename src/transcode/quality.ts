@@ -10,6 +10,8 @@ export interface EncodeQuality {
   crf: number;
   /** x264 psy tuning of the profile, or null. */
   tune: string | null;
+  /** The shared audio rendition's AAC rate (kbit/s), re-encoded even from AAC; null: AAC is copied as sent. */
+  audioKbps: number | null;
 }
 
 /** The configured CRF of each profile (transcode.lectureCrf, transcode.motionCrf). */
@@ -23,8 +25,14 @@ export const DEFAULT_CRF: CrfTable = { lecture: 26, motion: 23 };
  */
 const TUNE: Record<EncodeProfile, string | null> = { lecture: 'stillimage', motion: null };
 
+/**
+ * `lecture`: speech, re-encoded to 96 kbit/s AAC-LC stereo (OBS sends 160 kbit/s by default: more than a lecture's
+ * whole 720p picture, bench/cost.mjs). `motion`: the publisher's AAC copied (music, a lab's sounds).
+ */
+const AUDIO_KBPS: Record<EncodeProfile, number | null> = { lecture: 96, motion: null };
+
 export function encodeQuality(profile: EncodeProfile, crf: CrfTable = DEFAULT_CRF): EncodeQuality {
-  return { profile, crf: crf[profile], tune: TUNE[profile] };
+  return { profile, crf: crf[profile], tune: TUNE[profile], audioKbps: AUDIO_KBPS[profile] };
 }
 
 /** The x264 `tune` value of a rung: the profile's psy tuning, plus `zerolatency` for LL-HLS parts. */

@@ -105,10 +105,14 @@ export class ReportsView {
       h('div', { class: 'stat', 'data-cost': key }, h('span', { class: 'num' }, value), h('span', { class: 'label' }, label));
     this.cost.replaceChildren(h('h3', {}, `Cost of this channel's classes since ${from}`),
       h('div', { class: 'stats' },
-        stat(`self-hosted (${c.classes.length} classes)`, usd(c.totals.ours), 'ours'), stat('the same on all-Mux', usd(c.totals.allMux), 'allMux'),
+        stat(`self-hosted (${c.classes.length} classes)`, usd(c.totals.ours), 'ours'),
+        stat('the same if egress were free', usd(c.totals.oursAtZeroEgress), 'oursAtZeroEgress'),
+        stat('the same on all-Mux', usd(c.totals.allMux), 'allMux'),
         stat('its share of Zoom', usd(c.totals.zoom), 'zoom'),
         stat('saving vs Zoom', c.savingVsZoomPct === null ? '—' : `${c.savingVsZoomPct}%`, 'savingVsZoom')),
-      h('p', { class: 'sub' }, `${c.totals.minutes} class minutes, ${c.totals.viewerMinutes} viewer-minutes. Prices are the school's settings (docs/cost.md).`));
+      h('p', { class: 'sub', 'data-cost-basis': '' }, `${c.totals.minutes} class minutes, ${c.totals.viewerMinutes} viewer-minutes, `
+        + `${c.totals.mbPerViewerMinute === null ? 'no' : c.totals.mbPerViewerMinute} MB delivered per viewer-minute, egress priced at $${c.egressPerGb}/GB `
+        + `(free when the box serves learners over its own bandwidth). Prices are the school's settings (docs/cost.md).`));
   }
 
   private async show(id: string): Promise<void> {
