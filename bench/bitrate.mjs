@@ -80,7 +80,8 @@ for (const [kind, filter, profile] of [['lecture-like', lecture, 'lecture'], ['c
   const src = makeSource(kind, filter);
   const sentSsim = ssimOf(src.sent, src.pristine);
   const source = SENT_INFO;
-  const today = { ...planLadder(source, { profile: LADDER, segmentSeconds: 2 }), audioOnlyKbps: undefined }; // no audio-only rendition before 2026-12-04
+  // Before 2026-12-04: the publisher's AAC copied, no audio-only rendition.
+  const today = { ...planLadder(source, { profile: LADDER, segmentSeconds: 2 }), audio: 'copy', audioOnlyKbps: undefined };
   const ours = planLadder({ ...source, keyframeInterval: undefined }, { profile: LADDER, segmentSeconds: 2, encode: encodeQuality(profile, CRF) });
   console.log(`  today's ladder (720p passed through, bitrate targets)…`);
   const a = runLadder(src, `${kind}-today`, today, todayArgs);
@@ -90,7 +91,7 @@ for (const [kind, filter, profile] of [['lecture-like', lecture, 'lecture'], ['c
 }
 
 for (const { kind, profile, today, ours, sentSsim } of results) {
-  console.log(`\n${kind} source as sent: SSIM ${sentSsim.toFixed(3)} (audio ${fmt(today.audioKbps)} kbit/s, ${fmt(mbPerMinute(today.audioKbps), 1)} MB/min, in both):`);
+  console.log(`\n${kind} source as sent: SSIM ${sentSsim.toFixed(3)}; audio today ${fmt(today.audioKbps)} kbit/s (${fmt(mbPerMinute(today.audioKbps), 2)} MB/min), ${profile} ${fmt(ours.audioKbps)} kbit/s (${fmt(mbPerMinute(ours.audioKbps), 2)} MB/min):`);
   console.log('| rung | ladder | kbit/s | MB per viewer-minute (video) | SSIM vs lossless source |');
   console.log('|---|---|---|---|---|');
   for (const [label, l] of [['today', today], [profile, ours]]) {

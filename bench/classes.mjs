@@ -27,7 +27,7 @@ const OLD_DEFAULT = ['1080p', '720p', '480p', '360p'];
 const NEW_DEFAULT = ['1080p', '720p', '480p', '360p', '240p'];
 const lecture = encodeQuality('lecture');
 const LADDERS = [
-  { name: "today's (bitrate targets, 720p passed through)", plan: { ...planLadder(SENT_INFO, { profile: OLD_DEFAULT, segmentSeconds: 2 }), audioOnlyKbps: undefined }, transform: todayArgs },
+  { name: "today's (bitrate targets, 720p passed through)", plan: { ...planLadder(SENT_INFO, { profile: OLD_DEFAULT, segmentSeconds: 2 }), audio: 'copy', audioOnlyKbps: undefined }, transform: todayArgs },
   { name: 'lecture, small class (720p passed through)', plan: planLadder(SENT_INFO, { profile: NEW_DEFAULT, segmentSeconds: 2, encode: lecture }) },
   { name: 'lecture, large class (720p encoded)', plan: planLadder(SENT_INFO, { profile: NEW_DEFAULT, segmentSeconds: 2, encode: lecture, encodeTop: true }) },
 ];
