@@ -265,3 +265,52 @@ t.test('live-edge catch-up', async (t) => {
   t.same(at(9, 3), { kind: 'live' }, 'far behind: to the live edge');
   t.same(at(1.3, 1), { kind: 'none' }, 'within 0.5 s of the target: leave it');
 });
+
+t.test('program dates follow the part that arrived soonest while the class starts, then stay', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { PassThrough } = await import('node:stream');
+  const { LlStream } = await import('../src/hls/ll/stream.js');
+  const { createLogger } = await import('../src/log.js');
+  const { testdir } = await import('./helpers/testdir.js');
+  // A real fragmented MP4 from ffmpeg, fed as its pipe would be, with a clock we move: the first part arrives 800 ms
+  // after its media time (a busy box starting up), the next ones 100 ms, and after the class is live, 0 ms.
+  const bytes = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=30', '-t', '6',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof',
+    '-frag_duration', '300000', 'pipe:1']);
+  const boxes = new BoxSplitter().push(bytes);
+  const base = 1_800_000_000_000;
+  let clock = base;
+  const stream = new LlStream({ dir: testdir(t), prefix: 'p', rungs: ['90p'], partSeconds: 0.3, segmentSeconds: 1, record: false, window: 8,
+    log: createLogger('error', () => {}), now: () => clock });
+  const input = new PassThrough();
+  stream.attach([input]);
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  input.write(Buffer.concat(boxes.filter((b) => b.type === 'ftyp' || b.type === 'moov').map((b) => b.bytes)));
+  await tick();
+  let fragment = 0;
+  let firstStart: number | undefined;
+  let datesAtLive: string | undefined;
+  for (let i = 0; i < boxes.length; i += 1) {
+    if (boxes[i]!.type !== 'moof') continue;
+    const run = parseMoof(boxes[i]!.bytes)[0]!;
+    const start = run.baseTime / 15360;
+    firstStart ??= start;
+    const live = stream.rendition('90p')!.lastMsn >= 2; // three complete segments: what the master playlist waits for
+    if (live && datesAtLive === undefined) datesAtLive = stream.rendition('90p')!.playlist('k1', () => []).match(/#EXT-X-PROGRAM-DATE-TIME:\S+/g)!.join();
+    // This fragment closes the part before it, whose media ends where this one starts.
+    clock = base + start * 1000 + (fragment === 1 ? 800 : live ? 0 : 100);
+    input.write(Buffer.concat([boxes[i]!.bytes, boxes[i + 1]!.bytes]));
+    await tick();
+    fragment += 1;
+  }
+  const text = stream.rendition('90p')!.playlist('k2', () => []);
+  const p = HLS.parse(text) as HLS.types.MediaPlaylist;
+  t.ok(datesAtLive, 'the stream went live');
+  t.equal(p.segments[0]!.programDateTime!.getTime(), Math.round(base + 100 + firstStart! * 1000), 'dated by the 100 ms parts, not the 800 ms first one');
+  t.equal(text.match(/#EXT-X-PROGRAM-DATE-TIME:\S+/g)!.slice(0, 3).join(), datesAtLive!.split(',').slice(0, 3).join(), 'once live, the dates stay (the 0 ms parts after it move nothing)');
+  for (let k = 1; k < p.segments.length; k += 1) {
+    const gap = p.segments[k]!.programDateTime!.getTime() - p.segments[k - 1]!.programDateTime!.getTime();
+    t.ok(Math.abs(gap - p.segments[k - 1]!.duration * 1000) < 2, `segment ${k} is dated one duration after the one before (${gap} ms)`);
+  }
+  await stream.finish();
+});

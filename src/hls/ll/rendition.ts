@@ -116,6 +116,13 @@ export class LlRendition {
     this.changed();
   }
 
+  /** Moves every program date held by `ms` (the stream's clock anchor was corrected before the class went live). */
+  shiftProgramDates(ms: number): void {
+    for (const seg of this.segments) seg.programDateTime += ms;
+    if (this.open) this.open.programDateTime += ms;
+    this.rendered = undefined;
+  }
+
   /** Closes the open segment; returns it (the caller writes it to disk). */
   addSegment(s: ClosedSegment): StoredSegment | undefined {
     const open = this.open;

@@ -50,6 +50,10 @@ interface RungIo {
   segments: number;
 }
 
+/** Complete segments every rendition has when the program dates stop moving: the master playlist waits for as many
+ * (hls/ll-master.ts MASTER_AFTER_SEGMENTS), so no player has read one before. */
+const SETTLE_AFTER_SEGMENTS = 3;
+
 export class LlStream {
   private readonly rungs: RungIo[];
   private epoch = -1;
@@ -58,6 +62,9 @@ export class LlStream {
   lastSegmentAt?: number;
   /** Wall-clock ms at media time zero of the current epoch. */
   private anchor?: number;
+  /** The anchor stops moving once every rendition has the segments the master playlist waits for (no player has
+   * read a program date before); until then it follows the part that arrived soonest after its media time. */
+  private settled = false;
   private readyWaiters: (() => void)[] = [];
   private finished = false;
   private readonly now: () => number;
@@ -102,6 +109,7 @@ export class LlStream {
   attach(outputs: readonly Readable[]): void {
     this.epoch += 1;
     this.anchor = undefined;
+    this.settled = false;
     const epoch = this.epoch;
     outputs.forEach((out, i) => {
       const io = this.rungs[i];
@@ -213,7 +221,16 @@ export class LlStream {
       if (e.kind === 'part') {
         const now = this.now();
         // Media time zero of this run, in wall-clock: fixed by the first part any rung finishes.
-        this.anchor ??= now - (e.part.start + e.part.duration) * 1000;
+        // Media time zero in wall-clock: the first part's arrival less its media end, lowered while the class starts
+        // by any part that arrived sooner (a busy box delays the first parts, then catches up: an anchor from the
+        // first alone would date the media later than it was made, and a player would seem ahead of real time).
+        const candidate = now - (e.part.start + e.part.duration) * 1000;
+        if (this.anchor === undefined) this.anchor = candidate;
+        else if (!this.settled && candidate < this.anchor) {
+          const shift = candidate - this.anchor;
+          this.anchor = candidate;
+          for (const r of this.rungs) r.rendition.shiftProgramDates(shift);
+        }
         io.rendition.addPart(e.part, this.anchor + e.part.start * 1000);
       } else {
         const seg = io.rendition.addSegment(e.segment);
@@ -227,6 +244,7 @@ export class LlStream {
   private store(io: RungIo, seg: { msn: number; uri: string; bytes: Buffer; duration: number; programDateTime: number; discontinuity: boolean; mapUri: string }): void {
     const dir = join(this.o.dir, io.rendition.name);
     io.segments += 1;
+    if (!this.settled && this.rungs.every((r) => r.segments >= SETTLE_AFTER_SEGMENTS)) this.settled = true;
     if (!io.first && io.tracks) io.first = { name: io.rendition.name, tracks: io.tracks, firstSegmentBytes: seg.bytes.length, firstSegmentSeconds: seg.duration };
     for (const w of this.readyWaiters.splice(0)) w();
     this.queue(io, () => writeFile(join(dir, seg.uri), seg.bytes));
