@@ -133,7 +133,7 @@ t.test('the report of a real class matches what happened', async (t) => {
       t.equal(await studio.textContent('[data-delivery]'), 'Delivery: top rung passed through: no audience known yet (no course roster, no past class on this channel).', `${scheme} ${width}: how the class was delivered`);
       await studio.waitForSelector('[data-cost="ours"] .num');
       t.match(await studio.textContent('[data-cost="ours"] .num'), /^\$\d+\.\d\d$/, `${scheme} ${width}: this month's cost of the channel's classes`);
-      t.match(await studio.textContent('[data-cost="ours"] .label'), '(1 classes)');
+      t.match(await studio.textContent('[data-cost="ours"] .label'), '(1 class)');
       t.match(await studio.textContent('[data-cost="oursAtZeroEgress"] .num'), /^\$\d+\.\d\d$/, `${scheme} ${width}: the same classes if egress were free`);
       t.match(await studio.textContent('[data-cost-basis]'), /MB delivered per viewer-minute, egress priced at \$0\.085\/GB/, 'what the cost assumed');
       const overflow = await studio.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

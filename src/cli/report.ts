@@ -42,7 +42,7 @@ export function registerReport(program: Command): void {
           usd(c.ours.total), usd(c.oursAtZeroEgress), usd(c.allMux), usd(c.zoom)])));
       print('');
       print(fields([
-        ['period', `${r.from} to ${r.to} (${r.months} months), ${r.classes.length} classes, ${r.totals.minutes} min, ${r.totals.viewerMinutes} viewer-minutes`],
+        ['period', `${r.from} to ${r.to} (${r.months} months), ${r.classes.length} ${r.classes.length === 1 ? 'class' : 'classes'}, ${r.totals.minutes} min, ${r.totals.viewerMinutes} viewer-minutes`],
         ['egress price assumed', `${egress} (cost.cdnPerGb); delivered ${r.totals.gbServed} GB, ${r.totals.mbPerViewerMinute ?? '-'} MB per viewer-minute`],
         ['self-hosted', `${usd(r.totals.ours)} at ${egress}; ${usd(r.totals.oursAtZeroEgress)} at $0/GB (the box's own bandwidth)`],
         ['all-Mux', usd(r.totals.allMux)], ['Zoom', usd(r.totals.zoom)],

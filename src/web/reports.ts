@@ -105,7 +105,7 @@ export class ReportsView {
       h('div', { class: 'stat', 'data-cost': key }, h('span', { class: 'num' }, value), h('span', { class: 'label' }, label));
     this.cost.replaceChildren(h('h3', {}, `Cost of this channel's classes since ${from}`),
       h('div', { class: 'stats' },
-        stat(`self-hosted (${c.classes.length} classes)`, usd(c.totals.ours), 'ours'),
+        stat(`self-hosted (${c.classes.length} ${c.classes.length === 1 ? 'class' : 'classes'})`, usd(c.totals.ours), 'ours'),
         stat('the same if egress were free', usd(c.totals.oursAtZeroEgress), 'oursAtZeroEgress'),
         stat('the same on all-Mux', usd(c.totals.allMux), 'allMux'),
         stat('its share of Zoom', usd(c.totals.zoom), 'zoom'),
