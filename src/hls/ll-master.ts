@@ -8,7 +8,7 @@ import type { LadderPlan } from '../transcode/ladder.js';
 import { AUDIO_ONLY_VARIANT } from '../transcode/args.js';
 import { masterPlaylist, type AudioOnlyVariant, type MasterVariant } from './master.js';
 import { audioOnlyBandwidth, bandwidth } from './master-writer.js';
-import type { RungReady } from './ll/stream.js';
+import { MASTER_AFTER_SEGMENTS, type RungReady } from './ll/stream.js';
 
 /** The variants of an LL-HLS master playlist. Pure. */
 export function llVariants(plan: LadderPlan, ready: readonly RungReady[]): MasterVariant[] {
@@ -36,14 +36,6 @@ export function llAudioOnly(plan: LadderPlan, ready: readonly RungReady[]): Audi
   const seconds = got.firstSegmentSeconds > 0 ? got.firstSegmentSeconds : plan.segmentSeconds;
   return { uri: `${AUDIO_ONLY_VARIANT}/${RUNG_PLAYLIST}`, audioCodec: audio?.codec ?? 'mp4a.40.2', ...audioOnlyBandwidth(plan.audioOnlyKbps, got.firstSegmentBytes, seconds) };
 }
-
-/**
- * Complete segments every rung has before the master playlist appears. RFC 8216 §6.3.3: a client should not
- * start less than three target durations from the end of a playlist, so a shorter one is no place to start; and
- * Shaka Player 5.2 fails to load an LL-HLS playlist whose only segments are one or two complete ones and the open
- * one with parts (docs/upstream/shaka-player.md). About 3 s at the start of an `ultra` class.
- */
-export const MASTER_AFTER_SEGMENTS = 3;
 
 /** Resolves true once master.m3u8 is written, false when the class ended before every rung had its segments. */
 export async function writeLlMaster(dir: string, plan: LadderPlan, stream: { ready(minSegments?: number): Promise<RungReady[] | undefined> }): Promise<boolean> {

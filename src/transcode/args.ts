@@ -22,10 +22,9 @@ export const AUDIO_VARIANT = 'audio';
 /** The audio-only rendition's folder (a variant of its own in the master playlist, not an alternative audio). */
 export const AUDIO_ONLY_VARIANT = 'audio-only';
 
-/** The audio-only rendition's encoder flags for output audio stream `n` ('' for the output's only audio). */
-export function audioOnlyArgs(kbps: number, n: number | ''): string[] {
+/** AAC-LC stereo 48 kHz encoder flags for output audio stream `n` ('' for the output's only audio). */
+export function aacArgs(kbps: number, n: number | ''): string[] {
   const s = n === '' ? '' : `:${n}`;
-  // Always encoded (never copied): a fixed small rate whatever the publisher sends, 48 kHz for whole AAC frames.
   return [`-c:a${s}`, 'aac', `-b:a${s}`, `${kbps}k`, `-ac:a${s}`, '2', `-ar:a${s}`, '48000'];
 }
 
@@ -91,9 +90,10 @@ export function ffmpegArgs(plan: LadderPlan, o: ArgsOptions): string[] {
   if (plan.audio !== 'none') {
     a.push('-map', '0:a:0');
     if (plan.audio === 'copy') a.push('-c:a:0', 'copy'); // AAC already: no re-encode
-    else a.push('-c:a:0', 'aac', '-b:a:0', `${plan.audioKbps}k`, '-ac:a:0', '2', '-ar:a:0', '48000'); // encoded once, shared by all rungs
+    else a.push(...aacArgs(plan.audioKbps, 0)); // encoded once, shared by all rungs
   }
-  if (plan.audioOnlyKbps) a.push('-map', '0:a:0', ...audioOnlyArgs(plan.audioOnlyKbps, 1)); // the audio-only rendition
+  // The audio-only rendition: always encoded, a fixed small rate whatever the publisher sends.
+  if (plan.audioOnlyKbps) a.push('-map', '0:a:0', ...aacArgs(plan.audioOnlyKbps, 1));
   const flags = ['independent_segments', 'program_date_time'];
   if (!o.record) flags.push('delete_segments'); // sliding window: old segments leave the disk
   if (o.resume) flags.push('append_list', 'discont_start'); // restart continues the playlist after a discontinuity

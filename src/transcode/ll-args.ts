@@ -2,7 +2,7 @@
 // ladder, but each rung leaves as fragmented MP4 on its own pipe (fd 3, 4, …) in fragments of one part each (and a
 // new fragment at every keyframe), so our LL-HLS packager can publish a part the moment ffmpeg flushes it. Pure; golden-tested in test/transcode-args.test.ts.
 
-import { AUDIO_ONLY_VARIANT, audioOnlyArgs, inputArgs, x264Args } from './args.js';
+import { aacArgs, AUDIO_ONLY_VARIANT, inputArgs, x264Args } from './args.js';
 import type { LadderPlan } from './ladder.js';
 
 export interface LlArgsOptions {
@@ -54,7 +54,7 @@ export function llFfmpegArgs(plan: LadderPlan, o: LlArgsOptions): string[] {
   });
   if (plan.audioOnlyKbps) {
     a.push(
-      '-map', '0:a:0', ...audioOnlyArgs(plan.audioOnlyKbps, ''),
+      '-map', '0:a:0', ...aacArgs(plan.audioOnlyKbps, ''),
       '-f', 'mp4',
       // Every AAC frame is a sync sample: fragments by time only. ffmpeg closes a fragment once it holds at least
       // -frag_duration, so ask for one frame less than the part: no part is then longer than the part target.

@@ -50,9 +50,13 @@ interface RungIo {
   segments: number;
 }
 
-/** Complete segments every rendition has when the program dates stop moving: the master playlist waits for as many
- * (hls/ll-master.ts MASTER_AFTER_SEGMENTS), so no player has read one before. */
-const SETTLE_AFTER_SEGMENTS = 3;
+/**
+ * Complete segments every rung has before the master playlist appears. RFC 8216 §6.3.3: a client should not
+ * start less than three target durations from the end of a playlist, so a shorter one is no place to start; and
+ * Shaka Player 5.2 fails to load an LL-HLS playlist whose only segments are one or two complete ones and the open
+ * one with parts (docs/upstream/shaka-player.md). About 3 s at the start of an `ultra` class.
+ */
+export const MASTER_AFTER_SEGMENTS = 3;
 
 export class LlStream {
   private readonly rungs: RungIo[];
@@ -62,8 +66,9 @@ export class LlStream {
   lastSegmentAt?: number;
   /** Wall-clock ms at media time zero of the current epoch. */
   private anchor?: number;
-  /** The anchor stops moving once every rendition has the segments the master playlist waits for (no player has
-   * read a program date before); until then it follows the part that arrived soonest after its media time. */
+  /** The anchor stops moving once every rendition has the segments the master playlist waits for
+   * (MASTER_AFTER_SEGMENTS: no player has read a program date before); until then it follows the part that arrived
+   * soonest after its media time. */
   private settled = false;
   private readyWaiters: (() => void)[] = [];
   private finished = false;
@@ -220,7 +225,6 @@ export class LlStream {
     for (const e of events) {
       if (e.kind === 'part') {
         const now = this.now();
-        // Media time zero of this run, in wall-clock: fixed by the first part any rung finishes.
         // Media time zero in wall-clock: the first part's arrival less its media end, lowered while the class starts
         // by any part that arrived sooner (a busy box delays the first parts, then catches up: an anchor from the
         // first alone would date the media later than it was made, and a player would seem ahead of real time).
@@ -244,7 +248,7 @@ export class LlStream {
   private store(io: RungIo, seg: { msn: number; uri: string; bytes: Buffer; duration: number; programDateTime: number; discontinuity: boolean; mapUri: string }): void {
     const dir = join(this.o.dir, io.rendition.name);
     io.segments += 1;
-    if (!this.settled && this.rungs.every((r) => r.segments >= SETTLE_AFTER_SEGMENTS)) this.settled = true;
+    if (!this.settled && this.rungs.every((r) => r.segments >= MASTER_AFTER_SEGMENTS)) this.settled = true;
     if (!io.first && io.tracks) io.first = { name: io.rendition.name, tracks: io.tracks, firstSegmentBytes: seg.bytes.length, firstSegmentSeconds: seg.duration };
     for (const w of this.readyWaiters.splice(0)) w();
     this.queue(io, () => writeFile(join(dir, seg.uri), seg.bytes));
