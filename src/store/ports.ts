@@ -187,6 +187,8 @@ export interface ReadModel {
 
 export interface Store {
   read: ReadModel;
+  /** Resolves once the store is open, migrated and its read model loaded (at once on the embedded file). */
+  ready(): Promise<void>;
   channels: ChannelRepository;
   streamKeys: StreamKeyRepository;
   apiTokens: ApiTokenRepository;

@@ -1,20 +1,22 @@
-// The embedded store: one SQLite file, a repository per aggregate, the read model, and the asynchronous face
-// (`Store` of ../ports.ts) the server runs on. The repositories themselves are synchronous (better-sqlite3): the
-// store's own tests and the server's test harness use them directly through `SqliteStore`.
+// The embedded store: one SQLite file, the repositories of ../sql/ run on it synchronously, the read model, and
+// the asynchronous face (`Store` of ../ports.ts) the server runs on. The synchronous face (`SqliteStore`) is for the
+// store's own tests and the server's test harness.
 
-import { ApiTokenRepo } from './api-tokens.js';
-import { ChannelRepo } from './channels.js';
+import { ApiTokenRepo } from '../sql/api-tokens.js';
+import { ChannelRepo } from '../sql/channels.js';
+import { BeaconRepo } from '../sql/beacons.js';
+import { EngagementRepo } from '../sql/engagement.js';
+import { MuxRepo } from '../sql/mux.js';
+import { SessionRepo } from '../sql/sessions.js';
+import { StreamKeyRepo } from '../sql/stream-keys.js';
+import { LtiRepo } from '../sql/lti.js';
+import { ClassRepo } from '../sql/classes.js';
+import { ReportRepo } from '../sql/reports.js';
+import { face, methodsOf, tx, type Ran, type Work } from '../sql/query.js';
 import { backupDb, migrate, openDb, type Db, type OpenOptions } from './db.js';
 import { LATEST_VERSION } from './migrations.js';
-import { BeaconRepo } from './beacons.js';
-import { EngagementRepo } from './engagement.js';
-import { MuxRepo } from './mux.js';
-import { SessionRepo } from './sessions.js';
-import { StreamKeyRepo } from './stream-keys.js';
-import { LtiRepo } from './lti.js';
-import { ClassRepo } from './classes.js';
-import { ReportRepo } from './reports.js';
 import { SqliteReadModel } from './read-model.js';
+import { SqliteRunner } from './run.js';
 import type { Channel } from '../../domain/channel.js';
 import type { NewChannel, StreamKeyInfo } from '../../domain/records.js';
 import type { Store } from '../ports.js';
@@ -30,81 +32,85 @@ export interface SqliteStore {
   migrate(): { version: number; applied: number[] };
   backup(target: string): Promise<void>;
   /** With createWithKey: a channel and its first stream key, both or neither. */
-  channels: ChannelRepo & { createWithKey(c: NewChannel): { channel: Channel; key: string; info: StreamKeyInfo } };
-  streamKeys: StreamKeyRepo;
-  apiTokens: ApiTokenRepo;
-  sessions: SessionRepo;
-  engagement: EngagementRepo;
-  beacons: BeaconRepo;
-  mux: MuxRepo;
-  lti: LtiRepo;
-  classes: ClassRepo;
-  reports: ReportRepo;
+  channels: Ran<ChannelRepo> & { createWithKey(c: NewChannel): { channel: Channel; key: string; info: StreamKeyInfo } };
+  streamKeys: Ran<StreamKeyRepo>;
+  apiTokens: Ran<ApiTokenRepo>;
+  sessions: Ran<SessionRepo>;
+  engagement: Ran<EngagementRepo>;
+  beacons: Ran<BeaconRepo>;
+  mux: Ran<MuxRepo>;
+  lti: Ran<LtiRepo>;
+  classes: Ran<ClassRepo>;
+  reports: Ran<ReportRepo>;
   close(): void;
+}
+
+/** The repositories of ../sql/, one each; both engines make theirs here. */
+export function makeRepos() {
+  const channels = new ChannelRepo();
+  const streamKeys = new StreamKeyRepo();
+  return {
+    channels, streamKeys, apiTokens: new ApiTokenRepo(), sessions: new SessionRepo(), engagement: new EngagementRepo(),
+    beacons: new BeaconRepo(), mux: new MuxRepo(), lti: new LtiRepo(), classes: new ClassRepo(), reports: new ReportRepo(),
+    /** A channel and its first stream key, both or neither. */
+    *createWithKey(c: NewChannel): Work<{ channel: Channel; key: string; info: StreamKeyInfo }> {
+      return yield* tx(function* () {
+        const channel = yield* channels.create(c);
+        return { channel, ...(yield* streamKeys.rotate(channel.id)) };
+      });
+    },
+  };
 }
 
 export function openSqliteStore(file: string, opts: OpenOptions = {}): SqliteStore {
   const db = openDb(file, opts);
-  const channels = new ChannelRepo(db);
-  const streamKeys = new StreamKeyRepo(db);
-  const classes = new ClassRepo(db);
-  const lti = new LtiRepo(db);
-  const transaction = <T>(fn: () => T): T => db.transaction(fn).immediate();
-  const createWithKey = (c: NewChannel): { channel: Channel; key: string; info: StreamKeyInfo } => transaction(() => {
-    const channel = channels.create(c);
-    return { channel, ...streamKeys.rotate(channel.id) };
-  });
+  const runner = new SqliteRunner(db);
+  const r = makeRepos();
+  const ran = <T extends object>(repo: T): Ran<T> => face<T, Ran<T>>(repo, (w) => runner.run(w));
   return {
     db,
-    read: new SqliteReadModel(db, { channels, classes, lti }),
-    transaction,
+    read: new SqliteReadModel(runner, r),
+    transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
     migrate: () => ({ version: LATEST_VERSION, applied: migrate(db) }),
     backup: (target) => backupDb(db, target),
-    channels: Object.assign(channels, { createWithKey }),
-    streamKeys,
-    apiTokens: new ApiTokenRepo(db),
-    sessions: new SessionRepo(db),
-    engagement: new EngagementRepo(db),
-    beacons: new BeaconRepo(db),
-    mux: new MuxRepo(db),
-    lti,
-    classes,
-    reports: new ReportRepo(db),
+    channels: Object.assign(ran(r.channels), { createWithKey: (c: NewChannel) => runner.run(r.createWithKey(c)) }),
+    streamKeys: ran(r.streamKeys),
+    apiTokens: ran(r.apiTokens),
+    sessions: ran(r.sessions),
+    engagement: ran(r.engagement),
+    beacons: ran(r.beacons),
+    mux: ran(r.mux),
+    lti: ran(r.lti),
+    classes: ran(r.classes),
+    reports: ran(r.reports),
     close: () => {
       if (db.open) db.close();
     },
   };
 }
 
-/** The same value, promised: a thrown error becomes a rejection. The call itself runs now, as before. */
 type Promised<T> = { [K in keyof T]: T[K] extends (...a: infer A) => infer R ? (...a: A) => Promise<Awaited<R>> : T[K] };
 
-function promised<T extends object>(repo: T): Promised<T> {
-  return promisedBut(repo, []);
-}
-
-/** As promised(), but the `commands` stay as they are (taken at once, see ../ports.ts). */
+/** The synchronous face `repo`, promised (a thrown error becomes a rejection; the call itself runs now), but the
+ * `commands` stay as they are (taken at once, see ../ports.ts). */
 function promisedBut<T extends object, K extends keyof T>(repo: T, commands: readonly K[]): Promised<Omit<T, K>> & Pick<T, K> {
   const out: Record<string, unknown> = {};
-  let proto: object | null = repo;
-  const names = new Set<string>();
-  while (proto && proto !== Object.prototype) {
-    for (const n of Object.getOwnPropertyNames(proto)) names.add(n);
-    proto = Object.getPrototypeOf(proto) as object | null;
-  }
-  for (const n of names) {
-    const f = (repo as Record<string, unknown>)[n];
-    if (n === 'constructor' || typeof f !== 'function') continue;
-    const fn = f.bind(repo) as (...a: unknown[]) => unknown;
+  for (const n of methodsOf(repo)) {
+    const fn = ((repo as Record<string, unknown>)[n] as (...a: unknown[]) => unknown).bind(repo);
     out[n] = (commands as readonly string[]).includes(n) ? fn : async (...a: unknown[]) => fn(...a);
   }
   return out as Promised<Omit<T, K>> & Pick<T, K>;
 }
 
-/** The `Store` the server runs on, over the synchronous repositories of `s`. */
+function promised<T extends object>(repo: T): Promised<T> {
+  return promisedBut(repo, [] as never[]) as Promised<T>;
+}
+
+/** The `Store` the server runs on, over the synchronous face `s`. */
 export function asStore(s: SqliteStore): Store {
   return {
     read: s.read,
+    ready: async () => undefined,
     channels: promised(s.channels),
     streamKeys: promisedBut(s.streamKeys, ['markUsed']),
     apiTokens: promised(s.apiTokens),

@@ -3,7 +3,7 @@
 
 import { API_TOKEN_PATTERN, fingerprintOf, generateApiToken, hashSecret, sameHash } from '../../auth/secrets.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
-import type { Db } from './db.js';
+import { get, all, run, isUniqueViolation, type Work } from './query.js';
 import type { ApiTokenInfo, Scope } from '../../domain/api-tokens.js';
 
 interface Row {
@@ -30,51 +30,47 @@ const toInfo = (r: Row): ApiTokenInfo => ({
 });
 
 export class ApiTokenRepo {
-  constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly now: () => Date = () => new Date()) {}
 
   /** Returns the plaintext token once; only its hash is stored. */
   /** `channels`: the only channels the token may act on (checked slugs); absent or null: all. */
-  create(name: string, scopes: Scope[], channels: string[] | null = null): { token: string; info: ApiTokenInfo } {
+  *create(name: string, scopes: Scope[], channels: string[] | null = null): Work<{ token: string; info: ApiTokenInfo }> {
     if (channels && (channels.length === 0 || scopes.includes('admin'))) {
       throw new ValidationError(channels.length === 0 ? 'a token limited to channels needs at least one channel' : 'an admin token cannot be limited to channels: give it the scopes it needs instead');
     }
     const token = generateApiToken();
     const hash = hashSecret(token);
     try {
-      const id = this.db
-        .prepare('INSERT INTO api_tokens (name, scopes, channels, hash, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(name, scopes.join(','), channels ? [...new Set(channels)].join(',') : null, hash, fingerprintOf(hash), this.now().toISOString()).lastInsertRowid;
-      return { token, info: toInfo(this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as Row) };
+      const row = (yield* get('INSERT INTO api_tokens (name, scopes, channels, hash, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *', name, scopes.join(','), channels ? [...new Set(channels)].join(',') : null, hash, fingerprintOf(hash), this.now().toISOString())) as Row;
+      return { token, info: toInfo(row) };
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      if (isUniqueViolation(err)) {
         throw new ConflictError(`an active token named "${name}" already exists`);
       }
       throw err;
     }
   }
 
-  list(includeRevoked = false): ApiTokenInfo[] {
+  *list(includeRevoked = false): Work<ApiTokenInfo[]> {
     const sql = includeRevoked ? 'SELECT * FROM api_tokens ORDER BY id' : 'SELECT * FROM api_tokens WHERE revoked_at IS NULL ORDER BY id';
-    return (this.db.prepare(sql).all() as Row[]).map(toInfo);
+    return ((yield* all(sql)) as Row[]).map(toInfo);
   }
 
   /** Revokes by name or fingerprint. */
-  revoke(nameOrFingerprint: string): ApiTokenInfo {
-    const row = this.db
-      .prepare('SELECT * FROM api_tokens WHERE revoked_at IS NULL AND (name = ? OR fingerprint = ?)')
-      .get(nameOrFingerprint, nameOrFingerprint) as Row | undefined;
+  *revoke(nameOrFingerprint: string): Work<ApiTokenInfo> {
+    const row = (yield* get('SELECT * FROM api_tokens WHERE revoked_at IS NULL AND (name = ? OR fingerprint = ?)', nameOrFingerprint, nameOrFingerprint)) as Row | undefined;
     if (!row) throw new NotFoundError(`no active token "${nameOrFingerprint}" (see: kmk-live token list)`);
-    this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ?').run(this.now().toISOString(), row.id);
-    return toInfo(this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(row.id) as Row);
+    (yield* run('UPDATE api_tokens SET revoked_at = ? WHERE id = ?', this.now().toISOString(), row.id));
+    return toInfo((yield* get('SELECT * FROM api_tokens WHERE id = ?', row.id)) as Row);
   }
 
   /** The active token matching the plaintext (constant-time hash comparison), marking it used. */
-  verify(token: string): ApiTokenInfo | undefined {
+  *verify(token: string): Work<ApiTokenInfo | undefined> {
     if (!API_TOKEN_PATTERN.test(token)) return undefined;
     const hash = hashSecret(token);
-    const row = this.db.prepare('SELECT * FROM api_tokens WHERE hash = ? AND revoked_at IS NULL').get(hash) as Row | undefined;
+    const row = (yield* get('SELECT * FROM api_tokens WHERE hash = ? AND revoked_at IS NULL', hash)) as Row | undefined;
     if (!row || !sameHash(row.hash, hash)) return undefined;
-    this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(this.now().toISOString(), row.id);
+    (yield* run('UPDATE api_tokens SET last_used_at = ? WHERE id = ?', this.now().toISOString(), row.id));
     return toInfo(row);
   }
 }
