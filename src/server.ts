@@ -12,7 +12,7 @@ import { obsServerUrl, publicBaseUrl } from './config/urls.js';
 import { createLogger, type Logger } from './log.js';
 import { UserError } from './domain/errors.js';
 import { MASTER_PLAYLIST, vodDir } from './domain/media-layout.js';
-import { asStore, openStore, type SqliteStore } from './store/index.js';
+import { asStore, connectStore, isShared, openStore, safeUrl, storeSettings, type SqliteStore, type Store } from './store/index.js';
 import { lockDataFolder } from './store/data-lock.js';
 import { signPlayback, type PlaybackScope } from './auth/playback-token.js';
 import { loadJoinSecret } from './auth/join-secret.js';
@@ -77,8 +77,11 @@ export interface ServerOptions {
 
 export interface RunningServer {
   config: Config;
-  /** The embedded store's synchronous repositories, for the test harness; the server itself runs on asStore(). */
+  /** The embedded store's synchronous repositories, for the test harness (undefined on a shared PostgreSQL store);
+   * the server itself runs on `shared`. */
   store: SqliteStore;
+  /** The store the server runs on. */
+  shared: Store;
   live: LiveManager;
   ingest: RtmpIngest;
   http: HttpServer;
@@ -119,8 +122,16 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const mediaDir = config['paths.media'];
   mkdirSync(mediaDir, { recursive: true });
   const lock = lockDataFolder(config['paths.data']);
-  const sqlite = openStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
-  const store = asStore(sqlite);
+  const settings = storeSettings(config);
+  const sqlite = isShared(settings) ? undefined : openStore(settings.file, { busyTimeoutMs: settings.busyTimeoutMs });
+  const store = sqlite ? asStore(sqlite) : connectStore(settings, { onError: (err, what) => log.warn('the shared store failed', { what, err }) });
+  try {
+    await store.ready();
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    lock.release();
+    throw new UserError(`the store at ${config['store.url'] ? safeUrl(config['store.url']) : settings.file} cannot be opened: ${(err as Error).message}`);
+  }
   const read = store.read;
   const budget = defaultBudget(config['transcode.budgetPixelsPerSecond']);
   const pids = new PidFile(mediaDir, log);
@@ -217,7 +228,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const secret = loadJoinSecret(config['hub.joinSecret'], config['paths.data']);
   const staffMaxSeconds = config['hub.staffTokenMaxHours'] * 3600;
   const verifyJoin = installationVerifier(config, read, secret);
-  await store.engagement.closeOpenAttendance(Date.now());
+  // On a shared store other boxes' rooms are open: each room's attendance is closed when a box takes it (the hub).
+  if (!isShared(settings)) await store.engagement.closeOpenAttendance(Date.now());
   const { hub, backplane } = createHub(config, store, {
     log,
     liveSession: (slug) => {
@@ -482,7 +494,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   let stopping: Promise<void> | undefined;
   return {
-    config, store: sqlite, live, ingest, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
+    config, store: sqlite!, shared: store, live, ingest, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
     internalPort: internal?.boundPort,
     metricsPort: metricsHttp?.boundPort,
     routeTable: allRoutes.map((r) => ({ method: r.method, pattern: r.pattern })),

@@ -5,7 +5,7 @@
 
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
-import { connectStore } from './store/index.js';
+import { connectStore, storeSettings } from './store/index.js';
 import { loadJoinSecret } from './auth/join-secret.js';
 import { HttpServer } from './http/app.js';
 import { proxyRoutes } from './http/proxy.js';
@@ -24,7 +24,8 @@ export interface RunningWorker {
 export async function startWorker(config: Config, o: { mainPort: number; log: Logger }): Promise<RunningWorker> {
   if (!config['hub.backplane']) throw new Error('a worker process needs hub.backplane (a redis:// URL)');
   const log = o.log;
-  const store = connectStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
+  const store = connectStore(storeSettings(config), { onError: (err, what) => log.warn('store', { what, err }) });
+  await store.ready();
   const secret = loadJoinSecret(config['hub.joinSecret'], config['paths.data']);
   const timings = new Timings();
   const { hub, backplane } = createHub(config, store, {

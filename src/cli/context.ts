@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { connectStore, type Store } from '../store/index.js';
+import { connectStore, storeSettings, type Store } from '../store/index.js';
 
 export interface Context {
   config: Config;
@@ -22,7 +22,7 @@ export function contextFor(cmd: Command): Context {
     config,
     store() {
       if (!store) {
-        store = connectStore(config['paths.db'], { busyTimeoutMs: config['store.busyTimeoutMs'] });
+        store = connectStore(storeSettings(config));
         opened.push(store);
       }
       return store;

@@ -5,7 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { connectStore, migrationStatus } from '../store/index.js';
+import { connectStore, migrationStatus, pgMigrationStatus, safeUrl, storeSettings } from '../store/index.js';
 import { statfsFree, type FreeSpace } from '../media/disk.js';
 import { inspectTool, locateTool, type Tool } from '../transcode/locate.js';
 import { contextFor } from './context.js';
@@ -46,7 +46,17 @@ function writableCheck(name: string, dir: string): Check {
   }
 }
 
-function dbCheck(config: Config): Check {
+async function dbCheck(config: Config): Promise<Check> {
+  const url = config['store.url'];
+  if (url) {
+    try {
+      const s = await pgMigrationStatus(url);
+      if (s.current < s.latest) return { name: 'database', ok: false, required: true, detail: `PostgreSQL ${safeUrl(url)} is at schema ${s.current} of ${s.latest}; run: kmk-live db migrate` };
+      return { name: 'database', ok: true, required: true, detail: `PostgreSQL ${safeUrl(url)} at schema version ${s.current}` };
+    } catch (err) {
+      return { name: 'database', ok: false, required: true, detail: `PostgreSQL ${safeUrl(url)} cannot be reached: ${(err as Error).message}` };
+    }
+  }
   const file = config['paths.db'];
   try {
     const s = migrationStatus(file);
@@ -146,8 +156,8 @@ export function lmsReachCheck(publicUrl: string, platforms: number): Check | und
     : { name: 'lms reach', ok: false, required: false, detail: `publicUrl ${publicUrl}: ${problems.join(', ')}. Moodle refuses such URLs by default (Site administration → General → Security → HTTP security: "cURL blocked hosts list", "cURL allowed ports list"): deep linking fails with a fix_jwks_alg() error and roster and grade calls fail. Serve the tool on https://<public name>:443 (docs/lms.md, Moodle)` };
 }
 
-async function platformCount(file: string): Promise<number> {
-  const store = connectStore(file, { readonly: true, migrate: false });
+async function platformCount(config: Config): Promise<number> {
+  const store = connectStore(storeSettings(config), { readonly: true, migrate: false });
   try {
     return (await store.lti.platforms()).length;
   } finally {
@@ -155,8 +165,8 @@ async function platformCount(file: string): Promise<number> {
   }
 }
 
-async function ultraChannels(file: string): Promise<string[]> {
-  const store = connectStore(file, { readonly: true, migrate: false });
+async function ultraChannels(config: Config): Promise<string[]> {
+  const store = connectStore(storeSettings(config), { readonly: true, migrate: false });
   try {
     return (await store.channels.list()).filter((c) => c.latency === 'ultra').map((c) => c.slug);
   } finally {
@@ -184,12 +194,12 @@ async function serverPortCheck(name: string, host: string, port: number, running
 
 export async function runChecks(config: Config): Promise<Check[]> {
   const running = await serverRunning(config);
-  const db = dbCheck(config);
+  const db = await dbCheck(config);
   let ll: Check | undefined;
   let lms: Check | undefined;
   try {
-    ll = db.ok ? llTlsCheck(config.publicUrl, await ultraChannels(config['paths.db'])) : undefined;
-    lms = db.ok ? lmsReachCheck(publicBaseUrl(config), await platformCount(config['paths.db'])) : undefined;
+    ll = db.ok ? llTlsCheck(config.publicUrl, await ultraChannels(config)) : undefined;
+    lms = db.ok ? lmsReachCheck(publicBaseUrl(config), await platformCount(config)) : undefined;
   } catch {
     ll = undefined; // the database check above already says what is wrong with it
   }

@@ -52,6 +52,15 @@ export const SCHEMA = {
     description: 'Free space the media disk must keep: below it new classes are refused and status, studio and /metrics warn (0: no floor).',
   },
   'paths.db': { type: 'string', description: 'SQLite file; empty means <paths.data>/kmk.db.' },
+  'store.url': {
+    type: 'string', secret: true,
+    check: (v: string) => (v === '' || /^postgres(ql)?:\/\/\S+$/.test(v) ? null : 'empty (the embedded SQLite file) or a postgres:// URL, e.g. postgres://kmk:secret@db.school.example/kmk'),
+    description: 'Where the store lives: empty = the embedded SQLite file (paths.db); postgres://user:password@host:port/database = a PostgreSQL shared by several boxes (docs/scaling.md).',
+  },
+  'node.name': {
+    type: 'string', check: (v: string) => (v === '' || /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(v) ? null : 'letters, digits, dots, dashes and underscores (at most 63), e.g. live-2'),
+    description: "This box's name among the boxes sharing a store (store.url); empty = the host name. Each box's classes carry it.",
+  },
   'store.busyTimeoutMs': { type: 'integer', min: 0, max: 600000, description: 'How long a writer waits for a lock before failing.' },
   'channels.defaultLadder': {
     type: 'string', check: ladderProfileCheck,

@@ -23,7 +23,8 @@ import { replayUrl } from '../domain/media-layout.js';
 export interface HubDeps {
   channelId(slug: string): number | undefined;
   startsAt(slug: string): string | null;
-  loadRoom(channelId: number, sessionId: string | null, historySize: number): RoomInit;
+  /** At once (the embedded store) or over the network (PostgreSQL): a room opening then holds its messages. */
+  loadRoom(channelId: number, sessionId: string | null, historySize: number): RoomInit | Promise<RoomInit>;
   liveSession(slug: string): string | undefined;
   persist(ops: EngagementOp[]): void | Promise<void>;
   log: Logger;
@@ -75,6 +76,8 @@ const newId = (): string => randomBytes(9).toString('base64url').toLowerCase().r
 
 export class Hub {
   private readonly rooms = new Map<string, RoomEntry>();
+  /** Rooms whose records are on their way: what arrived for them meanwhile, and what to do once open. */
+  private readonly opening = new Map<string, { waiting: InMsg[]; then: ((e: RoomEntry) => void)[] }>();
   private readonly members = new Map<number, Member>();
   private readonly locals = new Map<number, Local>();
   /** Bans seen, for refusing an upgrade on a process that does not own the room. */
@@ -129,7 +132,14 @@ export class Hub {
     const channelId = this.own.sole ? undefined : this.d.channelId(slug);
     if (channelId === undefined) return 'no_channel';
     let bans = this.bansSeen.get(slug);
-    if (!bans) this.bansSeen.set(slug, (bans = new Set(this.d.loadRoom(channelId, null, 0).bans ?? [])));
+    if (!bans) {
+      this.bansSeen.set(slug, (bans = new Set()));
+      const known = bans;
+      const init = this.d.loadRoom(channelId, null, 0);
+      // Over the network the first upgrades pass; the room's owner refuses a banned join all the same.
+      if (init instanceof Promise) init.then((i) => { for (const u of i.bans ?? []) known.add(u); }, (err: unknown) => this.d.log.warn('could not read bans', { slug, err }));
+      else for (const u of init.bans ?? []) known.add(u);
+    }
     return bans.has(userId) ? 'banned' : 'ok';
   }
 
@@ -229,11 +239,14 @@ export class Hub {
       gained: (slug) => {
         const entry = this.roomFor(slug);
         // Attendance rows a previous owner left open end now; everyone present opens a new one on rejoin.
-        if (entry) this.writes.add({ op: 'close_open', at: Date.now(), channelId: entry.channelId });
-        return entry !== undefined;
+        const closeOpen = (e: RoomEntry): void => this.writes.add({ op: 'close_open', at: Date.now(), channelId: e.channelId });
+        if (entry) closeOpen(entry);
+        else this.opening.get(slug)?.then.push(closeOpen);
+        return entry !== undefined || this.opening.has(slug);
       },
       lost: (slug) => {
         this.rooms.delete(slug);
+        this.opening.delete(slug);
         this.remotePresence.delete(slug);
       },
       rejoin: (slug) => {
@@ -260,7 +273,13 @@ export class Hub {
 
   private handleIn(m: InMsg): void {
     const entry = this.ownedRoom(m.s);
-    if (!entry) return;
+    if (!entry) {
+      const opening = this.opening.get(m.s);
+      if (!opening) return;
+      if (opening.waiting.length < this.o.maxQueue) opening.waiting.push(m);
+      else if (m.k === 'join') this.fan.close(m.c, 1013, 'room opening, try again');
+      return;
+    }
     switch (m.k) {
       case 'join': {
         if (entry.room.isBanned(m.i.userId)) return this.fan.close(m.c, 4003, 'banned');
@@ -328,13 +347,33 @@ export class Hub {
     if (entry) return entry;
     const channelId = this.d.channelId(slug);
     if (channelId === undefined) return undefined;
+    if (this.opening.has(slug)) return undefined;
     const live = this.d.liveSession(slug) ?? null;
     const init = this.d.loadRoom(channelId, live, this.o.historySize);
+    if (!(init instanceof Promise)) return this.open(slug, channelId, init);
+    const opening = { waiting: [] as InMsg[], then: [] as ((e: RoomEntry) => void)[] };
+    this.opening.set(slug, opening);
+    init.then((i) => {
+      if (this.opening.get(slug) !== opening) return; // lost meanwhile
+      this.opening.delete(slug);
+      const e = this.open(slug, channelId, i);
+      for (const f of opening.then) f(e);
+      for (const m of opening.waiting) this.handleIn(m);
+    }, (err: unknown) => {
+      if (this.opening.get(slug) !== opening) return;
+      this.opening.delete(slug);
+      this.d.log.warn('could not open a room: its records are out of reach', { slug, err });
+      for (const m of opening.waiting) if (m.k === 'join') this.fan.close(m.c, 1011, 'room unavailable, try again');
+    });
+    return undefined;
+  }
+
+  private open(slug: string, channelId: number, init: RoomInit): RoomEntry {
     const room = new Room(slug, {
       chatMaxLength: this.o.chatMaxLength, chatBurst: this.o.chatBurst, chatWindowMs: this.o.chatWindowMs,
       historySize: this.o.historySize, presenceEveryMs: this.o.presenceEveryMs, newId,
     }, init);
-    entry = { room, channelId, outbox: new Outbox() };
+    const entry = { room, channelId, outbox: new Outbox() };
     this.rooms.set(slug, entry);
     return entry;
   }

@@ -143,8 +143,8 @@ export interface MuxRepository {
 export interface EngagementRepository {
   /** A batch of the hub's records, all or none. */
   apply(ops: readonly EngagementOp[]): Promise<void>;
-  /** What a room starts from (runs when a room opens, synchronously). */
-  loadRoom(channelId: number, sessionId: string | null, historySize: number): RoomInit;
+  /** What a room starts from (runs when a room opens: at once on the embedded file, over the network on PostgreSQL). */
+  loadRoom(channelId: number, sessionId: string | null, historySize: number): RoomInit | Promise<RoomInit>;
   attendance(sessionId: string): Promise<AttendanceRow[]>;
   closeOpenAttendance(at: number): Promise<void>;
 }

@@ -88,6 +88,13 @@ export abstract class ReadCopy implements ReadModel {
     return this.current().open.get(slug);
   }
 
+  /** A session this process just started or ended, before the store says so (the next refresh agrees). */
+  noteSession(sessionId: string, slug: string, open: boolean): void {
+    this.copy.sessions.set(sessionId, slug);
+    if (open) this.copy.open.set(slug, sessionId);
+    else if (this.copy.open.get(slug) === sessionId) this.copy.open.delete(slug);
+  }
+
   /** Reloads the tables whose version moved since the last look; the ones reloaded. */
   *refresh(): Work<Table[]> {
     const moved: Table[] = [];

@@ -45,8 +45,17 @@ const toRecord = (r: Row): SessionRecord => ({
 /** Session ids appear in URLs (/vod/<id>/): random, URL-safe, not guessable from the channel. */
 export const SESSION_ID = SESSION_ID_PATTERN;
 
+/** A session's record as start() writes it, before its source is known. */
+export function startedRecord(id: string, channel: string, startedAt: string, recorded: boolean): SessionRecord {
+  return {
+    id, channel, startedAt, endedAt: null, source: { codec: null, width: null, height: null, fps: null, audioCodec: null }, ladder: [], topRung: null,
+    bytesIn: 0, reconnects: 0, restarts: 0, recorded, endReason: null,
+  };
+}
+
 export class SessionRepo {
-  constructor(private readonly now: () => Date = () => new Date()) {}
+  /** @param node this box's name (node.name): written on the sessions it starts; the open ones it recovers */
+  constructor(private readonly node: string | null = null, private readonly now: () => Date = () => new Date()) {}
 
   /** A new session's id and start time (the start command makes them before the row is written). */
   newStart(): { id: string; at: string } {
@@ -55,7 +64,7 @@ export class SessionRepo {
 
   *start(channelId: number, recorded: boolean, made = this.newStart()): Work<SessionRecord> {
     const { id, at } = made;
-    (yield* run('INSERT INTO sessions (id, channel_id, started_at, recorded) VALUES (?, ?, ?, ?)', id, channelId, at, recorded ? 1 : 0));
+    (yield* run('INSERT INTO sessions (id, channel_id, started_at, recorded, node) VALUES (?, ?, ?, ?, ?)', id, channelId, at, recorded ? 1 : 0, this.node));
     return yield* this.get(id);
   }
 
@@ -73,9 +82,10 @@ export class SessionRepo {
     (yield* run('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL', this.now().toISOString(), reason, id));
   }
 
-  /** Sessions still open (at start-up: those a crash interrupted). */
+  /** Sessions of this box still open (at start-up: those a crash interrupted); rows without a box too (made
+   * before boxes had names). */
   *open(): Work<{ id: string; channel: string; recorded: boolean; startedAt: string }[]> {
-    return ((yield* all(`${SELECT} WHERE s.ended_at IS NULL`)) as Row[]).map((r) => ({ id: r.id, channel: r.slug, recorded: r.recorded === 1, startedAt: r.started_at }));
+    return ((yield* all(`${SELECT} WHERE s.ended_at IS NULL AND (s.node IS NULL OR s.node = ?)`, this.node ?? '')) as Row[]).map((r) => ({ id: r.id, channel: r.slug, recorded: r.recorded === 1, startedAt: r.started_at }));
   }
 
   /** Ends a session a crash interrupted, at the time its recording last grew, and says whether the recording was kept. */
@@ -83,9 +93,9 @@ export class SessionRepo {
     (yield* run("UPDATE sessions SET ended_at = ?, end_reason = 'server stopped unexpectedly', recorded = ? WHERE id = ? AND ended_at IS NULL", at.toISOString(), recorded ? 1 : 0, id));
   }
 
-  /** Sessions left open by a crash are closed at start-up. */
+  /** Sessions of this box (or of none) left open by a crash are closed at start-up. */
   *endAllOpen(reason: string): Work<number> {
-    return (yield* run('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL', this.now().toISOString(), reason));
+    return (yield* run('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL AND (node IS NULL OR node = ?)', this.now().toISOString(), reason, this.node ?? ''));
   }
 
   *find(id: string): Work<SessionRecord | undefined> {

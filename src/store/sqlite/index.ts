@@ -2,17 +2,18 @@
 // the asynchronous face (`Store` of ../ports.ts) the server runs on. The synchronous face (`SqliteStore`) is for the
 // store's own tests and the server's test harness.
 
-import { ApiTokenRepo } from '../sql/api-tokens.js';
-import { ChannelRepo } from '../sql/channels.js';
-import { BeaconRepo } from '../sql/beacons.js';
-import { EngagementRepo } from '../sql/engagement.js';
-import { MuxRepo } from '../sql/mux.js';
-import { SessionRepo } from '../sql/sessions.js';
-import { StreamKeyRepo } from '../sql/stream-keys.js';
-import { LtiRepo } from '../sql/lti.js';
-import { ClassRepo } from '../sql/classes.js';
-import { ReportRepo } from '../sql/reports.js';
-import { face, methodsOf, tx, type Ran, type Work } from '../sql/query.js';
+import type { ApiTokenRepo } from '../sql/api-tokens.js';
+import type { ChannelRepo } from '../sql/channels.js';
+import type { BeaconRepo } from '../sql/beacons.js';
+import type { EngagementRepo } from '../sql/engagement.js';
+import type { MuxRepo } from '../sql/mux.js';
+import type { SessionRepo } from '../sql/sessions.js';
+import type { StreamKeyRepo } from '../sql/stream-keys.js';
+import type { LtiRepo } from '../sql/lti.js';
+import type { ClassRepo } from '../sql/classes.js';
+import type { ReportRepo } from '../sql/reports.js';
+import { face, methodsOf, type Ran } from '../sql/query.js';
+import { makeRepos } from '../sql/repos.js';
 import { backupDb, migrate, openDb, type Db, type OpenOptions } from './db.js';
 import { LATEST_VERSION } from './migrations.js';
 import { SqliteReadModel } from './read-model.js';
@@ -43,23 +44,6 @@ export interface SqliteStore {
   classes: Ran<ClassRepo>;
   reports: Ran<ReportRepo>;
   close(): void;
-}
-
-/** The repositories of ../sql/, one each; both engines make theirs here. */
-export function makeRepos() {
-  const channels = new ChannelRepo();
-  const streamKeys = new StreamKeyRepo();
-  return {
-    channels, streamKeys, apiTokens: new ApiTokenRepo(), sessions: new SessionRepo(), engagement: new EngagementRepo(),
-    beacons: new BeaconRepo(), mux: new MuxRepo(), lti: new LtiRepo(), classes: new ClassRepo(), reports: new ReportRepo(),
-    /** A channel and its first stream key, both or neither. */
-    *createWithKey(c: NewChannel): Work<{ channel: Channel; key: string; info: StreamKeyInfo }> {
-      return yield* tx(function* () {
-        const channel = yield* channels.create(c);
-        return { channel, ...(yield* streamKeys.rotate(channel.id)) };
-      });
-    },
-  };
 }
 
 export function openSqliteStore(file: string, opts: OpenOptions = {}): SqliteStore {

@@ -433,6 +433,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN top_rung TEXT;
     `,
   },
+  {
+    version: 16,
+    name: 'sessions: the box (node.name) that runs the class, so a box recovers only its own on a shared store',
+    sql: `
+      ALTER TABLE sessions ADD COLUMN node TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
