@@ -3,6 +3,7 @@
 // the hub's per-tick batching, event bound and write retries. End-to-end tests cover the same with real processes.
 
 import t from 'tap';
+import type { RoomInit } from '../src/domain/engagement.js';
 import { FfmpegProcess } from '../src/media/ffmpeg-process.js';
 import { ClassRun, type RunDeps, type RunListener } from '../src/live/class-run.js';
 import type { OutputContext } from '../src/live/outputs.js';
@@ -393,20 +394,21 @@ t.test('class run: a stalled publisher is dropped after stallMs, and a new publi
 
 // ---- Hub ------------------------------------------------------------------------------------------------------
 
-function hubHarness(persist: (ops: EngagementOp[]) => void) {
+function hubHarness(persist: (ops: EngagementOp[]) => void, loadRoom: () => RoomInit | Promise<RoomInit> = () => ({})) {
+  const closed: [number, number][] = [];
   const frames: { topic: string; frame: string }[] = [];
   const sent: string[] = [];
   const transport: Transport = {
     publish: (topic, frame) => void frames.push({ topic, frame }),
     send: (_id, frame) => void sent.push(frame),
-    close: () => {},
+    close: (id, code) => void closed.push([id, code]),
     subscribe: () => {},
   };
   const hub = new Hub({ tickMs: 1e9, flushMs: 1e9, chatMaxLength: 500, chatBurst: 100_000, chatWindowMs: 1000, historySize: 50, presenceEveryMs: 1e9, maxQueue: 1e9 }, {
-    channelId: () => 1, startsAt: () => null, loadRoom: () => ({}), liveSession: () => undefined, persist, log,
+    channelId: () => 1, startsAt: () => null, loadRoom, liveSession: () => undefined, persist, log,
   });
   hub.attach(transport);
-  return { hub, frames, sent };
+  return { hub, frames, sent, closed };
 }
 
 t.test('hub: every event of a tick goes out in one frame per topic, staff events on their own topic', async (t) => {
@@ -426,6 +428,36 @@ t.test('hub: every event of a tick goes out in one frame per topic, staff events
   frames.length = 0;
   hub.tick();
   t.equal(frames.length, 0, 'an idle tick sends nothing');
+});
+
+t.test('hub: a room whose records come over the network holds what arrives meanwhile, then answers it in order', async (t) => {
+  let open!: (init: RoomInit) => void;
+  const { hub, frames, sent } = hubHarness(() => {}, () => new Promise<RoomInit>((r) => (open = r)));
+  hub.join(1, 'math', { userId: 'u1', name: 'Ada', role: 'learner', guest: false });
+  hub.message(1, JSON.stringify({ v: 1, t: 'chat', text: 'while opening' }));
+  hub.tick();
+  t.same(sent, [], 'no welcome before the room has its records');
+  t.same(frames, []);
+  open({ chat: [{ id: 'old', userId: 'u9', name: 'Bo', role: 'learner', text: 'from before', at: 1 }] });
+  await new Promise((r) => setImmediate(r));
+  const welcome = JSON.parse(sent[0]!) as { t: string; room: { chat: { text: string }[] } };
+  t.equal(welcome.t, 'welcome');
+  t.same(welcome.room.chat.map((m) => m.text), ['from before'], 'the stored history is in the welcome');
+  hub.tick();
+  const batch = JSON.parse(frames.find((f) => f.topic === 'room/math')!.frame) as { events: { t: string; msg?: { text: string } }[] };
+  t.same(batch.events.filter((e) => e.t === 'chat').map((e) => e.msg?.text), ['while opening'], 'the message sent meanwhile is not lost');
+});
+
+t.test('hub: a room whose records cannot be read closes the sockets that waited, and opens on the next try', async (t) => {
+  let calls = 0;
+  const { hub, sent, closed } = hubHarness(() => {}, () => (calls += 1) === 1 ? Promise.reject(new Error('connection refused')) : Promise.resolve({}));
+  hub.join(1, 'math', { userId: 'u1', name: 'Ada', role: 'learner', guest: false });
+  await new Promise((r) => setImmediate(r));
+  t.same(closed, [[1, 1011]], 'told to come back');
+  hub.join(2, 'math', { userId: 'u2', name: 'Bo', role: 'learner', guest: false });
+  await new Promise((r) => setImmediate(r));
+  t.equal((JSON.parse(sent[0]!) as { t: string }).t, 'welcome');
+  t.ok(logs.some((l) => l.includes('could not open a room')));
 });
 
 t.test('hub: a room that outruns its tick keeps a bounded backlog and counts what it dropped', async (t) => {
