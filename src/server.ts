@@ -430,6 +430,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     metrics: metricsText,
     metricsToken: config['metrics.token'] || undefined,
     channelExists: (slug) => read.channel(slug) !== undefined,
+    health: () => store.health(),
     joinSecret: secret,
     staffMaxSeconds,
   })];

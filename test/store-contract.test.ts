@@ -49,7 +49,7 @@ const engines: Engine[] = [
   },
 ];
 
-t.teardown(() => pgServer?.stop());
+t.teardown(() => pgServer?.destroy());
 
 for (const engine of engines) {
   t.test(engine.name, async (t) => {

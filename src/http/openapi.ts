@@ -34,7 +34,7 @@ const page = (path: string, summary: string): Op[] => (['get', 'head'] as const)
 }));
 
 export const OPERATIONS: Op[] = [
-  { method: 'get', path: '/healthz', tag: 'ops', summary: 'Liveness', auth: 'none', responses: { 200: 'alive' }, type: JSON_T },
+  { method: 'get', path: '/healthz', tag: 'ops', summary: 'Liveness: "ok", or "degraded" with the reason while a shared store (store.url) is out of reach', auth: 'none', responses: { 200: 'alive' }, type: JSON_T },
   { method: 'get', path: '/metrics', tag: 'ops', summary: 'Prometheus metrics (all processes with serve --workers)', auth: 'metrics', type: 'text/plain', responses: { 200: 'exposition text', 401: 'metrics.token is set and was not sent' } },
   { method: 'get', path: '/api/openapi.json', tag: 'ops', summary: 'This document', auth: 'none', type: JSON_T, responses: { 200: 'OpenAPI 3.1' } },
   { method: 'get', path: '/api/status', tag: 'ops', summary: 'Live classes, where they run, the transcode budget, disk', auth: 'api', scope: 'sessions:read', type: JSON_T, responses: { 200: 'status' } },

@@ -27,6 +27,8 @@ export interface RouteDeps {
   metricsToken?: string;
   /** Without a token, /metrics answers everyone (the separate metrics.listen address) rather than local clients. */
   metricsOpen?: boolean;
+  /** What /healthz reports besides being alive: a shared store out of reach makes the box degraded. */
+  health?(): { ok: true } | { ok: false; error: string };
 }
 
 const API_DOCUMENT = openApiDocument();
@@ -98,7 +100,13 @@ export function routes(deps: RouteDeps): Route[] {
   };
   const preflight = (): HttpAnswer => ({ status: 204, headers: CORS_HEADERS });
   return [
-    { method: 'get', pattern: '/healthz', handler: () => json(200, { status: 'ok' }) },
+    {
+      // Liveness: 200 while the process answers; "degraded" (with why) while the shared store is out of reach.
+      method: 'get', pattern: '/healthz', handler: () => {
+        const h = deps.health?.() ?? { ok: true };
+        return json(200, h.ok ? { status: 'ok' } : { status: 'degraded', store: `unreachable: ${h.error}` });
+      },
+    },
     metricsRoute(deps),
     { method: 'get', pattern: '/api/openapi.json', handler: () => json(200, API_DOCUMENT, { 'Cache-Control': 'public, max-age=300', 'Access-Control-Allow-Origin': '*' }) },
     { method: 'get', pattern: '/hls/*', handler: media('hls') },

@@ -189,6 +189,8 @@ export interface Store {
   read: ReadModel;
   /** Resolves once the store is open, migrated and its read model loaded (at once on the embedded file). */
   ready(): Promise<void>;
+  /** Whether the store answered its last look (a shared store can be out of reach while the box goes on). */
+  health(): { ok: true } | { ok: false; error: string };
   channels: ChannelRepository;
   streamKeys: StreamKeyRepository;
   apiTokens: ApiTokenRepository;

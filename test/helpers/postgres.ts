@@ -1,6 +1,6 @@
 // Debian's PostgreSQL started by a test: its own cluster (initdb) in the test's folder, on a free loopback port,
 // stopped by it. PostgreSQL will not run as root: when the tests do (CI), the cluster belongs to the `postgres`
-// user Debian's package made and the programs run as it (runuser). `restart()` stops and starts it on the same port.
+// user Debian's package made and the programs run as it. `restart()` stops and starts it on the same port.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -23,15 +23,18 @@ export interface Postgres {
   /** A new empty database; its URL. */
   database(): Promise<string>;
   port: number;
+  /** Stops the server (fast shutdown); restart() brings it back with its data. */
   stop(): Promise<void>;
   restart(): Promise<void>;
+  /** Stops it and removes its folder. */
+  destroy(): Promise<void>;
   log(): string;
 }
 
 let made = 0;
 
 /** Started in a folder of its own under the system's temporary folder (a test's fixture folder goes away with
- * the subtest that made it); `stop()` removes it. */
+ * the subtest that made it); `destroy()` removes it. */
 export async function startPostgres(): Promise<Postgres> {
   const bin = postgresBin();
   if (!bin) throw new Error('PostgreSQL is not installed (Debian package postgresql; .ci/run installs it)');
@@ -40,18 +43,16 @@ export async function startPostgres(): Promise<Postgres> {
   const uid = asRoot ? Number(execFileSync('id', ['-u', 'postgres']).toString().trim()) : undefined;
   const gid = asRoot ? Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) : undefined;
   if (asRoot) chownSync(dir, uid!, gid!);
-  const cmd = (program: string, args: string[]): [string, string[]] =>
-    asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), args];
+  // As root, the programs run as the postgres user (Node sets the ids; signals reach postgres itself).
+  const ids = asRoot ? { uid: uid!, gid: gid! } : {};
   const data = join(dir, 'data');
-  const [initCmd, initArgs] = cmd('initdb', ['-D', data, '-A', 'trust', '-U', 'kmk', '--no-sync', '-E', 'UTF8', '--locale=C']);
-  execFileSync(initCmd, initArgs, { stdio: 'pipe' });
+  execFileSync(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'kmk', '--no-sync', '-E', 'UTF8', '--locale=C'], { stdio: 'pipe', cwd: dir, ...ids });
   const port = await freePort();
   let proc: ChildProcess | undefined;
   let out = '';
   const up = async (): Promise<void> => {
-    const [c, a] = cmd('postgres', ['-D', data, '-p', String(port), '-c', 'unix_socket_directories=', '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200']);
-    proc = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-c', 'unix_socket_directories=', '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
+      '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...ids });
     const p = proc;
     p.stdout?.setEncoding('utf8').on('data', (s: string) => (out = (out + s).slice(-20000)));
     p.stderr?.setEncoding('utf8').on('data', (s: string) => (out = (out + s).slice(-20000)));
@@ -93,7 +94,8 @@ export async function startPostgres(): Promise<Postgres> {
       }
       return url(name);
     },
-    stop: async () => { await down(); rmSync(dir, { recursive: true, force: true }); },
+    stop: down,
+    destroy: async () => { await down(); rmSync(dir, { recursive: true, force: true }); },
     restart: async () => { await down(); await up(); },
     log: () => out,
   };

@@ -59,11 +59,24 @@ export async function migratePg(runner: PgRunner): Promise<{ version: number; ap
   }
 }
 
-/** The live path's writes, in the order given, one at a time. */
+/** A refusal by the database itself (bad data, a constraint, bad SQL): trying again changes nothing. Anything
+ * else (a refused or dropped connection, a server shutting down) is worth another try. */
+export function isPermanent(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23|42)/.test(code);
+}
+
+/** How long the writer keeps trying one command while the store is out of reach. */
+const RETRY_FOR_MS = 10 * 60 * 1000;
+
+/** The live path's writes, in the order given, one at a time; one the store could not take is tried again (with
+ * the ones after it waiting) until it is taken or RETRY_FOR_MS passes. */
 class Writer {
   private chain: Promise<void> = Promise.resolve();
   pending = 0;
   dropped = 0;
+  /** Since when the head command has been failing (0: not failing). */
+  failingSince = 0;
 
   constructor(private readonly onError: (err: Error, what: string) => void) {}
 
@@ -73,7 +86,29 @@ class Writer {
       return;
     }
     this.pending += 1;
-    this.chain = this.chain.then(run).then(() => undefined, (err: Error) => this.onError(err, what)).finally(() => { this.pending -= 1; });
+    this.chain = this.chain.then(() => this.attempt(what, run)).finally(() => { this.pending -= 1; });
+  }
+
+  private async attempt(what: string, run: () => Promise<unknown>): Promise<void> {
+    const started = Date.now();
+    for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+      try {
+        await run();
+        this.failingSince = 0;
+        return;
+      } catch (err) {
+        if (isPermanent(err) || Date.now() - started > RETRY_FOR_MS) {
+          this.failingSince = 0;
+          this.onError(err as Error, `${what} (given up)`);
+          return;
+        }
+        if (!this.failingSince) {
+          this.failingSince = Date.now();
+          this.onError(err as Error, `${what} (will retry)`);
+        }
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   /** Resolves when everything added so far is written (or failed). */
@@ -103,7 +138,8 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
    * write is in the read model before it resolves. */
   const call = async <T>(work: Work<T>): Promise<T> => {
     await ready;
-    await writer.idle();
+    // Read what the live path wrote before; while the store is out of reach, do not wait behind its retries.
+    if (!writer.failingSince) await writer.idle();
     const before = runner.writes;
     const out = await runner.run(work);
     if (runner.writes !== before) await read.sync();
@@ -127,6 +163,8 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
     read,
     runner,
     ready: () => ready,
+    health: () => (read.lastError ? { ok: false, error: read.lastError.message }
+      : writer.failingSince ? { ok: false, error: `writes waiting since ${new Date(writer.failingSince).toISOString()}` } : { ok: true }),
     channels: Object.assign(promised(r.channels), { createWithKey: (c: Parameters<typeof r.createWithKey>[0]) => call(r.createWithKey(c)) }),
     streamKeys: { ...streamKeys, markUsed: (id) => command('stream key use', () => r.streamKeys.markUsed(id), { droppable: true }) },
     apiTokens: promised(r.apiTokens),

@@ -95,6 +95,7 @@ export function asStore(s: SqliteStore): Store {
   return {
     read: s.read,
     ready: async () => undefined,
+    health: () => ({ ok: true }),
     channels: promised(s.channels),
     streamKeys: promisedBut(s.streamKeys, ['markUsed']),
     apiTokens: promised(s.apiTokens),
