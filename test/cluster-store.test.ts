@@ -11,6 +11,7 @@ import { BIN, cleanEnv, cliAsync, cliJsonAsync } from './helpers/cli.js';
 import { freePort, push, waitFor } from './helpers/server.js';
 import { testdir } from './helpers/testdir.js';
 import { startPostgres } from './helpers/postgres.js';
+import { LATEST_VERSION } from '../src/store/sqlite/migrations.js';
 
 const JOIN_SECRET = 'a-join-secret-the-boxes-share-0123456789';
 
@@ -80,5 +81,5 @@ t.test('two boxes on one PostgreSQL: shared channels and keys, classes where pus
   }, 40000);
   t.equal(ended.length, 2);
   const doctor = await cliAsync(ops, ['doctor', '--json'], { ...a.env, KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) });
-  t.match(doctor.stdout, /PostgreSQL postgres:\/\/kmk@127\.0\.0\.1:\d+\/\w+ at schema version 16/, 'doctor reads the shared store');
+  t.match(doctor.stdout, new RegExp(`PostgreSQL postgres://kmk@127\\.0\\.0\\.1:\\d+/\\w+ at schema version ${LATEST_VERSION}`), 'doctor reads the shared store');
 });

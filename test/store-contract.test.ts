@@ -41,7 +41,7 @@ const engines: Engine[] = [
     open: async (t) => {
       pgServer ??= await startPostgres();
       const url = await pgServer.database();
-      const store = openPgStore(url);
+      const store = openPgStore(url, { node: 'box-a' });
       t.teardown(() => store.close());
       await store.ready();
       return { store, second: async () => { const s = openPgStore(url); t.teardown(() => s.close()); await s.ready(); return s; } };
@@ -50,6 +50,27 @@ const engines: Engine[] = [
 ];
 
 t.teardown(() => pgServer?.destroy());
+
+t.test('postgres: a class starts on one box only — the same key on two boxes at once gives one session', async (t) => {
+  pgServer ??= await startPostgres();
+  const url = await pgServer.database();
+  const a = openPgStore(url, { node: 'box-a' });
+  const b = openPgStore(url, { node: 'box-b' });
+  t.teardown(async () => { await a.close(); await b.close(); });
+  await Promise.all([a.ready(), b.ready()]);
+  const c = await a.channels.create(newChannel('race-1'));
+  await b.read.sync();
+  const sa = a.sessions.start(c.id, true);
+  const sb = b.sessions.start(c.id, true);
+  const outcomes = await Promise.all([a.sessions.claimed!(sa.id), b.sessions.claimed!(sb.id)]);
+  t.same(outcomes.filter((o) => o === null).length, 1, 'one box claimed it');
+  t.ok(outcomes.includes('box-a') || outcomes.includes('box-b'), `the other was told who runs it (${JSON.stringify(outcomes)})`);
+  const sessions = await a.sessions.list({ channel: 'race-1' });
+  t.equal(sessions.length, 1, 'one session written');
+  t.equal(sessions[0]!.id, outcomes[0] === null ? sa.id : sb.id);
+  await waitFor('both read models agree', () => a.read.openSession('race-1') === sessions[0]!.id && b.read.openSession('race-1') === sessions[0]!.id, 3000, 20);
+  t.pass('both read models name the one session');
+});
 
 for (const engine of engines) {
   t.test(engine.name, async (t) => {
@@ -270,6 +291,31 @@ for (const engine of engines) {
       t.same(store.read.muxStream('mux-1'), { status: 'active', at: '2026-01-01T00:00:02Z' });
       await store.mux.markOverflow(s.id);
       t.equal(await store.mux.overflowSessionOf('mux-1'), s.id);
+    });
+
+    t.test('boxes: heartbeats, a lease held by one box until it lapses, one box per live channel', async (t) => {
+      const { store } = await engine.open(t);
+      const c = await store.channels.create(newChannel('box-1'));
+      await store.nodes.beat({ name: 'a', url: 'http://a', rtmp: 'rtmp://a/live', startedAt: 1 }, '{"used":0}', 1000, 10000);
+      await store.nodes.beat({ name: 'b', url: 'http://b', rtmp: 'rtmp://b/live', startedAt: 1 }, '{}', 1000, 10000);
+      await store.nodes.beat({ name: 'a', url: 'http://a2', rtmp: 'rtmp://a/live', startedAt: 1 }, '{"used":5}', 2000, 10000);
+      t.same((await store.nodes.list()).map((n) => [n.name, n.url, n.leaseUntil, n.load]), [['a', 'http://a2', 12000, '{"used":5}'], ['b', 'http://b', 11000, '{}']]);
+      t.equal(await store.nodes.tryLease('outbox', 'a', 1000, 5000), true);
+      t.equal(await store.nodes.tryLease('outbox', 'b', 2000, 5000), false, 'held by a');
+      t.equal(await store.nodes.tryLease('outbox', 'a', 3000, 5000), true, 'a renews it');
+      t.equal(await store.nodes.tryLease('outbox', 'b', 8001, 5000), true, 'lapsed: b takes it');
+      await store.nodes.releaseLease('outbox', 'b');
+      t.equal(await store.nodes.tryLease('outbox', 'a', 8002, 5000), true, 'released');
+      t.equal(await store.nodes.claimChannel(c.id, 'a', 's_1', 1000, 10000), null);
+      t.equal(await store.nodes.claimChannel(c.id, 'b', 's_2', 2000, 10000), 'a', 'b is told a runs it');
+      t.equal(await store.nodes.claimChannel(c.id, 'a', 's_3', 3000, 10000), null, 'a again (a reconnect) keeps it');
+      await store.nodes.renewClaims('a', ['s_3'], 5000, 10000);
+      t.same(await store.nodes.claims(), [{ channelId: c.id, node: 'a', sessionId: 's_3', until: 15000 }]);
+      t.equal(await store.nodes.claimChannel(c.id, 'b', 's_4', 15001, 10000), null, 'lapsed: b claims it');
+      await store.nodes.renewClaims('b', [], 16000, 10000);
+      t.same(await store.nodes.claims(), [], 'a box renewing no session drops its claims');
+      await store.nodes.leave('a', 17000);
+      t.equal((await store.nodes.list())[0]!.leaseUntil, 17000);
     });
 
     t.test('a write through a second connection (another process or box) reaches the read model', async (t) => {

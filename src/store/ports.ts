@@ -13,6 +13,7 @@ import type { Channel } from '../domain/channel.js';
 import type { ApiTokenInfo, Scope } from '../domain/api-tokens.js';
 import type { ClassData } from '../domain/class-records.js';
 import type { RoomInit } from '../domain/engagement.js';
+import type { ClaimRow, NodeRow } from './sql/nodes.js';
 import type {
   ArchiveJob, AttendanceRow, Beacon, ChannelPatch, Course, EngagementOp, LoginState, NewChannel, NewClass, NewPlatform,
   OutboxItem, Platform, RosterMember, ScheduledClass, SessionRecord, StreamKeyInfo, ToolKey, TrafficRow,
@@ -66,6 +67,25 @@ export interface SessionRepository {
   find(id: string): Promise<SessionRecord | undefined>;
   get(id: string): Promise<SessionRecord>;
   list(opts?: { channel?: string; limit?: number }): Promise<SessionRecord[]>;
+  /** On a shared store: whether the start could claim the channel for this box — null when it did, else the box
+   * that runs the class (its session was not written). Absent on the embedded file (one box). */
+  claimed?(sessionId: string): Promise<string | null>;
+}
+
+export type { NodeRow, ClaimRow } from './sql/nodes.js';
+
+export interface NodeRepository {
+  beat(n: { name: string; url: string; rtmp: string; startedAt: number }, load: string, now: number, ms: number): Promise<void>;
+  leave(name: string, now: number): Promise<void>;
+  list(): Promise<NodeRow[]>;
+  tryLease(name: string, holder: string, now: number, ms: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+  claimChannel(channelId: number, node: string, sessionId: string, now: number, ms: number): Promise<string | null>;
+  renewClaims(node: string, sessionIds: readonly string[], now: number, ms: number): Promise<void>;
+  claims(): Promise<ClaimRow[]>;
+  openSessionsOf(node: string): Promise<{ id: string; channel: string; startedAt: string }[]>;
+  endForDeadNode(sessionId: string, node: string, at: string): Promise<boolean>;
+  sessionNode(sessionId: string): Promise<string | null>;
 }
 
 export interface ClassRepository {
@@ -201,6 +221,7 @@ export interface Store {
   lti: LtiRepository;
   classes: ClassRepository;
   reports: ReportRepository;
+  nodes: NodeRepository;
   /** Applies pending schema migrations; the schema version after, and the ones applied now. */
   migrate(): Promise<{ version: number; applied: number[] }>;
   /** Writes an online, consistent copy of the store to `target` (the embedded file only). */

@@ -15,6 +15,8 @@ export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.versio
 const MIGRATION_LOCK = 72430015;
 /** Most commands waiting for the writer; past it a beacon is dropped (counted), a session's record never. */
 const MAX_COMMANDS = 10000;
+/** How long a box's claim of a live channel lasts without renewal (its heartbeat renews it). */
+export const CLAIM_MS = 10_000;
 
 export interface PgOptions {
   /** Connections per process (default 8). */
@@ -128,6 +130,8 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
   const r = makeRepos(opts.node ?? null);
   const read = new PgReadModel(runner, r, url, (err) => onError(err, 'change notices'));
   const writer = new Writer(onError);
+  /** Outcomes of the claims the session starts made, until asked for. */
+  const claims = new Map<string, Promise<string | null>>();
   const ready = (async () => {
     if (opts.migrate ?? true) await migratePg(runner);
     await read.start();
@@ -173,9 +177,28 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
       start: (channelId, recorded) => {
         const made = r.sessions.newStart();
         const slug = read.channelById(channelId)?.slug ?? '';
-        command('session start', () => r.sessions.start(channelId, recorded, made), { refresh: true });
+        const box = opts.node;
+        if (box) {
+          // One class, one box: the session is written only if this box can claim the channel (a transaction).
+          let settle!: (holder: string | null) => void;
+          claims.set(made.id, new Promise((res) => (settle = res)));
+          writer.add('session start', async () => {
+            await ready;
+            const holder = await runner.run(r.startClaimed(channelId, recorded, made, box, Date.now(), CLAIM_MS));
+            settle(holder);
+            if (holder !== null) read.noteSession(made.id, slug, false);
+            await read.sync();
+          });
+        } else {
+          command('session start', () => r.sessions.start(channelId, recorded, made), { refresh: true });
+        }
         read.noteSession(made.id, slug, true);
         return startedRecord(made.id, slug, made.at, recorded);
+      },
+      claimed: async (id) => {
+        const outcome = claims.get(id);
+        claims.delete(id);
+        return outcome ?? null;
       },
       setSource: (id, s, ladder, topRung) => command('session source', () => r.sessions.setSource(id, s, ladder, topRung ?? null)),
       update: (id, p) => command('session progress', () => r.sessions.update(id, p)),
@@ -191,6 +214,7 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
     lti: promised(r.lti),
     classes: promised(r.classes),
     reports: { ...reports, addEncodeCpu: (id, ms) => command('encode CPU', () => r.reports.addEncodeCpu(id, ms)) },
+    nodes: promised(r.nodes),
     migrate: () => migratePg(runner),
     backup: async () => {
       throw new UserError('db backup copies the embedded SQLite file; on PostgreSQL (store.url) use pg_dump');

@@ -316,4 +316,24 @@ CREATE TRIGGER rv_deployments AFTER INSERT OR UPDATE OR DELETE ON lti_deployment
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 15, name: 'the schema of the embedded file\'s migrations 1-15, at once', sql: BASELINE },
   { version: 16, name: 'sessions: the box (node.name) that runs the class, so a box recovers only its own on a shared store', sql: 'ALTER TABLE sessions ADD COLUMN node TEXT;' },
+  {
+    version: 17,
+    name: 'boxes sharing a store: their heartbeats, named leases for work that runs once, one box per live channel',
+    sql: `      CREATE TABLE nodes (
+        name        TEXT PRIMARY KEY,
+        url         TEXT NOT NULL,
+        rtmp        TEXT NOT NULL,
+        started_at  BIGINT NOT NULL,
+        seen_at     BIGINT NOT NULL,
+        lease_until BIGINT NOT NULL,
+        load        TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until BIGINT NOT NULL);
+      CREATE TABLE channel_claims (
+        channel_id BIGINT PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+        node       TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        until      BIGINT NOT NULL
+      );`,
+  },
 ];

@@ -12,6 +12,7 @@ import type { StreamKeyRepo } from '../sql/stream-keys.js';
 import type { LtiRepo } from '../sql/lti.js';
 import type { ClassRepo } from '../sql/classes.js';
 import type { ReportRepo } from '../sql/reports.js';
+import type { NodeRepo } from '../sql/nodes.js';
 import { face, methodsOf, type Ran } from '../sql/query.js';
 import { makeRepos } from '../sql/repos.js';
 import { backupDb, migrate, openDb, type Db, type OpenOptions } from './db.js';
@@ -43,6 +44,7 @@ export interface SqliteStore {
   lti: Ran<LtiRepo>;
   classes: Ran<ClassRepo>;
   reports: Ran<ReportRepo>;
+  nodes: Ran<NodeRepo>;
   close(): void;
 }
 
@@ -67,6 +69,7 @@ export function openSqliteStore(file: string, opts: OpenOptions = {}): SqliteSto
     lti: ran(r.lti),
     classes: ran(r.classes),
     reports: ran(r.reports),
+    nodes: ran(r.nodes),
     close: () => {
       if (db.open) db.close();
     },
@@ -106,6 +109,7 @@ export function asStore(s: SqliteStore): Store {
     lti: promised(s.lti),
     classes: promised(s.classes),
     reports: promisedBut(s.reports, ['addEncodeCpu']),
+    nodes: promised(s.nodes),
     migrate: async () => s.migrate(),
     backup: (target) => s.backup(target),
     close: async () => s.close(),

@@ -440,6 +440,28 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN node TEXT;
     `,
   },
+  {
+    version: 17,
+    name: 'boxes sharing a store: their heartbeats, named leases for work that runs once, one box per live channel',
+    sql: `
+      CREATE TABLE nodes (
+        name        TEXT PRIMARY KEY,
+        url         TEXT NOT NULL,
+        rtmp        TEXT NOT NULL,
+        started_at  INTEGER NOT NULL,
+        seen_at     INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL,
+        load        TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);
+      CREATE TABLE channel_claims (
+        channel_id INTEGER PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+        node       TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        until      INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
