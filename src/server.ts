@@ -54,6 +54,7 @@ import { ClassFollower, courseChannelInput } from './classes/follow.js';
 import { expectedAudience, expectedMinutes } from './classes/audience.js';
 import { channelForSession } from './classes/resolve.js';
 import { Housekeeping } from './classes/housekeeping.js';
+import { ClusterNode } from './cluster/node.js';
 import { Lifecycle } from './lifecycle.js';
 import { costCsv, costFor, courseAttendanceCsv, reportCsv, sessionReport } from './reports/service.js';
 import { pricesFrom } from './reports/prices.js';
@@ -166,6 +167,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const ingests: Ingest[] = [];
   // Low-Latency HLS (latency 'ultra'): the packagers of live classes, which the origin serves from memory.
   const llStreams = new LlRegistry();
+  let cluster!: ClusterNode;
   const live = new LiveManager(
     {
       mediaDir, graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000,
@@ -180,6 +182,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       // A scheduled class decides whether its session is recorded.
       channelById: (id) => channelForSession(read.channelById(id)!, read.classesOf(id), Date.now()),
       sessions: store.sessions,
+      // On a shared store: a class live on another box is refused here with that box's name.
+      liveElsewhere: (id) => cluster.liveElsewhere(id),
       ingest: new IngestRouter(ingests),
       outputs: hlsOutputs({
         ffmpegPath: ffmpeg.path, ffprobePath: ffprobe.path, preset: opts.preset ?? 'veryfast', partSeconds: config['hls.partSeconds'],
@@ -245,6 +249,18 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   // ---- LMS ----------------------------------------------------------------------------------------------------
   const toolBase = publicBaseUrl(config);
+  // ---- this box among the boxes sharing the store ----------------------------------------------------------------
+  const shared = isShared(settings);
+  cluster = new ClusterNode({
+    nodes: store.nodes, me: { name: settings.node ?? 'local', url: toolBase, rtmp: obsServerUrl(config) }, log,
+    here: () => {
+      const snap = live.snapshot();
+      return { sessions: snap.channels.map((c) => c.sessionId), used: snap.used, budget: snap.budget, classes: snap.channels.map((c) => ({ channel: c.channel, session: c.sessionId, state: c.state })) };
+    },
+    closedForDeadBox: (s) => hub.classEnded(s.channel, s.id, true),
+  });
+  /** Work one box does for all on a shared store: true when this box holds (or took) the lease now. */
+  const leased = async (name: string, ms: number): Promise<boolean> => !shared || store.nodes.tryLease(name, cluster.name, Date.now(), ms);
   const ltiKeys = new ToolKeys(store.lti);
   await ltiKeys.ensure();
   const passback = new Passback({
@@ -257,6 +273,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       const s = await store.sessions.find(id);
       return s && { start: Date.parse(s.startedAt), end: s.endedAt ? Date.parse(s.endedAt) : null };
     },
+    // One box works the outbox at a time; another takes over a minute after it stops renewing.
+    mayRun: () => leased('lti-outbox', 60_000),
     log,
   });
   const follower = new ClassFollower({
@@ -453,18 +471,19 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     tasks: [
       {
         // Beacons are kept reports.beaconRetentionDays.
-        run: (now) => store.beacons.prune(now - config['reports.beaconRetentionDays'] * 86400000),
+        run: async (now) => (await leased('retention:beacons', 1800_000)) ? store.beacons.prune(now - config['reports.beaconRetentionDays'] * 86400000) : 0,
         done: 'deleted old player beacons', failed: 'could not delete old player beacons',
         fields: { retentionDays: config['reports.beaconRetentionDays'] },
       },
       // Deep-linked classes the LMS never confirmed go once their time is over.
-      { run: (now) => store.classes.dropUnconfirmed(now), done: 'deleted deep-linked classes the LMS never confirmed', failed: 'could not delete unconfirmed classes' },
+      { run: async (now) => (await leased('retention:classes', 1800_000)) ? store.classes.dropUnconfirmed(now) : 0, done: 'deleted deep-linked classes the LMS never confirmed', failed: 'could not delete unconfirmed classes' },
     ],
   });
   try {
     await running.start('store', { stop: async () => { await store.close(); lock.release(); } });
     await running.start('disk', disk);
     await running.start('archiver', archiver ?? {});
+    await running.start('cluster', cluster);
     await running.start('passback', passback);
     await running.start('traffic', traffic);
     await running.start('housekeeping', housekeeping);

@@ -17,7 +17,13 @@ import type { LocalOutputs, OverflowPort } from './outputs.js';
 export interface LiveDeps {
   channelForKey(key: string): number | undefined;
   channelById(id: number): Channel;
-  sessions: SessionWrites & { start(channelId: number, recorded: boolean): { id: string } };
+  sessions: SessionWrites & {
+    start(channelId: number, recorded: boolean): { id: string };
+    /** On a shared store: null when this box claimed the channel for the session, else the box that runs it. */
+    claimed?(sessionId: string): Promise<string | null>;
+  };
+  /** On a shared store: the box a channel's class is live on now, when not this one (refused here). */
+  liveElsewhere?(channelId: number): { node: string; rtmp: string } | undefined;
   ingest: IngestPort;
   /** The outputs of a class that runs here (hls/outputs.ts). */
   outputs: LocalOutputs;
@@ -75,17 +81,23 @@ export class LiveManager extends EventEmitter<LiveEvents> {
   private timer?: NodeJS.Timeout;
   private readonly clock: Clock;
   private readonly listener: RunListener;
+  /** Runs stopped because another box claimed their channel first. */
+  private readonly unclaimed = new Set<ClassRun>();
 
   constructor(private readonly o: LiveOptions, private readonly d: LiveDeps) {
     super();
     this.clock = d.clock ?? realClock;
     this.listener = {
-      started: (run) => this.emit('started', { channel: run.channel.slug, sessionId: run.sessionId, startedAt: Date.parse(run.since) }),
+      started: (run) => {
+        if (!this.unclaimed.has(run)) this.emit('started', { channel: run.channel.slug, sessionId: run.sessionId, startedAt: Date.parse(run.since) });
+      },
       publisher: (run, state) => this.emit('publisher', { channel: run.channel.slug, sessionId: run.sessionId, state }),
       ended: (run, reason, recorded) => {
         // Only now is the channel free: nobody sees it gone while its files are still moving.
         if (this.live.get(run.channel.slug) === run) this.live.delete(run.channel.slug);
         for (const [id, r] of this.byPublisher) if (r === run) this.byPublisher.delete(id);
+        // A class another box runs was never this box's to announce.
+        if (this.unclaimed.delete(run)) return;
         this.emit('ended', { channel: run.channel.slug, sessionId: run.sessionId, reason, recorded });
       },
     };
@@ -134,6 +146,8 @@ export class LiveManager extends EventEmitter<LiveEvents> {
       this.byPublisher.set(a.id, existing);
       return claimed === 'takeover' ? { ok: true, replaces: old } : { ok: true };
     }
+    const there = this.d.liveElsewhere?.(channelId);
+    if (there) return { ok: false, code: 'channel_busy', reason: `channel "${channel.slug}" is already live on box ${there.node} (${there.rtmp})` };
     const refusal = this.d.refuseNew?.();
     if (refusal) return { ok: false, code: 'disk_low', reason: refusal };
     const full = refusesAtOnce(channel.overflow, this.o.budget - this.used());
@@ -157,6 +171,14 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     this.d.log.info('publish admitted', { channel: channel.slug, session: session.id, from: a.address });
     // After the ingest has registered the publisher: the run subscribes to its media in its first step.
     queueMicrotask(() => void run.begin());
+    // Two boxes admitted the same key at once: the one that could not claim the channel stops, unannounced.
+    void this.d.sessions.claimed?.(session.id).then((holder) => {
+      if (holder === null || this.live.get(channel.slug) !== run) return;
+      this.d.log.warn('publish refused: the class is live on another box', { channel: channel.slug, session: session.id, box: holder });
+      this.unclaimed.add(run);
+      this.d.ingest.kick(a.id);
+      void run.end(`live on box ${holder}`);
+    }, (err: unknown) => this.d.log.warn('could not learn whether this box runs the class', { channel: channel.slug, err }));
     return { ok: true };
   }
 

@@ -28,6 +28,8 @@ export interface PassbackDeps {
   attendance(sessionId: string): Promise<AttendanceRow[]>;
   /** Start and end (epoch ms) of a session; end null while live. */
   sessionSpan(sessionId: string): Promise<{ start: number; end: number | null } | undefined>;
+  /** On a shared store: whether this box may work the outbox now (it holds the outbox's lease). */
+  mayRun?(): Promise<boolean>;
   log: Logger;
   now?: () => number;
 }
@@ -73,7 +75,7 @@ export class Passback {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.running = this.drain().finally(() => {
+      this.running = this.drain().catch((err: unknown) => this.d.log.warn('could not work the passback outbox; trying again', { err })).finally(() => {
         this.running = undefined;
         this.schedule().catch((err: unknown) => this.d.log.warn('could not read when the next passback is due', { err }));
       });
@@ -90,6 +92,7 @@ export class Passback {
 
   /** Works every due item once. Exposed for tests and `kmk-live lti outbox --run`. */
   async drain(): Promise<void> {
+    if (this.d.mayRun && !(await this.d.mayRun())) return;
     for (const item of await this.d.repo.due(this.now(), 50)) {
       try {
         if (item.kind === 'passback') await this.passback(item);
