@@ -72,7 +72,9 @@ export class Metrics {
   readonly registry = new Registry();
   private snap?: MetricSources;
 
-  constructor(private readonly read: () => MetricSources | Promise<MetricSources>, timings?: Timings) {
+  /** @param node on a shared store, this box's name: every series carries it as label `node` */
+  constructor(private readonly read: () => MetricSources | Promise<MetricSources>, timings?: Timings, node?: string) {
+    if (node) this.registry.setDefaultLabels({ node });
     collectDefaultMetrics({ register: this.registry });
     for (const h of timings?.all() ?? []) this.registry.registerMetric(h);
     const one = (v: (s: MetricSources) => number): Reader => (s) => [[{}, v(s)]];

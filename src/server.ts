@@ -124,6 +124,11 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   mkdirSync(mediaDir, { recursive: true });
   const lock = lockDataFolder(config['paths.data']);
   const settings = storeSettings(config);
+  if (isShared(settings) && !config['hub.joinSecret']) {
+    lock.release();
+    // A secret generated into each box's data folder would make one box's join and playback tokens void on another.
+    throw new UserError('boxes sharing a store (store.url) must share hub.joinSecret: set the same secret (32+ characters) on every box, e.g. KMK_HUB_JOIN_SECRET');
+  }
   const sqlite = isShared(settings) ? undefined : openStore(settings.file, { busyTimeoutMs: settings.busyTimeoutMs });
   const store = sqlite ? asStore(sqlite) : connectStore(settings, { onError: (err, what) => log.warn('the shared store failed', { what, err }) });
   try {
@@ -184,6 +189,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       sessions: store.sessions,
       // On a shared store: a class live on another box is refused here with that box's name.
       liveElsewhere: (id) => cluster.liveElsewhere(id),
+      roomElsewhere: () => {
+        const b = cluster.best();
+        return b && b.name !== cluster.name && b.budget > b.used ? b : undefined;
+      },
       ingest: new IngestRouter(ingests),
       outputs: hlsOutputs({
         ffmpegPath: ffmpeg.path, ffprobePath: ffprobe.path, preset: opts.preset ?? 'veryfast', partSeconds: config['hls.partSeconds'],
@@ -225,6 +234,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     recordingKept: (id) => access(join(vodDir(mediaDir, id), MASTER_PLAYLIST)).then(() => true, () => false),
     archivePlaybackId: async (id) => (await store.mux.sessionMux(id))?.playbackId,
     muxUrl: async (pb) => muxPlaybackUrl(pb, signed ? await muxApi!.signPlayback(pb, config['mux.playbackTokenTtlSeconds']) : undefined),
+    elsewhere: (slug) => {
+      const c = read.channel(slug);
+      return c && cluster.liveElsewhere(c.id)?.url;
+    },
+    recordingOn: async (id) => {
+      const node = await store.nodes.sessionNode(id);
+      return node && node !== cluster.name ? cluster.urlOf(node) : undefined;
+    },
   };
 
   // ---- engagement hub -----------------------------------------------------------------------------------------
@@ -356,7 +373,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     get frameAncestors() {
       return frameAncestors();
     },
-    cdnOrigin: cdnOrigin(config['hls.cdnBaseUrl']),
+    // The other boxes' origins too: a class or replay on another box plays from there.
+    get cdnOrigin() {
+      return [cdnOrigin(config['hls.cdnBaseUrl']), ...cluster.boxes().filter((b) => b.name !== cluster.name).map((b) => cdnOrigin(b.url))].filter(Boolean).join(' ');
+    },
     sessionChannel: (id) => read.sessionChannel(id),
     playbackToken,
     assets: loadAssets(),
@@ -437,7 +457,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       disk: disk.state(),
       ltiOutbox,
     };
-  }, timings);
+  }, timings, shared ? cluster.name : undefined);
   let workerMetrics: () => Promise<Awaited<ReturnType<Metrics['json']>>[]> = async () => [];
   const metricsText = async (): Promise<{ text: string; contentType: string }> => ({ text: await metrics.text(await workerMetrics()), contentType: metrics.contentType });
   const allRoutes = [...web, ...lti, ...reports, ...routes({
@@ -449,6 +469,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     metricsToken: config['metrics.token'] || undefined,
     channelExists: (slug) => read.channel(slug) !== undefined,
     health: () => store.health(),
+    elsewhere: async (kind, rest) => {
+      const name = decodeURIComponent(rest.split('/')[0] ?? '');
+      return kind === 'hls' ? playbackFacts.elsewhere!(name) : playbackFacts.recordingOn!(name);
+    },
     joinSecret: secret,
     staffMaxSeconds,
   })];

@@ -49,7 +49,7 @@ export async function startWorker(config: Config, o: { mainPort: number; log: Lo
     ws: http.wsCounters,
     disk: { freeBytes: null, low: false, writeErrors: 0 },
     ltiOutbox: 0,
-  }), timings);
+  }), timings, config['store.url'] ? storeSettings(config).node : undefined);
   try {
     await hub.start();
     await http.start();

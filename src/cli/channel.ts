@@ -8,6 +8,7 @@ import {
 import type { ChannelPatch } from '../domain/records.js';
 import { obsServerUrl as obsServer, publicBaseUrl } from '../config/urls.js';
 import { contextFor } from './context.js';
+import { chooseBox } from '../cluster/choose.js';
 import { fields, print, printJson, table } from './output.js';
 
 interface ChannelOpts {
@@ -120,16 +121,26 @@ export function registerChannel(program: Command): void {
 
   group.command('show <slug>')
     .description('show one channel, its OBS server and active key fingerprint')
+    .option('--node <name>', 'on a shared store: the box the instructor should push to (default: the one running the class, else the one with most room)')
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  $ kmk-live channel show math-101')
-    .action(async (slug: string, o: ChannelOpts, cmd: Command) => {
+    .addHelpText('after', '\nExample:\n  $ kmk-live channel show math-101\n  $ kmk-live channel show math-101 --node live-2')
+    .action(async (slug: string, o: ChannelOpts & { node?: string }, cmd: Command) => {
       const ctx = contextFor(cmd);
       const store = ctx.store();
       const c = (await store.channels.get(parseSlug(slug)));
       const active = (await store.streamKeys.list(c.id)).find((k) => k.active);
-      const base = publicBaseUrl(ctx.config);
-      if (o.json) return printJson({ ...c, obsServer: obsServer(ctx.config), activeKey: active ?? null, watchUrl: `${base}/watch/${c.slug}`, studioUrl: `${base}/studio/${c.slug}` });
-      print(fields([...channelDetails(c), ['obs server', obsServer(ctx.config)], ['watch page', `${base}/watch/${c.slug}`], ['studio', `${base}/studio/${c.slug} (with an instructor join token)`],
+      let base = publicBaseUrl(ctx.config);
+      let server = obsServer(ctx.config);
+      let box: ReturnType<typeof chooseBox> | undefined;
+      if (ctx.config['store.url']) {
+        box = chooseBox(await store.nodes.list(), await store.nodes.claims(), c.id, Date.now(), o.node);
+        if ('error' in box) throw new ValidationError(box.error);
+        ({ url: base, rtmp: server } = box);
+      } else if (o.node !== undefined) {
+        throw new ValidationError('--node picks a box among those sharing a store (store.url); this installation has one box');
+      }
+      if (o.json) return printJson({ ...c, obsServer: server, ...(box ? { box } : {}), activeKey: active ?? null, watchUrl: `${base}/watch/${c.slug}`, studioUrl: `${base}/studio/${c.slug}` });
+      print(fields([...channelDetails(c), ...(box && !('error' in box) ? [['box', `${box.name}: ${box.why}`] as [string, string]] : []), ['obs server', server], ['watch page', `${base}/watch/${c.slug}`], ['studio', `${base}/studio/${c.slug} (with an instructor join token)`],
         ['stream key', active ? `fingerprint ${active.fingerprint}` : 'none (kmk-live key rotate ' + c.slug + ')']]));
     });
 

@@ -29,6 +29,9 @@ export interface RouteDeps {
   metricsOpen?: boolean;
   /** What /healthz reports besides being alive: a shared store out of reach makes the box degraded. */
   health?(): { ok: true } | { ok: false; error: string };
+  /** On a shared store: the public base URL of the box that serves this live class or replay (`rest`: the path
+   * after /hls/ or /vod/), when it is another box; asked when this box has none of it. */
+  elsewhere?(kind: 'hls' | 'vod', rest: string): Promise<string | undefined>;
 }
 
 const API_DOCUMENT = openApiDocument();
@@ -96,7 +99,11 @@ export function routes(deps: RouteDeps): Route[] {
     const rest = req.path.slice(kind.length + 2); // strip "/hls/" or "/vod/"
     const pt = queryParam(req.query, 'pt');
     // The origin resolves the path, then checks the playback token against the owner it resolved to.
-    return deps.origin.serve(kind, rest, req.headers.range, pt, req.method === 'HEAD', { query: req.query, signal: req.signal, ifNoneMatch: req.headers.ifNoneMatch });
+    const answer = await deps.origin.serve(kind, rest, req.headers.range, pt, req.method === 'HEAD', { query: req.query, signal: req.signal, ifNoneMatch: req.headers.ifNoneMatch });
+    if (answer.status !== 404 || !deps.elsewhere) return answer;
+    // Another box runs the class or holds the recording: the player follows (its playback token is good there too).
+    const there = await deps.elsewhere(kind, rest);
+    return there ? { status: 302, headers: { Location: `${there}${req.path}${req.query ? `?${req.query}` : ''}`, 'Cache-Control': 'no-store', ...CORS_HEADERS }, body: '' } : answer;
   };
   const preflight = (): HttpAnswer => ({ status: 204, headers: CORS_HEADERS });
   return [

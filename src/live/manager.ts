@@ -24,6 +24,8 @@ export interface LiveDeps {
   };
   /** On a shared store: the box a channel's class is live on now, when not this one (refused here). */
   liveElsewhere?(channelId: number): { node: string; rtmp: string } | undefined;
+  /** On a shared store: another box with transcode budget free, named when this one refuses for lack of it. */
+  roomElsewhere?(): { name: string; rtmp: string } | undefined;
   ingest: IngestPort;
   /** The outputs of a class that runs here (hls/outputs.ts). */
   outputs: LocalOutputs;
@@ -151,7 +153,10 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     const refusal = this.d.refuseNew?.();
     if (refusal) return { ok: false, code: 'disk_low', reason: refusal };
     const full = refusesAtOnce(channel.overflow, this.o.budget - this.used());
-    if (full) return { ok: false, code: 'over_budget', reason: full };
+    if (full) {
+      const other = this.d.roomElsewhere?.();
+      return { ok: false, code: 'over_budget', reason: other ? `${full}; box ${other.name} has room: push to ${other.rtmp}` : full };
+    }
     const session = this.d.sessions.start(channel.id, channel.record);
     const run: ClassRun = new ClassRun(channel, session.id, a.id, {
       mediaDir: this.o.mediaDir, encode: encodeQuality(channel.profile, this.o.crf), graceMs: this.o.graceMs, probeTimeoutMs: this.o.probeTimeoutMs ?? 10000, stallMs: this.o.stallMs ?? 0,

@@ -20,17 +20,25 @@ export interface PlaybackFacts {
   archivePlaybackId(sessionId: string): Promise<string | null | undefined>;
   /** Mux's playback URL for a playback id, with a token when playback is signed. */
   muxUrl(playbackId: string): Promise<string>;
+  /** On a shared store: the public base URL of the box running the channel's class, when another box runs it. */
+  elsewhere?(slug: string): string | undefined;
+  /** On a shared store: the public base URL of the box holding the session's recording, when it is another box. */
+  recordingOn?(sessionId: string): Promise<string | undefined>;
 }
 
 export async function channelPlayback(slug: string, f: PlaybackFacts): Promise<Play> {
   const p = f.live(slug);
   if (p?.mode === 'mux' && p.playbackId) return { mode: 'mux', url: await f.muxUrl(p.playbackId) };
+  const there = p ? undefined : f.elsewhere?.(slug);
+  if (there) return { mode: 'local', url: there + liveUrl(slug) };
   return { mode: 'local', url: liveUrl(slug), ...(p?.lowLatency ? { lowLatency: true } : {}) };
 }
 
 /** The replay of a session, or undefined when there is none (not recorded, or neither kept nor archived). */
 export async function sessionReplay(sessionId: string, f: PlaybackFacts): Promise<Play | undefined> {
   if (await f.recordingKept(sessionId)) return { mode: 'local', url: replayUrl(sessionId) };
+  const there = await f.recordingOn?.(sessionId);
+  if (there) return { mode: 'local', url: there + replayUrl(sessionId) };
   const id = await f.archivePlaybackId(sessionId);
   return id ? { mode: 'mux', url: await f.muxUrl(id) } : undefined;
 }
