@@ -83,3 +83,110 @@ t.test('two boxes on one PostgreSQL: shared channels and keys, classes where pus
   const doctor = await cliAsync(ops, ['doctor', '--json'], { ...a.env, KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) });
   t.match(doctor.stdout, new RegExp(`PostgreSQL postgres://kmk@127\\.0\\.0\\.1:\\d+/\\w+ at schema version ${LATEST_VERSION}`), 'doctor reads the shared store');
 });
+
+t.test('a class on box B: learners on A are sent to B, the key refused on A, B killed and closed by A, its recording replayed through A once B is back', async (t) => {
+  const dir = testdir(t);
+  const pg = await startPostgres();
+  t.teardown(() => pg.destroy());
+  const url = await pg.database();
+  const shared = { KMK_STORE_URL: url, KMK_HUB_JOIN_SECRET: JOIN_SECRET, KMK_BIND_ADDRESS: '127.0.0.1', KMK_PUBLIC_HOST: '127.0.0.1', KMK_INGEST_RECONNECT_GRACE_SECONDS: '2' };
+  const box = async (name: string) => {
+    const http = await freePort();
+    const rtmp = await freePort();
+    return { name, http, rtmp, base: `http://127.0.0.1:${http}`, dir: join(dir, name), env: { ...shared, KMK_NODE_NAME: name, KMK_HTTP_PORT: String(http), KMK_RTMP_PORT: String(rtmp), KMK_PUBLIC_URL: `http://127.0.0.1:${http}` } };
+  };
+  const a = await box('box-a');
+  const b = await box('box-b');
+  const ops = join(dir, 'ops');
+  mkdirSync(ops);
+  const logs = new Map<string, string>();
+  const serve = (x: typeof a) => {
+    mkdirSync(x.dir, { recursive: true });
+    const p = spawn(process.execPath, [BIN, 'serve'], { cwd: x.dir, env: cleanEnv(x.env), stdio: ['ignore', 'ignore', 'pipe'] });
+    logs.set(x.name, logs.get(x.name) ?? '');
+    p.stderr.setEncoding('utf8').on('data', (c: string) => logs.set(x.name, logs.get(x.name) + c));
+    t.teardown(() => p.kill('SIGKILL'));
+    return p;
+  };
+  t.teardown(() => { if (!t.passing()) for (const [n, l] of logs) t.comment(`${n} log:\n${l.slice(-8000)}`); });
+  const up = async (x: typeof a) => waitFor(`${x.name} up`, async () => (await fetch(`${x.base}/healthz`).catch(() => undefined))?.status === 200, 30000);
+  serve(a);
+  let procB = serve(b);
+  await Promise.all([up(a), up(b)]);
+
+  const made = await cliJsonAsync<{ obs: { streamKey: string } }>(ops, ['channel', 'create', 'math-101', '--public', 'on', '--ladder', '360p'], a.env);
+  const pushB = push(`rtmp://127.0.0.1:${b.rtmp}/live/${made.obs.streamKey}`, { seconds: 120, size: '640x360' });
+  t.teardown(() => pushB.kill('SIGKILL'));
+  await waitFor('math-101 playing on box B', async () => (await fetch(`${b.base}/hls/math-101/master.m3u8`)).status === 200, 40000);
+
+  // Learners who reach box A are sent to box B.
+  await waitFor('box A knows B runs the class', async () => {
+    const p = await (await fetch(`${a.base}/api/channels/math-101/playback`)).json() as { url: string };
+    return p.url.startsWith(`${b.base}/hls/math-101/`);
+  }, 10000);
+  const hop = await fetch(`${a.base}/hls/math-101/360p/index.m3u8`, { redirect: 'manual' });
+  t.equal(hop.status, 302);
+  t.equal(hop.headers.get('location'), `${b.base}/hls/math-101/360p/index.m3u8`);
+  t.match(await (await fetch(`${a.base}/hls/math-101/360p/index.m3u8`)).text(), /#EXTINF/, 'a player following the redirect plays');
+
+  // The same key pushed to box A while the class is live on B: refused there, one session.
+  const pushA = push(`rtmp://127.0.0.1:${a.rtmp}/live/${made.obs.streamKey}`, { seconds: 30, size: '640x360' });
+  t.teardown(() => pushA.kill('SIGKILL'));
+  t.not(await pushA.done, 0, 'the second publisher is refused');
+  t.match(logs.get('box-a'), /already live on box box-b/, 'box A says where the class runs');
+  const sessions = await cliJsonAsync<{ id: string; channel: string; endedAt: string | null }[]>(ops, ['session', 'list'], a.env);
+  t.equal(sessions.length, 1, 'one session');
+  const sessionId = sessions[0]!.id;
+
+  // Where to push, the boxes and their classes, a node label on /metrics.
+  const shown = await cliJsonAsync<{ obsServer: string; box: { name: string; why: string } }>(ops, ['channel', 'show', 'math-101'], a.env);
+  t.same([shown.box.name, shown.obsServer], ['box-b', `rtmp://127.0.0.1:${b.rtmp}/live`], 'channel show names the box running the class');
+  const pinned = await cliAsync(ops, ['channel', 'show', 'math-101', '--node', 'box-z'], a.env);
+  t.match(pinned.stderr, /no box named "box-z"/);
+  const status = await cliJsonAsync<{ boxes: { name: string; alive: boolean; classes: { channel: string }[] }[] }>(ops, ['status'], a.env);
+  t.same(status.boxes.map((x) => [x.name, x.alive, x.classes.map((c) => c.channel)]), [['box-a', true, []], ['box-b', true, ['math-101']]]);
+  const human = await cliAsync(ops, ['status'], a.env);
+  t.match(human.stdout, /Boxes sharing the store \(2 of 2 answering\)/);
+  t.match(await (await fetch(`${a.base}/metrics`)).text(), /kmk_live_channels\{node="box-a"\} 0/);
+  t.match(await (await fetch(`${b.base}/metrics`)).text(), /kmk_live_channels\{node="box-b"\} 1/);
+
+  // Box B dies mid-class (SIGKILL): box A closes its class once B's lease lapses.
+  await waitFor('a few segments recorded', async () => ((await (await fetch(`${b.base}/hls/math-101/360p/index.m3u8`)).text()).match(/#EXTINF/g)?.length ?? 0) >= 3, 30000);
+  procB.kill('SIGKILL');
+  pushB.kill('SIGKILL');
+  const closed = await waitFor('box A closes the dead box\'s class', async () => {
+    const r = await cliJsonAsync<{ id: string; endedAt: string | null; endReason: string | null; recorded: boolean }[]>(ops, ['session', 'list'], a.env);
+    return r[0]?.endedAt ? r[0] : undefined;
+  }, 40000);
+  t.equal(closed.endReason, 'box box-b stopped answering');
+  t.match(logs.get('box-a'), /closed a class of a box that stopped answering/);
+  const dead = await cliJsonAsync<{ boxes: { name: string; alive: boolean }[] }>(ops, ['status'], a.env);
+  t.same(dead.boxes.map((x) => [x.name, x.alive]), [['box-a', true], ['box-b', false]], 'status shows B not answering');
+
+  // Box B comes back: it keeps the recording the crash left, and its replay plays through box A.
+  procB = serve(b);
+  await up(b);
+  const replay = await waitFor('the replay, from box A', async () => {
+    const r = await fetch(`${a.base}/api/sessions/${sessionId}/replay`);
+    return r.status === 200 ? await r.json() as { url: string } : undefined;
+  }, 20000);
+  t.equal(replay.url, `${b.base}/vod/${sessionId}/master.m3u8`, 'the replay is on box B');
+  const vodHop = await fetch(`${a.base}/vod/${sessionId}/master.m3u8`, { redirect: 'manual' });
+  t.equal(vodHop.status, 302);
+  t.match(await (await fetch(`${a.base}/vod/${sessionId}/master.m3u8`)).text(), /#EXT-X-STREAM-INF/, 'the replay plays');
+  const after = await cliJsonAsync<{ endReason: string; recorded: boolean }[]>(ops, ['session', 'list'], a.env);
+  t.match(after[0], { recorded: true, endReason: 'box box-b stopped answering; recording kept when it came back' });
+});
+
+t.test('where to push (pure): the running box, a pinned one, else the one with most room; unknown names refused', async (t) => {
+  const { chooseBox } = await import('../src/cluster/choose.js');
+  const node = (name: string, used: number, leaseUntil = 100) => ({ name, url: `http://${name}`, rtmp: `rtmp://${name}/live`, startedAt: 0, seenAt: 0, leaseUntil, load: JSON.stringify({ used, budget: 100 }) });
+  const nodes = [node('a', 90), node('b', 20), node('c', 0, 10)];
+  t.match(chooseBox(nodes, [], 1, 50), { name: 'b' }, 'most room among the answering (c has lapsed)');
+  t.match(chooseBox(nodes, [{ channelId: 1, node: 'a', sessionId: 's', until: 60 }], 1, 50), { name: 'a', why: 'the class is live there now' });
+  t.match(chooseBox(nodes, [{ channelId: 1, node: 'a', sessionId: 's', until: 60 }], 1, 50, 'b'), { name: 'a', why: 'the class is live there now (not b)' });
+  t.match(chooseBox(nodes, [{ channelId: 1, node: 'a', sessionId: 's', until: 40 }], 1, 50), { name: 'b' }, 'a lapsed claim is no class');
+  t.match(chooseBox(nodes, [], 1, 50, 'c'), { name: 'c', why: 'pinned with --node (it is not answering now)' });
+  t.match(chooseBox(nodes, [], 1, 50, 'z'), { error: /no box named "z"/ });
+  t.match(chooseBox([], [], 1, 50), { error: /no box has joined/ });
+});

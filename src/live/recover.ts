@@ -63,6 +63,9 @@ export async function recoverRecording(mediaDir: string, slug: string, sessionId
 export interface InterruptedSessions {
   open(): Promise<{ id: string; channel: string; recorded: boolean; startedAt: string }[]>;
   endInterrupted(id: string, at: Date, recorded: boolean): Promise<void>;
+  /** On a shared store: this box's sessions another box closed while this one was down (their files are here). */
+  closedWhileAway?(): Promise<{ id: string; channel: string }[]>;
+  markRecovered?(id: string, kept: boolean): Promise<void>;
 }
 
 /** Every session a crash left open: its recording closed and kept as a replay, its row ended. */
@@ -76,5 +79,13 @@ export async function recoverInterrupted(sessions: InterruptedSessions, mediaDir
     await sessions.endInterrupted(s.id, at, r.result === 'recovered');
     if (r.result === 'recovered') log.warn('recovered the recording of a class interrupted by a crash', { session: s.id, channel: s.channel });
     else log.warn('closed a class interrupted by a crash', { session: s.id, channel: s.channel, recording: r.result });
+  }
+  for (const s of (await sessions.closedWhileAway?.()) ?? []) {
+    const r = await recoverRecording(mediaDir, s.channel, s.id, probe).catch((err: unknown) => {
+      log.error('could not recover a recording', { session: s.id, err });
+      return { result: 'failed' as const };
+    });
+    await sessions.markRecovered?.(s.id, r.result === 'recovered');
+    log.warn('recovered the recording of a class another box closed while this one was down', { session: s.id, channel: s.channel, recording: r.result });
   }
 }

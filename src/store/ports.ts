@@ -64,6 +64,8 @@ export interface SessionRepository {
   open(): Promise<{ id: string; channel: string; recorded: boolean; startedAt: string }[]>;
   endInterrupted(id: string, at: Date, recorded: boolean): Promise<void>;
   endAllOpen(reason: string): Promise<number>;
+  closedWhileAway(): Promise<{ id: string; channel: string }[]>;
+  markRecovered(id: string, kept: boolean): Promise<void>;
   find(id: string): Promise<SessionRecord | undefined>;
   get(id: string): Promise<SessionRecord>;
   list(opts?: { channel?: string; limit?: number }): Promise<SessionRecord[]>;

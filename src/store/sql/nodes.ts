@@ -3,6 +3,7 @@
 // live channel's claim (one class, one box). On the embedded file there is one box and the same rows.
 
 import { get, all, run, type Work } from './query.js';
+import { deadBoxReason } from './sessions.js';
 
 export interface NodeRow {
   name: string;
@@ -87,7 +88,7 @@ export class NodeRepo {
   /** Closes a dead box's session; its recording stays on that box (sessions.node says which). */
   *endForDeadNode(sessionId: string, node: string, at: string): Work<boolean> {
     const n = yield* run(`UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND node = ? AND ended_at IS NULL`,
-      at, `box ${node} stopped answering`, sessionId, node);
+      at, deadBoxReason(node), sessionId, node);
     yield* run('DELETE FROM channel_claims WHERE session_id = ?', sessionId);
     return n === 1;
   }

@@ -45,6 +45,9 @@ const toRecord = (r: Row): SessionRecord => ({
 /** Session ids appear in URLs (/vod/<id>/): random, URL-safe, not guessable from the channel. */
 export const SESSION_ID = SESSION_ID_PATTERN;
 
+/** Why a session ended when another box closed it for a box that stopped answering. */
+export const deadBoxReason = (node: string): string => `box ${node} stopped answering`;
+
 /** A session's record as start() writes it, before its source is known. */
 export function startedRecord(id: string, channel: string, startedAt: string, recorded: boolean): SessionRecord {
   return {
@@ -91,6 +94,19 @@ export class SessionRepo {
   /** Ends a session a crash interrupted, at the time its recording last grew, and says whether the recording was kept. */
   *endInterrupted(id: string, at: Date, recorded: boolean): Work<void> {
     (yield* run("UPDATE sessions SET ended_at = ?, end_reason = 'server stopped unexpectedly', recorded = ? WHERE id = ? AND ended_at IS NULL", at.toISOString(), recorded ? 1 : 0, id));
+  }
+
+  /** This box's recorded sessions another box closed while this one was not answering: their recordings are still
+   * in this box's live folders (none on the embedded file). */
+  *closedWhileAway(): Work<{ id: string; channel: string }[]> {
+    if (this.node === null) return [];
+    return ((yield* all(`${SELECT} WHERE s.node = ? AND s.end_reason = ? AND s.recorded = 1`, this.node, deadBoxReason(this.node))) as Row[])
+      .map((r) => ({ id: r.id, channel: r.slug }));
+  }
+
+  /** Says what became of such a session's recording. */
+  *markRecovered(id: string, kept: boolean): Work<void> {
+    yield* run('UPDATE sessions SET end_reason = ?, recorded = ? WHERE id = ?', `${deadBoxReason(this.node ?? '')}; ${kept ? 'recording kept' : 'no recording found'} when it came back`, kept ? 1 : 0, id);
   }
 
   /** Sessions of this box (or of none) left open by a crash are closed at start-up. */
