@@ -60,7 +60,7 @@ export class ApiTokenRepo {
   *revoke(nameOrFingerprint: string): Work<ApiTokenInfo> {
     const row = (yield* get('SELECT * FROM api_tokens WHERE revoked_at IS NULL AND (name = ? OR fingerprint = ?)', nameOrFingerprint, nameOrFingerprint)) as Row | undefined;
     if (!row) throw new NotFoundError(`no active token "${nameOrFingerprint}" (see: kmk-live token list)`);
-    (yield* run('UPDATE api_tokens SET revoked_at = ? WHERE id = ?', this.now().toISOString(), row.id));
+    yield* run('UPDATE api_tokens SET revoked_at = ? WHERE id = ?', this.now().toISOString(), row.id);
     return toInfo((yield* get('SELECT * FROM api_tokens WHERE id = ?', row.id)) as Row);
   }
 
@@ -70,7 +70,7 @@ export class ApiTokenRepo {
     const hash = hashSecret(token);
     const row = (yield* get('SELECT * FROM api_tokens WHERE hash = ? AND revoked_at IS NULL', hash)) as Row | undefined;
     if (!row || !sameHash(row.hash, hash)) return undefined;
-    (yield* run('UPDATE api_tokens SET last_used_at = ? WHERE id = ?', this.now().toISOString(), row.id));
+    yield* run('UPDATE api_tokens SET last_used_at = ? WHERE id = ?', this.now().toISOString(), row.id);
     return toInfo(row);
   }
 }

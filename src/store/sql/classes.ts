@@ -44,7 +44,7 @@ export class ClassRepo {
   }
 
   *setCourseChannel(courseId: number, channelId: number): Work<void> {
-    (yield* run('UPDATE courses SET channel_id = ? WHERE id = ?', channelId, courseId));
+    yield* run('UPDATE courses SET channel_id = ? WHERE id = ?', channelId, courseId);
   }
 
   *findCourse(id: number): Work<Course | undefined> {
@@ -71,7 +71,7 @@ export class ClassRepo {
 
   /** A launch named the class (the LMS kept the deep link): it is the course's for good. */
   *confirm(id: number): Work<void> {
-    (yield* run('UPDATE classes SET confirmed = 1 WHERE id = ?', id));
+    yield* run('UPDATE classes SET confirmed = 1 WHERE id = ?', id);
   }
 
   /** Deletes deep-linked classes no launch ever named and no session delivered, once their time is over (the
@@ -103,13 +103,13 @@ export class ClassRepo {
 
   *cancel(id: number): Work<ScheduledClass> {
     const k = yield* this.get(id);
-    (yield* run("UPDATE classes SET status = 'cancelled' WHERE id = ?", k.id));
+    yield* run("UPDATE classes SET status = 'cancelled' WHERE id = ?", k.id);
     return yield* this.get(id);
   }
 
   /** Ties a live session to the class it delivers (first session wins; a reconnect keeps the same session). */
   *attachSession(id: number, sessionId: string): Work<void> {
-    (yield* run('UPDATE classes SET session_id = ?, confirmed = 1 WHERE id = ? AND session_id IS NULL', sessionId, id));
+    yield* run('UPDATE classes SET session_id = ?, confirmed = 1 WHERE id = ? AND session_id IS NULL', sessionId, id);
   }
 
   *bySession(sessionId: string): Work<ScheduledClass | undefined> {
@@ -118,11 +118,11 @@ export class ClassRepo {
   }
 
   *setLineItem(id: number, url: string): Work<void> {
-    (yield* run('UPDATE classes SET line_item_url = ? WHERE id = ?', url, id));
+    yield* run('UPDATE classes SET line_item_url = ? WHERE id = ?', url, id);
   }
 
   *markPassback(id: number, at: number): Work<void> {
-    (yield* run('UPDATE classes SET passback_at = ? WHERE id = ?', at, id));
+    yield* run('UPDATE classes SET passback_at = ? WHERE id = ?', at, id);
   }
 
   // Roster ----------------------------------------------------------------------------------------------------

@@ -133,6 +133,6 @@ export class EngagementRepo {
 
   /** Attendance left open by a crash is closed at start-up. */
   *closeOpenAttendance(at: number): Work<void> {
-    (yield* run('UPDATE attendance SET left_at = ? WHERE left_at IS NULL', at));
+    yield* run('UPDATE attendance SET left_at = ? WHERE left_at IS NULL', at);
   }
 }

@@ -72,12 +72,12 @@ export class LtiRepo {
   *addServiceHost(platformId: number, host: string): Work<Platform> {
     const p = yield* this.platform(platformId);
     const hosts = [...new Set([...p.serviceHosts, host])];
-    (yield* run('UPDATE lti_platforms SET service_hosts = ? WHERE id = ?', hosts.join(','), platformId));
+    yield* run('UPDATE lti_platforms SET service_hosts = ? WHERE id = ?', hosts.join(','), platformId);
     return yield* this.platform(platformId);
   }
 
   *addDeployment(platformId: number, deploymentId: string): Work<void> {
-    (yield* run('INSERT INTO lti_deployments (platform_id, deployment_id) VALUES (?, ?) ON CONFLICT DO NOTHING', platformId, deploymentId));
+    yield* run('INSERT INTO lti_deployments (platform_id, deployment_id) VALUES (?, ?) ON CONFLICT DO NOTHING', platformId, deploymentId);
   }
 
   *findPlatform(id: number): Work<Platform | undefined> {
@@ -133,11 +133,11 @@ export class LtiRepo {
   *saveLogin(l: LoginState, now = Date.now(), max = Infinity): Work<boolean> {
     if (now - this.loginSweepAt >= 1000 || this.pendingLogins < 0) {
       this.loginSweepAt = now;
-      (yield* run('DELETE FROM lti_logins WHERE expires_at < ?', now));
+      yield* run('DELETE FROM lti_logins WHERE expires_at < ?', now);
       this.pendingLogins = ((yield* get('SELECT COUNT(*) AS n FROM lti_logins')) as { n: number }).n;
     }
     if (this.pendingLogins >= max) return false;
-    (yield* run('INSERT INTO lti_logins (state, nonce, platform_id, storage_target, expires_at, binding) VALUES (?, ?, ?, ?, ?, ?)', l.state, l.nonce, l.platformId, l.storageTarget, l.expiresAt, l.binding));
+    yield* run('INSERT INTO lti_logins (state, nonce, platform_id, storage_target, expires_at, binding) VALUES (?, ?, ?, ?, ?, ?)', l.state, l.nonce, l.platformId, l.storageTarget, l.expiresAt, l.binding);
     this.pendingLogins += 1;
     return true;
   }
@@ -164,7 +164,7 @@ export class LtiRepo {
 
   /** Records a nonce; false when it was seen before (a replayed id_token). */
   *useNonce(nonce: string, expiresAt: number, now: number): Work<boolean> {
-    (yield* run('DELETE FROM lti_nonces WHERE expires_at < ?', now));
+    yield* run('DELETE FROM lti_nonces WHERE expires_at < ?', now);
     return (yield* run('INSERT INTO lti_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING', nonce, expiresAt)) === 1;
   }
 
@@ -201,11 +201,11 @@ export class LtiRepo {
   }
 
   *done(id: number, now: number): Work<void> {
-    (yield* run("UPDATE lti_outbox SET status = 'done', done_at = ?, last_error = NULL WHERE id = ?", now, id));
+    yield* run("UPDATE lti_outbox SET status = 'done', done_at = ?, last_error = NULL WHERE id = ?", now, id);
   }
 
   *retry(id: number, error: string, nextAt: number, giveUp: boolean): Work<void> {
-    (yield* run('UPDATE lti_outbox SET attempts = attempts + 1, last_error = ?, next_at = ?, status = ? WHERE id = ?', error.slice(0, 500), nextAt, giveUp ? 'failed' : 'pending', id));
+    yield* run('UPDATE lti_outbox SET attempts = attempts + 1, last_error = ?, next_at = ?, status = ? WHERE id = ?', error.slice(0, 500), nextAt, giveUp ? 'failed' : 'pending', id);
   }
 
   /** Items still to send (for /metrics). */

@@ -23,7 +23,7 @@ export class MuxRepo {
   }
 
   *setChannelStream(slug: string, liveStreamId: string, playbackId: string | null): Work<void> {
-    (yield* run('UPDATE channels SET mux_live_stream_id = ?, mux_playback_id = ? WHERE slug = ?', liveStreamId, playbackId, slug));
+    yield* run('UPDATE channels SET mux_live_stream_id = ?, mux_playback_id = ? WHERE slug = ?', liveStreamId, playbackId, slug);
   }
 
   /**
@@ -40,11 +40,11 @@ export class MuxRepo {
   }
 
   *markOverflow(sessionId: string): Work<void> {
-    (yield* run('UPDATE sessions SET overflow = 1 WHERE id = ?', sessionId));
+    yield* run('UPDATE sessions SET overflow = 1 WHERE id = ?', sessionId);
   }
 
   *setSessionAsset(sessionId: string, assetId: string, playbackId: string | null): Work<void> {
-    (yield* run('UPDATE sessions SET mux_asset_id = ?, mux_playback_id = ? WHERE id = ?', assetId, playbackId, sessionId));
+    yield* run('UPDATE sessions SET mux_asset_id = ?, mux_playback_id = ? WHERE id = ?', assetId, playbackId, sessionId);
   }
 
   *sessionMux(sessionId: string): Work<{ overflow: boolean; assetId: string | null; playbackId: string | null } | undefined> {
@@ -88,7 +88,7 @@ export class MuxRepo {
     const keys = Object.keys(patch) as (keyof typeof COLUMNS)[];
     if (keys.length === 0) return;
     const sets = keys.map((k) => `${COLUMNS[k]} = ?`).join(', ');
-    (yield* run(`UPDATE archive_jobs SET ${sets}, updated_at = ? WHERE session_id = ?`, ...keys.map((k) => patch[k] ?? null), Date.now(), sessionId));
+    yield* run(`UPDATE archive_jobs SET ${sets}, updated_at = ? WHERE session_id = ?`, ...keys.map((k) => patch[k] ?? null), Date.now(), sessionId);
   }
 
   /** Takes the job for this process if nobody holds it; false when another process is working on it. */

@@ -67,7 +67,7 @@ export class SessionRepo {
 
   *start(channelId: number, recorded: boolean, made = this.newStart()): Work<SessionRecord> {
     const { id, at } = made;
-    (yield* run('INSERT INTO sessions (id, channel_id, started_at, recorded, node) VALUES (?, ?, ?, ?, ?)', id, channelId, at, recorded ? 1 : 0, this.node));
+    yield* run('INSERT INTO sessions (id, channel_id, started_at, recorded, node) VALUES (?, ?, ?, ?, ?)', id, channelId, at, recorded ? 1 : 0, this.node);
     return yield* this.get(id);
   }
 
@@ -78,11 +78,11 @@ export class SessionRepo {
 
   *update(id: string, p: { bytesIn?: number; reconnects?: number; restarts?: number }): Work<void> {
     const cur = yield* this.get(id);
-    (yield* run('UPDATE sessions SET bytes_in = ?, reconnects = ?, restarts = ? WHERE id = ?', p.bytesIn ?? cur.bytesIn, p.reconnects ?? cur.reconnects, p.restarts ?? cur.restarts, id));
+    yield* run('UPDATE sessions SET bytes_in = ?, reconnects = ?, restarts = ? WHERE id = ?', p.bytesIn ?? cur.bytesIn, p.reconnects ?? cur.reconnects, p.restarts ?? cur.restarts, id);
   }
 
   *end(id: string, reason: string): Work<void> {
-    (yield* run('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL', this.now().toISOString(), reason, id));
+    yield* run('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL', this.now().toISOString(), reason, id);
   }
 
   /** Sessions of this box still open (at start-up: those a crash interrupted); rows without a box too (made
@@ -93,7 +93,7 @@ export class SessionRepo {
 
   /** Ends a session a crash interrupted, at the time its recording last grew, and says whether the recording was kept. */
   *endInterrupted(id: string, at: Date, recorded: boolean): Work<void> {
-    (yield* run("UPDATE sessions SET ended_at = ?, end_reason = 'server stopped unexpectedly', recorded = ? WHERE id = ? AND ended_at IS NULL", at.toISOString(), recorded ? 1 : 0, id));
+    yield* run("UPDATE sessions SET ended_at = ?, end_reason = 'server stopped unexpectedly', recorded = ? WHERE id = ? AND ended_at IS NULL", at.toISOString(), recorded ? 1 : 0, id);
   }
 
   /** This box's recorded sessions another box closed while this one was not answering: their recordings are still

@@ -50,7 +50,7 @@ export class StreamKeyRepo {
 
   /** Notes that the channel's active key was just used to publish. */
   *markUsed(channelId: number): Work<void> {
-    (yield* run('UPDATE stream_keys SET last_used_at = ? WHERE channel_id = ? AND revoked_at IS NULL', this.now().toISOString(), channelId));
+    yield* run('UPDATE stream_keys SET last_used_at = ? WHERE channel_id = ? AND revoked_at IS NULL', this.now().toISOString(), channelId);
   }
 
   /**
