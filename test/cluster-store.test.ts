@@ -11,6 +11,8 @@ import { BIN, cleanEnv, cliAsync, cliJsonAsync } from './helpers/cli.js';
 import { freePort, push, waitFor } from './helpers/server.js';
 import { testdir } from './helpers/testdir.js';
 import { startPostgres } from './helpers/postgres.js';
+import { startRedis } from './helpers/redis.js';
+import { Client } from './helpers/ws.js';
 import { LATEST_VERSION } from '../src/store/sqlite/migrations.js';
 
 const JOIN_SECRET = 'a-join-secret-the-boxes-share-0123456789';
@@ -189,4 +191,81 @@ t.test('where to push (pure): the running box, a pinned one, else the one with m
   t.match(chooseBox(nodes, [], 1, 50, 'c'), { name: 'c', why: 'pinned with --node (it is not answering now)' });
   t.match(chooseBox(nodes, [], 1, 50, 'z'), { error: /no box named "z"/ });
   t.match(chooseBox([], [], 1, 50), { error: /no box has joined/ });
+});
+
+t.test('three boxes on one PostgreSQL and one Redis: pushed to B, learners on B and C chat together and play from B, the report the same from every box', async (t) => {
+  const dir = testdir(t);
+  const pg = await startPostgres();
+  t.teardown(() => pg.destroy());
+  const redis = await startRedis(join(dir, 'redis'));
+  t.teardown(() => redis.stop());
+  const url = await pg.database();
+  const shared = { KMK_STORE_URL: url, KMK_HUB_JOIN_SECRET: JOIN_SECRET, KMK_HUB_REDIS_URL: redis.url, KMK_BIND_ADDRESS: '127.0.0.1', KMK_PUBLIC_HOST: '127.0.0.1', KMK_INGEST_RECONNECT_GRACE_SECONDS: '2' };
+  const box = async (name: string, writer: boolean) => {
+    const http = await freePort();
+    const rtmp = await freePort();
+    return { name, http, rtmp, base: `http://127.0.0.1:${http}`, dir: join(dir, name),
+      env: { ...shared, KMK_NODE_NAME: name, KMK_HTTP_PORT: String(http), KMK_RTMP_PORT: String(rtmp), KMK_PUBLIC_URL: `http://127.0.0.1:${http}`, ...(writer ? {} : { KMK_HUB_WRITER: 'false' }) } };
+  };
+  const [a, b, c] = [await box('box-a', true), await box('box-b', false), await box('box-c', false)];
+  const ops = join(dir, 'ops');
+  mkdirSync(ops);
+  const logs = new Map<string, string>();
+  for (const x of [a, b, c]) {
+    mkdirSync(x.dir, { recursive: true });
+    const p = spawn(process.execPath, [BIN, 'serve'], { cwd: x.dir, env: cleanEnv(x.env), stdio: ['ignore', 'ignore', 'pipe'] });
+    logs.set(x.name, '');
+    p.stderr.setEncoding('utf8').on('data', (s: string) => logs.set(x.name, logs.get(x.name) + s));
+    t.teardown(() => p.kill('SIGKILL'));
+  }
+  t.teardown(() => { if (!t.passing()) for (const [n, l] of logs) t.comment(`${n} log:\n${l.slice(-6000)}`); });
+  await Promise.all([a, b, c].map((x) => waitFor(`${x.name} up`, async () => (await fetch(`${x.base}/healthz`).catch(() => undefined))?.status === 200, 30000)));
+
+  // A private channel (the default): learners need join tokens, made once for every box.
+  const made = await cliJsonAsync<{ obs: { streamKey: string } }>(ops, ['channel', 'create', 'bio-101', '--ladder', '360p'], a.env);
+  const pushB = push(`rtmp://127.0.0.1:${b.rtmp}/live/${made.obs.streamKey}`, { seconds: 120, size: '640x360' });
+  t.teardown(() => pushB.kill('SIGKILL'));
+  const joinToken = async (user: string) => (await cliJsonAsync<{ token: string }>(ops, ['token', 'join', 'bio-101', '--user', user, '--name', user], a.env)).token;
+  const [t1, t2] = [await joinToken('ana'), await joinToken('ben')];
+  await waitFor('bio-101 live on box B', async () => {
+    const p = await (await fetch(`${b.base}/api/channels/bio-101/playback`, { headers: { Authorization: `Bearer ${t1}` } })).json() as { url: string };
+    return (await fetch(`${b.base}${p.url}`)).status === 200;
+  }, 40000);
+
+  // Ana on box B, Ben on box C: one room through Redis.
+  const onB = await Client.connect(`${b.base.replace('http', 'ws')}/ws?token=${t1}`);
+  const onC = await Client.connect(`${c.base.replace('http', 'ws')}/ws?token=${t2}`);
+  t.teardown(() => { onB.close(); onC.close(); });
+  await onB.waitFor('Ana welcomed', () => onB.messages.some((m) => m.t === 'welcome'), 10000);
+  await onC.waitFor('Ben welcomed', () => onC.messages.some((m) => m.t === 'welcome'), 10000);
+  onC.send({ t: 'chat', text: 'hello from box C' });
+  await onB.waitFor('Ana hears Ben', () => onB.events.some((e) => e.t === 'chat' && (e.msg as { text: string }).text === 'hello from box C'), 10000);
+  onB.send({ t: 'chat', text: 'hello from box B' });
+  await onC.waitFor('Ben hears Ana', () => onC.events.some((e) => e.t === 'chat' && (e.msg as { text: string }).text === 'hello from box B'), 10000);
+  t.pass('learners on two boxes chat in one room');
+
+  // Ben plays through box C: sent to box B, his playback token good there.
+  const play = await (await fetch(`${c.base}/api/channels/bio-101/playback`, { headers: { Authorization: `Bearer ${t2}` } })).json() as { url: string };
+  t.match(play.url, new RegExp(`^${b.base}/hls/bio-101/master\\.m3u8\\?pt=`));
+  t.match(await (await fetch(play.url)).text(), /#EXT-X-STREAM-INF/, 'the private class plays from box B with the token made on C');
+  t.equal((await fetch(`${b.base}/hls/bio-101/master.m3u8`)).status, 403, 'and not without one');
+
+  // The class ends; its report (written by the writer box A) reads the same on every box.
+  onB.close();
+  onC.close();
+  pushB.kill('SIGKILL');
+  const api = await cliJsonAsync<{ token: string }>(ops, ['token', 'create', 'reports', '--scopes', 'sessions:read'], a.env);
+  const [session] = await waitFor('the class ended', async () => {
+    const r = await cliJsonAsync<{ id: string; endedAt: string | null }[]>(ops, ['session', 'list'], a.env);
+    return r[0]?.endedAt ? r : undefined;
+  }, 30000);
+  type Report = { summary: { attended: number; chat: number }; learners: { name: string }[] };
+  const report = async (x: typeof a) => (await fetch(`${x.base}/api/sessions/${session!.id}/report`, { headers: { Authorization: `Bearer ${api.token}` } })).json() as Promise<Report>;
+  const fromA = await waitFor('both chats and both learners in the report', async () => {
+    const r = await report(a);
+    return r.summary?.chat === 2 && r.summary.attended === 2 ? r : undefined;
+  }, 15000);
+  t.same(await report(b), fromA, 'box B reads the same report');
+  t.same(await report(c), fromA, 'box C reads the same report');
+  t.same(fromA.learners.map((l) => l.name).sort(), ['ana', 'ben'], 'the learners of both boxes attended');
 });

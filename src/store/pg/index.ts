@@ -130,6 +130,9 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
   const r = makeRepos(opts.node ?? null);
   const read = new PgReadModel(runner, r, url, (err) => onError(err, 'change notices'));
   const writer = new Writer(onError);
+  /** Counters (beacons, key use, encode CPU): a queue of their own, so a session's start or end never waits behind
+   * them; dropped (and counted) past MAX_COMMANDS. */
+  const background = new Writer(onError);
   /** Outcomes of the claims the session starts made, until asked for. */
   const claims = new Map<string, Promise<string | null>>();
   const ready = (async () => {
@@ -143,7 +146,7 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
   const call = async <T>(work: Work<T>): Promise<T> => {
     await ready;
     // Read what the live path wrote before; while the store is out of reach, do not wait behind its retries.
-    if (!writer.failingSince) await writer.idle();
+    if (!writer.failingSince && !background.failingSince) await Promise.all([writer.idle(), background.idle()]);
     const before = runner.writes;
     const out = await runner.run(work);
     if (runner.writes !== before) await read.sync();
@@ -151,7 +154,7 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
   };
   const promised = <T extends object>(repo: T): Promised<T> => face<T, Promised<T>>(repo, (w) => call(w));
   const command = (what: string, work: () => Work<unknown>, opts2: { droppable?: boolean; refresh?: boolean } = {}): void => {
-    writer.add(what, async () => {
+    (opts2.droppable ? background : writer).add(what, async () => {
       await ready;
       await runner.run(work());
       if (opts2.refresh) await read.sync();
@@ -168,7 +171,7 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
     runner,
     ready: () => ready,
     health: () => (read.lastError ? { ok: false, error: read.lastError.message }
-      : writer.failingSince ? { ok: false, error: `writes waiting since ${new Date(writer.failingSince).toISOString()}` } : { ok: true }),
+      : writer.failingSince || background.failingSince ? { ok: false, error: `writes waiting since ${new Date(writer.failingSince || background.failingSince).toISOString()}` } : { ok: true }),
     channels: Object.assign(promised(r.channels), { createWithKey: (c: Parameters<typeof r.createWithKey>[0]) => call(r.createWithKey(c)) }),
     streamKeys: { ...streamKeys, markUsed: (id) => command('stream key use', () => r.streamKeys.markUsed(id), { droppable: true }) },
     apiTokens: promised(r.apiTokens),
@@ -213,7 +216,7 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
     mux: promised(r.mux),
     lti: promised(r.lti),
     classes: promised(r.classes),
-    reports: { ...reports, addEncodeCpu: (id, ms) => command('encode CPU', () => r.reports.addEncodeCpu(id, ms)) },
+    reports: { ...reports, addEncodeCpu: (id, ms) => command('encode CPU', () => r.reports.addEncodeCpu(id, ms), { droppable: true }) },
     nodes: promised(r.nodes),
     migrate: () => migratePg(runner),
     backup: async () => {
@@ -222,6 +225,7 @@ export function openPgStore(url: string, opts: PgOptions = {}): PgStore {
     close: async () => {
       await ready.catch(() => undefined);
       await writer.idle();
+      await background.idle();
       await read.stop();
       await runner.close();
     },
