@@ -290,8 +290,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       const s = await store.sessions.find(id);
       return s && { start: Date.parse(s.startedAt), end: s.endedAt ? Date.parse(s.endedAt) : null };
     },
-    // One box works the outbox at a time; another takes over a minute after it stops renewing.
-    mayRun: () => leased('lti-outbox', 60_000),
+    // One box works the outbox at a time; another takes over half a minute after it stops renewing.
+    ...(shared ? { mayRun: () => leased('lti-outbox', 30_000) } : {}),
     log,
   });
   const follower = new ClassFollower({

@@ -13,6 +13,8 @@ import { testdir } from './helpers/testdir.js';
 import { startPostgres } from './helpers/postgres.js';
 import { startRedis } from './helpers/redis.js';
 import { Client } from './helpers/ws.js';
+import { FakePlatform, ROLE } from './helpers/lti-platform.js';
+import pgsql from 'pg';
 import { LATEST_VERSION } from '../src/store/sqlite/migrations.js';
 
 const JOIN_SECRET = 'a-join-secret-the-boxes-share-0123456789';
@@ -193,14 +195,16 @@ t.test('where to push (pure): the running box, a pinned one, else the one with m
   t.match(chooseBox([], [], 1, 50), { error: /no box has joined/ });
 });
 
-t.test('three boxes on one PostgreSQL and one Redis: pushed to B, learners on B and C chat together and play from B, the report the same from every box', async (t) => {
+// A course launched on A, its class pushed to B, learners launched through B and C chat together and play from B,
+// the report the same from every box, the attendance passed back once though the outbox's holder is killed.
+t.test('three boxes, one PostgreSQL, one Redis, one LMS: a class from launch to passback', async (t) => {
   const dir = testdir(t);
   const pg = await startPostgres();
   t.teardown(() => pg.destroy());
   const redis = await startRedis(join(dir, 'redis'));
   t.teardown(() => redis.stop());
   const url = await pg.database();
-  const shared = { KMK_STORE_URL: url, KMK_HUB_JOIN_SECRET: JOIN_SECRET, KMK_HUB_REDIS_URL: redis.url, KMK_BIND_ADDRESS: '127.0.0.1', KMK_PUBLIC_HOST: '127.0.0.1', KMK_INGEST_RECONNECT_GRACE_SECONDS: '2' };
+  const shared = { KMK_STORE_URL: url, KMK_HUB_JOIN_SECRET: JOIN_SECRET, KMK_HUB_REDIS_URL: redis.url, KMK_BIND_ADDRESS: '127.0.0.1', KMK_PUBLIC_HOST: '127.0.0.1', KMK_INGEST_RECONNECT_GRACE_SECONDS: '2', KMK_LTI_RETRY_BASE_SECONDS: '1' };
   const box = async (name: string, writer: boolean) => {
     const http = await freePort();
     const rtmp = await freePort();
@@ -211,46 +215,78 @@ t.test('three boxes on one PostgreSQL and one Redis: pushed to B, learners on B 
   const ops = join(dir, 'ops');
   mkdirSync(ops);
   const logs = new Map<string, string>();
+  const procs = new Map<string, ReturnType<typeof spawn>>();
   for (const x of [a, b, c]) {
     mkdirSync(x.dir, { recursive: true });
     const p = spawn(process.execPath, [BIN, 'serve'], { cwd: x.dir, env: cleanEnv(x.env), stdio: ['ignore', 'ignore', 'pipe'] });
     logs.set(x.name, '');
+    procs.set(x.name, p);
     p.stderr.setEncoding('utf8').on('data', (s: string) => logs.set(x.name, logs.get(x.name) + s));
     t.teardown(() => p.kill('SIGKILL'));
   }
   t.teardown(() => { if (!t.passing()) for (const [n, l] of logs) t.comment(`${n} log:\n${l.slice(-6000)}`); });
   await Promise.all([a, b, c].map((x) => waitFor(`${x.name} up`, async () => (await fetch(`${x.base}/healthz`).catch(() => undefined))?.status === 200, 30000)));
 
-  // A private channel (the default): learners need join tokens, made once for every box.
-  const made = await cliJsonAsync<{ obs: { streamKey: string } }>(ops, ['channel', 'create', 'bio-101', '--ladder', '360p'], a.env);
-  const pushB = push(`rtmp://127.0.0.1:${b.rtmp}/live/${made.obs.streamKey}`, { seconds: 120, size: '640x360' });
+  // The LMS is registered once, from the operators' folder; every box answers its launches.
+  const lms = await FakePlatform.start();
+  t.teardown(() => lms.stop());
+  const prof = { sub: 'u-prof', name: 'Prof. Noether', roles: [ROLE.instructor] };
+  const ana = { sub: 'u-ana', name: 'Ana Ng', roles: [ROLE.learner] };
+  const ben = { sub: 'u-ben', name: 'Ben Ode', roles: [ROLE.learner] };
+  const cy = { sub: 'u-cy', name: 'Cy Absent', roles: [ROLE.learner] };
+  lms.members.push(prof, ana, ben, cy);
+  const reg = await cliAsync(ops, ['lti', 'platform', 'add', '--issuer', lms.issuer, '--client-id', lms.clientId, '--auth-url', lms.urls.authUrl,
+    '--token-url', lms.urls.tokenUrl, '--jwks-url', lms.urls.jwksUrl, '--deployment-id', lms.deploymentId], a.env);
+  t.equal(reg.code, 0, reg.stderr);
+  const launch = async (x: typeof a, user: typeof ana): Promise<URL> => {
+    lms.toolBase = x.base;
+    return new URL((await lms.launch({ user })).launch.headers.get('location')!, x.base);
+  };
+
+  // The instructor opens the tool on box A and schedules the class; the studio's key is pushed to box B.
+  const studio = await launch(a, prof);
+  const slug = studio.pathname.split('/')[2]!;
+  const teach = { Authorization: `Bearer ${studio.searchParams.get('token')}` };
+  t.equal((await cliAsync(ops, ['channel', 'update', slug, '--ladder', '360p'], a.env)).code, 0);
+  const scheduled = await fetch(`${a.base}/api/channels/${slug}/classes`, {
+    method: 'POST', headers: teach, body: JSON.stringify({ title: 'Cells', startsAt: new Date(Date.now() + 60_000).toISOString(), minutes: 30 }),
+  });
+  t.equal(scheduled.status, 201);
+  const { key } = await (await fetch(`${a.base}/api/channels/${slug}/stream-key`, { method: 'POST', headers: teach, body: '' })).json() as { key: string };
+  const pushB = push(`rtmp://127.0.0.1:${b.rtmp}/live/${key}`, { seconds: 120, size: '640x360' });
   t.teardown(() => pushB.kill('SIGKILL'));
-  const joinToken = async (user: string) => (await cliJsonAsync<{ token: string }>(ops, ['token', 'join', 'bio-101', '--user', user, '--name', user], a.env)).token;
-  const [t1, t2] = [await joinToken('ana'), await joinToken('ben')];
-  await waitFor('bio-101 live on box B', async () => {
-    const p = await (await fetch(`${b.base}/api/channels/bio-101/playback`, { headers: { Authorization: `Bearer ${t1}` } })).json() as { url: string };
+
+  // Ana comes in through box C, Ben through box B.
+  const anaUrl = await launch(c, ana);
+  const benUrl = await launch(b, ben);
+  t.equal(anaUrl.pathname, `/watch/${slug}`, 'a launch on box C opens the course\'s class');
+  const [t1, t2] = [anaUrl.searchParams.get('token')!, benUrl.searchParams.get('token')!];
+  await waitFor(`${slug} live on box B`, async () => {
+    const p = await (await fetch(`${b.base}/api/channels/${slug}/playback`, { headers: { Authorization: `Bearer ${t2}` } })).json() as { url: string };
     return (await fetch(`${b.base}${p.url}`)).status === 200;
   }, 40000);
 
-  // Ana on box B, Ben on box C: one room through Redis.
-  const onB = await Client.connect(`${b.base.replace('http', 'ws')}/ws?token=${t1}`);
-  const onC = await Client.connect(`${c.base.replace('http', 'ws')}/ws?token=${t2}`);
+  // Ana on box C, Ben on box B: one room through Redis.
+  const onC = await Client.connect(`${c.base.replace('http', 'ws')}/ws?token=${t1}`);
+  const onB = await Client.connect(`${b.base.replace('http', 'ws')}/ws?token=${t2}`);
   t.teardown(() => { onB.close(); onC.close(); });
-  await onB.waitFor('Ana welcomed', () => onB.messages.some((m) => m.t === 'welcome'), 10000);
-  await onC.waitFor('Ben welcomed', () => onC.messages.some((m) => m.t === 'welcome'), 10000);
+  await onB.waitFor('Ben welcomed', () => onB.messages.some((m) => m.t === 'welcome'), 10000);
+  await onC.waitFor('Ana welcomed', () => onC.messages.some((m) => m.t === 'welcome'), 10000);
   onC.send({ t: 'chat', text: 'hello from box C' });
-  await onB.waitFor('Ana hears Ben', () => onB.events.some((e) => e.t === 'chat' && (e.msg as { text: string }).text === 'hello from box C'), 10000);
+  await onB.waitFor('Ben hears Ana', () => onB.events.some((e) => e.t === 'chat' && (e.msg as { text: string }).text === 'hello from box C'), 10000);
   onB.send({ t: 'chat', text: 'hello from box B' });
-  await onC.waitFor('Ben hears Ana', () => onC.events.some((e) => e.t === 'chat' && (e.msg as { text: string }).text === 'hello from box B'), 10000);
+  await onC.waitFor('Ana hears Ben', () => onC.events.some((e) => e.t === 'chat' && (e.msg as { text: string }).text === 'hello from box B'), 10000);
   t.pass('learners on two boxes chat in one room');
 
-  // Ben plays through box C: sent to box B, his playback token good there.
-  const play = await (await fetch(`${c.base}/api/channels/bio-101/playback`, { headers: { Authorization: `Bearer ${t2}` } })).json() as { url: string };
-  t.match(play.url, new RegExp(`^${b.base}/hls/bio-101/master\\.m3u8\\?pt=`));
+  // Ana plays through box C: sent to box B, her playback token good there.
+  const play = await (await fetch(`${c.base}/api/channels/${slug}/playback`, { headers: { Authorization: `Bearer ${t1}` } })).json() as { url: string };
+  t.match(play.url, new RegExp(`^${b.base}/hls/${slug}/master\\.m3u8\\?pt=`));
   t.match(await (await fetch(play.url)).text(), /#EXT-X-STREAM-INF/, 'the private class plays from box B with the token made on C');
-  t.equal((await fetch(`${b.base}/hls/bio-101/master.m3u8`)).status, 403, 'and not without one');
+  t.equal((await fetch(`${b.base}/hls/${slug}/master.m3u8`)).status, 403, 'and not without one');
 
-  // The class ends; its report (written by the writer box A) reads the same on every box.
+  // The LMS is down when the class ends; its report (written by the writer box A) reads the same on every box.
+  await new Promise((r) => setTimeout(r, 2000));
+  lms.down = true;
   onB.close();
   onC.close();
   pushB.kill('SIGKILL');
@@ -267,5 +303,28 @@ t.test('three boxes on one PostgreSQL and one Redis: pushed to B, learners on B 
   }, 15000);
   t.same(await report(b), fromA, 'box B reads the same report');
   t.same(await report(c), fromA, 'box C reads the same report');
-  t.same(fromA.learners.map((l) => l.name).sort(), ['ana', 'ben'], 'the learners of both boxes attended');
+  t.same(fromA.learners.map((l) => l.name).sort(), ['Ana Ng', 'Ben Ode'], 'the learners of both boxes attended');
+
+  // The outbox: the passback waits for the LMS; the box holding the outbox's lease is killed; another takes over
+  // when the lease lapses and every learner gets one score, none twice.
+  type Item = { kind: string; status: string; attempts: number };
+  await waitFor('a failed passback attempt', async () => (await cliJsonAsync<Item[]>(ops, ['lti', 'outbox'], a.env)).some((i) => i.kind === 'passback' && i.attempts >= 1), 30000);
+  const db = new pgsql.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end());
+  const holder = async () => ((await db.query<{ holder: string }>("SELECT holder FROM leases WHERE name = 'lti-outbox'")).rows[0]?.holder);
+  const first = await holder();
+  t.ok(first && procs.has(first), `a box holds the outbox (${first})`);
+  procs.get(first!)!.kill('SIGKILL');
+  // The LMS reaches the tool by one name (the school's load balancer): now a box that answers.
+  lms.toolBase = (first === a.name ? c : a).base;
+  lms.down = false;
+  await waitFor('three scores', () => lms.scores.length >= 3, 90000);
+  const second = await holder();
+  t.ok(second && second !== first, `${second} took the outbox over from ${first}`);
+  await new Promise((r) => setTimeout(r, 6000)); // two more polls of every live box
+  t.same(lms.scores.map((s) => s.body.userId).sort(), ['u-ana', 'u-ben', 'u-cy'], 'one score per rostered learner, none twice');
+  t.equal(lms.lineItems.length, 1, 'one line item for the class');
+  t.same(await cliJsonAsync<Item[]>(ops, ['lti', 'outbox'], second === a.name ? b.env : a.env), [], 'nothing left in the outbox');
+  t.ok(lms.tokenRequests.every((r) => r.ok), 'the boxes share the tool\'s key: every client assertion verified');
 });

@@ -86,14 +86,22 @@ export class Passback {
     if (this.stopped) return;
     const next = await this.d.repo.nextDueAt();
     if (this.stopped) return;
-    if (next === undefined) return;
-    this.timer = setTimeout(() => this.kick(), Math.min(Math.max(0, next - this.now()), this.o.pollMs));
+    // On a shared store another box may queue work, or die holding it: look again every poll even when empty.
+    if (next === undefined && !this.d.mayRun) return;
+    const wait = next === undefined ? this.o.pollMs : Math.min(Math.max(0, next - this.now()), this.o.pollMs);
+    this.timer = setTimeout(() => this.kick(), wait);
   }
 
   /** Works every due item once. Exposed for tests and `kmk-live lti outbox --run`. */
   async drain(): Promise<void> {
     if (this.d.mayRun && !(await this.d.mayRun())) return;
+    let leasedAt = this.now();
     for (const item of await this.d.repo.due(this.now(), 50)) {
+      // A long drain renews the lease as it goes, and stops if another box took it meanwhile.
+      if (this.d.mayRun && this.now() - leasedAt > 10_000) {
+        if (!(await this.d.mayRun())) return;
+        leasedAt = this.now();
+      }
       try {
         if (item.kind === 'passback') await this.passback(item);
         else await this.score(item);

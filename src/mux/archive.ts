@@ -62,9 +62,15 @@ export class Archiver {
 
   constructor(private readonly o: ArchiverOptions, private readonly api: MuxApi, private readonly repo: Repo) {}
 
-  /** Resumes jobs left unfinished by a previous run. */
+  /**
+   * Resumes jobs left unfinished by a previous run. On a shared store the list holds every box's jobs: only those
+   * whose recording is on this box's disk are resumed here (the others wait for their own box).
+   */
   async start(): Promise<void> {
-    for (const j of await this.repo.unfinishedJobs()) void this.run(j.sessionId).catch(() => {});
+    for (const j of await this.repo.unfinishedJobs()) {
+      if (!existsSync(vodDir(this.o.mediaDir, j.sessionId))) continue;
+      void this.run(j.sessionId).catch(() => {});
+    }
   }
 
   /**
