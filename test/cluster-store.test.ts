@@ -19,7 +19,7 @@ import { LATEST_VERSION } from '../src/store/sqlite/migrations.js';
 
 const JOIN_SECRET = 'a-join-secret-the-boxes-share-0123456789';
 
-t.test('two boxes on one PostgreSQL: shared channels and keys, classes where pushed, a store restart survived', async (t) => {
+t.test('two boxes on one PostgreSQL: shared channels and keys, classes where pushed, a store restart survived, one key pushed to both at once', async (t) => {
   const dir = testdir(t);
   const pg = await startPostgres();
   t.teardown(() => pg.destroy());
@@ -84,6 +84,20 @@ t.test('two boxes on one PostgreSQL: shared channels and keys, classes where pus
     return r.every((s) => s.endedAt !== null) ? r : undefined;
   }, 40000);
   t.equal(ended.length, 2);
+
+  // The same key pushed to both boxes at the same moment: one class, one session, on one box.
+  const both = await cliJsonAsync<{ obs: { streamKey: string } }>(ops, ['channel', 'create', 'chem-300', '--public', 'on', '--ladder', '360p'], a.env);
+  const race = [a, b].map((x) => push(`rtmp://127.0.0.1:${x.rtmp}/live/${both.obs.streamKey}`, { seconds: 40, size: '640x360' }));
+  t.teardown(() => race.forEach((p) => p.kill('SIGKILL')));
+  const where = async () => Promise.all([a, b].map(async (x) => (await fetch(`http://127.0.0.1:${x.http}/hls/chem-300/master.m3u8`, { redirect: 'manual' })).status));
+  const statuses = await waitFor('chem-300 playing on one box', async () => { const w = await where(); return w.includes(200) ? w : undefined; }, 40000);
+  await new Promise((r) => setTimeout(r, 3000));
+  t.same((await where()).sort(), [200, 302], `one box plays it, the other sends learners there (${statuses.join(', ')})`);
+  const open = (await cliJsonAsync<{ channel: string; endedAt: string | null }[]>(ops, ['session', 'list'], a.env)).filter((s) => s.channel === 'chem-300');
+  t.equal(open.length, 1, 'one session');
+  t.equal(open[0]!.endedAt, null, 'and it is live');
+  race.forEach((p) => p.kill('SIGKILL'));
+
   const doctor = await cliAsync(ops, ['doctor', '--json'], { ...a.env, KMK_HTTP_PORT: String(await freePort()), KMK_RTMP_PORT: String(await freePort()) });
   t.match(doctor.stdout, new RegExp(`PostgreSQL postgres://kmk@127\\.0\\.0\\.1:\\d+/\\w+ at schema version ${LATEST_VERSION}`), 'doctor reads the shared store');
 });
