@@ -113,6 +113,10 @@ t.test('capacity: a full box degrades, refuses or goes to Mux by the channel pol
   t.match(deg.model.notes.join(' '), /ladder reduced \(overflow policy: degrade\); dropped 720p/);
   const ref = step(model('starting', { channel: channel({ overflow: 'refuse' }) }), { t: 'source_known', source: h264, free, muxAvailable: false });
   t.match(ref.effects.at(-1), { t: 'request_end', reason: /refused: the box is at its transcode capacity \(overflow policy: refuse\)/ });
+  const named = step(model('starting', { channel: channel({ overflow: 'refuse' }) }), { t: 'source_known', source: h264, free, muxAvailable: false, elsewhere: 'box live-2 has room: push to rtmp://live-2:1935/live' });
+  t.match(named.effects.at(-1), { t: 'request_end', reason: /overflow policy: refuse\); box live-2 has room: push to rtmp:\/\/live-2:1935\/live$/ }, 'on a shared store the refusal names a box with room');
+  const degNamed = step(model('starting'), { t: 'source_known', source: h264, free, muxAvailable: false, elsewhere: 'box live-2 has room: push to rtmp://live-2:1935/live' });
+  t.same(degNamed.model.plan?.rungs.map((r) => r.name), ['360p'], 'a class that fits runs here though another box has room');
   const mux = step(model('starting', { channel: channel({ overflow: 'mux' }) }), { t: 'source_known', source: h264, free, muxAvailable: true });
   t.same(mux.effects.map((f) => f.t), ['record_source', 'find_mux']);
   t.match(mux.effects[0], { ladder: ['mux'] });

@@ -44,6 +44,8 @@ export interface RunDeps {
   overflow?: OverflowPort;
   /** Transcode budget (pixels/s) not used by the other classes. */
   freeBudget(): number;
+  /** On a shared store: "box <name> has room: push to <rtmp>" for another box with budget free. */
+  roomElsewhere?(): string | undefined;
   /** The audience, length and prices the class expects (asked while the source is probed). */
   expect?(channel: Channel): Promise<Expectation | undefined>;
   files: RunFiles;
@@ -245,7 +247,11 @@ export class ClassRun {
       case 'hold_and_probe':
         this.hold();
         void Promise.all([this.probeSource(), this.expectation()]).then(
-          ([source, expect]) => this.queued(() => ({ t: 'source_known', source, free: d.freeBudget(), muxAvailable: Boolean(d.overflow), ...(expect ? { expect } : {}) })),
+          ([source, expect]) => this.queued(() => {
+            const free = d.freeBudget();
+            const elsewhere = d.roomElsewhere?.();
+            return { t: 'source_known', source, free, muxAvailable: Boolean(d.overflow), ...(expect ? { expect } : {}), ...(elsewhere ? { elsewhere } : {}) };
+          }),
           (err: unknown) => this.queued(() => ({ t: 'start_failed', message: err instanceof Error ? err.message : String(err) })),
         );
         return;

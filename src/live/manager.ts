@@ -166,6 +166,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
       outputs: this.d.outputs,
       overflow: this.d.overflow,
       freeBudget: (): number => this.o.budget - this.usedBy((r) => r !== run),
+      roomElsewhere: (): string | undefined => { const o = this.d.roomElsewhere?.(); return o && `box ${o.name} has room: push to ${o.rtmp}`; },
       expect: this.d.expect,
       files: this.d.files ?? diskFiles,
       clock: this.clock,

@@ -32,6 +32,8 @@ export interface RunModel {
   readonly source?: SourceInfo;
   /** What the class expected when its source became known. */
   readonly expect?: Expectation;
+  /** On a shared store, when the class arrived: another box with room, named if this one refuses the class. */
+  readonly elsewhere?: string;
   readonly muxPlaybackId: string | null;
   readonly reconnects: number;
   readonly notes: readonly string[];
@@ -40,7 +42,7 @@ export interface RunModel {
 export type RunEvent =
   | { t: 'begin' }
   /** `expect`: the audience, length and prices the class expects (the top rung's pass-or-encode decision). */
-  | { t: 'source_known'; source: SourceInfo; free: number; muxAvailable: boolean; expect?: Expectation }
+  | { t: 'source_known'; source: SourceInfo; free: number; muxAvailable: boolean; expect?: Expectation; elsewhere?: string }
   | { t: 'start_failed'; message: string }
   | { t: 'mux_ready'; playbackId: string | null; target: string }
   | { t: 'mux_unavailable'; free: number }
@@ -131,7 +133,7 @@ export function step(m: RunModel, e: RunEvent): Step {
       const refusal = sourceRefusal(e.source);
       if (refusal) return refuse(m, refusal);
       const decision = planClass(e.source, m.channel, e.free, { muxAvailable: e.muxAvailable, encode: m.encode, expect: e.expect });
-      const known = { ...m, source: e.source, ...(e.expect ? { expect: e.expect } : {}) };
+      const known = { ...m, source: e.source, ...(e.expect ? { expect: e.expect } : {}), ...(e.elsewhere ? { elsewhere: e.elsewhere } : {}) };
       if (decision.kind === 'mux') {
         return { model: known, effects: [{ t: 'record_source', source: describeSource(e.source), ladder: ['mux'] }, { t: 'find_mux' }] };
       }
@@ -278,7 +280,7 @@ function refuse(m: RunModel, reason: string): Step {
 }
 
 function startLocal(m: RunModel, source: SourceInfo, decision: ClassPlan): Step {
-  if (decision.kind === 'refuse') return refuse(m, decision.reason);
+  if (decision.kind === 'refuse') return refuse(m, m.elsewhere ? `${decision.reason}; ${m.elsewhere}` : decision.reason);
   if (decision.kind === 'mux') return none(m); // planClass never answers mux without Mux
   const notes = [...m.notes, ...(decision.note ? [decision.note] : []), ...(decision.top ? [decision.top.reason] : [])];
   return {
