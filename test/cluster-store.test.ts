@@ -102,7 +102,7 @@ t.test('two boxes on one PostgreSQL: shared channels and keys, classes where pus
   t.match(doctor.stdout, new RegExp(`PostgreSQL postgres://kmk@127\\.0\\.0\\.1:\\d+/\\w+ at schema version ${LATEST_VERSION}`), 'doctor reads the shared store');
 });
 
-t.test('a class on box B: learners on A are sent to B, the key refused on A, B killed and closed by A, its recording replayed through A once B is back', async (t) => {
+t.test('a class on box B: learners on A are sent to B, the key refused on A, a full A names B, B killed and closed by A, its recording replayed through A once B is back', async (t) => {
   const dir = testdir(t);
   const pg = await startPostgres();
   t.teardown(() => pg.destroy());
@@ -115,6 +115,7 @@ t.test('a class on box B: learners on A are sent to B, the key refused on A, B k
   };
   const a = await box('box-a');
   const b = await box('box-b');
+  Object.assign(a.env, { KMK_TRANSCODE_BUDGET_PIXELS_PER_SECOND: '1000' }); // box A is full for any class it must encode
   const ops = join(dir, 'ops');
   mkdirSync(ops);
   const logs = new Map<string, string>();
@@ -168,13 +169,22 @@ t.test('a class on box B: learners on A are sent to B, the key refused on A, B k
   t.match(await (await fetch(`${a.base}/metrics`)).text(), /kmk_live_channels\{node="box-a"\} 0/);
   t.match(await (await fetch(`${b.base}/metrics`)).text(), /kmk_live_channels\{node="box-b"\} 1/);
 
+  // A class box A has no room for (720p in, a 360p rung to encode, overflow refuse): refused, naming box B.
+  const art = await cliJsonAsync<{ obs: { streamKey: string } }>(ops, ['channel', 'create', 'art-1', '--public', 'on', '--ladder', '360p', '--overflow', 'refuse'], a.env);
+  const pushFull = push(`rtmp://127.0.0.1:${a.rtmp}/live/${art.obs.streamKey}`, { seconds: 30, size: '1280x720' });
+  t.teardown(() => pushFull.kill('SIGKILL'));
+  const refused = await waitFor('box A refuses art-1', async () => (await cliJsonAsync<{ channel: string; endReason: string | null }[]>(ops, ['session', 'list'], a.env))
+    .find((x) => x.channel === 'art-1' && x.endReason), 30000);
+  t.match(refused.endReason, new RegExp(`transcode capacity.*; box box-b has room: push to rtmp://127\\.0\\.0\\.1:${b.rtmp}/live$`), 'a full box names a box with room');
+  pushFull.kill('SIGKILL');
+
   // Box B dies mid-class (SIGKILL): box A closes its class once B's lease lapses.
   await waitFor('a few segments recorded', async () => ((await (await fetch(`${b.base}/hls/math-101/360p/index.m3u8`)).text()).match(/#EXTINF/g)?.length ?? 0) >= 3, 30000);
   procB.kill('SIGKILL');
   pushB.kill('SIGKILL');
   const closed = await waitFor('box A closes the dead box\'s class', async () => {
-    const r = await cliJsonAsync<{ id: string; endedAt: string | null; endReason: string | null; recorded: boolean }[]>(ops, ['session', 'list'], a.env);
-    return r[0]?.endedAt ? r[0] : undefined;
+    const r = (await cliJsonAsync<{ id: string; endedAt: string | null; endReason: string | null; recorded: boolean }[]>(ops, ['session', 'list'], a.env)).find((x) => x.id === sessionId);
+    return r?.endedAt ? r : undefined;
   }, 40000);
   t.equal(closed.endReason, 'box box-b stopped answering');
   t.match(logs.get('box-a'), /closed a class of a box that stopped answering/);
@@ -192,8 +202,8 @@ t.test('a class on box B: learners on A are sent to B, the key refused on A, B k
   const vodHop = await fetch(`${a.base}/vod/${sessionId}/master.m3u8`, { redirect: 'manual' });
   t.equal(vodHop.status, 302);
   t.match(await (await fetch(`${a.base}/vod/${sessionId}/master.m3u8`)).text(), /#EXT-X-STREAM-INF/, 'the replay plays');
-  const after = await cliJsonAsync<{ endReason: string; recorded: boolean }[]>(ops, ['session', 'list'], a.env);
-  t.match(after[0], { recorded: true, endReason: 'box box-b stopped answering; recording kept when it came back' });
+  const after = await cliJsonAsync<{ id: string; endReason: string; recorded: boolean }[]>(ops, ['session', 'list'], a.env);
+  t.match(after.find((x) => x.id === sessionId), { recorded: true, endReason: 'box box-b stopped answering; recording kept when it came back' });
 });
 
 t.test('where to push (pure): the running box, a pinned one, else the one with most room; unknown names refused', async (t) => {
