@@ -163,7 +163,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   log.info(muxApi ? 'Mux configured: overflow and archive on' : 'Mux not configured: overflow and archive off');
   const archiver = muxApi ? new Archiver({
     mediaDir, ffmpegPath: ffmpeg.path, chunkBytes: config['mux.uploadChunkBytes'],
-    deleteLocal: config['mux.deleteLocalAfterArchive'], log, pids,
+    deleteLocal: config['mux.deleteLocalAfterArchive'], log, pids, waitForLease: true,
   }, muxApi, store.mux) : undefined;
 
   // ---- live classes -------------------------------------------------------------------------------------------

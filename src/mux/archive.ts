@@ -26,6 +26,11 @@ export interface ArchiverOptions {
   maxPolls?: number;
   /** Where the remux's ffmpeg pid is kept while it runs. */
   pids?: PidFile;
+  /**
+   * When another process holds a job's lease, look again when the lease ends instead of leaving the job (the
+   * server: a process that crashed mid-upload holds its lease for up to a minute, and its restart must resume).
+   */
+  waitForLease?: boolean;
 }
 
 export type Progress = (job: ArchiveJob) => void;
@@ -101,7 +106,12 @@ export class Archiver {
     const max = this.o.maxAttempts ?? 5;
     for (;;) {
       if (this.stopped) return (await this.repo.job(sessionId))!;
-      if (!(await this.repo.lease(sessionId, 60000))) return (await this.repo.job(sessionId))!; // another process has it
+      if (!(await this.repo.lease(sessionId, 60000))) {
+        const held = (await this.repo.job(sessionId))!; // another process has it (or had it, and crashed)
+        if (!this.o.waitForLease || held.status === 'ready' || held.status === 'errored') return held;
+        await this.sleep(Math.min(Math.max(held.leaseUntil - Date.now(), 0), 60000) + 500).catch(() => {});
+        continue;
+      }
       try {
         return await this.step(sessionId, progress);
       } catch (err) {
