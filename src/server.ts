@@ -53,7 +53,7 @@ import { frameAncestorsOf } from './lti/platforms.js';
 import { ClassFollower, courseChannelInput } from './classes/follow.js';
 import { expectedAudience, expectedMinutes } from './classes/audience.js';
 import { channelForSession } from './classes/resolve.js';
-import { Housekeeping } from './classes/housekeeping.js';
+import { Housekeeping, retentionTasks } from './classes/housekeeping.js';
 import { ClusterNode } from './cluster/node.js';
 import { Lifecycle } from './lifecycle.js';
 import { costCsv, costFor, courseAttendanceCsv, reportCsv, sessionReport } from './reports/service.js';
@@ -492,16 +492,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const running = new Lifecycle(log);
   const housekeeping = new Housekeeping({
     everyMs: 3600000, log,
-    tasks: [
-      {
-        // Beacons are kept reports.beaconRetentionDays.
-        run: async (now) => (await leased('retention:beacons', 1800_000)) ? store.beacons.prune(now - config['reports.beaconRetentionDays'] * 86400000) : 0,
-        done: 'deleted old player beacons', failed: 'could not delete old player beacons',
-        fields: { retentionDays: config['reports.beaconRetentionDays'] },
-      },
-      // Deep-linked classes the LMS never confirmed go once their time is over.
-      { run: async (now) => (await leased('retention:classes', 1800_000)) ? store.classes.dropUnconfirmed(now) : 0, done: 'deleted deep-linked classes the LMS never confirmed', failed: 'could not delete unconfirmed classes' },
-    ],
+    tasks: retentionTasks({
+      beacons: store.beacons, classes: store.classes, beaconRetentionDays: config['reports.beaconRetentionDays'],
+      mayRun: async (name, now) => !shared || store.nodes.tryLease(name, cluster.name, now, 1800_000),
+    }),
   });
   try {
     await running.start('store', { stop: async () => { await store.close(); lock.release(); } });

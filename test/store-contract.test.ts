@@ -10,6 +10,7 @@ import { toPg } from '../src/store/pg/run.js';
 import { ConflictError, NotFoundError, ValidationError } from '../src/domain/errors.js';
 import type { EngagementOp } from '../src/domain/records.js';
 import { startPostgres, type Postgres } from './helpers/postgres.js';
+import { retentionTasks } from '../src/classes/housekeeping.js';
 import { testdir } from './helpers/testdir.js';
 import { waitFor } from './helpers/server.js';
 
@@ -70,6 +71,41 @@ t.test('postgres: a class starts on one box only — the same key on two boxes a
   t.equal(sessions[0]!.id, outcomes[0] === null ? sa.id : sb.id);
   await waitFor('both read models agree', () => a.read.openSession('race-1') === sessions[0]!.id && b.read.openSession('race-1') === sessions[0]!.id, 3000, 20);
   t.pass('both read models name the one session');
+});
+
+t.test('postgres: retention runs on one box; a box that dies holding it is replaced once its lease lapses', async (t) => {
+  pgServer ??= await startPostgres();
+  const url = await pgServer.database();
+  const a = openPgStore(url, { node: 'box-a' });
+  const b = openPgStore(url, { node: 'box-b' });
+  let aClosed = false;
+  t.teardown(async () => { if (!aClosed) await a.close(); await b.close(); });
+  await Promise.all([a.ready(), b.ready()]);
+  const c = await a.channels.create(newChannel('keep-1'));
+  const s = a.sessions.start(c.id, true);
+  const day = 86400000;
+  const t0 = Date.now();
+  const beacon = (at: number) => ({ channelId: c.id, sessionId: s.id, userId: 'u1', at, startupMs: 900, rebuffers: 0, rebufferMs: 0, playedMs: 10000, bitrate: 800000, rendition: '720p' as const, latencyMs: 4000, errors: [] });
+  const tasks = (store: Store, node: string) => retentionTasks({
+    beacons: store.beacons, classes: store.classes, beaconRetentionDays: 30,
+    mayRun: (name, now) => store.nodes.tryLease(name, node, now, 1800_000),
+  });
+  const run = async (store: Store, node: string, now: number) => {
+    let deleted = 0;
+    for (const task of tasks(store, node)) deleted += await task.run(now);
+    return deleted;
+  };
+  a.beacons.add(beacon(t0 - 40 * day));
+  t.equal(await a.beacons.playersSince(c.id, 0), 1, 'an old beacon (a read waits for the queued write)');
+  t.equal(await run(a, 'box-a', t0), 1, 'box A holds retention and deletes the old beacon');
+  b.beacons.add(beacon(t0 - 40 * day));
+  t.equal(await b.beacons.playersSince(c.id, 0), 1, 'another old beacon');
+  t.equal(await run(b, 'box-b', t0 + 60_000), 0, 'box B, a minute later, leaves it to box A');
+  await a.close(); // box A dies holding the lease
+  aClosed = true;
+  t.equal(await run(b, 'box-b', t0 + 20 * 60_000), 0, 'not before the lease lapses');
+  t.equal(await run(b, 'box-b', t0 + 31 * 60_000), 1, 'box B takes over once it lapsed');
+  t.equal(await run(b, 'box-b', t0 + 40 * 60_000), 0, 'and holds it: nothing left to delete');
 });
 
 for (const engine of engines) {

@@ -2,6 +2,7 @@
 // confirmed. Run at start and hourly; each task says what it deleted. Owns only its timer.
 
 import type { Logger } from '../log.js';
+import type { BeaconRepository, ClassRepository } from '../store/ports.js';
 
 export interface HousekeepingTask {
   /** Deletes what is due at `now`; answers how many rows went. */
@@ -39,4 +40,29 @@ export class Housekeeping {
       }
     }
   }
+}
+
+/**
+ * The store's retention tasks. `mayRun(name, now)` answers whether this box holds (or takes) the task's lease: on a
+ * shared store one box runs each task in a half-hour (a box that dies holding it is replaced once it lapses).
+ */
+export function retentionTasks(d: {
+  beacons: Pick<BeaconRepository, 'prune'>;
+  classes: Pick<ClassRepository, 'dropUnconfirmed'>;
+  beaconRetentionDays: number;
+  mayRun(name: string, now: number): Promise<boolean>;
+}): HousekeepingTask[] {
+  return [
+    {
+      // Beacons are kept reports.beaconRetentionDays.
+      run: async (now) => (await d.mayRun('retention:beacons', now)) ? d.beacons.prune(now - d.beaconRetentionDays * 86400000) : 0,
+      done: 'deleted old player beacons', failed: 'could not delete old player beacons',
+      fields: { retentionDays: d.beaconRetentionDays },
+    },
+    // Deep-linked classes the LMS never confirmed go once their time is over.
+    {
+      run: async (now) => (await d.mayRun('retention:classes', now)) ? d.classes.dropUnconfirmed(now) : 0,
+      done: 'deleted deep-linked classes the LMS never confirmed', failed: 'could not delete unconfirmed classes',
+    },
+  ];
 }
