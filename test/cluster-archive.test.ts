@@ -4,12 +4,12 @@
 // marks the asset ready.
 
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pgsql from 'pg';
-import { BIN, cleanEnv, cliJsonAsync } from './helpers/cli.js';
+import { cliJsonAsync } from './helpers/cli.js';
+import { boxRunner } from './helpers/boxes.js';
 import { startFakeMux } from './helpers/fake-mux.js';
 import { postWebhook, signWebhook } from './helpers/mux-webhook.js';
 import { startPostgres } from './helpers/postgres.js';
@@ -40,16 +40,7 @@ t.test('an archive upload belongs to the box holding the recording: B killed mid
   const [a, b] = [await box('box-a'), await box('box-b')];
   const ops = join(dir, 'ops');
   mkdirSync(ops);
-  const logs = new Map<string, string>();
-  const serve = (x: typeof a) => {
-    mkdirSync(x.dir, { recursive: true });
-    const p = spawn(process.execPath, [BIN, 'serve'], { cwd: x.dir, env: cleanEnv(x.env), stdio: ['ignore', 'ignore', 'pipe'] });
-    logs.set(x.name, logs.get(x.name) ?? '');
-    p.stderr.setEncoding('utf8').on('data', (c: string) => logs.set(x.name, logs.get(x.name) + c));
-    t.teardown(() => p.kill('SIGKILL'));
-    return p;
-  };
-  t.teardown(() => { if (!t.passing()) for (const [n, l] of logs) t.comment(`${n} log:\n${l.slice(-6000)}`); });
+  const { serve } = boxRunner(t);
   const up = (x: typeof a) => waitFor(`${x.name} up`, async () => (await fetch(`${x.base}/healthz`).catch(() => undefined))?.status === 200, 30000);
   let procA = serve(a);
   let procB = serve(b);

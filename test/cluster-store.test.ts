@@ -4,10 +4,10 @@
 // and the writes resume.
 
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, cleanEnv, cliAsync, cliJsonAsync } from './helpers/cli.js';
+import { cliAsync, cliJsonAsync } from './helpers/cli.js';
+import { boxRunner } from './helpers/boxes.js';
 import { freePort, push, waitFor } from './helpers/server.js';
 import { testdir } from './helpers/testdir.js';
 import { startPostgres } from './helpers/postgres.js';
@@ -36,16 +36,7 @@ t.test('two boxes on one PostgreSQL: shared channels and keys, classes where pus
   mkdirSync(ops);
 
   const made = await cliJsonAsync<{ obs: { streamKey: string } }>(ops, ['channel', 'create', 'math-101', '--public', 'on', '--ladder', '480p,360p'], a.env);
-  const logs = new Map<string, string>();
-  const serve = (x: typeof a) => {
-    mkdirSync(x.dir, { recursive: true });
-    const p = spawn(process.execPath, [BIN, 'serve'], { cwd: x.dir, env: cleanEnv(x.env), stdio: ['ignore', 'ignore', 'pipe'] });
-    logs.set(x.name, '');
-    p.stderr.setEncoding('utf8').on('data', (c: string) => logs.set(x.name, logs.get(x.name) + c));
-    t.teardown(() => p.kill('SIGKILL'));
-    return p;
-  };
-  t.teardown(() => { if (!t.passing()) for (const [n, l] of logs) t.comment(`${n} log:\n${l.slice(-6000)}`); });
+  const { serve } = boxRunner(t);
   serve(a);
   serve(b);
   const health = async (x: typeof a) => (await fetch(`http://127.0.0.1:${x.http}/healthz`).then((r) => r.json() as Promise<{ status: string; store?: string }>).catch(() => undefined));
@@ -118,16 +109,7 @@ t.test('a class on box B: learners on A are sent to B, the key refused on A, a f
   Object.assign(a.env, { KMK_TRANSCODE_BUDGET_PIXELS_PER_SECOND: '1000' }); // box A is full for any class it must encode
   const ops = join(dir, 'ops');
   mkdirSync(ops);
-  const logs = new Map<string, string>();
-  const serve = (x: typeof a) => {
-    mkdirSync(x.dir, { recursive: true });
-    const p = spawn(process.execPath, [BIN, 'serve'], { cwd: x.dir, env: cleanEnv(x.env), stdio: ['ignore', 'ignore', 'pipe'] });
-    logs.set(x.name, logs.get(x.name) ?? '');
-    p.stderr.setEncoding('utf8').on('data', (c: string) => logs.set(x.name, logs.get(x.name) + c));
-    t.teardown(() => p.kill('SIGKILL'));
-    return p;
-  };
-  t.teardown(() => { if (!t.passing()) for (const [n, l] of logs) t.comment(`${n} log:\n${l.slice(-8000)}`); });
+  const { serve, logs } = boxRunner(t, 8000);
   const up = async (x: typeof a) => waitFor(`${x.name} up`, async () => (await fetch(`${x.base}/healthz`).catch(() => undefined))?.status === 200, 30000);
   serve(a);
   let procB = serve(b);
@@ -238,17 +220,8 @@ t.test('three boxes, one PostgreSQL, one Redis, one LMS: a class from launch to 
   const [a, b, c] = [await box('box-a', true), await box('box-b', false), await box('box-c', false)];
   const ops = join(dir, 'ops');
   mkdirSync(ops);
-  const logs = new Map<string, string>();
-  const procs = new Map<string, ReturnType<typeof spawn>>();
-  for (const x of [a, b, c]) {
-    mkdirSync(x.dir, { recursive: true });
-    const p = spawn(process.execPath, [BIN, 'serve'], { cwd: x.dir, env: cleanEnv(x.env), stdio: ['ignore', 'ignore', 'pipe'] });
-    logs.set(x.name, '');
-    procs.set(x.name, p);
-    p.stderr.setEncoding('utf8').on('data', (s: string) => logs.set(x.name, logs.get(x.name) + s));
-    t.teardown(() => p.kill('SIGKILL'));
-  }
-  t.teardown(() => { if (!t.passing()) for (const [n, l] of logs) t.comment(`${n} log:\n${l.slice(-6000)}`); });
+  const { serve } = boxRunner(t);
+  const procs = new Map([a, b, c].map((x) => [x.name, serve(x)]));
   await Promise.all([a, b, c].map((x) => waitFor(`${x.name} up`, async () => (await fetch(`${x.base}/healthz`).catch(() => undefined))?.status === 200, 30000)));
 
   // The LMS is registered once, from the operators' folder; every box answers its launches.
