@@ -155,7 +155,7 @@ t.test('the ingest router sends each call to the ingest that owns the publisher'
   const calls: string[] = [];
   const fake = (name: string, ids: string[]): Ingest => ({
     owns: (id) => ids.includes(id),
-    meta: (id) => { calls.push(`${name} meta ${id}`); return { videoCodecId: 7, width: 1, height: 1, fps: 30, videoKbps: 1, audioCodecId: 10, inBytes: name.length }; },
+    meta: (id) => { calls.push(`${name} meta ${id}`); return { videoCodec: 'h264', width: 1, height: 1, fps: 30, videoKbps: 1, audioCodec: 'aac', inBytes: name.length, container: 'flv', via: 'rtmp' }; },
     subscribe: (id) => { calls.push(`${name} subscribe ${id}`); return () => calls.push(`${name} detach ${id}`); },
     kick: (id) => calls.push(`${name} kick ${id}`),
   });

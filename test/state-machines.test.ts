@@ -232,7 +232,7 @@ function harness(opts: { channel?: Partial<Channel>; free?: number; overflow?: '
     ended: (_r, reason, recorded) => void h.events.push(`ended:${reason}:${recorded}`),
   };
   const run = new ClassRun(channel(opts.channel), 's_1', 'p1', { mediaDir: '/m', graceMs: 30_000, probeTimeoutMs: 10_000, stallMs: 5000 }, deps, listener);
-  h.meta.set('p1', { videoCodecId: 7, width: 1280, height: 720, fps: 30, videoKbps: 2500, audioCodecId: 10, inBytes: 1000, ...opts.source });
+  h.meta.set('p1', { videoCodec: 'h264', width: 1280, height: 720, fps: 30, videoKbps: 2500, audioCodec: 'aac', inBytes: 1000, container: 'flv', via: 'rtmp', ...opts.source });
   return { run, ...h };
 }
 
@@ -327,7 +327,7 @@ t.test('class run: a publisher that never sends metadata fails the start with a 
 });
 
 t.test('class run: HEVC is refused at publish with a clear reason', async (t) => {
-  const h = harness({ source: { videoCodecId: 12 } });
+  const h = harness({ source: { videoCodec: 'hevc' } });
   await publish(h);
   await waitUntil(() => h.run.state === 'ended');
   t.match(h.sessions.ended, /refused: the publisher sends HEVC \(H\.265\); this server takes H\.264/);

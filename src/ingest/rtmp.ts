@@ -176,10 +176,13 @@ export class RtmpIngest implements Ingest {
   meta(id: string): SourceMeta | undefined {
     const s = this.accepted.get(id);
     if (!s) return undefined;
+    // FLV's codec ids: video 7 AVC, 12 HEVC (enhanced RTMP); audio 10 AAC, none when the publisher said none.
+    const v = Number(s.videoCodec) || 0;
+    const a = Number(s.audioCodec) || 0;
     return {
-      videoCodecId: Number(s.videoCodec) || 0, width: Number(s.videoWidth) || 0, height: Number(s.videoHeight) || 0,
-      fps: Number(s.videoFramerate) || 0, videoKbps: Number(s.videoDatarate) || 0, audioCodecId: Number(s.audioCodec) || 0,
-      inBytes: s.inBytes,
+      videoCodec: v === 7 ? 'h264' : v === 12 ? 'hevc' : 'other', width: Number(s.videoWidth) || 0, height: Number(s.videoHeight) || 0,
+      fps: Number(s.videoFramerate) || 0, videoKbps: Number(s.videoDatarate) || 0, audioCodec: a === 10 ? 'aac' : a === 0 ? 'none' : 'other',
+      inBytes: s.inBytes, container: 'flv', via: 'rtmp',
     };
   }
 

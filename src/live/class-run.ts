@@ -449,11 +449,12 @@ export class ClassRun {
 /** What the publisher's metadata says of a source (the fallback when Mux gives up has nothing else). Pure. */
 export function describeMeta(meta: SourceMeta | undefined): SourceInfo {
   return {
-    videoCodec: meta?.videoCodecId === 7 ? 'h264' : meta?.videoCodecId === 12 ? 'hevc' : 'other',
+    videoCodec: meta?.videoCodec ?? 'other',
     width: meta?.width ?? 1280,
     height: meta?.height ?? 720,
     fps: meta?.fps ?? 30,
-    audioCodec: meta?.audioCodecId === 10 ? 'aac' : meta?.audioCodecId === 0 ? 'none' : 'other',
+    audioCodec: meta?.audioCodec ?? 'other',
     videoKbps: meta?.videoKbps,
+    ...(meta?.container === 'mkv' ? { container: 'mkv' as const } : {}),
   };
 }

@@ -3,7 +3,8 @@
 // ingest. Media crosses as `MediaUnit`s (media/sink.ts: kind, time, bytes of the ingest's container, FLV for RTMP)
 // into a `MediaSink`, the source described by `SourceMeta`.
 
-import type { MediaSink } from '../media/sink.js';
+import type { MediaFormat, MediaSink } from '../media/sink.js';
+import type { SourceInfo } from '../transcode/ladder.js';
 
 export interface PublishAttempt {
   /** Unique among every ingest's publishers. */
@@ -19,14 +20,20 @@ export type RefusalCode = 'shutting_down' | 'unknown_key' | 'channel_busy' | 'di
 /** replaces: the publisher this publish takes over from (a frozen encoder on the same key). */
 export type Admission = { ok: true; replaces?: string } | { ok: false; code: RefusalCode; reason: string };
 
+/** The ways in a session records (`rtmp`: OBS and other encoders; `whip`: a browser or OBS over WebRTC). */
+export type IngestKind = 'rtmp' | 'whip';
+
 export interface SourceMeta {
-  videoCodecId: number;
+  videoCodec: SourceInfo['videoCodec'];
   width: number;
   height: number;
   fps: number;
   videoKbps: number;
-  audioCodecId: number;
+  audioCodec: SourceInfo['audioCodec'];
   inBytes: number;
+  /** The container the units are in. */
+  container: MediaFormat;
+  via: IngestKind;
 }
 
 /** What the live classes answer to an ingest. */

@@ -23,7 +23,8 @@ export function describeSource(s: SourceInfo): { codec: string; width: number; h
 
 /** Why this source cannot be taken, or undefined when the ladder can (converting it if need be). */
 export function sourceRefusal(s: SourceInfo): string | undefined {
-  if (s.videoCodec === 'h264') return undefined;
+  // H.264 may be passed through; VP8 and VP9 (a browser's WebRTC) are decoded and encoded on every rung.
+  if (s.videoCodec === 'h264' || s.videoCodec === 'vp8' || s.videoCodec === 'vp9') return undefined;
   const what = s.videoCodec === 'hevc' ? 'HEVC (H.265)' : 'a video codec other than H.264';
   return `the publisher sends ${what}; this server takes H.264 video (in OBS: Settings → Output → Encoder: x264 or a hardware H.264 encoder)`;
 }

@@ -5,8 +5,8 @@
 
 export type UnitKind = 'header' | 'script' | 'video-config' | 'video-key' | 'video' | 'audio-config' | 'audio' | 'unknown';
 
-/** The containers an ingest hands over; FLV is what RTMP carries. */
-export type MediaFormat = 'flv';
+/** The containers an ingest hands over: FLV is what RTMP carries; Matroska what a WebRTC publisher's frames are put in. */
+export type MediaFormat = 'flv' | 'mkv';
 
 export interface MediaUnit {
   format: MediaFormat;

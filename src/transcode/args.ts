@@ -38,7 +38,8 @@ export function inputArgs(plan: LadderPlan): string[] {
     '-stats_period', '1',
     '-fflags', '+genpts', // tolerate FLV packets without pts after a publisher reconnect
     '-analyzeduration', '1000000', // the FLV header and metadata arrive first; 1 s is plenty
-    '-f', 'flv', '-i', 'pipe:0', // media arrives through our bounded pipe, not a second RTMP hop
+    // Media arrives through our bounded pipe, not a second hop: FLV from RTMP, Matroska from WebRTC (VP8, Opus).
+    '-f', plan.input === 'mkv' ? 'matroska' : 'flv', '-i', 'pipe:0',
   ];
   const encoded = plan.rungs.map((r, i) => ({ r, i })).filter(({ r }) => !r.copy);
   if (encoded.length > 0) {

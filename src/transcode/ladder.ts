@@ -24,11 +24,13 @@ export const DEFAULT_RUNGS: Record<RungName, RungSpec> = {
 export const AUDIO_ONLY_KBPS = 64;
 
 export interface SourceInfo {
-  videoCodec: 'h264' | 'hevc' | 'other';
+  videoCodec: 'h264' | 'hevc' | 'vp8' | 'vp9' | 'other';
   width: number;
   height: number;
   fps: number;
-  audioCodec: 'aac' | 'other' | 'none';
+  audioCodec: 'aac' | 'opus' | 'other' | 'none';
+  /** The container the ingest hands the media over in (absent: FLV, from RTMP). */
+  container?: 'flv' | 'mkv';
   /** Seconds between source keyframes, when observed. */
   keyframeInterval?: number;
   videoKbps?: number;
@@ -67,6 +69,8 @@ export interface LadderPlan {
   convert?: boolean;
   /** The audio-only rendition's AAC rate (kbit/s); absent when the source has no audio. */
   audioOnlyKbps?: number;
+  /** Matroska from a WebRTC publisher; absent: FLV from RTMP. */
+  input?: 'mkv';
 }
 
 /** Encoded pixels per second one core sustains with x264 veryfast, measured on the reference box. */
@@ -138,5 +142,6 @@ export function planLadder(source: SourceInfo, opts: PlanOptions): LadderPlan {
   return {
     rungs, segmentSeconds: opts.segmentSeconds, audio, audioKbps: opts.audioKbps ?? encode.audioKbps ?? 128, dropped, encode,
     ...(convert ? { convert } : {}), ...(audio !== 'none' ? { audioOnlyKbps: AUDIO_ONLY_KBPS } : {}),
+    ...(source.container === 'mkv' ? { input: 'mkv' as const } : {}),
   };
 }
