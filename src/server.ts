@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
-import type { Config } from './config/schema.js';
+import { portRange, type Config } from './config/schema.js';
 import { obsServerUrl, publicBaseUrl } from './config/urls.js';
 import { createLogger, type Logger } from './log.js';
 import { UserError } from './domain/errors.js';
@@ -19,6 +19,9 @@ import { loadJoinSecret } from './auth/join-secret.js';
 import { DiskMonitor } from './media/disk.js';
 import { PidFile } from './media/pid-file.js';
 import { RtmpIngest } from './ingest/rtmp.js';
+import { WebRtcIngest } from './ingest/webrtc.js';
+import { iceServersOf } from './config/webrtc.js';
+import { whipRoutes } from './http/whip-routes.js';
 import { IngestRouter, type Ingest } from './live/ports.js';
 import { LiveManager, type LiveChannelView } from './live/manager.js';
 import { defaultBudget } from './live/admission.js';
@@ -229,6 +232,19 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ended: (id) => live.ended(id),
   });
   ingests.push(ingest);
+  // WebRTC (WHIP): a browser's studio or OBS's WHIP output, the second way in behind the same port.
+  const iceServers = iceServersOf(config);
+  const webrtc = config['webrtc.enabled'] ? new WebRtcIngest({
+    ...(config['webrtc.publicIp'] ? { publicIp: config['webrtc.publicIp'] } : {}),
+    ...(portRange(config['webrtc.udpPorts']) ? { udpPorts: portRange(config['webrtc.udpPorts'])! } : {}),
+    iceServers, maxPublishers: config['webrtc.maxPublishers'], graceMs: config['ingest.reconnectGraceSeconds'] * 1000,
+    maxFailuresPerMinute: config['ingest.maxFailuresPerMinute'], log,
+  }, {
+    admit: (a) => live.admit(a),
+    disconnected: (id) => live.disconnected(id),
+    ended: (id) => live.ended(id),
+  }) : undefined;
+  if (webrtc) ingests.push(webrtc);
   const playbackFacts: PlaybackFacts = {
     live: (slug) => live.playback(slug),
     recordingKept: (id) => access(join(vodDir(mediaDir, id), MASTER_PLAYLIST)).then(() => true, () => false),
@@ -460,7 +476,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   }, timings, shared ? cluster.name : undefined);
   let workerMetrics: () => Promise<Awaited<ReturnType<Metrics['json']>>[]> = async () => [];
   const metricsText = async (): Promise<{ text: string; contentType: string }> => ({ text: await metrics.text(await workerMetrics()), contentType: metrics.contentType });
-  const allRoutes = [...web, ...lti, ...reports, ...routes({
+  const whip = whipRoutes({ whip: webrtc, channel: (slug) => read.channel(slug), instructorOf: (req, slug) => instructorOf(req, slug), iceServers });
+  const allRoutes = [...web, ...lti, ...reports, ...whip, ...routes({
     origin,
     verifyToken,
     status,
@@ -524,6 +541,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     });
     await running.start('live classes', live);
     await running.start('ingest', ingest);
+    await running.start('webrtc ingest', webrtc ?? {});
   } catch (err) {
     await running.stop();
     throw err;

@@ -22,6 +22,15 @@ const ladderProfileCheck = (v: string): string | null =>
     ? null
     : 'a comma-separated list of rungs from 1080p, 720p, 480p, 360p, 240p';
 
+/** "first-last" with 1 <= first < last <= 65535. */
+export function portRange(v: string): [number, number] | undefined {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(v);
+  if (!m) return undefined;
+  const a = Number(m[1]);
+  const b = Number(m[2]);
+  return a >= 1 && b <= 65535 && a < b ? [a, b] : undefined;
+}
+
 const hostCheck = (v: string): string | null =>
   /^[A-Za-z0-9.:\-[\]]+$/.test(v) ? null : 'a host name or IP address';
 
@@ -89,6 +98,26 @@ export const SCHEMA = {
     description: 'A publisher that sends no media this long (connection still open) is dropped so the instructor can reconnect into the same class; 0 turns this off.',
   },
   'ingest.maxFailuresPerMinute': { type: 'integer', min: 1, max: 10000, description: 'Bad stream keys per address per minute before the address is refused.' },
+  'webrtc.enabled': { type: 'boolean', description: 'Take classes from a browser (the studio\'s Go live) and OBS\'s WHIP output at POST /whip/<channel>.' },
+  'webrtc.publicIp': {
+    type: 'string', check: (v: string) => (/^(\d{1,3}\.){3}\d{1,3}$/.test(v) ? null : 'an IPv4 address'),
+    description: 'Address browsers reach this box\'s WebRTC ports by, added to its ICE candidates (a box behind NAT or a port forward); empty: the box\'s own addresses.',
+  },
+  'webrtc.udpPorts': {
+    type: 'string', check: (v: string) => (/^\d{1,5}-\d{1,5}$/.test(v) && portRange(v) ? null : 'a UDP port range first-last, e.g. 40000-40099'),
+    description: 'UDP ports WebRTC publishers connect to (open them in the firewall; two per publisher); empty: any free port.',
+  },
+  'webrtc.stunUrls': {
+    type: 'string', check: (v: string) => (/^(stun:[A-Za-z0-9.\-:[\]]+)( stun:[A-Za-z0-9.\-:[\]]+)*$/.test(v) ? null : 'space-separated stun:host:port URLs'),
+    description: 'STUN servers (space-separated stun:host:port) the box and the browser use to learn their public addresses; empty: none (a box on the school network needs none).',
+  },
+  'webrtc.turnUrl': {
+    type: 'string', check: (v: string) => (/^turns?:[A-Za-z0-9.\-:[\]]+(\?transport=(udp|tcp))?$/.test(v) ? null : 'a turn:host:port URL (optionally ?transport=tcp)'),
+    description: 'A TURN server (e.g. Debian\'s coturn, docs/webrtc.md) for publishers behind firewalls that block UDP; empty: none.',
+  },
+  'webrtc.turnUsername': { type: 'string', description: 'User name for webrtc.turnUrl.' },
+  'webrtc.turnCredential': { type: 'string', secret: true, description: 'Password for webrtc.turnUrl.' },
+  'webrtc.maxPublishers': { type: 'integer', min: 1, max: 1000, description: 'WebRTC publishers this box takes at once (each costs a few per cent of a core before its ladder).' },
   'mux.tokenId': { type: 'string', description: 'Mux API token id (also read from MUX_TOKEN_ID). Empty: no Mux.' },
   'mux.tokenSecret': { type: 'string', secret: true, description: 'Mux API token secret (also read from MUX_TOKEN_SECRET).' },
   'mux.webhookSecret': { type: 'string', secret: true, description: 'Mux webhook signing secret.' },

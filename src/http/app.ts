@@ -10,8 +10,8 @@ export interface HttpRequest {
   /** Raw (still percent-encoded) path. */
   path: string;
   query: string;
-  headers: { authorization: string; range: string; origin: string; muxSignature: string; ifNoneMatch?: string; host?: string; cookie?: string };
-  /** Request body (POST only), at most MAX_BODY_BYTES. */
+  headers: { authorization: string; range: string; origin: string; muxSignature: string; ifNoneMatch?: string; host?: string; cookie?: string; contentType?: string };
+  /** Request body (POST and PATCH only), at most MAX_BODY_BYTES. */
   body?: string;
   /** Aborted when the client goes away before the answer (held requests stop waiting). */
   signal?: AbortSignal;
@@ -35,7 +35,7 @@ export interface HttpAnswer {
 export type Handler = (req: HttpRequest) => Promise<HttpAnswer> | HttpAnswer;
 
 export interface Route {
-  method: 'get' | 'options' | 'head' | 'post' | 'del' | 'any';
+  method: 'get' | 'options' | 'head' | 'post' | 'patch' | 'del' | 'any';
   pattern: string;
   handler: Handler;
   /** Larger POST bodies are answered 413 (default MAX_BODY_BYTES). */
@@ -44,7 +44,8 @@ export interface Route {
 
 const STATUS_TEXT: Record<number, string> = {
   200: 'OK', 201: 'Created', 204: 'No Content', 206: 'Partial Content', 302: 'Found', 303: 'See Other', 304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
-  404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 416: 'Range Not Satisfiable',
+  404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 416: 'Range Not Satisfiable',
+  422: 'Unprocessable Content', 429: 'Too Many Requests',
   500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
 };
 
@@ -259,6 +260,7 @@ export class HttpServer {
         authorization: req.getHeader('authorization'), range: req.getHeader('range'), origin: req.getHeader('origin'),
         muxSignature: req.getHeader('mux-signature'), ifNoneMatch: req.getHeader('if-none-match'),
         host: (this.o.fromWorkers && req.getHeader(HOST_HEADER)) || req.getHeader('host'), cookie: req.getHeader('cookie'),
+        contentType: req.getHeader('content-type'),
       },
       client: this.clientOf(res, req),
     };
@@ -291,7 +293,7 @@ export class HttpServer {
         send(json(500, { error: 'internal', message: 'internal error' }));
       });
     };
-    if (request.method !== 'POST') return run();
+    if (request.method !== 'POST' && request.method !== 'PATCH') return run();
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;

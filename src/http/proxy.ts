@@ -17,6 +17,7 @@ export function forwardedHeaders(req: HttpRequest): Record<string, string> {
   if (req.headers.muxSignature) h['mux-signature'] = req.headers.muxSignature;
   if (req.headers.ifNoneMatch) h['if-none-match'] = req.headers.ifNoneMatch;
   if (req.headers.cookie) h.cookie = req.headers.cookie;
+  if (req.headers.contentType) h['content-type'] = req.headers.contentType;
   if (req.headers.host) h[HOST_HEADER] = req.headers.host; // the pages name it in their CSP (fetch sets its own Host)
   h[CLIENT_HEADER] = req.client.address;
   h[CLIENT_LOCAL_HEADER] = req.client.local ? '1' : '0';
@@ -30,7 +31,7 @@ export async function forward(base: string, req: HttpRequest): Promise<HttpAnswe
       // HEAD is asked as GET: the answer's length is then known here, and the HTTP layer sends no body.
       method: req.method === 'HEAD' ? 'GET' : req.method,
       headers: forwardedHeaders(req),
-      body: req.method === 'POST' ? req.body ?? '' : undefined,
+      body: req.method === 'POST' || req.method === 'PATCH' ? req.body ?? '' : undefined,
       redirect: 'manual',
       signal: req.signal,
     });

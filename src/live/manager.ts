@@ -136,8 +136,10 @@ export class LiveManager extends EventEmitter<LiveEvents> {
 
   admit(a: PublishAttempt): Admission {
     if (!this.accepting) return { ok: false, code: 'shutting_down', reason: 'the server is shutting down' };
-    const channelId = this.d.channelForKey(a.key);
-    if (channelId === undefined) return { ok: false, code: 'unknown_key', reason: 'unknown or revoked stream key' };
+    const channelId = a.byInstructor ? a.channelId : this.d.channelForKey(a.key);
+    if (channelId === undefined || (a.channelId !== undefined && channelId !== a.channelId)) {
+      return { ok: false, code: 'unknown_key', reason: a.channelId !== undefined ? 'unknown or revoked stream key for this channel' : 'unknown or revoked stream key' };
+    }
     const channel = this.d.channelById(channelId);
     const existing = this.live.get(channel.slug);
     if (existing) {

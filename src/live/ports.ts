@@ -9,9 +9,16 @@ import type { SourceInfo } from '../transcode/ladder.js';
 export interface PublishAttempt {
   /** Unique among every ingest's publishers. */
   id: string;
+  /** The stream key the publisher sent ('' when an instructor's join token authorized it instead). */
   key: string;
+  /** The channel the publisher named (WHIP's URL): the key must be this channel's. */
+  channelId?: number;
+  /** The HTTP layer checked an instructor join token for `channelId`: no key is needed. */
+  byInstructor?: true;
   /** Remote address without the port. */
   address: string;
+  /** Which way in. */
+  via?: IngestKind;
 }
 
 /** Why a publish is refused, as a code; the words for people are in `reason`. */
