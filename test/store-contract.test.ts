@@ -172,7 +172,7 @@ for (const engine of engines) {
       store.sessions.setSource(s.id, { codec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac' }, ['720p', '480p'], 'encoded');
       store.sessions.update(s.id, { bytesIn: 1234, reconnects: 1 });
       const got = await store.sessions.get(s.id);
-      t.same({ ...got, source: got.source }, { ...s, source: { codec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac' }, ladder: ['720p', '480p'], topRung: 'encoded', bytesIn: 1234, reconnects: 1 });
+      t.same({ ...got, source: got.source }, { ...s, source: { codec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', ingest: 'rtmp' }, ladder: ['720p', '480p'], topRung: 'encoded', bytesIn: 1234, reconnects: 1 });
       t.same((await store.sessions.open()).map((o) => o.id), [s.id]);
       t.equal(store.read.sessionChannel(s.id), 'art-3');
       store.sessions.end(s.id, 'publisher ended');

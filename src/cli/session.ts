@@ -12,6 +12,7 @@ import { NotFoundError } from '../domain/errors.js';
 import { contextFor } from './context.js';
 import { fields, print, printJson, table } from './output.js';
 import { replayUrl } from '../domain/media-layout.js';
+import { ingestName } from '../domain/records.js';
 import { publicBaseUrl } from '../config/urls.js';
 
 export function formatProgress(sent: number, size: number): string {
@@ -82,7 +83,7 @@ export function registerSession(program: Command): void {
         ['id', s.id], ['channel', s.channel], ['started', s.startedAt], ['ended', s.endedAt ?? 'still live'],
         ['duration', minutes === null ? '' : `${minutes} min${s.endedAt ? '' : ' so far'}`],
         ['peak viewers', report?.summary.peakViewers ?? ''],
-        ['source', s.source.width ? `${s.source.codec} ${s.source.width}x${s.source.height} @ ${s.source.fps} fps, audio ${s.source.audioCodec}` : ''],
+        ['source', s.source.width ? `${s.source.codec} ${s.source.width}x${s.source.height} @ ${s.source.fps} fps, audio ${s.source.audioCodec}${s.source.ingest ? `, from ${ingestName(s.source.ingest)}` : ''}` : ''],
         ['ladder', s.ladder.join(',')], ['bytes in', `${s.bytesIn}${s.endedAt ? '' : ' (updated every 5 s while live)'}`], ['reconnects', s.reconnects], ['ffmpeg restarts', s.restarts],
         ['recorded', s.recorded ? 'yes' : 'no'], ['end reason', s.endReason],
         ['replay', replay],

@@ -167,7 +167,8 @@ export interface SessionRecord {
   channel: string;
   startedAt: string;
   endedAt: string | null;
-  source: { codec: string | null; width: number | null; height: number | null; fps: number | null; audioCodec: string | null };
+  /** ingest: rtmp, or whip (a browser or OBS over WebRTC); null before the source is known. */
+  source: { codec: string | null; width: number | null; height: number | null; fps: number | null; audioCodec: string | null; ingest: string | null };
   ladder: string[];
   /** Whether the top rung was passed through or encoded, and the arithmetic (transcode/top-rung.ts); null when not decided. */
   topRung: string | null;
@@ -184,4 +185,9 @@ export interface StreamKeyInfo {
   lastUsedAt: string | null;
   revokedAt: string | null;
   active: boolean;
+}
+
+/** A session's way in, in words for people (reports, the CLI). */
+export function ingestName(ingest: string | null): string {
+  return ingest === 'whip' ? 'browser (WHIP)' : ingest === 'rtmp' ? 'RTMP' : '';
 }

@@ -4,8 +4,8 @@
 
 import { BODY_SCHEMAS, type BodySchemaName } from './api-schemas.js';
 
-type Method = 'get' | 'head' | 'options' | 'post' | 'delete';
-type Auth = 'none' | 'metrics' | 'api' | 'api-or-instructor' | 'join' | 'instructor' | 'mux' | 'lms';
+type Method = 'get' | 'head' | 'options' | 'post' | 'patch' | 'delete';
+type Auth = 'none' | 'metrics' | 'api' | 'api-or-instructor' | 'join' | 'instructor' | 'mux' | 'lms' | 'publisher';
 
 interface Op {
   method: Method;
@@ -58,6 +58,12 @@ export const OPERATIONS: Op[] = [
     responses: { 201: 'the class', 400: 'invalid body', 404: 'no such channel' } },
   { method: 'delete', path: '/api/classes/{id}', tag: 'classes', summary: 'Cancel a class', auth: 'api-or-instructor', scope: 'channels:write', type: JSON_T, responses: { 200: 'cancelled', 404: 'no such class' } },
   { method: 'post', path: '/api/beacon', tag: 'playback', summary: 'A player\'s quality-of-experience report', auth: 'none', body: 'Beacon', responses: { 204: 'stored', 400: 'invalid body or token' } },
+  { method: 'options', path: '/whip/{channel}', tag: 'whip', summary: 'WHIP (RFC 9725): what the endpoint takes; the ICE servers as Link headers', auth: 'none', responses: { 204: 'Accept-Post: application/sdp', 404: 'webrtc.enabled is off' } },
+  { method: 'post', path: '/whip/{channel}', tag: 'whip', summary: 'Go live over WebRTC: an SDP offer in, the answer and the session URL (Location) out', auth: 'publisher', type: 'application/sdp', responses: { 201: 'the SDP answer', 400: 'malformed or unanswerable offer', 401: 'unknown or revoked stream key', 404: 'no such channel, or WebRTC off', 409: 'the channel is live already', 415: 'not application/sdp', 429: 'address throttled after bad keys', 503: 'disk low, over budget, shutting down or too many publishers' } },
+  { method: 'get', path: '/whip/{channel}', tag: 'whip', summary: 'Says that this is a WHIP endpoint (405)', auth: 'none', responses: { 405: 'use POST' } },
+  { method: 'patch', path: '/whip/{channel}/{id}', tag: 'whip', summary: 'Trickled ICE candidates (application/trickle-ice-sdpfrag); an ICE restart is refused (POST again)', auth: 'publisher', responses: { 204: 'taken', 400: 'bad candidate', 401: 'no bearer', 404: 'no such session', 405: 'ICE restart', 415: 'not a trickle-ice-sdpfrag' } },
+  { method: 'delete', path: '/whip/{channel}/{id}', tag: 'whip', summary: 'End the class', auth: 'publisher', responses: { 200: 'ended', 401: 'no bearer', 404: 'no such session' } },
+  { method: 'get', path: '/whip/{channel}/{id}', tag: 'whip', summary: 'Says what a WHIP session URL takes (405)', auth: 'none', responses: { 405: 'use PATCH or DELETE' } },
   { method: 'post', path: '/webhooks/mux', tag: 'mux', summary: 'Mux\'s webhooks (signature checked)', auth: 'mux', body: 'mux', type: JSON_T, responses: { 200: 'taken', 401: 'bad signature', 404: 'Mux is not configured' } },
   { method: 'get', path: '/api/lti/platforms', tag: 'lti', summary: 'LMS registrations', auth: 'api', scope: 'admin', type: JSON_T, responses: { 200: 'platforms' } },
   { method: 'post', path: '/api/lti/platforms', tag: 'lti', summary: 'Register an LMS', auth: 'api', scope: 'admin', body: 'PlatformRequest', type: JSON_T, responses: { 201: 'registered', 400: 'invalid body', 409: 'already registered' } },
@@ -92,6 +98,7 @@ const SECURITY: Record<Auth, (op: Op) => Requirement[]> = {
   join: () => [{ joinToken: [] }, NO_AUTH],
   instructor: () => [{ joinToken: ['instructor'] }],
   mux: () => [{ muxSignature: [] }],
+  publisher: () => [{ streamKey: [] } as Requirement, { joinToken: ['instructor'] }],
 };
 
 function operation(op: Op): Record<string, unknown> {
@@ -127,6 +134,7 @@ export function openApiDocument(): Record<string, unknown> {
         joinToken: { type: 'http', scheme: 'bearer', description: 'A join token (kmk-live token join, or POST /api/channels/{slug}/join-tokens); pages pass it as ?token=.' },
         metricsToken: { type: 'http', scheme: 'bearer', description: 'metrics.token, when set.' },
         muxSignature: { type: 'apiKey', in: 'header', name: 'Mux-Signature' },
+        streamKey: { type: 'http', scheme: 'bearer', description: 'The channel\'s stream key (as OBS\'s WHIP output sends it as its Bearer Token).' },
       },
     },
   };

@@ -102,7 +102,8 @@ export function whipRoutes(d: WhipRouteDeps): Route[] {
         return text(200, 'the class has ended');
       },
     },
-    { method: 'any', pattern: '/whip/:channel', handler: () => text(405, 'use POST (or OPTIONS) on a WHIP endpoint', { Allow: 'OPTIONS, POST' }) },
-    { method: 'any', pattern: '/whip/:channel/:id', handler: () => text(405, 'use PATCH or DELETE on a WHIP session', { Allow: 'PATCH, DELETE' }) },
+    // A WHIP URL opened in a browser: say what it is for.
+    { method: 'get', pattern: '/whip/:channel', handler: () => text(405, 'this is a WHIP endpoint: publish to it (POST an SDP offer) from the studio or OBS (Output → WHIP)', { Allow: 'OPTIONS, POST' }) },
+    { method: 'get', pattern: '/whip/:channel/:id', handler: () => text(405, 'use PATCH or DELETE on a WHIP session', { Allow: 'PATCH, DELETE' }) },
   ];
 }

@@ -456,5 +456,6 @@ export function describeMeta(meta: SourceMeta | undefined): SourceInfo {
     audioCodec: meta?.audioCodec ?? 'other',
     videoKbps: meta?.videoKbps,
     ...(meta?.container === 'mkv' ? { container: 'mkv' as const } : {}),
+    ...(meta?.via === 'whip' ? { via: 'whip' as const } : {}),
   };
 }

@@ -15,10 +15,10 @@ export function profileName(profile: number | undefined): string | undefined {
 }
 
 /** The source as the session row records it. */
-export function describeSource(s: SourceInfo): { codec: string; width: number; height: number; fps: number; audioCodec: string } {
+export function describeSource(s: SourceInfo): { codec: string; width: number; height: number; fps: number; audioCodec: string; ingest: 'rtmp' | 'whip' } {
   const profile = s.videoCodec === 'h264' && s.videoProfile !== undefined && !PASSTHROUGH_PROFILES.includes(s.videoProfile)
     ? ` (${profileName(s.videoProfile)})` : '';
-  return { codec: s.videoCodec + profile, width: s.width, height: s.height, fps: s.fps, audioCodec: s.audioCodec };
+  return { codec: s.videoCodec + profile, width: s.width, height: s.height, fps: s.fps, audioCodec: s.audioCodec, ingest: s.via ?? 'rtmp' };
 }
 
 /** Why this source cannot be taken, or undefined when the ladder can (converting it if need be). */

@@ -31,6 +31,8 @@ export interface SourceInfo {
   audioCodec: 'aac' | 'opus' | 'other' | 'none';
   /** The container the ingest hands the media over in (absent: FLV, from RTMP). */
   container?: 'flv' | 'mkv';
+  /** The way in (absent: RTMP). */
+  via?: 'rtmp' | 'whip';
   /** Seconds between source keyframes, when observed. */
   keyframeInterval?: number;
   videoKbps?: number;

@@ -336,4 +336,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         until      BIGINT NOT NULL
       );`,
   },
+  {
+    version: 18,
+    name: 'sessions: the way the class came in (rtmp, or whip: a browser or OBS over WebRTC)',
+    sql: `      ALTER TABLE sessions ADD COLUMN ingest TEXT;`,
+  },
 ];

@@ -12,6 +12,7 @@ interface Row {
   started_at: string;
   ended_at: string | null;
   source_codec: string | null;
+  ingest?: string | null;
   source_width: number | null;
   source_height: number | null;
   source_fps: number | null;
@@ -32,7 +33,7 @@ const toRecord = (r: Row): SessionRecord => ({
   channel: r.slug,
   startedAt: r.started_at,
   endedAt: r.ended_at,
-  source: { codec: r.source_codec, width: r.source_width, height: r.source_height, fps: r.source_fps, audioCodec: r.audio_codec },
+  source: { codec: r.source_codec, width: r.source_width, height: r.source_height, fps: r.source_fps, audioCodec: r.audio_codec, ingest: r.ingest ?? null },
   ladder: JSON.parse(r.ladder) as string[],
   topRung: r.top_rung,
   bytesIn: r.bytes_in,
@@ -51,7 +52,7 @@ export const deadBoxReason = (node: string): string => `box ${node} stopped answ
 /** A session's record as start() writes it, before its source is known. */
 export function startedRecord(id: string, channel: string, startedAt: string, recorded: boolean): SessionRecord {
   return {
-    id, channel, startedAt, endedAt: null, source: { codec: null, width: null, height: null, fps: null, audioCodec: null }, ladder: [], topRung: null,
+    id, channel, startedAt, endedAt: null, source: { codec: null, width: null, height: null, fps: null, audioCodec: null, ingest: null }, ladder: [], topRung: null,
     bytesIn: 0, reconnects: 0, restarts: 0, recorded, endReason: null,
   };
 }
@@ -71,9 +72,9 @@ export class SessionRepo {
     return yield* this.get(id);
   }
 
-  *setSource(id: string, s: { codec: string; width: number; height: number; fps: number; audioCodec: string }, ladder: string[], topRung: string | null = null): Work<void> {
+  *setSource(id: string, s: { codec: string; width: number; height: number; fps: number; audioCodec: string; ingest?: string }, ladder: string[], topRung: string | null = null): Work<void> {
     (yield* run(`UPDATE sessions SET source_codec = ?, source_width = ?, source_height = ?, source_fps = ?, audio_codec = ?, ladder = ?,
-                     top_rung = ? WHERE id = ?`, s.codec, s.width, s.height, s.fps, s.audioCodec, JSON.stringify(ladder), topRung, id));
+                     top_rung = ?, ingest = ? WHERE id = ?`, s.codec, s.width, s.height, s.fps, s.audioCodec, JSON.stringify(ladder), topRung, s.ingest ?? 'rtmp', id));
   }
 
   *update(id: string, p: { bytesIn?: number; reconnects?: number; restarts?: number }): Work<void> {

@@ -462,6 +462,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 18,
+    name: 'sessions: the way the class came in (rtmp, or whip: a browser or OBS over WebRTC)',
+    sql: `
+      ALTER TABLE sessions ADD COLUMN ingest TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
