@@ -88,6 +88,8 @@ export interface RunningServer {
   shared: Store;
   live: LiveManager;
   ingest: RtmpIngest;
+  /** The WebRTC (WHIP) ingest, when webrtc.enabled. */
+  webrtc?: WebRtcIngest;
   http: HttpServer;
   origin: Origin;
   hub: Hub;
@@ -550,7 +552,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   let stopping: Promise<void> | undefined;
   return {
-    config, store: sqlite!, shared: store, live, ingest, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
+    config, store: sqlite!, shared: store, live, ingest, webrtc, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
     internalPort: internal?.boundPort,
     metricsPort: metricsHttp?.boundPort,
     routeTable: allRoutes.map((r) => ({ method: r.method, pattern: r.pattern })),

@@ -42,6 +42,11 @@ export class RtpToMkv {
   readonly stats = { video: blank(), audio: blank() };
   size?: { width: number; height: number };
   profile?: number;
+  /** Video frames dropped while waiting for a keyframe (after loss). */
+  dropped = 0;
+  /** The longest time between two video frames handed on (ms, by arrival): how long the picture stood still. */
+  longestStallMs = 0;
+  private lastVideoAt?: number;
 
   /**
    * @param video the negotiated video codec
@@ -90,6 +95,7 @@ export class RtpToMkv {
       const wasWaiting = asm.waitingForKey;
       const f = asm.push(o.p);
       if (kind === 'video' && asm.waitingForKey && !wasWaiting) this.wantKeyframe();
+      if (kind === 'video' && o.p.marker && !f && asm.waitingForKey) this.dropped += 1;
       if (f) this.frame(kind, f, now);
     }
   }
@@ -99,6 +105,10 @@ export class RtpToMkv {
     if (!this.header) return; // audio before the first keyframe has nothing to play with
     const ms = this.time(kind, f.ts, now);
     this.stats[kind].frames += 1;
+    if (kind === 'video') {
+      if (this.lastVideoAt !== undefined) this.longestStallMs = Math.max(this.longestStallMs, now - this.lastVideoAt);
+      this.lastVideoAt = now;
+    }
     if (f.key && kind === 'video') this.stats.video.keyframes += 1;
     const unit: MediaUnit = {
       format: 'mkv',

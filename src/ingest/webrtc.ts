@@ -78,7 +78,12 @@ interface Publisher {
 export interface WhipStats {
   bytes: number;
   packets: number;
+  /** Packets given up on after waiting for their retransmission. */
   lost: number;
+  /** Video frames dropped while waiting for a keyframe after a loss. */
+  framesDropped: number;
+  /** The longest time the picture stood still (no video frame handed on), ms. */
+  longestStallMs: number;
   rttMs?: number;
   keyframes: number;
   startedAt: number;
@@ -250,6 +255,7 @@ export class WebRtcIngest implements Ingest {
     return {
       bytes: m.stats.video.bytes + m.stats.audio.bytes, packets: m.stats.video.packets + m.stats.audio.packets,
       lost: m.stats.video.lost + m.stats.audio.lost, keyframes: m.stats.video.keyframes, startedAt: p.startedAt,
+      framesDropped: m.dropped, longestStallMs: m.longestStallMs,
       ...(p.rttMs !== undefined ? { rttMs: p.rttMs } : {}),
     };
   }
@@ -330,6 +336,14 @@ export class WebRtcIngest implements Ingest {
     clearTimeout(p.connectTimer);
     clearTimeout(p.blip);
     p.subscribers.clear();
+    if (wasLive && p.media) {
+      const { video, audio } = p.media.stats;
+      this.o.log.info('webrtc publisher closed', {
+        from: p.address, seconds: Math.round((this.now() - p.startedAt) / 1000), videoPackets: video.packets, videoLost: video.lost,
+        frames: video.frames, intraFrames: video.keyframes, framesDropped: p.media.dropped, longestStallMs: p.media.longestStallMs,
+        audioPackets: audio.packets, audioLost: audio.lost,
+      });
+    }
     if (tell && wasLive) {
       try {
         this.handlers.ended(id);

@@ -5,6 +5,7 @@ import { HubClient, hubUrl } from './hub-client.js';
 import { Panel } from './panel.js';
 import { Player } from './player.js';
 import { ReportsView, timelineChart } from './reports.js';
+import { GoLive } from './golive.js';
 import type { ChannelHealth, ClassReport } from '../domain/reports.js';
 
 const app = $('#app');
@@ -82,6 +83,7 @@ async function refreshHealth(): Promise<void> {
     ...s.notes.flatMap((n) => row('note', n)));
   if (!obs.firstChild) {
     obs.append(h('p', {}, 'OBS → Settings → Stream → Service: Custom'), h('p', {}, 'Server: ', h('code', {}, s.obsServer)),
+      h('p', { class: 'sub' }, 'OBS 30 or later can also send WebRTC: Service: WHIP, Server ', h('code', {}, `${location.origin}/whip/${channel}`), ', Bearer Token: your stream key.'),
       h('button', { type: 'button', onclick: () => void rotate() }, 'Rotate stream key…'), keyOut);
   }
   if (s.state === 'live' && liveState !== 'live') {
@@ -95,10 +97,10 @@ async function refreshHealth(): Promise<void> {
   // Offline: say so over the black preview, with what OBS needs (never the key itself).
   if (s.state === 'offline' || s.state === 'ending') {
     offline.replaceChildren(h('p', {}, s.state === 'ending' ? 'The class is ending…' : 'Offline — not streaming'),
-      h('p', { class: 'sub' }, 'In OBS: Settings → Stream → Service: Custom, Server ', h('code', {}, s.obsServer),
+      h('p', { class: 'sub' }, 'Press “Go live” below to teach from this browser; or in OBS: Settings → Stream → Service: Custom, Server ', h('code', {}, s.obsServer),
         ', your stream key (a new one: "Rotate stream key…" below, or kmk-live key rotate ', channel, '). Then "Start Streaming".'));
   } else if (s.state === 'reconnecting') {
-    offline.replaceChildren(h('p', {}, 'Your stream dropped — waiting for OBS to reconnect…'));
+    offline.replaceChildren(h('p', {}, 'Your stream dropped — waiting for it to come back…'));
   } else offline.replaceChildren();
   liveState = s.state;
 }
@@ -174,8 +176,10 @@ const offline = h('div', { class: 'overlay', role: 'status' });
 const stage = h('div', { class: 'stage' }, preview.el, offline, floatLayer);
 const banner = h('div', { class: 'problems', role: 'alert', hidden: true });
 const reports = new ReportsView(channel, auth);
+const golive = new GoLive(channel, token);
 const liveView = h('div', { class: 'view' }, banner, wrap, stage,
-  h('section', { class: 'card' }, h('h2', {}, 'Stream settings'), obs),
+  h('section', { class: 'card golive-card' }, h('h2', {}, 'Go live from this browser'), golive.el),
+  h('section', { class: 'card' }, h('h2', {}, 'Or stream from OBS'), obs),
   h('section', { class: 'card' }, h('h2', {}, 'Live health'), health, h('h3', {}, 'Viewers'), chart),
   h('section', { class: 'card' }, h('h2', {}, 'Classes'), classList, scheduleForm(), classNote));
 const reportView = h('div', { class: 'view', hidden: true }, reports.el);

@@ -13,8 +13,11 @@ export interface WhipClientOptions {
   /** Keyframe interval in frames (ffmpeg does not answer PLI). */
   gop?: number;
   kbps?: number;
-  /** Drop this fraction of the video packets at random (0.05 = 5 %). */
+  /** Drop this fraction of the RTP packets at random after they leave the sender (0.05 = 5 %): its retransmission
+   * cache holds them, as on a lossy network, so the server's NACKs and jitter buffer meet real loss. */
   loss?: number;
+  /** With `loss`: a lost packet stays lost (its retransmissions are dropped too), as if the sender kept no history. */
+  lossForGood?: boolean;
   seconds?: number;
 }
 
@@ -25,7 +28,7 @@ export interface WhipClient {
   headers: Headers;
   pc?: RTCPeerConnection;
   ffmpeg?: ChildProcess;
-  sent: { video: number; audio: number; dropped: number };
+  sent: { video: number; audio: number; dropped: number; retransmitted: number };
   /** Stops sending (the peer stays open unless `close` is also called). */
   stopMedia(): void;
   close(): Promise<void>;
@@ -49,26 +52,24 @@ export async function whipPublish(url: string, token: string | undefined, o: Whi
   pc.addTransceiver(vTrack, { direction: 'sendonly' });
   pc.addTransceiver(aTrack, { direction: 'sendonly' });
   await pc.setLocalDescription(await pc.createOffer());
+  const offer = pc.localDescription!.sdp;
   const res = await fetch(url, {
-    method: 'POST', body: pc.localDescription!.sdp,
+    method: 'POST', body: offer,
     headers: { 'Content-Type': 'application/sdp', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
   });
   const body = await res.text();
   const location = res.headers.get('location') ?? undefined;
-  const sent = { video: 0, audio: 0, dropped: 0 };
+  const sent = { video: 0, audio: 0, dropped: 0, retransmitted: 0 };
   const del = (): Promise<Response> => fetch(new URL(location ?? '/', url), { method: 'DELETE', headers: token ? { Authorization: `Bearer ${token}` } : {} });
   if (res.status !== 201) {
     await pc.close();
     return { status: res.status, body, headers: res.headers, sent, stopMedia: () => {}, close: async () => {}, del };
   }
   await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  if (o.loss) dropOnTheWay(pc, o.loss, sent, o.lossForGood ?? false);
   const vSock = await udp();
   const aSock = await udp();
   vSock.on('message', (m) => {
-    if (o.loss && Math.random() < o.loss) {
-      sent.dropped += 1;
-      return;
-    }
     sent.video += 1;
     vTrack.writeRtp(m);
   });
@@ -100,5 +101,29 @@ export async function whipPublish(url: string, token: string | undefined, o: Whi
       stopMedia();
       await pc.close();
     },
+  };
+}
+
+
+/**
+ * Loss on the wire: the (bundled) transport's SRTP send drops packets at random. werift's sender caches each packet
+ * before this point and answers NACKs from that cache; a retransmission can be lost too.
+ */
+function dropOnTheWay(pc: RTCPeerConnection, loss: number, sent: { dropped: number; retransmitted: number }, forGood: boolean): void {
+  type Header = { ssrc: number; sequenceNumber: number };
+  const transport = pc.getTransceivers()[0]!.sender.dtlsTransport as unknown as { sendRtp(payload: Buffer, header: Header): Promise<number> };
+  const send = transport.sendRtp.bind(transport);
+  const seen = new Set<string>();
+  const lost = new Set<string>();
+  transport.sendRtp = async (payload, header) => {
+    const id = `${header.ssrc}:${header.sequenceNumber}`;
+    if (seen.has(id)) sent.retransmitted += 1;
+    seen.add(id);
+    if ((forGood && lost.has(id)) || Math.random() < loss) {
+      lost.add(id);
+      sent.dropped += 1;
+      return 0;
+    }
+    return send(payload, header);
   };
 }
