@@ -47,6 +47,8 @@ export class RtpToMkv {
   /** The longest time between two video frames handed on (ms, by arrival): how long the picture stood still. */
   longestStallMs = 0;
   private lastVideoAt?: number;
+  /** Times (ms) of the newest video frames, for the frame rate. */
+  private readonly recent: number[] = [];
 
   /**
    * @param video the negotiated video codec
@@ -65,7 +67,11 @@ export class RtpToMkv {
     this.frames = { video: video === 'h264' ? new H264Frames() : new Vp8Frames(), audio: new OpusFrames() };
   }
 
+  private lastNow = 0;
+
   push(kind: 'video' | 'audio', p: RtpIn, now: number): void {
+    this.lastNow = now;
+    if (kind === 'video') this.firsts.packet ??= now - this.start;
     const s = this.stats[kind];
     s.packets += 1;
     s.bytes += p.payload.length + 12;
@@ -75,6 +81,14 @@ export class RtpToMkv {
   tick(now: number): void {
     this.handle('video', this.jitter.video.tick(now), now);
     this.handle('audio', this.jitter.audio.tick(now), now);
+  }
+
+  /** Frames per second over the newest two seconds of video (by the RTP clock), 0 until a few frames came. */
+  fps(): number {
+    const r = this.recent;
+    if (r.length < 5) return 0;
+    const span = (r[r.length - 1]! - r[0]!) / 1000;
+    return span > 0 ? Math.min(60, Math.max(1, Math.round((r.length - 1) / span))) : 0;
   }
 
   /** The header and the newest GOP, for a subscriber that joins now. */
@@ -106,6 +120,8 @@ export class RtpToMkv {
     const ms = this.time(kind, f.ts, now);
     this.stats[kind].frames += 1;
     if (kind === 'video') {
+      this.recent.push(ms);
+      if (this.recent.length > 61) this.recent.shift();
       if (this.lastVideoAt !== undefined) this.longestStallMs = Math.max(this.longestStallMs, now - this.lastVideoAt);
       this.lastVideoAt = now;
     }
@@ -120,7 +136,11 @@ export class RtpToMkv {
     this.emit(unit);
   }
 
+  /** Milliseconds from the publish to its first video packet and to the header (its first keyframe). */
+  readonly firsts: { packet?: number; header?: number } = {};
+
   private writeHeader(f: Frame): void {
+    this.firsts.header = this.lastNow - this.start;
     const tracks: MkvTrack[] = [];
     if (this.video === 'h264') {
       const h = this.frames.video as H264Frames;

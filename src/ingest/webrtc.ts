@@ -4,7 +4,10 @@
 // connection that drops is reported as a disconnect (the class waits its reconnect grace); DELETE ends the publish.
 
 import { randomBytes } from 'node:crypto';
-import { RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useREMB, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
+import {
+  ReceiverEstimatedMaxBitrate, RTCPeerConnection, RTCRtpCodecParameters, RtcpPayloadSpecificFeedback, useNACK, usePLI, useREMB,
+  type MediaStreamTrack, type RTCRtpTransceiver,
+} from 'werift';
 import type { Logger } from '../log.js';
 import type { MediaSink, MediaUnit } from '../media/sink.js';
 import type { Admission, Ingest, IngestHandlers, RefusalCode, SourceMeta } from '../live/ports.js';
@@ -50,6 +53,19 @@ export const REFUSAL_STATUS: Record<RefusalCode, number> = { unknown_key: 401, c
 export const CONNECT_TIMEOUT_MS = 15_000;
 /** Keyframe requests at most this often. */
 export const PLI_INTERVAL_MS = 500;
+/**
+ * The bitrate each publisher is told it may send (REMB, every second). Without it a browser's estimate stays where
+ * it starts (a few hundred kbit/s: 640×360); with it the browser climbs to this cap and still backs off on loss.
+ */
+export const REMB_BPS = 3_000_000;
+
+/** REMB's bitrate as exponent and 18-bit mantissa. Pure. */
+export function rembFields(bps: number): { brExp: number; brMantissa: number } {
+  let brExp = 0;
+  while (bps / 2 ** brExp > 0x3ffff) brExp += 1;
+  return { brExp, brMantissa: Math.floor(bps / 2 ** brExp) };
+}
+
 /** A connection "disconnected" this long (not back to "connected") counts as dropped. */
 export const DISCONNECTED_MS = 3000;
 /** How often the jitter buffers release what waited long enough. */
@@ -67,11 +83,12 @@ interface Publisher {
   grace?: NodeJS.Timeout;
   connectTimer?: NodeJS.Timeout;
   rttMs?: number;
-  fps?: number;
   /** Hash of the bearer token that created it: PATCH and DELETE must carry the same. */
   owner: string;
   /** Sends a keyframe request for the video track, once it is known. */
   pli?: () => void;
+  /** Tells the publisher how much it may send. */
+  remb?: () => void;
   blip?: NodeJS.Timeout;
 }
 
@@ -108,7 +125,10 @@ export class WebRtcIngest implements Ingest {
       for (const p of this.pubs.values()) p.media?.tick(now);
     }, TICK_MS);
     this.timer.unref();
-    this.statsTimer = setInterval(() => void this.readRtts(), 2000);
+    this.statsTimer = setInterval(() => {
+      for (const p of this.pubs.values()) if (p.state === 'admitted') p.remb?.();
+      void this.readRtts();
+    }, 1000);
     this.statsTimer.unref();
   }
 
@@ -242,7 +262,7 @@ export class WebRtcIngest implements Ingest {
     const seconds = Math.max(1, (this.now() - p.startedAt) / 1000);
     const bytes = m.stats.video.bytes + m.stats.audio.bytes;
     return {
-      videoCodec: m.video, width: m.size?.width ?? 0, height: m.size?.height ?? 0, fps: p.fps ?? this.fps(m, seconds),
+      videoCodec: m.video, width: m.size?.width ?? 0, height: m.size?.height ?? 0, fps: m.fps(),
       videoKbps: Math.round((m.stats.video.bytes * 8) / 1000 / seconds), audioCodec: 'opus', inBytes: bytes, container: 'mkv', via: 'whip',
     };
   }
@@ -292,6 +312,13 @@ export class WebRtcIngest implements Ingest {
       p.pli = (): void => {
         if (track.ssrc) void transceiver?.receiver.sendRtcpPLI(track.ssrc);
       };
+      const receiver = transceiver?.receiver as unknown as { rtcpSsrc: number; dtlsTransport: { sendRtcp(p: unknown[]): Promise<void> } } | undefined;
+      p.remb = (): void => {
+        if (!track.ssrc || !receiver) return;
+        const feedback = new ReceiverEstimatedMaxBitrate({ senderSsrc: receiver.rtcpSsrc, mediaSsrc: 0, ssrcNum: 1, ssrcFeedbacks: [track.ssrc], ...rembFields(REMB_BPS) });
+        void receiver.dtlsTransport.sendRtcp([new RtcpPayloadSpecificFeedback({ feedback })]).catch(() => undefined);
+      };
+      p.remb();
       this.askKeyframe(p);
     }
   }
@@ -305,10 +332,6 @@ export class WebRtcIngest implements Ingest {
 
   private deliver(p: Publisher, u: MediaUnit): void {
     for (const s of p.subscribers) s.write(u);
-  }
-
-  private fps(m: RtpToMkv, seconds: number): number {
-    return Math.min(60, Math.max(1, Math.round(m.stats.video.frames / seconds)));
   }
 
   /** The connection went away: the class waits the reconnect grace, then the publish ends. */
@@ -341,7 +364,7 @@ export class WebRtcIngest implements Ingest {
       this.o.log.info('webrtc publisher closed', {
         from: p.address, seconds: Math.round((this.now() - p.startedAt) / 1000), videoPackets: video.packets, videoLost: video.lost,
         frames: video.frames, intraFrames: video.keyframes, framesDropped: p.media.dropped, longestStallMs: p.media.longestStallMs,
-        audioPackets: audio.packets, audioLost: audio.lost,
+        audioPackets: audio.packets, audioLost: audio.lost, firstPacketMs: p.media.firsts.packet, firstPictureMs: p.media.firsts.header,
       });
     }
     if (tell && wasLive) {

@@ -10,6 +10,7 @@ import type { Channel } from '../domain/channel.js';
 import type { Admission, IngestPort, PublishAttempt, SourceMeta } from './ports.js';
 import { realClock, type Clock } from '../media/ffmpeg-process.js';
 import { refusesAtOnce } from './admission.js';
+import { closePlaylists } from './recover.js';
 import { encodeQuality, type CrfTable } from '../transcode/quality.js';
 import { ClassRun, type RunDeps, type RunFiles, type RunListener, type RunView, type SessionWrites } from './class-run.js';
 import type { LocalOutputs, OverflowPort } from './outputs.js';
@@ -71,6 +72,8 @@ export const diskFiles: RunFiles = {
     await mkdir(dir, { recursive: true });
   },
   async keep(from, to) {
+    // A ladder killed with media still queued (it could not keep up) never wrote EXT-X-ENDLIST: the replay needs it.
+    await closePlaylists(from);
     await mkdir(dirname(to), { recursive: true });
     await rename(from, to);
   },

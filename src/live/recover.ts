@@ -21,6 +21,22 @@ export function closePlaylist(text: string): string {
 }
 
 /** Closes and moves a crashed session's recording; lastWriteMs is when its last segment was written (its real end). */
+/** Closes every rendition playlist under a class's folder (a ladder killed before it finished leaves them open). */
+export async function closePlaylists(dir: string): Promise<number> {
+  let closed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const playlist = join(dir, name, RUNG_PLAYLIST);
+    const text = await readFile(playlist, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const done = closePlaylist(text);
+    if (done !== text) {
+      await writeFile(playlist, done);
+      closed += 1;
+    }
+  }
+  return closed;
+}
+
 export async function recoverRecording(mediaDir: string, slug: string, sessionId: string, probe?: Probe): Promise<Recovery> {
   const dir = liveDir(mediaDir, slug);
   let entries: string[];

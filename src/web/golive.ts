@@ -63,7 +63,7 @@ export class GoLive {
   private readonly preview = h('video', { class: 'golive-preview', muted: true, playsinline: true, autoplay: true, 'aria-label': 'what learners see' });
   private readonly startBtn = h('button', { type: 'button', class: 'primary', onclick: () => void this.turnOn() }, 'Turn on camera and microphone');
   private readonly liveBtn = h('button', { type: 'button', class: 'primary', disabled: true, onclick: () => void this.goLive() }, 'Go live');
-  private readonly muteBtn = h('button', { type: 'button', disabled: true, 'aria-pressed': 'false', onclick: () => this.toggleMute() }, 'Mute');
+  private readonly muteBtn = h('button', { type: 'button', disabled: true, 'aria-pressed': 'false', onclick: () => this.toggleMute() }, 'Mute microphone');
   private readonly endBtn = h('button', { type: 'button', class: 'danger', disabled: true, onclick: () => void this.end() }, 'End class');
   private readonly modeBtns: Record<Mode, HTMLButtonElement>;
   private mode: Mode = 'camera';
@@ -244,7 +244,7 @@ export class GoLive {
     const muted = this.muteBtn.getAttribute('aria-pressed') !== 'true';
     for (const t of this.cam?.getAudioTracks() ?? []) t.enabled = !muted;
     this.muteBtn.setAttribute('aria-pressed', String(muted));
-    this.muteBtn.textContent = muted ? 'Unmute' : 'Mute';
+    this.muteBtn.textContent = muted ? 'Unmute microphone' : 'Mute microphone';
     this.say(muted ? 'Microphone muted: learners hear nothing.' : 'Microphone on.');
   }
 
@@ -281,8 +281,10 @@ export class GoLive {
   private async connect(): Promise<string | undefined> {
     const pc = new RTCPeerConnection({ iceServers: await this.iceServers(), bundlePolicy: 'max-bundle' });
     const video = this.out!.getVideoTracks()[0]!;
+    // Slides and screens carry text: keep the full picture size and give up frame rate first when bits are short.
+    video.contentHint = 'detail';
     const mic = this.cam?.getAudioTracks()[0];
-    pc.addTransceiver(video, { direction: 'sendonly', streams: [this.out!], sendEncodings: [{ maxBitrate: MAX_BITRATE }] });
+    const videoSender = pc.addTransceiver(video, { direction: 'sendonly', streams: [this.out!], sendEncodings: [{ maxBitrate: MAX_BITRATE }] }).sender;
     this.audioSender = (mic ? pc.addTransceiver(mic, { direction: 'sendonly', streams: [this.out!] }) : pc.addTransceiver('audio', { direction: 'sendonly' })).sender;
     await pc.setLocalDescription(await pc.createOffer());
     // Gather first (the server takes no trickled candidates from behind a proxy), a second at most.
@@ -311,6 +313,13 @@ export class GoLive {
     }
     this.resource = r.headers.get('location') ?? undefined;
     await pc.setRemoteDescription({ type: 'answer', sdp: body });
+    try {
+      const params = videoSender.getParameters();
+      params.degradationPreference = 'maintain-resolution';
+      await videoSender.setParameters(params);
+    } catch {
+      // an older browser: it may lower the resolution on a slow link
+    }
     const connected = await new Promise<boolean>((resolve) => {
       const check = (): void => {
         if (pc.connectionState === 'connected') resolve(true);

@@ -221,4 +221,7 @@ void instructorOnly().then((ok) => {
   void refreshClasses();
   setInterval(() => void refreshHealth(), 2000);
   setInterval(() => void drawChart(), 15000);
+  // A window made narrower (a tablet turned, a window snapped) redraws the chart to its new width.
+  let resized: number | undefined;
+  window.addEventListener('resize', () => { clearTimeout(resized); resized = window.setTimeout(() => void drawChart(), 300); });
 });

@@ -66,7 +66,7 @@ function setState(c: { state: string; sessionId: string | null; replay: string |
     if (at) countdown = setInterval(() => { left.textContent = until(at); }, 1000);
     // Opened from the LMS after the last class: its replay.
     const replay = params.get('replay');
-    if (replay && /^s_[0-9a-f]{16}$/.test(replay)) offerReplay(replay);
+    if (replay && /^s_[a-z0-9]{16}$/.test(replay)) offerReplay(replay);
   } else if (c.state === 'live') {
     // Local ladder or, when the box was full, Mux's playback URL: the server says which.
     void fetch(`/api/channels/${channel}/playback`, { headers: auth }).then(async (r) => {
