@@ -48,6 +48,9 @@ t.test('go live from the studio', async (t) => {
   }));
   t.ok(peak > 5, `the level meter moves with the microphone (peak ${peak})`);
   await page.screenshot({ path: join(shots, 'golive-ready-1280.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: join(shots, 'golive-ready-dark-1280.png') });
+  await page.emulateMedia({ colorScheme: 'light' });
 
   await page.getByRole('button', { name: 'Go live' }).click();
   await waitFor('the class to be live', () => ts.server.live.current('bio')?.state === 'live', 30000);
@@ -84,6 +87,9 @@ t.test('go live from the studio', async (t) => {
 
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(shots, 'golive-live-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: join(shots, 'golive-live-dark-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   t.equal(overflow, 0, 'no sideways scrolling at 390 px');
   await page.setViewportSize({ width: 1280, height: 900 });
