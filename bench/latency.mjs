@@ -5,7 +5,9 @@
 // latency modes ultra, low and standard, and a baseline of ffmpeg writing plain HLS straight from the same source
 // (no server logic: the floor for classic HLS), played by hls.js with the same settings as `low`.
 // Then the cost of held blocking reloads: 10, 100 and 1000 requests waiting for the same part.
-// Usage: npm run bench:latency [-- --seconds 20]
+// With --source browser: the source is a browser instead of ffmpeg — a page in Chromium paints the same barcode on a
+// canvas and goes live over WebRTC (WHIP) as the studio does; measured beside the RTMP source in the same run.
+// Usage: npm run bench:latency [-- --seconds 20] [-- --source browser] [-- --modes ultra,low]
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -121,6 +123,66 @@ async function measure(context, url, label) {
   return r;
 }
 
+/** Runs in a page of the server's origin: paints the barcode on a canvas at 30 fps and publishes it over WHIP. */
+async function publishCanvas({ slug, key, epoch, w, h, block }) {
+  const c = document.createElement('canvas');
+  c.width = w;
+  c.height = h;
+  document.body.append(c);
+  const g = c.getContext('2d');
+  const paint = () => {
+    g.fillStyle = '#606060';
+    g.fillRect(0, 0, w, h);
+    const ms = (Date.now() - epoch) >>> 0;
+    for (let bit = 0; bit < 32; bit += 1) {
+      g.fillStyle = ((ms >>> (31 - bit)) & 1) ? '#ebebeb' : '#101010';
+      g.fillRect((bit % 16) * block, Math.floor(bit / 16) * block, block, block);
+    }
+  };
+  // A worker's clock, as the studio's: this page is in the background once the viewer's page opens, and a
+  // background page's own timers slow to once a second.
+  const worker = new Worker(URL.createObjectURL(new Blob(['setInterval(() => postMessage(0), 1000 / 30)'], { type: 'text/javascript' })));
+  worker.onmessage = paint;
+  window.__worker = worker;
+  const stream = c.captureStream(30);
+  const track = stream.getVideoTracks()[0];
+  track.contentHint = 'detail';
+  const ac = new AudioContext();
+  const osc = ac.createOscillator();
+  const dst = ac.createMediaStreamDestination();
+  osc.connect(dst);
+  osc.start();
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  const vt = pc.addTransceiver(track, { direction: 'sendonly', sendEncodings: [{ maxBitrate: 2_500_000 }] });
+  pc.addTransceiver(dst.stream.getAudioTracks()[0], { direction: 'sendonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((r) => setTimeout(r, 1000));
+  const r = await fetch(`/whip/${slug}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${key}` }, body: pc.localDescription.sdp });
+  const answer = await r.text();
+  if (r.status !== 201) return `${r.status} ${answer}`;
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  const p = vt.sender.getParameters();
+  p.degradationPreference = 'maintain-resolution';
+  await vt.sender.setParameters(p);
+  window.__pc = pc;
+  return 'ok';
+}
+
+/** A browser source: the teacher's Chromium, a process of its own (its page stays in the foreground). */
+async function browserSource(base, slug, key) {
+  const profile = mkdtempSync(join(tmpdir(), 'kmk-bench-teacher-'));
+  const teacher = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.KMK_CHROMIUM ?? '/usr/bin/chromium', headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const page = await teacher.newPage();
+  await page.goto(`${base}/`);
+  const ok = await page.evaluate(publishCanvas, { slug, key, epoch: EPOCH, w: W, h: H, block: BLOCK });
+  if (ok !== 'ok') throw new Error(`the browser could not go live: ${ok}`);
+  return { stop: async () => { await teacher.close(); rmSync(profile, { recursive: true, force: true }); } };
+}
+
+const SOURCE = process.argv.includes('--source') ? process.argv[process.argv.indexOf('--source') + 1] : 'rtmp';
 const results = [];
 const dir = mkdtempSync(join(tmpdir(), 'kmk-bench-latency-'));
 const profile = mkdtempSync(join(tmpdir(), 'kmk-bench-chromium-'));
@@ -130,7 +192,9 @@ const context = await chromium.launchPersistentContext(profile, {
     '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
 });
 console.log(`machine: ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, ${SAMPLE_SECONDS} s of samples per mode after ${WARMUP_SECONDS} s of warm-up`);
-console.log('ladder: 720p (copied) + 360p (encoded, veryfast), source 1280x720p30 x264 veryfast zerolatency, 1 s GOP\n');
+console.log(process.argv.includes('browser')
+  ? 'ladder: 360p (encoded, veryfast); sources: 1280x720p30 x264 over RTMP, and a 1280x720 canvas in Chromium over WebRTC (VP8, up to 2.5 Mbit/s)\n'
+  : 'ladder: 720p (copied) + 360p (encoded, veryfast), source 1280x720p30 x264 veryfast zerolatency, 1 s GOP\n');
 
 const httpPort = await freePort();
 const config = loadConfig({
@@ -146,15 +210,20 @@ const secret = loadJoinSecret('', config['paths.data']);
 let heldReport;
 const modes = process.argv.includes('--modes') ? process.argv[process.argv.indexOf('--modes') + 1].split(',') : ['ultra', 'low', 'standard', 'baseline'];
 for (const latency of ['ultra', 'low', 'standard'].filter((m) => modes.includes(m))) {
-  const slug = `bench-${latency}`;
-  const c = server.store.channels.create({ slug, title: slug, ladder: ['720p', '360p'], latency, record: false, archive: false, overflow: 'degrade', public: true });
-  const key = server.store.streamKeys.rotate(c.id).key;
-  const src = startSource(['-f', 'flv', `rtmp://127.0.0.1:${server.rtmpPort}/live/${key}`]);
-  const token = signJoinToken({ sub: 'bench', name: 'Bench', role: 'learner', channel: slug, exp: Math.floor(Date.now() / 1000) + 3600 }, secret);
-  results.push(await measure(context, `${base}/watch/${slug}?token=${token}`, `${latency} (kmk-live)`));
-  if (latency === 'ultra') heldReport = await heldRequests(base, slug);
-  src.stop();
-  await sleep(3000);
+  for (const from of SOURCE === 'browser' ? ['rtmp', 'browser'] : ['rtmp']) {
+    const slug = `bench-${latency}-${from}`;
+    // Beside a browser on the same 2-core box, a 720p ladder cannot keep up (VP8 is never copied): one 360p rung,
+    // for both sources alike.
+    const ladder = SOURCE === 'browser' ? ['360p'] : ['720p', '360p'];
+    const c = server.store.channels.create({ slug, title: slug, ladder, latency, record: false, archive: false, overflow: 'degrade', public: true });
+    const key = server.store.streamKeys.rotate(c.id).key;
+    const src = from === 'browser' ? await browserSource(base, slug, key) : startSource(['-f', 'flv', `rtmp://127.0.0.1:${server.rtmpPort}/live/${key}`]);
+    const token = signJoinToken({ sub: 'bench', name: 'Bench', role: 'learner', channel: slug, exp: Math.floor(Date.now() / 1000) + 3600 }, secret);
+    results.push(await measure(context, `${base}/watch/${slug}?token=${token}`, from === 'browser' ? `${latency} (browser, WHIP)` : `${latency} (kmk-live)`));
+    if (latency === 'ultra' && from === 'rtmp' && SOURCE !== 'browser') heldReport = await heldRequests(base, slug);
+    await src.stop();
+    await sleep(3000);
+  }
 }
 await server.stop();
 
@@ -167,8 +236,13 @@ rmSync(dir, { recursive: true, force: true });
 const base0 = results.find((r) => r.label.startsWith('baseline')) ?? results[0];
 console.log('\nmode                           p50      p90     vs baseline p50');
 for (const r of results) console.log(`${r.label.padEnd(30)} ${r.p50.toFixed(2)} s  ${r.p90.toFixed(2)} s  ${(r.p50 / base0.p50).toFixed(2)}x`);
-const ultra = results.find((r) => r.label.startsWith('ultra'));
+const ultra = results.find((r) => r.label.startsWith('ultra (kmk'));
 if (ultra) console.log(`\nultra target: p50 <= 2.0 s ${ultra.p50 <= 2 ? 'MET' : 'MISSED'}, p90 <= 2.5 s ${ultra.p90 <= 2.5 ? 'MET' : 'MISSED'}`);
+const ub = results.find((r) => r.label.startsWith('ultra (browser'));
+if (ub) console.log(`browser (WHIP) ultra target: p50 <= 2.0 s ${ub.p50 <= 2 ? 'MET' : 'MISSED'} (${ub.p50.toFixed(2)} s)`);
+const lb = results.find((r) => r.label.startsWith('low (browser'));
+const lr = results.find((r) => r.label.startsWith('low (kmk'));
+if (lb && lr) console.log(`browser (WHIP) low vs RTMP low: p50 ${lb.p50.toFixed(2)} s vs ${lr.p50.toFixed(2)} s (${(lb.p50 / lr.p50).toFixed(2)}x)`);
 if (heldReport) console.log(heldReport);
 process.exit(0);
 

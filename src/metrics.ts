@@ -44,6 +44,9 @@ export interface ChannelSource {
   players?: number;
   /** Seconds since the ladder last wrote a segment (its first rung's playlist); grows when production stalls. */
   segmentAgeSeconds?: number;
+  /** A class published over WebRTC: packets in, those given up on after their retransmission was waited for, video
+   * frames dropped waiting for a keyframe, and the round trip to the publisher. */
+  webrtc?: { packets: number; lost: number; framesDropped: number; rttMs?: number };
   /** For classes relayed to Mux: the stream's status as Mux's webhooks last told it, and whether our relay runs. */
   mux?: { status: string; relaying: boolean };
 }
@@ -52,6 +55,8 @@ export interface MetricSources {
   live: { budget: number; used: number; channels: ChannelSource[] };
   origin: { cacheHits: number; notModified: number; stalePlaylists: number; byStatus: ReadonlyMap<string, { requests: number; bytes: number }> };
   ingest: { rejectedPublishes: number; refusedConnections: number; refusedPlays: number; protocolErrors: number };
+  /** With webrtc.enabled. */
+  webrtc?: { publishers: number; rejectedPublishes: number; badOffers: number; connectTimeouts: number };
   hub: {
     connections: number; frames: number; invalid: number; eventsDropped: number; persistFailures: number; persistRetries: number; persisted: number;
     ownedRooms: number; forwarded: number; fannedIn: number; ownerChanges: number;
@@ -78,6 +83,10 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     for (const h of timings?.all() ?? []) this.registry.registerMetric(h);
     const one = (v: (s: MetricSources) => number): Reader => (s) => [[{}, v(s)]];
+    const maybe = (v: (s: MetricSources) => number | undefined): Reader => (s) => {
+      const x = v(s);
+      return x === undefined ? [] : [[{}, x]];
+    };
     const perChannel = (v: (c: ChannelSource) => number | undefined): Reader => (s) =>
       s.live.channels.flatMap((c) => {
         const x = v(c);
@@ -90,7 +99,11 @@ export class Metrics {
       (s) => s.live.channels.map((c) => [{ channel: c.channel, state: c.state, mode: c.mode }, 1]));
     this.gauge('kmk_channel_viewers', 'Learners connected to the class\'s engagement hub.', ['channel'], perChannel((c) => c.viewers));
     this.counter('kmk_ingest_received_bytes_total', 'Bytes received from the class\'s publisher (rate() gives the ingest bitrate).', ['channel'], perChannel((c) => c.ingestBytes));
-    this.gauge('kmk_ingest_frames_per_second', 'Frame rate the publisher announced.', ['channel'], perChannel((c) => c.ingestFps));
+    this.gauge('kmk_ingest_frames_per_second', 'Frame rate the publisher announced (WebRTC: measured).', ['channel'], perChannel((c) => c.ingestFps));
+    this.counter('kmk_webrtc_packets_received_total', 'RTP packets received from a WebRTC publisher.', ['channel'], perChannel((c) => c.webrtc?.packets));
+    this.counter('kmk_webrtc_packets_lost_total', 'RTP packets a WebRTC publisher\'s retransmission did not bring in time (given up).', ['channel'], perChannel((c) => c.webrtc?.lost));
+    this.counter('kmk_webrtc_frames_dropped_total', 'Video frames dropped waiting for a keyframe after a loss.', ['channel'], perChannel((c) => c.webrtc?.framesDropped));
+    this.gauge('kmk_webrtc_rtt_seconds', 'Round trip to the WebRTC publisher (ICE).', ['channel'], perChannel((c) => (c.webrtc?.rttMs === undefined ? undefined : c.webrtc.rttMs / 1000)));
     this.gauge('kmk_transcoder_speed_ratio', 'Ladder output seconds per wall-clock second over the last 10 s (1 = keeping up).', ['channel'], perChannel((c) => c.transcoder?.speed));
     this.gauge('kmk_transcoder_slow', 'The ladder has fallen behind real time (1) or not (0).', ['channel'], perChannel((c) => (c.transcoder ? Number(c.transcoder.slow) : undefined)));
     this.counter('kmk_transcoder_cpu_seconds_total', 'CPU seconds the class\'s ffmpeg ladder used.', ['channel'], perChannel((c) => (c.transcoder ? c.transcoder.cpuMs / 1000 : undefined)));
@@ -109,6 +122,10 @@ export class Metrics {
     this.counter('kmk_ingest_refused_connections_total', 'RTMP connections refused (too many failures from an address).', [], one((s) => s.ingest.refusedConnections));
     this.counter('kmk_ingest_refused_plays_total', 'RTMP play requests refused.', [], one((s) => s.ingest.refusedPlays));
     this.counter('kmk_ingest_protocol_errors_total', 'RTMP connections closed for malformed input.', [], one((s) => s.ingest.protocolErrors));
+    this.gauge('kmk_webrtc_publishers', 'WebRTC (WHIP) publishers connected.', [], maybe((s) => s.webrtc?.publishers));
+    this.counter('kmk_webrtc_rejected_publishes_total', 'WHIP publishes refused (bad key, channel busy, box full).', [], maybe((s) => s.webrtc?.rejectedPublishes));
+    this.counter('kmk_webrtc_bad_offers_total', 'WHIP offers refused as malformed or unanswerable.', [], maybe((s) => s.webrtc?.badOffers));
+    this.counter('kmk_webrtc_connect_timeouts_total', 'WHIP publishers whose connection never came up (UDP blocked?).', [], maybe((s) => s.webrtc?.connectTimeouts));
     this.gauge('kmk_hub_sockets', 'Open engagement hub WebSockets.', [], one((s) => s.hub.connections));
     // With serve --workers: how the kernel spread the sockets over the processes (each process labels its own).
     this.gauge('kmk_hub_process_sockets', 'Open engagement hub WebSockets of one process, by pid.', ['pid'], (s) => [[{ pid: String(process.pid) }, s.hub.connections]]);

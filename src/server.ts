@@ -454,11 +454,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         budget: snap.budget, used: snap.used,
         channels: snap.channels.map((c) => {
           const meta = live.publisherMeta(c.channel);
+          const pub = live.publisherOf(c.channel);
+          const rtc = pub && webrtc?.owns(pub) ? webrtc.stats(pub) : undefined;
           const ll = llStreams.get(c.channel);
           const mux = c.mode === 'mux' ? { status: read.muxStream(c.channel)?.status ?? 'unknown', relaying: c.relaying ?? false } : undefined;
           return {
             channel: c.channel, state: c.state, mode: c.mode, viewers: hub.presence(c.channel),
             ingestBytes: meta?.inBytes, ingestFps: meta?.fps, transcoder: c.transcoder, llWaiters: ll?.waiting,
+            ...(rtc ? { webrtc: { packets: rtc.packets, lost: rtc.lost, framesDropped: rtc.framesDropped, ...(rtc.rttMs !== undefined ? { rttMs: rtc.rttMs } : {}) } } : {}),
             players: players.get(c.channel),
             segmentAgeSeconds: c.mode === 'local' ? origin.segmentAge(c.channel, c.ladder[0]) : undefined, mux,
           };
@@ -466,6 +469,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       },
       origin: { ...origin.counters, byStatus: origin.byStatus },
       ingest: ingest.counters,
+      ...(webrtc ? { webrtc: { publishers: webrtc.ids().length, ...webrtc.counters } } : {}),
       hub: {
         connections: hub.connections, ...hub.counters, ownedRooms: hub.ownedRooms,
         backplane: backplane ? { connected: backplane.connected, published: backplane.counters.published, received: backplane.counters.received } : undefined,

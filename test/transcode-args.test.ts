@@ -133,3 +133,20 @@ t.test('no rung is capped above what the source sends', async (t) => {
   const args = ffmpegArgs(plan, { outDir: '/o', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 'p' });
   t.same([0, 1, 2].map((i) => args[args.indexOf(`-maxrate:v:${i}`) + 1]), ['1000k', '1000k', '800k']);
 });
+
+t.test('a browser over WebRTC: Matroska in, made 30 fps before the split, VP8 encoded on every rung, Opus to AAC', async (t) => {
+  const plan = planLadder({ videoCodec: 'vp8', width: 1280, height: 720, fps: 30, audioCodec: 'opus', container: 'mkv', via: 'whip', keyframeInterval: 2 },
+    { profile: ['720p', '360p'], segmentSeconds: 2 });
+  t.same(ffmpegArgs(plan, { outDir: '/m/live/bio', record: true, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 's_w' }), [
+    ...common.slice(0, -4), '-f', 'matroska', '-i', 'pipe:0',
+    '-filter_complex', '[0:v:0]fps=30,split=2[s0][s1];[s0]scale=1280:720,setsar=1[v0];[s1]scale=640:360,setsar=1[v1]',
+    '-map', '[v0]', ...x264(0, 2800, '60', 'expr:gte(t,n_forced*2)'),
+    '-map', '[v1]', ...x264(1, 800, '60', 'expr:gte(t,n_forced*2)'),
+    '-map', '0:a:0', '-c:a:0', 'aac', '-b:a:0', '96k', '-ac:a:0', '2', '-ar:a:0', '48000',
+    '-map', '0:a:0', '-c:a:1', 'aac', '-b:a:1', '64k', '-ac:a:1', '2', '-ar:a:1', '48000',
+    '-f', 'hls', '-hls_time', '2', '-hls_list_size', '0', '-hls_playlist_type', 'event', '-hls_flags', 'independent_segments+program_date_time',
+    '-hls_segment_type', 'mpegts', '-hls_segment_filename', '/m/live/bio/%v/s_w_%05d.ts',
+    '-var_stream_map', 'v:0,agroup:aud,name:720p v:1,agroup:aud,name:360p a:0,agroup:aud,name:audio a:1,name:audio-only',
+    '/m/live/bio/%v/index.m3u8',
+  ]);
+});

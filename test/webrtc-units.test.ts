@@ -56,9 +56,12 @@ t.test('vp8: descriptor lengths, frame assembly, keyframes, loss', async (t) => 
   t.same(k, { ts: 180, key: true, data: key }, 'two packets make the keyframe');
   const d = f.push(pkt(4, 270, true, Buffer.from([0x10, 0x51, 9])));
   t.same(d, { ts: 270, key: false, data: Buffer.from([0x51, 9]) });
+  t.equal(f.push(pkt(5, 300, false, Buffer.alloc(0))), undefined, 'a padding-only packet (bandwidth probe) is skipped');
+  t.notOk(f.waitingForKey, 'and does not break the frames around it');
+  t.same(f.push(pkt(6, 360, true, Buffer.from([0x10, 0x51, 8]))), { ts: 360, key: false, data: Buffer.from([0x51, 8]) });
   f.gap();
   t.ok(f.waitingForKey, 'after loss the assembler waits for a keyframe');
-  t.equal(f.push(pkt(6, 360, true, Buffer.from([0x10, 0x51, 9]))), undefined);
+  t.equal(f.push(pkt(7, 450, true, Buffer.from([0x10, 0x51, 9]))), undefined);
 });
 
 t.test('h264: single NAL, STAP-A and FU-A make one access unit', async (t) => {
@@ -147,4 +150,28 @@ t.test('sdp: offers checked with a reason, codecs of the answer, the advertised 
   t.equal(out.match(/typ host/g)?.length, 2, 'only host candidates get a public twin');
   t.equal(advertise(answer, undefined), answer);
   t.same(fragmentCandidates('a=ice-ufrag:xyz\r\na=candidate:1 1 udp 1 1.2.3.4 5 typ host\r\n'), { candidates: ['candidate:1 1 udp 1 1.2.3.4 5 typ host'], ufrag: 'xyz' });
+});
+
+t.test('a browser source: never passed through, every rung counted; REMB fields; the frame rate from the RTP clock', async (t) => {
+  const { planLadder, pixelRate } = await import('../src/transcode/ladder.js');
+  const { sourceRefusal } = await import('../src/live/source.js');
+  const { rembFields } = await import('../src/ingest/webrtc.js');
+  const vp8 = { videoCodec: 'vp8' as const, width: 1280, height: 720, fps: 30, audioCodec: 'opus' as const, container: 'mkv' as const, via: 'whip' as const, keyframeInterval: 2 };
+  const plan = planLadder(vp8, { profile: ['720p', '360p'], segmentSeconds: 2 });
+  t.same(plan.rungs.map((r) => [r.name, r.copy]), [['720p', false], ['360p', false]], 'VP8 is decoded and encoded on every rung');
+  t.equal(pixelRate(plan.rungs), 1280 * 720 * 30 + 640 * 360 * 30, 'the budget counts the top rung');
+  t.equal(plan.audio, 'aac', 'Opus becomes AAC once');
+  t.equal(plan.input, 'mkv');
+  const h264 = planLadder({ ...vp8, videoCodec: 'h264' }, { profile: ['720p', '360p'], segmentSeconds: 2 });
+  t.equal(h264.rungs[0]!.copy, true, 'H.264 over WebRTC (OBS) may be passed through');
+  t.equal(sourceRefusal(vp8), undefined, 'VP8 is taken');
+  t.equal(sourceRefusal({ ...vp8, videoCodec: 'vp9' }), undefined, 'VP9 is taken');
+  const f = rembFields(3_000_000);
+  t.ok(f.brMantissa <= 0x3ffff);
+  t.equal(f.brMantissa * 2 ** f.brExp, 3_000_000, '3 Mbit/s as 187500 × 2^4');
+  const m = new RtpToMkv('vp8', false, () => {}, () => {}, 0);
+  const key = Buffer.from([0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01]);
+  m.push('video', pkt(1, 0, true, key), 0);
+  for (let i = 2; i <= 40; i += 1) m.push('video', pkt(i, (i - 1) * 3600, true, Buffer.from([0x10, 0x51, 1])), i * 40);
+  t.equal(m.fps(), 25, '3600 ticks a frame is 25 fps, whatever the arrival jitter');
 });

@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { ffprobe, startTestServer, waitFor, type TestServer } from './helpers/server.js';
+import { ffprobe, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { whipPublish, type WhipClient } from './helpers/whip-client.js';
 import type { WhipStats } from '../src/ingest/webrtc.js';
 import { signJoinToken } from '../src/auth/join-token.js';
@@ -102,6 +102,14 @@ t.test('vp8 publish, session url, replay', async (t) => {
   t.match(row.source, { codec: 'vp8', width: 640, height: 360, audioCodec: 'opus', ingest: 'whip' }, 'the session records a browser (WHIP) source');
   t.same(row.ladder, ['360p', '240p']);
   await new Promise((r) => setTimeout(r, 6000));
+  const metrics = await (await ts.get('/metrics')).text();
+  const series = (name: string): number => Number(new RegExp(`^${name}\\{[^}]*channel="bio"[^}]*\\} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN);
+  t.ok(series('kmk_webrtc_packets_received_total') > 500, 'metrics: packets received from the browser');
+  t.equal(series('kmk_webrtc_packets_lost_total'), 0, 'metrics: none lost on loopback');
+  t.ok(series('kmk_ingest_received_bytes_total') > 100_000, 'metrics: ingest bytes (rate() is the bitrate)');
+  t.ok(series('kmk_ingest_frames_per_second') >= 25, 'metrics: the frame rate measured from the RTP clock');
+  t.ok(series('kmk_webrtc_rtt_seconds') >= 0, 'metrics: the round trip');
+  t.match(metrics, /^kmk_webrtc_publishers(\{[^}]*\})? 1$/m);
   const del = await fetch(url, { method: 'DELETE', headers: { Authorization: `Bearer ${key}` } });
   t.equal(del.status, 200, 'DELETE ends the class');
   await waitFor('the class to end', () => ts.server.live.current('bio') === undefined, 20000);
@@ -125,6 +133,20 @@ t.test('h264 like obs, instructor token', async (t) => {
   t.match(row.topRung ?? '', /passed through/, 'H.264 from WebRTC may be passed through like RTMP\'s');
   const seg = await ffprobe(`${ts.base}/hls/bio/360p/index.m3u8`);
   t.match(seg.streams.find((s) => s.codec_type === 'video'), { codec_name: 'h264', width: 640, height: 360 });
+});
+
+t.test('the same class from another way in', async (t) => {
+  const ts = await server(t);
+  const { key } = ts.createChannel('bio', { ladder: ['240p'] });
+  const obs = push(ts.rtmp(key), { seconds: 30, size: '640x360' });
+  t.teardown(() => obs.kill('SIGKILL'));
+  await playing(ts, 'bio', '240p');
+  obs.kill('SIGKILL'); // OBS dropped: the class waits for it
+  await waitFor('the class to wait for its publisher', () => ts.server.live.current('bio')?.state === 'reconnecting', 20000);
+  const browser = await whipPublish(`${ts.base}/whip/bio`, key);
+  t.teardown(() => browser.close());
+  t.equal(browser.status, 409, 'a browser cannot take over a class its ladder reads from RTMP');
+  t.match(browser.body, /live from RTMP \(OBS\): come back the same way, or end the class/);
 });
 
 t.test('reconnect within grace', async (t) => {

@@ -275,7 +275,7 @@ export class RtmpIngest implements Ingest {
     try {
       const address = addressOf(s.ip);
       if (s.streamApp !== 'live') return this.refuse(s, `unknown application "${s.streamApp.slice(0, 32)}" (publish to /live/<stream key>)`);
-      const verdict = this.handlers.admit({ id: s.id, key: s.streamName, address });
+      const verdict = this.handlers.admit({ id: s.id, key: s.streamName, address, via: 'rtmp' });
       if (!verdict.ok) {
         if (verdict.code === 'unknown_key') this.guard.recordFailure(address, Date.now());
         const blocked = this.guard.isBlocked(address, Date.now());

@@ -58,6 +58,8 @@ export class Vp8Frames implements FrameAssembler {
   waitingForKey = true;
 
   push(p: RtpIn): Frame | undefined {
+    // Padding only (a browser probing for bandwidth sends these on the video stream): nothing to assemble.
+    if (p.payload.length === 0) return undefined;
     const d = vp8Descriptor(p.payload);
     if (!d) return this.drop();
     if (d.start) {

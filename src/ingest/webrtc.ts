@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   ReceiverEstimatedMaxBitrate, RTCPeerConnection, RTCRtpCodecParameters, RtcpPayloadSpecificFeedback, useNACK, usePLI, useREMB,
+  useSdesMid, useTransportWideCC, useTWCC,
   type MediaStreamTrack, type RTCRtpTransceiver,
 } from 'werift';
 import type { Logger } from '../log.js';
@@ -154,14 +155,17 @@ export class WebRtcIngest implements Ingest {
     const pc = new RTCPeerConnection({
       codecs: {
         video: [
-          new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI(), useREMB()] }),
+          new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI(), useREMB(), useTWCC()] }),
           new RTCRtpCodecParameters({
-            mimeType: 'video/H264', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI(), useREMB()],
+            mimeType: 'video/H264', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI(), useREMB(), useTWCC()],
             parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1',
           }),
         ],
         audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
       },
+      // Transport-wide congestion control: the browser's send-side estimate needs this box's feedback, or it
+      // stays at its start (tens of kbit/s: a frozen picture).
+      headerExtensions: { video: [useSdesMid(), useTransportWideCC()], audio: [useSdesMid(), useTransportWideCC()] },
       iceServers: this.o.iceServers,
       ...(this.o.udpPorts ? { icePortRange: this.o.udpPorts } : {}),
       iceUseIpv6: false,
@@ -262,7 +266,8 @@ export class WebRtcIngest implements Ingest {
     const seconds = Math.max(1, (this.now() - p.startedAt) / 1000);
     const bytes = m.stats.video.bytes + m.stats.audio.bytes;
     return {
-      videoCodec: m.video, width: m.size?.width ?? 0, height: m.size?.height ?? 0, fps: m.fps(),
+      // The nominal rate the ladder encodes at: a browser's varies with load; 60 only when it really sends 60.
+      videoCodec: m.video, width: m.size?.width ?? 0, height: m.size?.height ?? 0, fps: m.fps() >= 45 ? 60 : m.fps() > 0 ? 30 : 0,
       videoKbps: Math.round((m.stats.video.bytes * 8) / 1000 / seconds), audioCodec: 'opus', inBytes: bytes, container: 'mkv', via: 'whip',
     };
   }

@@ -114,6 +114,13 @@ export class ClassRun {
     return this.model.phase;
   }
 
+  /** The way in of the class's source, once it is known: its ladder reads that container, so a publisher coming
+   * back must come the same way. */
+  get via(): 'rtmp' | 'whip' | undefined {
+    const s = this.model.source;
+    return s ? s.via ?? 'rtmp' : undefined;
+  }
+
   get publisherId(): string {
     return this.model.publisher;
   }

@@ -119,6 +119,11 @@ export class LiveManager extends EventEmitter<LiveEvents> {
   }
 
   /** What the current publisher of a channel sends (resolution, fps, bytes so far). */
+  /** The id of a live class's publisher now (an ingest's own id). */
+  publisherOf(slug: string): string | undefined {
+    return this.live.get(slug)?.publisherId;
+  }
+
   publisherMeta(slug: string): SourceMeta | undefined {
     const r = this.live.get(slug);
     return r ? this.d.ingest.meta(r.publisherId) : undefined;
@@ -148,6 +153,11 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     if (existing) {
       const takeoverMs = Math.min(this.o.takeoverMs ?? 2000, this.o.stallMs || Infinity);
       const old = existing.publisherId;
+      const via = a.via ?? 'rtmp';
+      if (existing.via && existing.via !== via) {
+        const from = (v: string): string => (v === 'whip' ? 'a browser (WebRTC)' : 'RTMP (OBS)');
+        return { ok: false, code: 'channel_busy', reason: `channel "${channel.slug}" is live from ${from(existing.via)}: come back the same way, or end the class before publishing from ${from(via)}` };
+      }
       const claimed = existing.claim(a.id, this.clock.now(), takeoverMs);
       if (!claimed) return { ok: false, code: 'channel_busy', reason: `channel "${channel.slug}" is already live` };
       this.byPublisher.set(a.id, existing);

@@ -48,7 +48,10 @@ export function inputArgs(plan: LadderPlan): string[] {
     // A 10-bit or 4:4:4 source becomes 8-bit 4:2:0 on every rung: the only format every player decodes.
     const format = plan.convert ? ',format=yuv420p' : '';
     const scales = encoded.map(({ r, i }) => `[s${i}]scale=${r.width}:${r.height},setsar=1${format}[v${i}]`).join(';');
-    a.push('-filter_complex', `[0:v:0]split=${encoded.length}${splits};${scales}`);
+    // A browser's frames come when they come (15–30 a second, by load and network): made constant before the split,
+    // or ffmpeg takes Matroska's 1 ms time base for the rate and repeats frames a thousand times a second.
+    const cfr = plan.input === 'mkv' ? `fps=${encoded[0]!.r.fps},` : '';
+    a.push('-filter_complex', `[0:v:0]${cfr}split=${encoded.length}${splits};${scales}`);
   }
   return a;
 }
