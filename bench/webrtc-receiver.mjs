@@ -36,7 +36,12 @@ if (kind === 'webrtc') {
   await ingest.start();
   console.log(JSON.stringify({ http: http.address().port }));
 } else {
-  ingest = new RtmpIngest({ host: '127.0.0.1', port: 0, graceMs: 1000, maxFailuresPerMinute: 1000, log }, handlers);
+  // node-media-server listens only on a port it is given: take a free one.
+  const probe = createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const port = probe.address().port;
+  await new Promise((r) => probe.close(r));
+  ingest = new RtmpIngest({ host: '127.0.0.1', port, graceMs: 1000, maxFailuresPerMinute: 1000, log }, handlers);
   await ingest.start();
   console.log(JSON.stringify({ http: http.address().port, rtmp: ingest.port }));
 }

@@ -105,7 +105,9 @@ t.test('vp8 publish, session url, replay', async (t) => {
   const metrics = await (await ts.get('/metrics')).text();
   const series = (name: string): number => Number(new RegExp(`^${name}\\{[^}]*channel="bio"[^}]*\\} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN);
   t.ok(series('kmk_webrtc_packets_received_total') > 500, 'metrics: packets received from the browser');
-  t.equal(series('kmk_webrtc_packets_lost_total'), 0, 'metrics: none lost on loopback');
+  // Loopback UDP still drops packets when the box is starved of CPU (the socket buffer overflows): a few, not none.
+  const lost = series('kmk_webrtc_packets_lost_total');
+  t.ok(lost >= 0 && lost < series('kmk_webrtc_packets_received_total') / 100, `metrics: packets given up (${lost}) under 1 %`);
   t.ok(series('kmk_ingest_received_bytes_total') > 100_000, 'metrics: ingest bytes (rate() is the bitrate)');
   t.ok(series('kmk_ingest_frames_per_second') >= 25, 'metrics: the frame rate measured from the RTP clock');
   t.ok(series('kmk_webrtc_rtt_seconds') >= 0, 'metrics: the round trip');

@@ -119,6 +119,12 @@ export class LiveManager extends EventEmitter<LiveEvents> {
   }
 
   /** What the current publisher of a channel sends (resolution, fps, bytes so far). */
+  /** On a shared store: which box has room for a class this one refuses, in words. */
+  private roomElsewhere(): string | undefined {
+    const o = this.d.roomElsewhere?.();
+    return o && `box ${o.name} has room: push to ${o.rtmp}`;
+  }
+
   /** The id of a live class's publisher now (an ingest's own id). */
   publisherOf(slug: string): string | undefined {
     return this.live.get(slug)?.publisherId;
@@ -169,8 +175,8 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     if (refusal) return { ok: false, code: 'disk_low', reason: refusal };
     const full = refusesAtOnce(channel.overflow, this.o.budget - this.used());
     if (full) {
-      const other = this.d.roomElsewhere?.();
-      return { ok: false, code: 'over_budget', reason: other ? `${full}; box ${other.name} has room: push to ${other.rtmp}` : full };
+      const other = this.roomElsewhere();
+      return { ok: false, code: 'over_budget', reason: other ? `${full}; ${other}` : full };
     }
     const session = this.d.sessions.start(channel.id, channel.record);
     const run: ClassRun = new ClassRun(channel, session.id, a.id, {
@@ -181,7 +187,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
       outputs: this.d.outputs,
       overflow: this.d.overflow,
       freeBudget: (): number => this.o.budget - this.usedBy((r) => r !== run),
-      roomElsewhere: (): string | undefined => { const o = this.d.roomElsewhere?.(); return o && `box ${o.name} has room: push to ${o.rtmp}`; },
+      roomElsewhere: () => this.roomElsewhere(),
       expect: this.d.expect,
       files: this.d.files ?? diskFiles,
       clock: this.clock,
