@@ -150,3 +150,14 @@ t.test('a browser over WebRTC: Matroska in, made 30 fps before the split, VP8 en
     '/m/live/bio/%v/index.m3u8',
   ]);
 });
+
+t.test('the relay to Mux of a browser class: Matroska in, VP8 encoded once to H.264, Opus to AAC; H.264 kept', async (t) => {
+  const { relayArgs } = await import('../src/mux/relay.js');
+  t.same(relayArgs('rtmps://ingest.example/app/KEY', undefined, { container: 'mkv', videoCodec: 'vp8' }), [
+    '-hide_banner', '-loglevel', 'warning', '-nostats', '-fflags', '+genpts', '-f', 'matroska', '-i', 'pipe:0',
+    '-map', '0:v:0', '-map', '0:a:0?', '-vf', 'fps=30', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+    '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '5000k', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0',
+    '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2', '-f', 'flv', 'rtmps://ingest.example/app/KEY',
+  ]);
+  t.match(relayArgs('rtmps://x/app/K', undefined, { container: 'mkv', videoCodec: 'h264' }).join(' '), /-map 0:v:0 -map 0:a:0\? -c:v copy -c:a aac/, 'H.264 from OBS over WHIP is kept');
+});

@@ -4,7 +4,10 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { ffprobe, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { ffprobe, freePort, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
+import { startFakeMux } from './helpers/fake-mux.js';
 import { whipPublish, type WhipClient } from './helpers/whip-client.js';
 import type { WhipStats } from '../src/ingest/webrtc.js';
 import { signJoinToken } from '../src/auth/join-token.js';
@@ -149,6 +152,37 @@ t.test('the same class from another way in', async (t) => {
   t.teardown(() => browser.close());
   t.equal(browser.status, 409, 'a browser cannot take over a class its ladder reads from RTMP');
   t.match(browser.body, /live from RTMP \(OBS\): come back the same way, or end the class/);
+});
+
+t.test('over budget to mux', async (t) => {
+  // A browser's class the box has no room for goes to Mux like an RTMP one: VP8 encoded once to H.264, Opus to AAC.
+  const fake = await startFakeMux();
+  t.teardown(() => fake.close());
+  const sinkPort = await freePort();
+  const ts = await startTestServer(t.testdir(), {
+    KMK_WEBRTC_ENABLED: 'true', KMK_MUX_TOKEN_ID: 'test-id', KMK_MUX_TOKEN_SECRET: 'test-secret-value', KMK_MUX_BASE_URL: fake.url,
+    KMK_TRANSCODE_BUDGET_PIXELS_PER_SECOND: '5000000', KMK_MUX_INGEST_URL: `rtmp://127.0.0.1:${sinkPort}/app`,
+  });
+  t.teardown(() => ts.server.stop());
+  const sinkFile = join(ts.dir, 'mux-ingest.flv');
+  const sink = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-listen', '1', '-i', `rtmp://127.0.0.1:${sinkPort}/app/sk-ls1`, '-c', 'copy', '-f', 'flv', sinkFile]);
+  const sinkDone = new Promise((r) => sink.once('exit', r));
+  t.teardown(() => sink.kill('SIGKILL'));
+  const hex = sinkPort.toString(16).toUpperCase().padStart(4, '0');
+  await waitFor('the RTMP sink to listen', () => ['/proc/net/tcp', '/proc/net/tcp6'].some((f) => existsSync(f) && readFileSync(f, 'utf8').split('\n')
+    .some((l) => { const c = l.trim().split(/\s+/); return c[1]?.endsWith(`:${hex}`) && c[3] === '0A'; })), 20000);
+  const { key } = ts.createChannel('bio', { ladder: ['360p', '240p'], overflow: 'mux', record: false });
+  const c = await whipPublish(`${ts.base}/whip/bio`, key, { codec: 'vp8', seconds: 10 });
+  t.teardown(() => c.close());
+  t.equal(c.status, 201);
+  await waitFor('the class on Mux', () => ts.server.live.snapshot().channels.find((x) => x.channel === 'bio')?.mode === 'mux', 20000);
+  await new Promise((r) => setTimeout(r, 9000));
+  t.equal((await c.del()).status, 200);
+  await sinkDone;
+  const probe = await ffprobe(sinkFile);
+  t.match(probe.streams.find((s) => s.codec_type === 'video'), { codec_name: 'h264', width: 640, height: 360 }, 'Mux receives H.264');
+  t.ok(probe.streams.some((s) => s.codec_type === 'audio' && s.codec_name === 'aac'), 'and AAC');
+  t.ok(Number(probe.format?.duration) > 6, `the class reached Mux (${probe.format?.duration} s)`);
 });
 
 t.test('reconnect within grace', async (t) => {

@@ -367,8 +367,10 @@ export class ClassRun {
   }
 
   private async startRelay(target: string): Promise<RunEvent> {
+    const s = this.model.source;
     const relay = this.d.overflow!.relay({
       target,
+      ...(s?.container === 'mkv' ? { source: { container: 'mkv' as const, videoCodec: s.videoCodec } } : {}),
       feed: (sink) => this.feed(sink),
       onGiveUp: (reason) => void this.queued(() => ({
         t: 'relay_gave_up', reason, source: describeMeta(this.d.ingest.meta(this.model.publisher)), free: this.d.freeBudget(),

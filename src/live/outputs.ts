@@ -49,6 +49,7 @@ export interface LocalOutputs {
 export interface OverflowPort {
   /** Creates (once) or reuses the channel's Mux live stream; returns where to push and the playback id. */
   ensureStream(slug: string): Promise<{ target: string; playbackId: string | null }>;
-  relay(req: { target: string; feed(sink: MediaSink): () => void; onGiveUp(reason: string): void }): ClassOutput;
+  /** source: what the feed carries, when it is not RTMP's FLV (a WebRTC publisher's Matroska). */
+  relay(req: { target: string; feed(sink: MediaSink): () => void; onGiveUp(reason: string): void; source?: { container: 'flv' | 'mkv'; videoCodec: string } }): ClassOutput;
   markOverflow(sessionId: string): Promise<void>;
 }

@@ -27,7 +27,9 @@ export function muxOverflow(o: MuxOverflowOptions): OverflowPort {
       if (!stream.streamKey) throw new Error('Mux returned no stream key');
       return { target: `${o.ingestUrl.replace(/\/$/, '')}/${stream.streamKey}`, playbackId: stream.playbackId ?? known.playbackId };
     },
-    relay: (req) => new RelayOutput(() => new Relay({ ffmpegPath: o.ffmpegPath, target: req.target, feed: req.feed, onGiveUp: req.onGiveUp, log: o.log, pids: o.pids })),
+    relay: (req) => new RelayOutput(() => new Relay({
+      ffmpegPath: o.ffmpegPath, target: req.target, feed: req.feed, onGiveUp: req.onGiveUp, log: o.log, pids: o.pids, ...(req.source ? { source: req.source } : {}),
+    })),
     markOverflow: (id) => o.repo.markOverflow(id),
   };
 }

@@ -12,13 +12,29 @@ import { IngestLink, parseIngestTarget, type LinkStats } from './ingest-link.js'
 /** Bytes the relay's feed may hold before it drops media (the held start of a class is a few MB). */
 export const RELAY_BUFFER_BYTES = 32 * 1024 * 1024;
 
+/** What the relay is fed: RTMP's FLV (forwarded as it is), or a WebRTC publisher's Matroska. */
+export interface RelaySource {
+  container: 'flv' | 'mkv';
+  videoCodec: string;
+}
+
+/** Flags that make a WebRTC source fit RTMP: VP8 encoded once to H.264 (H.264 kept), Opus to AAC. */
+function toRtmp(s: RelaySource): string[] {
+  const video = s.videoCodec === 'h264' ? ['-c:v', 'copy']
+    : ['-vf', 'fps=30', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+      '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '5000k', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0'];
+  return ['-map', '0:v:0', '-map', '0:a:0?', ...video, '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2'];
+}
+
 /** The relay's ffmpeg arguments (golden-tested). */
-export function relayArgs(target: string, tcUrl?: string): string[] {
+export function relayArgs(target: string, tcUrl?: string, source?: RelaySource): string[] {
+  const mkv = source?.container === 'mkv';
   return [
     '-hide_banner', '-loglevel', 'warning', '-nostats',
     '-fflags', '+genpts', // tolerate FLV packets without pts after a publisher reconnect
-    '-f', 'flv', '-i', 'pipe:0', // the same bounded feed as the ladder
-    '-map', '0', '-c', 'copy', // unchanged: Mux transcodes, this box only forwards
+    '-f', mkv ? 'matroska' : 'flv', '-i', 'pipe:0', // the same bounded feed as the ladder
+    // RTMP's FLV unchanged (Mux transcodes, this box only forwards); a browser's VP8 and Opus cannot go over RTMP.
+    ...(mkv ? toRtmp(source) : ['-map', '0', '-c', 'copy']),
     // Through the ingest link the socket is ours, the tcUrl stays the one the real ingest expects.
     ...(tcUrl ? ['-rtmp_tcurl', tcUrl] : []),
     '-f', 'flv', target,
@@ -28,6 +44,8 @@ export function relayArgs(target: string, tcUrl?: string): string[] {
 export interface RelayOptions {
   ffmpegPath: string;
   target: string;
+  /** Absent: FLV from RTMP. */
+  source?: RelaySource;
   feed(sink: MediaSink): () => void;
   log: Logger;
   maxQuickFailures?: number;
@@ -56,7 +74,7 @@ export class Relay {
     this.proc = new FfmpegProcess({
       label: 'relay to Mux',
       ffmpegPath: o.ffmpegPath,
-      args: () => (this.link ? relayArgs(this.link.localUrl, this.tcUrl) : relayArgs(o.target)),
+      args: () => (this.link ? relayArgs(this.link.localUrl, this.tcUrl, o.source) : relayArgs(o.target, undefined, o.source)),
       stdin: true,
       // Never echo ffmpeg's lines: they may contain the target URL, i.e. Mux's stream key.
       secretArgs: true,
