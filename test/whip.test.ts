@@ -74,6 +74,26 @@ t.test('whip off', async (t) => {
   t.match(r.body, /webrtc\.enabled/);
 });
 
+t.test('network settings', async (t) => {
+  // The UDP range, the advertised address and the ICE servers of the configuration reach the answer and the browser.
+  const ts = await startTestServer(t.testdir(), {
+    KMK_WEBRTC_ENABLED: 'true', KMK_WEBRTC_UDP_PORTS: '45100-45140', KMK_WEBRTC_PUBLIC_IP: '203.0.113.7',
+    KMK_WEBRTC_STUN_URLS: 'stun:stun.school.example:3478', KMK_WEBRTC_TURN_URL: 'turn:turn.school.example:3478?transport=tcp',
+    KMK_WEBRTC_TURN_USERNAME: 'kmk', KMK_WEBRTC_TURN_CREDENTIAL: 'pw-1',
+  });
+  t.teardown(() => ts.server.stop());
+  const opt = await fetch(`${ts.base}/whip/bio`, { method: 'OPTIONS' });
+  t.equal(opt.headers.get('link'), '<stun:stun.school.example:3478>; rel="ice-server", <turn:turn.school.example:3478?transport=tcp>; rel="ice-server"; username="kmk"; credential="pw-1"; credential-type="password"');
+  const { key } = ts.createChannel('bio', { ladder: ['240p'] });
+  const c = await whipPublish(`${ts.base}/whip/bio`, key, { seconds: 3 });
+  t.teardown(() => c.close());
+  t.equal(c.status, 201);
+  const candidates = [...c.body.matchAll(/^a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ host/gm)].map((m) => ({ ip: m[1], port: Number(m[2]) }));
+  t.ok(candidates.length > 0 && candidates.every((x) => x.port >= 45100 && x.port <= 45140), `ports in webrtc.udpPorts: ${candidates.map((x) => x.port).join(', ')}`);
+  t.ok(candidates.some((x) => x.ip === '203.0.113.7'), 'the advertised address is a candidate');
+  await c.del();
+});
+
 t.test('vp8 publish, session url, replay', async (t) => {
   const ts = await server(t);
   const { key } = ts.createChannel('bio', { ladder: ['360p', '240p'] });
