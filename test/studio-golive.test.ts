@@ -127,3 +127,15 @@ t.test('camera refused', async (t) => {
   t.ok(await page.getByRole('button', { name: 'Go live' }).isDisabled(), 'Go live waits for the camera');
   await page.screenshot({ path: join(shots, 'golive-refused-1280.png') });
 });
+
+t.test('no camera', async (t) => {
+  // Permission granted but no device on this machine (no fake device): the browser finds none.
+  const b = await launch(['--use-fake-ui-for-media-stream']);
+  t.teardown(() => b.close());
+  const page = await b.newPage({ width: 390, height: 844 });
+  await page.goto(`${ts.base}/studio/bio?token=${token('prof', 'instructor')}`);
+  await page.getByRole('button', { name: 'Turn on camera and microphone' }).click();
+  await page.waitForFunction(() => document.querySelector('.golive-status')?.classList.contains('error'), undefined, { timeout: 10000 });
+  t.match(await status(page), /No camera or microphone was found/);
+  await page.screenshot({ path: join(shots, 'golive-no-camera-390.png') });
+});

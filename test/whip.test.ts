@@ -140,6 +140,8 @@ t.test('vp8 publish, session url, replay', async (t) => {
   await waitFor('the class to end', () => ts.server.live.current('bio') === undefined, 20000);
   t.equal((await fetch(url, { method: 'DELETE', headers: { Authorization: `Bearer ${key}` } })).status, 404, 'the session URL is gone');
   t.match(ts.server.store.sessions.get(session), { endReason: 'publisher left', recorded: true });
+  const report = await (await ts.get(`/api/sessions/${session}/report`, { Authorization: `Bearer ${token(ts, 'bio', 'instructor')}` })).json() as { session: { source?: string } };
+  t.equal(report.session.source, 'browser (WHIP)', 'the class report says how the class came in');
   const probe = await ffprobe(`${ts.base}/vod/${session}/master.m3u8`);
   t.ok(probe.streams.some((s) => s.codec_type === 'video' && s.codec_name === 'h264'), 'the replay is H.264 (VP8 encoded once by the ladder)');
   t.ok(probe.streams.some((s) => s.codec_type === 'audio' && s.codec_name === 'aac'), 'Opus became AAC');

@@ -30,7 +30,8 @@ export interface LearnerRow {
 }
 
 export interface ClassReport {
-  session: { id: string; channel: string; start: string; end: string | null; minutes: number; partial: boolean; topRung?: string | null };
+  /** source: the way in, in words ("RTMP", "browser (WHIP)"). */
+  session: { id: string; channel: string; start: string; end: string | null; minutes: number; partial: boolean; topRung?: string | null; source?: string };
   summary: {
     rostered: number; attended: number; neverCame: number; late: number; leftEarly: number;
     peakViewers: number; averageViewers: number;

@@ -4,6 +4,7 @@
 import type { ClassRepository, ReportRepository, SessionRepository } from '../store/ports.js';
 import { classReport } from './class-report.js';
 import type { ClassReport, CostReport } from '../domain/reports.js';
+import { ingestName } from '../domain/records.js';
 import { toCsv, type CsvCell } from './csv.js';
 import { checkPrices, costReport, forChannel, type ClassUsage, type Prices } from './cost.js';
 
@@ -24,7 +25,7 @@ export async function sessionReport(store: ReportStore, sessionId: string, now: 
     now, roster, ...(await store.reports.records(sessionId)),
   });
   // How the class was delivered: its top rung passed through or encoded, and why (transcode/top-rung.ts).
-  return { ...report, session: { ...report.session, topRung: s.topRung } };
+  return { ...report, session: { ...report.session, topRung: s.topRung, ...(s.source.ingest ? { source: ingestName(s.source.ingest) } : {}) } };
 }
 
 export const REPORT_TABLES = ['learners', 'polls', 'timeline', 'renditions'] as const;

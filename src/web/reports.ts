@@ -133,6 +133,7 @@ export class ReportsView {
       h('div', { class: 'stat', 'data-stat': key }, h('span', { class: 'num' }, value === null || value === undefined ? '—' : String(value)), h('span', { class: 'label' }, label));
     this.body.replaceChildren(
       r.session.partial ? h('p', { class: 'notice' }, 'This class is still live: the report is partial.') : '',
+      r.session.source ? h('p', { class: 'sub', 'data-source': '' }, `Streamed from ${r.session.source}.`) : '',
       r.session.topRung ? h('p', { class: 'sub', 'data-delivery': '' }, `Delivery: ${r.session.topRung}.`) : '',
       h('div', { class: 'stats' },
         stat('came', s.attended, 'attended'), ...(s.rostered ? [stat('on the roster', s.rostered, 'rostered'), stat('never came', s.neverCame, 'neverCame')] : []),
