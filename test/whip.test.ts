@@ -63,6 +63,17 @@ t.test('whip refusals', async (t) => {
   t.equal(learner.status, 401, 'a learner\'s join token');
   t.equal(ts.server.store.sessions.list({ channel: 'bio' }).length, 0, 'no session was started by any of them');
   t.ok(ts.logs.every((l) => !l.includes(key)), 'the key is never logged');
+  // Guessing keys: after ingest.maxFailuresPerMinute bad ones the address is slowed to one attempt a second (before
+  // any WebRTC work), never locked out: the teacher behind the same school NAT still goes live.
+  const answers: number[] = [];
+  for (let i = 0; i < 14 && !answers.includes(429); i += 1) answers.push((await whipPublish(`${ts.base}/whip/bio`, `guess-${i}`.padEnd(40, 'x'))).status);
+  t.equal(answers[answers.length - 1], 429, `throttled after ${answers.length - 1} more bad keys (${answers.join(', ')})`);
+  t.ok(answers.slice(0, -1).every((s) => s !== 201 && s !== 429), 'refused as bad keys until then');
+  t.equal((await whipPublish(`${ts.base}/whip/bio`, 'y'.repeat(40))).status, 429, 'at once again: slowed');
+  await new Promise((r) => setTimeout(r, 1100));
+  const teacher = await whipPublish(`${ts.base}/whip/bio`, key, { seconds: 2 });
+  t.teardown(() => teacher.close());
+  t.equal(teacher.status, 201, 'a valid key from the throttled address is taken a second later');
 });
 
 t.test('whip off', async (t) => {

@@ -52,6 +52,8 @@ export const REFUSAL_STATUS: Record<RefusalCode, number> = { unknown_key: 401, c
 
 /** The connection must reach "connected" this soon after the answer. */
 export const CONNECT_TIMEOUT_MS = 15_000;
+/** A throttled address may try once this often. */
+export const THROTTLED_EVERY_MS = 1000;
 /** Keyframe requests at most this often. */
 export const PLI_INTERVAL_MS = 500;
 /**
@@ -109,6 +111,8 @@ export interface WhipStats {
 
 export class WebRtcIngest implements Ingest {
   private readonly pubs = new Map<string, Publisher>();
+  /** Last attempt of each throttled address. */
+  private readonly throttled = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private statsTimer?: NodeJS.Timeout;
   readonly guard: FailureGuard;
@@ -142,8 +146,16 @@ export class WebRtcIngest implements Ingest {
   /** Answers a WHIP POST: the offer checked and answered, then the publish admitted (a refusal closes the peer). */
   async publish(offer: string, who: WhipWho): Promise<WhipAnswer> {
     const { address } = who;
-    if (this.guard.isBlocked(address, this.now())) {
-      return { ok: false, status: 429, code: 'throttled', reason: 'this address is throttled after too many bad keys; try again in a few minutes' };
+    // An address over the bad-key limit is slowed, never locked out (as over RTMP): a school's NAT hides the teacher
+    // behind the same address as the pupil guessing keys. One attempt a second from it, so the work stays bounded.
+    const now = this.now();
+    if (this.guard.isBlocked(address, now)) {
+      const last = this.throttled.get(address) ?? 0;
+      if (now - last < THROTTLED_EVERY_MS) {
+        return { ok: false, status: 429, code: 'throttled', reason: 'this address is throttled after too many bad keys: one attempt a second' };
+      }
+      this.throttled.set(address, now);
+      if (this.throttled.size > 10_000) this.throttled.clear();
     }
     const check = checkOffer(offer);
     if (!check.ok) {
