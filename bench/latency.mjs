@@ -219,6 +219,11 @@ for (const latency of ['ultra', 'low', 'standard'].filter((m) => modes.includes(
     const key = server.store.streamKeys.rotate(c.id).key;
     const src = from === 'browser' ? await browserSource(base, slug, key) : startSource(['-f', 'flv', `rtmp://127.0.0.1:${server.rtmpPort}/live/${key}`]);
     const token = signJoinToken({ sub: 'bench', name: 'Bench', role: 'learner', channel: slug, exp: Math.floor(Date.now() / 1000) + 3600 }, secret);
+    // The viewer joins a class that is under way, as learners do: hls.js moves its live edge one segment back for
+    // each stall, so a viewer that came during the first seconds of a class would measure that, not the steady state.
+    const liveSince = Date.now();
+    while (server.live.current(slug)?.state !== 'live' && Date.now() - liveSince < 30000) await sleep(200);
+    await sleep(6000);
     results.push(await measure(context, `${base}/watch/${slug}?token=${token}`, from === 'browser' ? `${latency} (browser, WHIP)` : `${latency} (kmk-live)`));
     if (latency === 'ultra' && from === 'rtmp' && SOURCE !== 'browser') heldReport = await heldRequests(base, slug);
     await src.stop();
