@@ -7,7 +7,7 @@ import { startFakeMux } from './helpers/fake-mux.js';
 import { postWebhook, signWebhook } from './helpers/mux-webhook.js';
 import { STATUS_FILE, writeStatusFile } from '../src/cli/serve.js';
 import { cli, cliAsync } from './helpers/cli.js';
-import { ffprobe, freePort, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
+import { ffprobe, freePort, listening, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { testdir } from './helpers/testdir.js';
 
 const WEBHOOK_SECRET = 'whsec-test-'.padEnd(40, 'x');
@@ -17,13 +17,6 @@ const muxEnv = (extra: Record<string, string> = {}) => ({
   KMK_MUX_TOKEN_ID: 'test-id', KMK_MUX_TOKEN_SECRET: 'test-secret-value', KMK_MUX_WEBHOOK_SECRET: WEBHOOK_SECRET,
   KMK_MUX_BASE_URL: fake.url, KMK_MUX_UPLOAD_CHUNK_BYTES: '262144', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1', ...extra,
 });
-
-/** True when something on this machine listens on the TCP port (read from /proc, so nothing connects). */
-function listening(port: number): boolean {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  return ['/proc/net/tcp', '/proc/net/tcp6'].some((f) => existsSync(f) && readFileSync(f, 'utf8').split('\n')
-    .some((l) => { const c = l.trim().split(/\s+/); return c[1]?.endsWith(`:${hex}`) && c[3] === '0A'; }));
-}
 
 const sign = (body: string, secret = WEBHOOK_SECRET): string => signWebhook(body, secret);
 const webhook = (ts: TestServer, body: string, signature = sign(body)) => postWebhook(ts.base, body, signature);

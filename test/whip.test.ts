@@ -5,8 +5,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { ffprobe, freePort, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
+import { ffprobe, freePort, listening, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { startFakeMux } from './helpers/fake-mux.js';
 import { whipPublish, type WhipClient } from './helpers/whip-client.js';
 import type { WhipStats } from '../src/ingest/webrtc.js';
@@ -203,9 +202,7 @@ t.test('over budget to mux', async (t) => {
   const sink = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-listen', '1', '-i', `rtmp://127.0.0.1:${sinkPort}/app/sk-ls1`, '-c', 'copy', '-f', 'flv', sinkFile]);
   const sinkDone = new Promise((r) => sink.once('exit', r));
   t.teardown(() => sink.kill('SIGKILL'));
-  const hex = sinkPort.toString(16).toUpperCase().padStart(4, '0');
-  await waitFor('the RTMP sink to listen', () => ['/proc/net/tcp', '/proc/net/tcp6'].some((f) => existsSync(f) && readFileSync(f, 'utf8').split('\n')
-    .some((l) => { const c = l.trim().split(/\s+/); return c[1]?.endsWith(`:${hex}`) && c[3] === '0A'; })), 20000);
+  await waitFor('the RTMP sink to listen', () => listening(sinkPort), 20000);
   const { key } = ts.createChannel('bio', { ladder: ['360p', '240p'], overflow: 'mux', record: false });
   const c = await whipPublish(`${ts.base}/whip/bio`, key, { codec: 'vp8', seconds: 10 });
   t.teardown(() => c.close());

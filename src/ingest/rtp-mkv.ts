@@ -67,10 +67,7 @@ export class RtpToMkv {
     this.frames = { video: video === 'h264' ? new H264Frames() : new Vp8Frames(), audio: new OpusFrames() };
   }
 
-  private lastNow = 0;
-
   push(kind: 'video' | 'audio', p: RtpIn, now: number): void {
-    this.lastNow = now;
     if (kind === 'video') this.firsts.packet ??= now - this.start;
     const s = this.stats[kind];
     s.packets += 1;
@@ -115,7 +112,7 @@ export class RtpToMkv {
   }
 
   private frame(kind: 'video' | 'audio', f: Frame, now: number): void {
-    if (kind === 'video' && f.key && !this.header) this.writeHeader(f);
+    if (kind === 'video' && f.key && !this.header) this.writeHeader(f, now);
     if (!this.header) return; // audio before the first keyframe has nothing to play with
     const ms = this.time(kind, f.ts, now);
     this.stats[kind].frames += 1;
@@ -139,8 +136,8 @@ export class RtpToMkv {
   /** Milliseconds from the publish to its first video packet and to the header (its first keyframe). */
   readonly firsts: { packet?: number; header?: number } = {};
 
-  private writeHeader(f: Frame): void {
-    this.firsts.header = this.lastNow - this.start;
+  private writeHeader(f: Frame, now: number): void {
+    this.firsts.header = now - this.start;
     const tracks: MkvTrack[] = [];
     if (this.video === 'h264') {
       const h = this.frames.video as H264Frames;

@@ -89,6 +89,13 @@ export function push(url: string, o: PushOptions = {}): ChildProcess & { done: P
   return proc;
 }
 
+/** True when something on this machine listens on the TCP port (read from /proc, so nothing connects). */
+export function listening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6'].some((f) => existsSync(f) && readFileSync(f, 'utf8').split('\n')
+    .some((l) => { const c = l.trim().split(/\s+/); return c[1]?.endsWith(`:${hex}`) && c[3] === '0A'; }));
+}
+
 export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20000, everyMs = 150): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
