@@ -210,6 +210,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
           }
         },
         onWriteFailed: (what) => disk.writeFailed(what),
+        captionCues: (sessionId, since) => store.engagement.captions(sessionId, since),
       }),
       overflow: muxApi ? muxOverflow({ api: muxApi, repo: store.mux, ingestUrl: config['mux.ingestUrl'], ffmpegPath: ffmpeg.path, log, pids }) : undefined,
       refuseNew: () => disk.refusal(),

@@ -42,7 +42,7 @@ t.test('bodies are refused by the schema with a message naming the field', async
   t.equal(checkBody('ClassRequest', { title: 'Fractions', startsAt: '2026-12-01T09:00:00Z', minutes: 45 }), null);
   t.equal(checkBody('ClassRequest', { title: 'Fractions', startsAt: '2026-12-01T09:00:00Z' }), 'minutes: required');
   t.equal(checkBody('ClassRequest', { title: 'x', startsAt: '2026-12-01T09:00:00Z', minutes: [45] }), 'minutes: must be integer or string');
-  t.equal(checkBody('JoinTokenRequest', { user: 'u', name: 'N', role: 'king' }), 'role: one of learner, instructor, moderator, viewer');
+  t.equal(checkBody('JoinTokenRequest', { user: 'u', name: 'N', role: 'king' }), 'role: one of learner, instructor, moderator, viewer, captioner');
   t.equal(checkBody('PlatformRequest', { issuer: 1, clientId: 'c', authUrl: 'https://a', tokenUrl: 'https://t', jwksUrl: 'https://j' }), 'issuer: must be string');
   t.equal(checkBody('PlatformRequest', { issuer: 'https://lms' }), 'clientId: required');
   t.equal(checkBody('Beacon', { channel: 'Not A Slug', token: 'a.b.c' }), 'channel: must match pattern "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"');

@@ -114,7 +114,7 @@ t.test('a live class, its end and its replay, as a learner sees them', async (t)
     for (const width of WIDTHS) {
       const page = await open(`/watch/bio-101?token=${tok}`, width, theme, errors);
       await page.waitForFunction(() => { const v = document.querySelector('video'); return v !== null && v.currentTime > 0.3; }, undefined, { timeout: 20000 });
-      t.ok(await page.isVisible('.controls .golive'), `${theme} ${width}px: a live class has the LIVE button`);
+      t.ok(await page.isVisible('.controls .live-edge'), `${theme} ${width}px: a live class has the LIVE button`);
       t.notOk(await page.isVisible('.controls .seek'), 'and no seek bar');
       t.equal(await page.getAttribute('.controls button.play', 'aria-label'), 'Pause (k)', 'icon buttons carry labels');
       const seen = await look(page);
@@ -161,7 +161,7 @@ t.test('a live class, its end and its replay, as a learner sees them', async (t)
   await page.click('button.replay');
   await page.waitForSelector('.controls .seek', { state: 'visible', timeout: 20000 });
   await page.waitForFunction(() => /\d+:\d\d \/ \d+:\d\d/.test(document.querySelector('.controls .time')?.textContent ?? ''), undefined, { timeout: 20000 });
-  t.notOk(await page.isVisible('.controls .golive'), 'a replay has no live controls');
+  t.notOk(await page.isVisible('.controls .live-edge'), 'a replay has no live controls');
   t.ok(await page.isVisible('.controls .speed'), 'it has a playback speed');
   await page.selectOption('.controls .speed', '2');
   t.equal(await page.evaluate(() => document.querySelector('video')!.playbackRate), 2, 'which applies');

@@ -236,12 +236,12 @@ t.test('reconnect within grace', async (t) => {
 
 /** A class published through 5 % loss for 15 s: the longest the picture stood still at the ingest (no video frame
  * handed to the ladder; the ladder itself repeats the last frame through a gap, so its output cannot show it). */
-async function throughLoss(t: Tap.Test, forGood: boolean): Promise<{ worst: number; client: WhipClient; stats: WhipStats }> {
+async function throughLoss(t: Tap.Test, forGood: boolean, loss = 0.05): Promise<{ worst: number; client: WhipClient; stats: WhipStats }> {
   const ts = await server(t);
   const { key } = ts.createChannel('bio', { ladder: ['360p'] });
   // Keyframes every 4 s, as a browser sends them (only when asked): a frame lost for good would freeze the picture
   // until the next one, so only NACK and the jitter buffer keep it moving.
-  const c = await whipPublish(`${ts.base}/whip/bio`, key, { codec: 'vp8', loss: 0.05, lossForGood: forGood, kbps: 1200, gop: 120 });
+  const c = await whipPublish(`${ts.base}/whip/bio`, key, { codec: 'vp8', loss, lossForGood: forGood, kbps: 1200, gop: 120 });
   t.teardown(() => c.close());
   t.equal(c.status, 201);
   // Lost for good, every frame after a loss waits for the next keyframe: the class takes longer to start.
@@ -253,8 +253,14 @@ async function throughLoss(t: Tap.Test, forGood: boolean): Promise<{ worst: numb
   t.comment(`server: ${stats.packets} packets, ${stats.lost} given up, ${stats.framesDropped} frames dropped waiting for a keyframe`);
   t.equal((await c.del()).status, 200);
   await waitFor('the class to end', () => ts.server.live.current('bio') === undefined, 20000);
+  // The recording holds the whole class: every segment's length, across the discontinuities a starved ladder's
+  // restart leaves (ffprobe's duration of such a playlist is the last run's only), and it plays.
+  const playlist = await (await fetch(`${ts.base}/vod/${session}/360p/index.m3u8`)).text();
+  const recorded = [...playlist.matchAll(/#EXTINF:([\d.]+)/g)].reduce((s, m) => s + Number(m[1]), 0);
+  t.comment(`recording: ${recorded.toFixed(1)} s in ${playlist.split('#EXT-X-DISCONTINUITY\n').length} run(s)`);
+  t.ok(recorded > 12, `the recording holds the class (${recorded.toFixed(1)} s)`);
   const probe = await ffprobe(`${ts.base}/vod/${session}/360p/index.m3u8`);
-  t.ok(Number(probe.format?.duration) > 12, `the recording plays (${probe.format?.duration} s)`);
+  t.ok(Number(probe.format?.duration) > 0, `the recording plays (${probe.format?.duration} s)`);
   return { worst: stats.longestStallMs / 1000, client: c, stats };
 }
 
@@ -266,7 +272,10 @@ t.test('five per cent loss', async (t) => {
 
 t.test('loss without retransmission freezes', async (t) => {
   // The measure above can see a stall: with every lost packet lost for good, frames wait for the next keyframe.
-  const { worst, stats } = await throughLoss(t, true);
+  // 2 %, not 5 %: a keyframe is ~30 packets, and at 5 % lost for good four in five never arrive whole, so whether
+  // the class starts at all within a minute is chance (it timed out so, run alone); at 2 % it starts, and still
+  // ~40 packets are lost in the 15 s, each freezing the picture until the next keyframe (every 4 s).
+  const { worst, stats } = await throughLoss(t, true, 0.02);
   t.ok(worst > 1.0, `the picture stalled (the longest ${worst.toFixed(2)} s)`);
   t.ok(stats.framesDropped > 30, `${stats.framesDropped} frames dropped waiting for a keyframe`);
 });

@@ -22,7 +22,9 @@ export type VerifyResult = { ok: true; claims: JoinClaims } | { ok: false; code:
 /** Verifies a join token as this installation does: signature, claims, staff lifetime and the channel's epoch. */
 export type JoinVerifier = (token: string, nowSeconds: number) => VerifyResult;
 
-export const isStaffRole = (r: Role): boolean => r === 'instructor' || r === 'moderator';
+/** Tokens that act on the whole class (a captioner's lines reach every learner): minted with `tokens:staff` only,
+ * and short-lived (hub.staffTokenMaxHours). */
+export const isStaffRole = (r: Role): boolean => r === 'instructor' || r === 'moderator' || r === 'captioner';
 
 export interface JoinPolicy {
   /** The longest an instructor or moderator token may live (hub.staffTokenMaxHours). */

@@ -5,6 +5,7 @@ import { ValidationError } from '../domain/errors.js';
 import {
   parseEncodeProfile, parseLadder, parseLatency, parseOnOff, parseOverflow, parseSlug, parseStartsAt, parseTitle, type Channel,
 } from '../domain/channel.js';
+import { parseCaptionLanguages, parseCaptionMode } from '../domain/captions.js';
 import type { ChannelPatch } from '../domain/records.js';
 import { obsServerUrl as obsServer, publicBaseUrl } from '../config/urls.js';
 import { contextFor } from './context.js';
@@ -22,6 +23,8 @@ interface ChannelOpts {
   guests?: string;
   startsAt?: string;
   public?: string;
+  captions?: string;
+  captionLanguages?: string;
   json?: boolean;
   yes?: boolean;
 }
@@ -38,6 +41,8 @@ function patchFrom(o: ChannelOpts): ChannelPatch {
   if (o.guests !== undefined) p.allowGuests = parseOnOff('guests setting', o.guests);
   if (o.startsAt !== undefined) p.startsAt = parseStartsAt(o.startsAt);
   if (o.public !== undefined) p.public = parseOnOff('public setting', o.public);
+  if (o.captions !== undefined) p.captions = parseCaptionMode(o.captions);
+  if (o.captionLanguages !== undefined) p.captionLanguages = parseCaptionLanguages(o.captionLanguages);
   return p;
 }
 
@@ -52,13 +57,16 @@ const settingOptions = (c: Command): Command =>
     .option('--profile <profile>', 'how the ladder spends its bits: lecture (slides, a talking head) or motion (labs, sport)')
     .option('--guests <on|off>', 'let learners join the engagement hub with just a display name')
     .option('--starts-at <time>', 'scheduled start shown in the waiting room (ISO time, or none)')
-    .option('--public <on|off>', 'play without a playback token (default off: private, learners need a join token)');
+    .option('--public <on|off>', 'play without a playback token (default off: private, learners need a join token)')
+    .option('--captions <mode>', 'live captions: off, or human (a captioner or the instructor types them; docs/captions.md)')
+    .option('--caption-languages <tags>', 'caption tracks, e.g. en or en,es (the first is the default; default en)');
 
 export function channelDetails(c: Channel): [string, string | number][] {
   return [
     ['slug', c.slug], ['title', c.title], ['ladder', c.ladder.join(',')], ['latency', c.latency],
     ['record', c.record ? 'on' : 'off'], ['archive', c.archive ? 'on' : 'off'], ['overflow', c.overflow], ['profile', c.profile],
-    ['guests', c.allowGuests ? 'on' : 'off'], ['public', c.public ? 'on' : 'off'], ['starts at', c.startsAt ?? ''], ['created', c.createdAt], ['updated', c.updatedAt],
+    ['guests', c.allowGuests ? 'on' : 'off'], ['public', c.public ? 'on' : 'off'], ['starts at', c.startsAt ?? ''],
+    ['captions', c.captions === 'off' ? 'off' : `${c.captions} (${c.captionLanguages.join(', ')})`], ['created', c.createdAt], ['updated', c.updatedAt],
   ];
 }
 
@@ -86,6 +94,8 @@ export function registerChannel(program: Command): void {
           allowGuests: p.allowGuests ?? false,
           startsAt: p.startsAt ?? null,
           public: p.public ?? false,
+          captions: p.captions ?? 'off',
+          captionLanguages: p.captionLanguages ?? ['en'],
       });
       const server = obsServer(ctx.config);
       if (o.json) {

@@ -16,7 +16,7 @@ export function registerToken(program: Command): void {
 
   group.command('create <name>')
     .description('create an API token; it is shown once')
-    .requiredOption('--scopes <list>', `comma-separated: ${SCOPES.join(', ')} (tokens:join mints learner and viewer join tokens; tokens:staff also instructor and moderator ones)`)
+    .requiredOption('--scopes <list>', `comma-separated: ${SCOPES.join(', ')} (tokens:join mints learner and viewer join tokens; tokens:staff also instructor, moderator and captioner ones)`)
     .option('--channel <slug>', 'limit the token to this channel (repeat for several); default: every channel', (v: string, all: string[] = []) => [...all, v])
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live token create lms --scopes channels:read,tokens:join\n  $ kmk-live token create math-dept --scopes sessions:read,tokens:join,tokens:staff --channel math-101 --channel math-102')
@@ -49,7 +49,7 @@ export function registerToken(program: Command): void {
     .option('--user <id>', 'the LMS user id (required)')
     .option('--name <name>', 'display name (required)')
     .option('--role <role>', ROLES.join(', '), 'learner')
-    .option('--ttl <ttl>', 'lifetime, e.g. 90m, 4h, 2d (at most 30d; instructors and moderators at most hub.staffTokenMaxHours, 12h by default)', '4h')
+    .option('--ttl <ttl>', 'lifetime, e.g. 90m, 4h, 2d (at most 30d; instructors, moderators and captioners at most hub.staffTokenMaxHours, 12h by default)', '4h')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ kmk-live token join math-101 --user 4711 --name "Ada Lovelace" --role learner --ttl 4h\n  $ kmk-live token join math-101 --user prof-7 --name "Prof. Byron" --role instructor')
     .action(async (slug: string, o: { user?: string; name?: string; role: string; ttl: string; json?: boolean }, cmd: Command) => {
@@ -68,6 +68,7 @@ export function registerToken(program: Command): void {
       print(`Join token for ${claims.name} (${claims.role}) in "${channel.slug}", valid until ${new Date(claims.exp * 1000).toISOString()}:\n\n  ${token}\n`);
       print(`Watch page: ${watch}`);
       if (studio) print(`Studio:     ${studio}`);
+      if (claims.role === 'captioner') print('            (the caption desk is on the watch page while the class is live; the channel needs --captions human)');
     });
 
   group.command('revoke-all <channel>')

@@ -3,6 +3,7 @@
 
 import { ValidationError } from './errors.js';
 import { SLUG_PATTERN } from './ids.js';
+import type { CaptionMode } from './captions.js';
 
 export const RUNGS = ['1080p', '720p', '480p', '360p', '240p'] as const;
 export type RungName = (typeof RUNGS)[number];
@@ -31,6 +32,9 @@ export interface Channel {
   startsAt: string | null;
   /** HLS and replays play without a playback token; private (false) by default. */
   public: boolean;
+  /** Who captions its classes (`off` by default) and in which languages (the first is the default track). */
+  captions: CaptionMode;
+  captionLanguages: string[];
   createdAt: string;
   updatedAt: string;
 }

@@ -1,7 +1,8 @@
 // The engagement records every layer shares: what a chat message, a question, a poll and a class state are, and
-// the operations the hub hands to the store. Types only; imports nothing of ours but the roles.
+// the operations the hub hands to the store. Types only; imports nothing of ours but the roles and the caption cue.
 
 import type { Role } from './roles.js';
+import type { CaptionCue } from './captions.js';
 
 export const REACTIONS = ['👍', '👏', '❤️', '😂', '😮', '🎉'] as const;
 export type Reaction = (typeof REACTIONS)[number];
@@ -42,7 +43,8 @@ export interface HandView {
   at: number;
 }
 
-export type ClassState = { state: 'waiting' | 'live' | 'reconnecting' | 'ended'; sessionId: string | null; replay: string | null; startsAt?: string | null };
+/** `captions`: the languages the live class is captioned in (absent or empty: not captioned). */
+export type ClassState = { state: 'waiting' | 'live' | 'reconnecting' | 'ended'; sessionId: string | null; replay: string | null; startsAt?: string | null; captions?: string[] };
 
 
 export type PersistOp =
@@ -55,7 +57,8 @@ export type PersistOp =
   | { op: 'ban'; userId: string; by: string; at: number }
   | { op: 'mute'; userId: string; until: number }
   /** One more reaction or raised hand by a learner in a session, for the class report. */
-  | { op: 'tally'; kind: 'reaction' | 'hand'; userId: string; sessionId: string; n: number };
+  | { op: 'tally'; kind: 'reaction' | 'hand'; userId: string; sessionId: string; n: number }
+  | { op: 'caption'; cue: CaptionCue; sessionId: string };
 
 export interface RoomInit {
   chat?: ChatMessage[];

@@ -16,7 +16,7 @@ export interface Beacon extends BeaconQoe {
 
 /** What a new channel is made from: the channel's own fields, the optional ones with their defaults. */
 export type NewChannel = Pick<Channel, 'slug' | 'title' | 'ladder' | 'latency' | 'record' | 'archive' | 'overflow'>
-  & Partial<Pick<Channel, 'allowGuests' | 'startsAt' | 'public' | 'profile'>>;
+  & Partial<Pick<Channel, 'allowGuests' | 'startsAt' | 'public' | 'profile' | 'captions' | 'captionLanguages'>>;
 
 export type ChannelPatch = Partial<Omit<NewChannel, 'slug'>>;
 

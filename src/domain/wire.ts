@@ -2,6 +2,7 @@
 // types only, so the browser bundle takes nothing from here but their checking. docs/protocol.md documents each.
 
 import type { ChatMessage, ClassState, HandView, Participant, PollView, QuestionView, Reaction } from './engagement.js';
+import type { CaptionCue } from './captions.js';
 
 export type ClientMsg =
   | { t: 'chat'; text: string }
@@ -22,6 +23,8 @@ export type ClientMsg =
   | { t: 'clear_reactions' }
   | { t: 'lock_chat'; locked: boolean }
   | { t: 'slow_mode'; seconds: number }
+  /** A caption line: `start` is the program time (epoch ms) of the picture the captioner saw when the line began. */
+  | { t: 'caption'; text: string; start: number; lang?: string }
   | { t: 'ping' };
 
 export type ErrorCode =
@@ -39,7 +42,8 @@ export type RoomEvent =
   | { t: 'hands'; queue: HandView[] }
   | { t: 'chat_state'; locked: boolean; slowModeSeconds: number }
   | ({ t: 'class' } & ClassState)
-  | { t: 'kicked'; userId: string; reason: 'banned' };
+  | { t: 'kicked'; userId: string; reason: 'banned' }
+  | { t: 'caption'; cue: CaptionCue };
 
 export interface Snapshot {
   /** `startsAt`: the scheduled start (ISO time) while waiting, when the channel has one. */
@@ -51,6 +55,8 @@ export interface Snapshot {
   chatState: { locked: boolean; slowModeSeconds: number };
   presence: number;
   reactions: readonly Reaction[];
+  /** The class's last caption lines (a page that joins late shows the one on screen). */
+  captions?: CaptionCue[];
 }
 
 export type ServerMsg =

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MASTER_PLAYLIST, RUNG_PLAYLIST } from '../domain/media-layout.js';
-import { masterPlaylist, type AudioOnlyVariant, type MasterVariant } from './master.js';
+import { masterPlaylist, type AudioOnlyVariant, type MasterSubtitles, type MasterVariant } from './master.js';
 import { AUDIO_ONLY_VARIANT, AUDIO_VARIANT } from '../transcode/args.js';
 import type { LadderPlan } from '../transcode/ladder.js';
 import { codecString, type ProbedStream } from '../transcode/probe.js';
@@ -17,6 +17,8 @@ export interface MasterWriterDeps {
   over(): boolean;
   /** Gives up after this long without a segment in every variant. */
   timeoutMs?: number;
+  /** Caption tracks (WebVTT renditions) to list. */
+  subtitles?: MasterSubtitles[];
 }
 
 /** Resolves true once master.m3u8 is written, false when the class ended (or timed out) before. */
@@ -61,7 +63,7 @@ export async function writeMasterWhenReady(dir: string, plan: LadderPlan, d: Mas
     const bytes = (await stat(first.get(AUDIO_ONLY_VARIANT)!)).size;
     audioOnly = { uri: `${AUDIO_ONLY_VARIANT}/${RUNG_PLAYLIST}`, audioCodec: (s && codecString(s)) ?? 'mp4a.40.2', ...audioOnlyBandwidth(plan.audioOnlyKbps, bytes, plan.segmentSeconds) };
   }
-  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(variants, audio, audioOnly));
+  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(variants, audio, audioOnly, d.subtitles));
   await rename(join(dir, `${MASTER_PLAYLIST}.tmp`), join(dir, MASTER_PLAYLIST));
   return true;
 }

@@ -30,13 +30,25 @@ export interface MasterAudio {
   name: string;
 }
 
-export const AUDIO_GROUP = 'aud';
+/** A WebVTT caption track (a SUBTITLES rendition). */
+export interface MasterSubtitles {
+  uri: string;
+  language: string;
+  name: string;
+}
 
-export function masterPlaylist(variants: readonly MasterVariant[], audio?: MasterAudio, audioOnly?: AudioOnlyVariant): string {
+export const AUDIO_GROUP = 'aud';
+export const SUBTITLES_GROUP = 'subs';
+
+export function masterPlaylist(variants: readonly MasterVariant[], audio?: MasterAudio, audioOnly?: AudioOnlyVariant, subtitles: readonly MasterSubtitles[] = []): string {
   const { MasterPlaylist, Variant, Rendition } = HLS.types;
   const rendition = audio
     ? new Rendition({ type: 'AUDIO', uri: audio.uri, groupId: AUDIO_GROUP, name: audio.name, isDefault: true, autoselect: true, forced: false, channels: '2' })
     : undefined;
+  // The first language is the default track; a player shows it when captions are turned on (AUTOSELECT).
+  const subs = subtitles.map((s, i) => new Rendition({
+    type: 'SUBTITLES', uri: s.uri, groupId: SUBTITLES_GROUP, name: s.name, language: s.language, isDefault: i === 0, autoselect: true, forced: false,
+  }));
   const playlist = new MasterPlaylist({
     version: 6,
     independentSegments: true,
@@ -50,6 +62,7 @@ export function masterPlaylist(variants: readonly MasterVariant[], audio?: Maste
         frameRate: Math.round(v.frameRate * 1000) / 1000,
         codecs: [v.videoCodec, audio?.codec ?? v.audioCodec].filter(Boolean).join(','),
         audio: rendition ? [rendition] : [],
+        subtitles: subs,
       })),
   });
   // Last, as the lowest bandwidth: a player that picks by bandwidth takes it only when no picture fits the link.

@@ -18,6 +18,8 @@ import { LlStream } from './ll/stream.js';
 import { writeLlMaster } from './ll-master.js';
 import { writeMasterWhenReady } from './master-writer.js';
 import { MasterOutput } from './master-output.js';
+import { CaptionsOutput, captionsFolder } from '../captions/output.js';
+import { languageName, type CaptionCue } from '../domain/captions.js';
 
 export interface HlsOutputOptions {
   ffmpegPath: string;
@@ -36,6 +38,8 @@ export interface HlsOutputOptions {
   onEncodeCpu(sessionId: string, ms: number): void;
   /** A write to the media folder failed (a full disk). */
   onWriteFailed(what: string): void;
+  /** A session's caption lines still on screen at or after `since` (epoch ms). */
+  captionCues(sessionId: string, since: number): Promise<CaptionCue[]>;
 }
 
 /** The class as the outputs see it (live/outputs.ts OutputContext). */
@@ -78,14 +82,34 @@ export function hlsOutputs(o: HlsOutputOptions) {
           if (isDiskFailure(failure)) o.onWriteFailed(`ladder of ${sessionId}`);
         },
       }));
+      const captions = captionsFor(o, ctx, !!packager);
+      const subtitles = captions ? langsOf(ctx).map((l) => ({ uri: `${captionsFolder(l)}/index.m3u8`, language: l, name: languageName(l) })) : [];
       const master = new MasterOutput(
-        (over) => packager ? writeLlMaster(dir, plan, packager.stream) : writeMasterWhenReady(dir, plan, { probe: (path) => probeFile(path, o.ffprobePath), over }),
+        (over) => packager ? writeLlMaster(dir, plan, packager.stream) : writeMasterWhenReady(dir, plan, { probe: (path) => probeFile(path, o.ffprobePath), over, subtitles }),
         () => o.log.info('class is live', { channel: channel.slug, session: sessionId }),
         (err) => o.log.error('could not write the master playlist', { channel: channel.slug, err }),
       );
-      return packager ? [packager, ladder, master] : [ladder, master];
+      return [...(packager ? [packager] : []), ladder, ...(captions ? [captions] : []), master];
     },
   };
+}
+
+const langsOf = (ctx: Ctx): string[] => ctx.channel.captionLanguages.length ? ctx.channel.captionLanguages : ['en'];
+
+/** A captioned class's WebVTT rendition. Not yet for `ultra` (its fMP4 parts need the mapping from their own
+ * timestamps): its learners get the captions through the hub only. */
+function captionsFor(o: HlsOutputOptions, ctx: Ctx, ll: boolean): CaptionsOutput | undefined {
+  if (ctx.channel.captions === 'off' || ll) return undefined;
+  const { plan, sessionId } = ctx;
+  const rung = plan.rungs[plan.rungs.length - 1]?.name;
+  if (!rung) return undefined;
+  return new CaptionsOutput({
+    dir: ctx.dir, sessionId, rung, langs: langsOf(ctx), record: ctx.record,
+    // A line about a segment arrives seconds after it (the captioner watches, then types): two segments' time,
+    // still ahead of where a player of this latency plays.
+    holdMs: plan.segmentSeconds * 2000,
+    cues: (since) => o.captionCues(sessionId, since), log: o.log, onWriteFailed: o.onWriteFailed,
+  });
 }
 
 function llPackager(o: HlsOutputOptions, ctx: Ctx): LlPackagerOutput {

@@ -15,7 +15,7 @@ export const BODY_SCHEMAS = {
     properties: {
       user: str(128, 'the LMS user id (the token\'s subject), 1-128 characters'),
       name: str(80, 'display name, 1-80 printable characters'),
-      role: { enum: ['learner', 'instructor', 'moderator', 'viewer'] },
+      role: { enum: ['learner', 'instructor', 'moderator', 'viewer', 'captioner'] },
       ttl: { type: 'string', maxLength: 10, description: 'lifetime: 90m, 4h or 2d (at most 30d; default 4h)' },
     },
   },

@@ -46,6 +46,10 @@ export function createHub(config: Config, store: { read: ReadModel; engagement: 
       const c = store.read.channel(slug);
       return c ? nextStart(store.read.classesOf(c.id), Date.now()) ?? c.startsAt : null;
     },
+    captionLanguages: (slug) => {
+      const c = store.read.channel(slug);
+      return c && c.captions !== 'off' ? c.captionLanguages : [];
+    },
     loadRoom: (id, session, n) => store.engagement.loadRoom(id, session, n),
     liveSession: p.liveSession,
     persist: (ops) => store.engagement.apply(ops),

@@ -23,6 +23,8 @@ import { replayUrl } from '../domain/media-layout.js';
 export interface HubDeps {
   channelId(slug: string): number | undefined;
   startsAt(slug: string): string | null;
+  /** The languages the channel's classes are captioned in (none: not captioned). */
+  captionLanguages(slug: string): string[];
   /** At once (the embedded store) or over the network (PostgreSQL): a room opening then holds its messages. */
   loadRoom(channelId: number, sessionId: string | null, historySize: number): RoomInit | Promise<RoomInit>;
   liveSession(slug: string): string | undefined;
@@ -311,11 +313,11 @@ export class Hub {
         return;
       }
       case 'started':
-        this.apply(m.s, entry, entry.room.setClass({ state: 'live', sessionId: m.sessionId, replay: null }));
+        this.apply(m.s, entry, entry.room.setClass({ state: 'live', sessionId: m.sessionId, replay: null, captions: this.d.captionLanguages(m.s) }));
         this.reattend(entry, m.s, m.sessionId, m.startedAt);
         return;
       case 'publisher':
-        this.apply(m.s, entry, entry.room.setClass({ state: m.state, sessionId: m.sessionId, replay: null }));
+        this.apply(m.s, entry, entry.room.setClass({ state: m.state, sessionId: m.sessionId, replay: null, captions: this.d.captionLanguages(m.s) }));
         return;
       case 'ended':
         this.apply(m.s, entry, entry.room.setClass({ state: 'ended', sessionId: m.sessionId, replay: m.recorded ? replayUrl(m.sessionId) : null }));

@@ -4,6 +4,7 @@
 import type { Role } from '../domain/roles.js';
 import { REACTIONS, type Reaction } from '../domain/engagement.js';
 import type { ClientMsg, ErrorCode } from '../domain/wire.js';
+import { CAPTION_MAX_CHARS } from '../domain/captions.js';
 
 /** Who a hub connection is (from its join token), wherever its socket is. */
 export interface Identity {
@@ -88,6 +89,13 @@ export function parseClientMessage(frame: string, limits: Limits): Parsed {
     case 'clear_reactions':
     case 'ping':
       return ok({ t: o.t });
+    case 'caption': {
+      const s = text(o.text, CAPTION_MAX_CHARS);
+      if (!s || /[\u0000-\u0009\u000b-\u001f\u007f]/.test(s)) return bad(`caption text must be 1-${CAPTION_MAX_CHARS} printable characters`, ref);
+      if (typeof o.start !== 'number' || !Number.isSafeInteger(o.start) || o.start <= 0) return bad('"start" must be the program time of the line (epoch ms)', ref);
+      if (o.lang !== undefined && (typeof o.lang !== 'string' || !/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/.test(o.lang))) return bad('"lang" must be a language tag like en', ref);
+      return ok(o.lang === undefined ? { t: 'caption', text: s, start: o.start } : { t: 'caption', text: s, start: o.start, lang: o.lang as string });
+    }
     case 'hand_lower':
       if (o.userId !== undefined && !USER(o.userId)) return bad('"userId" must be a user id', ref);
       return ok(o.userId === undefined ? { t: 'hand_lower' } : { t: 'hand_lower', userId: o.userId as string });

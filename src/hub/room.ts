@@ -3,6 +3,7 @@
 // The room is the single owner of this state; the hub only routes messages to it.
 
 import type { Role } from '../domain/roles.js';
+import { CAPTION_MAX_SKEW_MS, cueDurationMs, type CaptionCue } from '../domain/captions.js';
 import type { PersistOp, RoomInit } from '../domain/engagement.js';
 
 export type { PersistOp, RoomInit } from '../domain/engagement.js';
@@ -46,6 +47,12 @@ interface Poll {
 /** What a learner may no longer do once the class has ended. */
 const LEARNER_POSTS: ReadonlySet<string> = new Set(['chat', 'ask', 'q_vote', 'poll_vote', 'hand_raise', 'react']);
 const isStaff = (r: Role): boolean => r === 'instructor' || r === 'moderator';
+/** Who the presence count counts: not the staff, not a captioner. */
+const watches = (r: Role): boolean => !isStaff(r) && r !== 'captioner';
+/** What a captioner may send besides captions. */
+const CAPTIONER_MAY: ReadonlySet<string> = new Set(['caption', 'ping', 'participants']);
+/** Caption lines a welcome carries (what is on screen now, and the line before). */
+const CAPTIONS_KEPT = 4;
 const empty = (): Outcome => ({ events: [], staffEvents: [], reply: [], toUser: [], persist: [], kick: [] });
 
 /** Questions a learner may ask in one class, and questions a class holds. */
@@ -68,6 +75,9 @@ export class Room {
   private readonly reactLimiter = new RateLimiter(20, 10000);
   /** Upvote toggles: each is written to SQLite, so a learner gets 20 per 10 s (plenty for real voting). */
   private readonly voteLimiter = new RateLimiter(20, 10000);
+  /** A fast captioner sends a line every second or two; a burst of 10 in 10 s is plenty. */
+  private readonly captionLimiter = new RateLimiter(10, 10000);
+  private captions: CaptionCue[] = [];
   private pendingReactions = new Map<Reaction, number>();
   private readonly dirtyPolls = new Set<string>();
   private readonly dirtyQuestions = new Set<string>();
@@ -122,7 +132,7 @@ export class Room {
     let conns = this.connsByUser.get(m.userId);
     if (!conns) {
       this.connsByUser.set(m.userId, (conns = new Set()));
-      if (!isStaff(m.role)) this.watching += 1;
+      if (watches(m.role)) this.watching += 1;
     }
     conns.add(m.connId);
     return this.welcome(m);
@@ -143,6 +153,24 @@ export class Room {
     return { v: 1, t: 'welcome', you: { userId: m.userId, name: m.name, role: m.role, guest: m.guest }, room: this.snapshot(m.role), mine };
   }
 
+  private caption(m: Member, msg: Extract<ClientMsg, { t: 'caption' }>, now: number, out: Outcome, fail: (code: ErrorCode, message: string) => Outcome): Outcome {
+    if (m.role !== 'captioner' && !isStaff(m.role)) return fail('forbidden', 'only a captioner, an instructor or a moderator can send captions');
+    const { state, sessionId } = this.classState;
+    if ((state !== 'live' && state !== 'reconnecting') || !sessionId) return fail('class_ended', 'captions are sent while the class is live');
+    const langs = this.classState.captions ?? [];
+    if (langs.length === 0) return fail('forbidden', 'this channel is not captioned (kmk-live channel update <slug> --captions human)');
+    const lang = msg.lang ?? langs[0]!;
+    if (!langs.includes(lang)) return fail('invalid', `this class is captioned in ${langs.join(', ')}`);
+    if (Math.abs(msg.start - now) > CAPTION_MAX_SKEW_MS) return fail('invalid', '"start" must be the program time the player shows (epoch ms, within 2 minutes of now)');
+    if (!this.captionLimiter.take(m.userId, now)) return fail('rate_limited', 'at most 10 caption lines per 10 s');
+    const cue: CaptionCue = { id: `c${this.o.newId()}`, start: msg.start, end: msg.start + cueDurationMs(msg.text), text: msg.text, lang, by: m.userId };
+    this.captions.push(cue);
+    if (this.captions.length > CAPTIONS_KEPT) this.captions.splice(0, this.captions.length - CAPTIONS_KEPT);
+    out.events.push({ t: 'caption', cue });
+    out.persist.push({ op: 'caption', cue, sessionId });
+    return out;
+  }
+
   /** Returns events to send when the last connection of a user leaves (their hand is lowered). */
   leave(connId: number): Outcome {
     const out = empty();
@@ -153,7 +181,7 @@ export class Room {
     conns?.delete(connId);
     if (conns && conns.size === 0) {
       this.connsByUser.delete(m.userId);
-      if (!isStaff(m.role)) this.watching -= 1;
+      if (watches(m.role)) this.watching -= 1;
       if (this.hands.delete(m.userId)) out.staffEvents.push(this.handsEvent());
     }
     return out;
@@ -169,6 +197,7 @@ export class Room {
       chatState: { locked: this.locked, slowModeSeconds: this.slowModeSeconds },
       presence: this.presence,
       reactions: REACTIONS,
+      ...(this.captions.length ? { captions: [...this.captions] } : {}),
     };
   }
 
@@ -189,6 +218,7 @@ export class Room {
       this.questions.clear();
       this.polls.clear();
       this.hands.clear();
+      this.captions = [];
       out.staffEvents.push(this.handsEvent());
     }
     if (state.state === 'ended') {
@@ -231,10 +261,13 @@ export class Room {
         return out;
       default:
         if (m.role === 'viewer') return fail('forbidden', 'viewers can watch and read but not take part');
+        if (m.role === 'captioner' && !CAPTIONER_MAY.has(msg.t)) return fail('forbidden', 'a captioner sends captions only');
         // After the class: chat, Q&A, polls and hands are read-only for learners until the next class starts.
         if (this.classState.state === 'ended' && !staff && LEARNER_POSTS.has(msg.t)) return fail('class_ended', 'the class has ended: chat, questions, polls and hands are read-only now');
     }
     switch (msg.t) {
+      case 'caption':
+        return this.caption(m, msg, now, out, fail);
       case 'chat': {
         if (!staff) {
           if (this.locked) return fail('chat_locked', 'chat is locked by the instructor');

@@ -9,6 +9,7 @@
 // - the synchronous hot paths (RTMP admission, WebSocket upgrade, room lookup, playback access) read `ReadModel`,
 //   an in-memory copy the store keeps current, also when another process (the CLI) writes.
 
+import type { CaptionCue } from '../domain/captions.js';
 import type { Channel } from '../domain/channel.js';
 import type { ApiTokenInfo, Scope } from '../domain/api-tokens.js';
 import type { ClassData } from '../domain/class-records.js';
@@ -168,6 +169,8 @@ export interface EngagementRepository {
   /** What a room starts from (runs when a room opens: at once on the embedded file, over the network on PostgreSQL). */
   loadRoom(channelId: number, sessionId: string | null, historySize: number): RoomInit | Promise<RoomInit>;
   attendance(sessionId: string): Promise<AttendanceRow[]>;
+  /** A session's caption lines in program-time order (`since`, epoch ms: those still on screen at or after it). */
+  captions(sessionId: string, since?: number): Promise<CaptionCue[]>;
   closeOpenAttendance(at: number): Promise<void>;
 }
 

@@ -142,7 +142,7 @@ export class Panel {
         break;
       case 'class':
         this.classState(e.state);
-        this.o.onClass?.({ state: e.state, sessionId: e.sessionId, replay: e.replay });
+        this.o.onClass?.({ state: e.state, sessionId: e.sessionId, replay: e.replay, captions: e.captions });
         break;
     }
   }

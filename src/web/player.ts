@@ -41,6 +41,15 @@ export function clock(seconds: number): string {
 }
 
 const SPEEDS = [1, 1.25, 1.5, 1.75, 2];
+const CC_KEY = 'kmk-captions';
+
+function remembered(): boolean {
+  try {
+    return localStorage.getItem(CC_KEY) === 'on';
+  } catch {
+    return false;
+  }
+}
 
 /** What the player measures for the beacon (the wire shape is the server's, src/domain/wire.ts). */
 export type Qoe = BeaconQoe;
@@ -83,6 +92,10 @@ export class Player {
    * beside video ones, so "Audio only" loads that playlist itself. */
   private audioOnlyUrl?: string;
   private listening = false;
+  /** Caption lines from the hub while live (one track per language), placed on the picture they belong to. */
+  private readonly liveTracks = new Map<string, TextTrack>();
+  /** Captions on: remembered across classes (a learner who needs them turns them on once). */
+  private ccOn = remembered();
 
   constructor(opts: { muted?: boolean } = {}) {
     this.video = h('video', { playsinline: true, muted: opts.muted ?? false, 'aria-label': 'class video' });
@@ -105,7 +118,7 @@ export class Player {
       ...SPEEDS.map((v) => h('option', { value: String(v) }, `${v}×`)));
     this.quality = h('select', { 'aria-label': 'Quality', class: 'quality', onchange: () => this.setQuality() }, h('option', { value: '-1' }, 'Auto'));
     this.latency = h('span', { class: 'latency', title: 'delay behind the instructor' }, '');
-    this.liveBtn = h('button', { type: 'button', class: 'golive', 'aria-label': 'Go to the live edge (l)', title: 'Go to the live edge (l)', onclick: () => this.goLive() }, 'LIVE');
+    this.liveBtn = h('button', { type: 'button', class: 'live-edge', 'aria-label': 'Go to the live edge (l)', title: 'Go to the live edge (l)', onclick: () => this.goLive() }, 'LIVE');
     this.ccBtn = btn('cc', 'Captions (c)', 'cc', () => this.toggleCaptions());
     this.ccBtn.hidden = true;
     this.pipBtn = btn('pip', 'Picture in picture (p)', 'pip', () => void this.pip());
@@ -178,6 +191,9 @@ export class Player {
       const hls = this.lowLatency
         ? new Hls({ enableWorker: true, lowLatencyMode: true, maxLiveSyncPlaybackRate: 1, backBufferLength: 30, liveSyncOnStallIncrease: 0.25, autoStartLoad: false })
         : new Hls({ liveSyncDurationCount: 3, enableWorker: true, lowLatencyMode: false, autoStartLoad: false, ...start });
+      // Subtitle renditions are shown only when captions are on, and while live the hub's lines are (they come
+      // at once; the stream's WebVTT comes seconds later, for other players and the replay).
+      hls.subtitleDisplay = false;
       this.hls = hls;
       hls.on(Hls.Events.MANIFEST_LOADED, (_e, data) => {
         if (this.listening) return;
@@ -202,7 +218,10 @@ export class Player {
       });
       // A live playlist has no end: that decides between live controls and a seek bar.
       hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => this.setMode(data.details.live));
-      hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => this.showCaptions());
+      hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => {
+        this.showCaptions();
+        this.applyCaptions();
+      });
       hls.on(Hls.Events.ERROR, (_e, data) => {
         this.errors.push(`${data.type}:${data.details}`.slice(0, 100));
         if (this.errors.length > 20) this.errors.shift();
@@ -262,6 +281,7 @@ export class Player {
       this.video.playbackRate = 1;
       this.speed.value = '1';
     }
+    if (changed) this.applyCaptions();
     this.showTime();
   }
 
@@ -314,13 +334,57 @@ export class Player {
 
   private toggleCaptions(): void {
     if (this.ccBtn.hidden) return;
-    const on = this.ccBtn.getAttribute('aria-pressed') !== 'true';
-    this.ccBtn.setAttribute('aria-pressed', String(on));
-    if (this.hls && this.hls.subtitleTracks.length) {
-      this.hls.subtitleDisplay = on;
-      this.hls.subtitleTrack = on ? 0 : -1;
+    this.ccOn = !this.ccOn;
+    try {
+      localStorage.setItem(CC_KEY, this.ccOn ? 'on' : 'off');
+    } catch {
+      // storage blocked (a strict iframe): on for this page only
     }
-    for (const t of this.video.textTracks) if (t.kind === 'captions' || t.kind === 'subtitles') t.mode = on ? 'showing' : 'disabled';
+    this.applyCaptions();
+  }
+
+  /** Shows one caption source: the hub's lines while live (when the class sends them), else the stream's own. */
+  private applyCaptions(): void {
+    const on = this.ccOn && !this.ccBtn.hidden;
+    this.ccBtn.setAttribute('aria-pressed', String(on));
+    const hubLines = this.live && this.liveTracks.size > 0;
+    if (this.hls && this.hls.subtitleTracks.length) {
+      this.hls.subtitleDisplay = on && !hubLines;
+      this.hls.subtitleTrack = on && !hubLines ? 0 : -1;
+    }
+    const own = new Set(this.liveTracks.values());
+    for (const t of this.video.textTracks) {
+      if (t.kind !== 'captions' && t.kind !== 'subtitles') continue;
+      if (own.has(t)) t.mode = on && hubLines ? (t === this.liveTracks.values().next().value ? 'showing' : 'hidden') : 'hidden';
+      else if (!this.hls) t.mode = on ? 'showing' : 'disabled'; // Safari's native tracks
+    }
+  }
+
+  /** A caption line from the hub: placed at the media time of its program time, or now when that has passed. */
+  liveCaption(cue: { id: string; start: number; end: number; text: string; lang: string }, label: string): void {
+    let track = this.liveTracks.get(cue.lang);
+    if (!track) {
+      track = this.video.addTextTrack('captions', label, cue.lang);
+      track.mode = 'hidden';
+      this.liveTracks.set(cue.lang, track);
+      this.showCaptions();
+      this.applyCaptions();
+    }
+    if (track.cues?.getCueById(cue.id)) return;
+    const now = this.video.currentTime;
+    const playing = this.hls?.playingDate?.getTime();
+    const at = playing !== undefined && Number.isFinite(playing) ? now + (cue.start - playing) / 1000 : now;
+    const start = Math.max(at, now);
+    const end = Math.max(start + 1.5, at + (cue.end - cue.start) / 1000);
+    const vtt = new VTTCue(start, end, cue.text);
+    vtt.id = cue.id;
+    track.addCue(vtt);
+  }
+
+  /** What the player shows as the program time (epoch ms), for a captioner's line; undefined before it plays. */
+  programTime(): number | undefined {
+    const t = this.hls?.playingDate?.getTime();
+    return t !== undefined && Number.isFinite(t) ? t : undefined;
   }
 
   private async pip(): Promise<void> {

@@ -5,6 +5,8 @@ import { HubClient, hubUrl } from './hub-client.js';
 import { Panel } from './panel.js';
 import { Player } from './player.js';
 import type { BeaconBody } from '../domain/wire.js';
+import { CaptionDesk } from './captioner.js';
+import { languageName, type CaptionCue } from '../domain/captions.js';
 
 const app = $('#app');
 const NEEDS_LINK = 'Open it from your course page in the LMS, or use the link your teacher sent you.';
@@ -15,6 +17,8 @@ const stage = h('div', { class: 'stage' });
 const overlay = h('div', { class: 'overlay', role: 'status' });
 const floatLayer = h('div', { class: 'floats' });
 let sessionId: string | null = null;
+let me = '';
+let myRole = '';
 // A guest's own token from the hub: reconnects and reloads of this tab stay the same person (bans and limits hold).
 const GUEST_KEY = `kmk-guest:${channel}`;
 const storedGuest = (): string | null => {
@@ -86,15 +90,32 @@ function setState(c: { state: string; sessionId: string | null; replay: string |
   }
 }
 
-const panel = new Panel({ staff: false, floatLayer, onClass: setState });
+const panel = new Panel({ staff: false, floatLayer, onClass: (c) => {
+  setState(c);
+  desk.show(c.captions, c.state === 'live' || c.state === 'reconnecting');
+  if (myRole !== 'captioner') desk.el.hidden = true;
+} });
+const desk = new CaptionDesk({ send: (m) => hub.send(m), programTime: () => player.programTime() });
+const caption = (cue: CaptionCue): void => {
+  player.liveCaption(cue, `${languageName(cue.lang)} (live)`);
+  desk.accepted(cue, me);
+};
 const guestParams = (): URLSearchParams => {
   const p = new URLSearchParams(params);
   if (guestToken) p.set('token', guestToken);
   return p;
 };
 const hub = new HubClient(hubUrl(guestParams(), channel), {
-  welcome: (m) => panel.welcome(m),
-  event: (e) => panel.event(e),
+  welcome: (m) => {
+    me = m.you.userId;
+    myRole = m.you.role;
+    panel.welcome(m);
+    for (const c of m.room.captions ?? []) caption(c);
+  },
+  event: (e) => {
+    if (e.t === 'caption') caption(e.cue);
+    else panel.event(e);
+  },
   direct: (m) => {
     if (m.t === 'guest_token' && typeof m.token === 'string') {
       guestToken = m.token;
@@ -106,6 +127,7 @@ const hub = new HubClient(hubUrl(guestParams(), channel), {
       hub.url = hubUrl(guestParams(), channel);
       return;
     }
+    if (m.t === 'error' && !desk.el.hidden) desk.refused(m.message);
     panel.direct(m);
   },
   status: (s) => {
@@ -137,7 +159,10 @@ const hub = new HubClient(hubUrl(guestParams(), channel), {
 panel.attach(hub);
 
 stage.append(player.el, overlay, floatLayer);
-app.replaceChildren(h('header', { class: 'top' }, h('h1', {}, app.dataset.title ?? channel), popOut()), h('main', { class: 'layout' }, stage, panel.el));
+app.replaceChildren(h('header', { class: 'top' }, h('h1', {}, app.dataset.title ?? channel), popOut()),
+  h('main', { class: 'layout' }, stage, panel.el));
+// The captioner types beside the picture, above the class's chat.
+panel.el.prepend(desk.el);
 
 function showGuestForm(): void {
   // No join token: offer to join as a guest (this channel allows guests).

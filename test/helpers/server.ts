@@ -23,7 +23,7 @@ export interface TestServer {
   logs: string[];
   base: string;
   rtmp(key: string): string;
-  createChannel(slug: string, opts?: { record?: boolean; ladder?: string[]; latency?: 'standard' | 'low' | 'ultra'; overflow?: 'mux' | 'degrade' | 'refuse'; public?: boolean }): { key: string; id: number };
+  createChannel(slug: string, opts?: { record?: boolean; ladder?: string[]; latency?: 'standard' | 'low' | 'ultra'; overflow?: 'mux' | 'degrade' | 'refuse'; public?: boolean; captions?: string[] }): { key: string; id: number };
   get(path: string, headers?: Record<string, string>): Promise<Response>;
 }
 
@@ -58,6 +58,7 @@ export async function startTestServer(dir: string, env: Record<string, string> =
         // The pipeline tests fetch HLS directly, so their channels are public unless a test asks for a private one
         // (private playback has tests of its own; the CLI and LMS-created channels are private by default).
         public: o.public ?? true,
+        ...(o.captions ? { captions: 'human' as const, captionLanguages: o.captions } : {}),
       });
       return { key: server.store.streamKeys.rotate(c.id).key, id: c.id };
     },

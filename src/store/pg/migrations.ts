@@ -341,4 +341,21 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'sessions: the way the class came in (rtmp, or whip: a browser or OBS over WebRTC)',
     sql: `      ALTER TABLE sessions ADD COLUMN ingest TEXT;`,
   },
+  {
+    version: 19,
+    name: 'captions: a channel says whether a class is captioned and in which languages; the cues of each session',
+    sql: `      ALTER TABLE channels ADD COLUMN captions TEXT NOT NULL DEFAULT 'off';
+      ALTER TABLE channels ADD COLUMN caption_languages TEXT NOT NULL DEFAULT 'en';
+      CREATE TABLE captions (
+        id         TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        lang       TEXT NOT NULL,
+        start_ms   BIGINT NOT NULL,
+        end_ms     BIGINT NOT NULL,
+        text       TEXT NOT NULL,
+        by_user    TEXT NOT NULL,
+        at         BIGINT NOT NULL
+      );
+      CREATE INDEX captions_session ON captions (session_id, start_ms);`,
+  },
 ];

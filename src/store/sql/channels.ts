@@ -2,6 +2,7 @@
 
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import type { Channel, EncodeProfile, Latency, Overflow, RungName } from '../../domain/channel.js';
+import type { CaptionMode } from '../../domain/captions.js';
 import { get, all, run, isUniqueViolation, type Work } from './query.js';
 import type { NewChannel, ChannelPatch } from '../../domain/records.js';
 
@@ -18,6 +19,8 @@ interface Row {
   allow_guests: number;
   public: number;
   starts_at: string | null;
+  captions: CaptionMode;
+  caption_languages: string;
   created_at: string;
   updated_at: string;
 }
@@ -35,6 +38,8 @@ const toChannel = (r: Row): Channel => ({
   allowGuests: r.allow_guests === 1,
   public: r.public === 1,
   startsAt: r.starts_at,
+  captions: r.captions ?? 'off',
+  captionLanguages: (r.caption_languages ?? 'en').split(','),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -60,8 +65,9 @@ export class ChannelRepo {
   *create(c: NewChannel): Work<Channel> {
     const at = this.now().toISOString();
     try {
-      const row = (yield* get(`INSERT INTO channels (slug, title, ladder, latency, record, archive, overflow, profile, allow_guests, starts_at, public, created_at, updated_at)
-                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`, c.slug, c.title, c.ladder.join(','), c.latency, c.record ? 1 : 0, c.archive ? 1 : 0, c.overflow, c.profile ?? 'lecture', c.allowGuests ? 1 : 0, c.startsAt ?? null, c.public ? 1 : 0, at, at));
+      const row = (yield* get(`INSERT INTO channels (slug, title, ladder, latency, record, archive, overflow, profile, allow_guests, starts_at, public, captions, caption_languages, created_at, updated_at)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`, c.slug, c.title, c.ladder.join(','), c.latency, c.record ? 1 : 0, c.archive ? 1 : 0, c.overflow, c.profile ?? 'lecture', c.allowGuests ? 1 : 0, c.startsAt ?? null, c.public ? 1 : 0,
+        c.captions ?? 'off', (c.captionLanguages ?? ['en']).join(','), at, at));
       return toChannel(row as Row);
     } catch (err) {
       if (isUniqueViolation(err)) {
@@ -96,8 +102,8 @@ export class ChannelRepo {
     const current = yield* this.get(slug);
     const next = { ...current, ...patch };
     (yield* run(`UPDATE channels SET title = ?, ladder = ?, latency = ?, record = ?, archive = ?, overflow = ?, profile = ?, allow_guests = ?,
-                starts_at = ?, public = ?, updated_at = ? WHERE id = ?`, next.title, next.ladder.join(','), next.latency, next.record ? 1 : 0, next.archive ? 1 : 0, next.overflow, next.profile,
-        next.allowGuests ? 1 : 0, next.startsAt ?? null, next.public ? 1 : 0, this.now().toISOString(), current.id));
+                starts_at = ?, public = ?, captions = ?, caption_languages = ?, updated_at = ? WHERE id = ?`, next.title, next.ladder.join(','), next.latency, next.record ? 1 : 0, next.archive ? 1 : 0, next.overflow, next.profile,
+        next.allowGuests ? 1 : 0, next.startsAt ?? null, next.public ? 1 : 0, next.captions, next.captionLanguages.join(','), this.now().toISOString(), current.id));
     return yield* this.byId(current.id);
   }
 

@@ -1,8 +1,9 @@
-// Repository for engagement data: chat, questions and votes, polls and votes, bans, attendance. Writes arrive as
+// Repository for engagement data: chat, questions and votes, polls and votes, bans, attendance, caption lines. Writes arrive as
 // batches of operations from the hub and are applied in one transaction per batch.
 
 import type { ChatMessage, PollView, QuestionView, RoomInit } from '../../domain/engagement.js';
 import type { Role } from '../../domain/roles.js';
+import type { CaptionCue } from '../../domain/captions.js';
 import { get, all, run, tx, type Work } from './query.js';
 import type { EngagementOp, AttendanceRow } from '../../domain/records.js';
 
@@ -26,6 +27,8 @@ const SQL = {
   closeOpen: 'UPDATE attendance SET left_at = ? WHERE left_at IS NULL AND channel_id = ? AND joined_at <= ?',
   reaction: `INSERT INTO engagement_counts (session_id, user_id, reactions) VALUES (?, ?, ?)
                             ON CONFLICT(session_id, user_id) DO UPDATE SET reactions = engagement_counts.reactions + excluded.reactions`,
+  caption: `INSERT INTO captions (id, session_id, lang, start_ms, end_ms, text, by_user, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            ON CONFLICT(id) DO UPDATE SET text = excluded.text, start_ms = excluded.start_ms, end_ms = excluded.end_ms`,
   hand: `INSERT INTO engagement_counts (session_id, user_id, hands) VALUES (?, ?, ?)
                         ON CONFLICT(session_id, user_id) DO UPDATE SET hands = engagement_counts.hands + excluded.hands`,
 };
@@ -73,6 +76,9 @@ export class EngagementRepo {
             break;
           case 'tally':
             yield* run(o.kind === 'reaction' ? SQL.reaction : SQL.hand, o.sessionId, o.userId, o.n);
+            break;
+          case 'caption':
+            yield* run(SQL.caption, o.cue.id, o.sessionId, o.cue.lang, o.cue.start, o.cue.end, o.cue.text, o.cue.by, Date.now());
             break;
           case 'attend':
             yield* run(SQL.attend, o.key, o.channelId, o.sessionId, o.userId, o.name, o.role, o.at);
@@ -129,6 +135,13 @@ export class EngagementRepo {
     return ((yield* all('SELECT * FROM attendance WHERE session_id = ? ORDER BY joined_at', sessionId)) as
       { user_id: string; name: string; role: string; session_id: string | null; joined_at: number; left_at: number | null }[])
       .map((r) => ({ userId: r.user_id, name: r.name, role: r.role, sessionId: r.session_id, joinedAt: r.joined_at, leftAt: r.left_at }));
+  }
+
+  /** A session's caption lines in program-time order (`since`: those still on screen at or after it). */
+  *captions(sessionId: string, since = 0): Work<CaptionCue[]> {
+    return ((yield* all('SELECT * FROM captions WHERE session_id = ? AND end_ms > ? ORDER BY start_ms, id', sessionId, since)) as
+      { id: string; lang: string; start_ms: number | string; end_ms: number | string; text: string; by_user: string }[])
+      .map((r) => ({ id: r.id, lang: r.lang, start: Number(r.start_ms), end: Number(r.end_ms), text: r.text, by: r.by_user }));
   }
 
   /** Attendance left open by a crash is closed at start-up. */

@@ -469,6 +469,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN ingest TEXT;
     `,
   },
+  {
+    version: 19,
+    name: 'captions: a channel says whether a class is captioned and in which languages; the cues of each session',
+    sql: `
+      ALTER TABLE channels ADD COLUMN captions TEXT NOT NULL DEFAULT 'off';
+      ALTER TABLE channels ADD COLUMN caption_languages TEXT NOT NULL DEFAULT 'en';
+      CREATE TABLE captions (
+        id         TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        lang       TEXT NOT NULL,
+        start_ms   INTEGER NOT NULL,
+        end_ms     INTEGER NOT NULL,
+        text       TEXT NOT NULL,
+        by_user    TEXT NOT NULL,
+        at         INTEGER NOT NULL
+      );
+      CREATE INDEX captions_session ON captions (session_id, start_ms);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
