@@ -33,6 +33,8 @@ import { probeFile } from './transcode/probe.js';
 import { PlaybackGate } from './hls/access.js';
 import { Origin } from './hls/origin.js';
 import { LlRegistry } from './hls/ll/registry.js';
+import { allOutputs, speechOutputs } from './captions/outputs.js';
+import { engineCommand } from './captions/engine.js';
 import { hlsOutputs } from './hls/outputs.js';
 import { cdnOrigin } from './hls/cdn.js';
 import { HttpServer, type HttpRequest } from './http/app.js';
@@ -135,6 +137,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     throw new UserError('boxes sharing a store (store.url) must share hub.joinSecret: set the same secret (32+ characters) on every box, e.g. KMK_HUB_JOIN_SECRET');
   }
   const sqlite = isShared(settings) ? undefined : openStore(settings.file, { busyTimeoutMs: settings.busyTimeoutMs });
+  let speechEngine;
+  try {
+    speechEngine = engineCommand({ engine: config['captions.engine'], command: config['captions.engineCommand'], pocketsphinxModel: config['captions.pocketsphinxModel'] });
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
   const store = sqlite ? asStore(sqlite) : connectStore(settings, { onError: (err, what) => log.warn('the shared store failed', { what, err }) });
   try {
     await store.ready();
@@ -199,7 +207,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         return b && b.name !== cluster.name && b.budget > b.used ? b : undefined;
       },
       ingest: new IngestRouter(ingests),
-      outputs: hlsOutputs({
+      outputs: allOutputs(hlsOutputs({
         ffmpegPath: ffmpeg.path, ffprobePath: ffprobe.path, preset: opts.preset ?? 'veryfast', partSeconds: config['hls.partSeconds'],
         liveWindow: 6, llStreams, log, pids,
         onEncodeCpu: (sessionId, ms) => {
@@ -211,7 +219,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         },
         onWriteFailed: (what) => disk.writeFailed(what),
         captionCues: (sessionId, since) => store.engagement.captions(sessionId, since),
-      }),
+      }), speechOutputs({
+        ffmpegPath: ffmpeg.path, log, pids,
+        engine: speechEngine,
+        onCue: (slug, sessionId, cue) => hub.speechCaption(slug, sessionId, cue),
+        onStatus: (slug, running, message) => hub.speechStatus(slug, running, message),
+      })),
       overflow: muxApi ? muxOverflow({ api: muxApi, repo: store.mux, ingestUrl: config['mux.ingestUrl'], ffmpegPath: ffmpeg.path, log, pids }) : undefined,
       refuseNew: () => disk.refusal(),
       expect: async (channel) => ({

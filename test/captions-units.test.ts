@@ -88,8 +88,8 @@ t.test('the master lists a SUBTITLES rendition per language, the first the defau
 
 t.test('channel settings and cue length', async (t) => {
   t.equal(parseCaptionMode('human'), 'human');
-  t.throws(() => parseCaptionMode('auto'), /not available yet/);
-  t.throws(() => parseCaptionMode('on'), /expected one of off, human/);
+  t.equal(parseCaptionMode('auto'), 'auto');
+  t.throws(() => parseCaptionMode('on'), /expected one of off, human, auto/);
   t.same(parseCaptionLanguages('en, es,en'), ['en', 'es']);
   t.throws(() => parseCaptionLanguages('english'), /language tags/);
   t.throws(() => parseCaptionLanguages('en,es,fr,de,it'), /1-4/);
@@ -139,4 +139,66 @@ t.test('caption lines in the hub: parsed strictly, sent by a captioner or staff,
   t.match(line(2).reply, [{ code: 'rate_limited' }], 'bounded: 10 lines per 10 s');
   r.setClass({ state: 'live', sessionId: 's_2', replay: null, captions: ['en'] });
   t.notOk((r.join(member(5, 'next', 'learner')) as { room: { captions?: unknown } }).room.captions, 'a new class starts without the last one\'s lines');
+});
+
+t.test('speech engines: pocketsphinx\'s words, the engine protocol, lines, the audio clock', async (t) => {
+  const { PocketsphinxParser, parseEngineLine, phraseLines, SampleClock, engineCommand } = await import('../src/captions/engine.js');
+  const { decoderArgs } = await import('../src/captions/speech.js');
+  // pocketsphinx_continuous -time yes, as Debian's 0.8+5prealpha prints it (the hypothesis line first).
+  const out = ['the low class', '<s> 4.150 4.230 0.999800', 'the 4.240 4.370 0.239868', '<sil> 4.380 4.400 0.99', 'low(2) 4.380 4.580 0.042691',
+    '[NOISE] 4.6 4.7 0.1', 'class 4.590 5.060 0.028088', '</s> 5.070 5.590 1.000000', '<s> 6.000 6.100 0.9', '</s> 6.100 6.900 1.0'];
+  const p = new PocketsphinxParser();
+  const phrases = out.map((l) => p.push(l)).filter(Boolean);
+  t.same(phrases, [{ text: 'the low class', start: 4.24, end: 5.06, words: [{ word: 'the', start: 4.24, end: 4.37 }, { word: 'low', start: 4.38, end: 4.58 }, { word: 'class', start: 4.59, end: 5.06 }] }],
+    'one phrase per utterance, fillers out, alternates named plainly, an empty utterance says nothing');
+  t.same(parseEngineLine('{"text":"  hello   class ","start":1.5,"end":2.25}'), { text: 'hello class', start: 1.5, end: 2.25 });
+  t.equal(parseEngineLine('{"text":"x","start":3,"end":2}'), undefined, 'an end before its start');
+  t.equal(parseEngineLine('{"text":"","start":1,"end":2}'), undefined);
+  t.equal(parseEngineLine('loading model...'), undefined, 'other output is ignored');
+  t.equal(parseEngineLine('{"text":"x","start":"1","end":2}'), undefined);
+  t.same(parseEngineLine('{"text":"a b","start":0,"end":1,"words":[{"word":"a","start":0,"end":0.4},{"bad":1}]}')!.words, [{ word: 'a', start: 0, end: 0.4 }], 'bad words left out');
+  const words = 'one two three four five six seven eight nine ten'.split(' ').map((w, i) => ({ word: w, start: i, end: i + 0.8 }));
+  t.same(phraseLines({ text: words.map((w) => w.word).join(' '), start: 0, end: 9.8, words }, 20), [
+    { text: 'one two three four', start: 0, end: 3.8 }, { text: 'five six seven eight', start: 4, end: 7.8 }, { text: 'nine ten', start: 8, end: 9.8 },
+  ], 'a long phrase is cut between words (at most 20 characters here), each line timed by its words');
+  t.same(phraseLines({ text: 'short', start: 1, end: 2 }), [{ text: 'short', start: 1, end: 2 }]);
+  const clock = new SampleClock();
+  clock.decoded(32000, 10_000); // 1 s of audio out of the decoder at t=10 s: it began at 9 s
+  clock.wrote(32000);
+  clock.decoded(96000, 10_200); // a burst (the class's held start): media time counts, not arrival
+  clock.wrote(96000);
+  t.equal(clock.at(0), 9_000, 'the first sample: a second before the end of its chunk');
+  t.equal(clock.at(1.5), 10_500);
+  t.equal(clock.at(4), 13_000, 'later samples by their position, however fast they came');
+  clock.decoded(32000, 10_300); // dropped: the engine was busy
+  clock.engineStarted(); // a new engine run hears from the next sample
+  clock.decoded(32000, 10_400);
+  clock.wrote(32000);
+  t.equal(clock.at(0), 14_000, 'a restarted engine\'s second 0 is where it began hearing');
+  clock.reset();
+  clock.decoded(16000, 20_000);
+  clock.wrote(16000);
+  t.equal(clock.at(0.25), 19_750, 'a new run, a new anchor');
+  t.same(engineCommand({ engine: 'pocketsphinx', command: '', pocketsphinxModel: '' }), { cmd: 'pocketsphinx_continuous', args: ['-infile', '{audio}', '-time', 'yes', '-logfn', '/dev/null'], output: 'pocketsphinx', audioPath: true });
+  t.same(engineCommand({ engine: 'command', command: ' nc asr.school.lan  7000 ', pocketsphinxModel: '' }), { cmd: 'nc', args: ['asr.school.lan', '7000'], output: 'json' });
+  t.throws(() => engineCommand({ engine: 'command', command: ' ', pocketsphinxModel: '' }), /engineCommand is empty/);
+  t.same(decoderArgs('mkv'), ['-hide_banner', '-loglevel', 'error', '-f', 'matroska', '-i', 'pipe:0', '-vn', '-sn', '-ac', '1', '-ar', '16000', '-f', 's16le', 'pipe:1'], 'golden: the decoder of a browser class');
+  t.equal(decoderArgs('flv')[4], 'flv');
+});
+
+t.test('the speech engine\'s lines in the hub', async (t) => {
+  const r = newRoom();
+  r.join(member(1, 'teach', 'instructor'));
+  r.join(member(2, 'amy', 'learner'));
+  const c = { start: T0, end: T0 + 2000, text: 'hello class', lang: 'en', by: 'speech' };
+  t.same(r.systemCaption('s_1', c).events, [], 'no class, no line');
+  r.setClass({ state: 'live', sessionId: 's_1', replay: null, captions: ['en'] });
+  t.match(r.systemCaption('s_1', c), { events: [{ t: 'caption', cue: { text: 'hello class', by: 'speech' } }], persist: [{ op: 'caption', sessionId: 's_1' }] });
+  t.same(r.systemCaption('s_0', c).events, [], 'a line of an earlier class is dropped');
+  t.same(r.systemCaption('s_1', { ...c, lang: 'fr' }).events, [], 'not a language of the class');
+  const st = r.captionsStatus(false, 'captions stopped: the speech engine exited with code 1; restarting in 1 s');
+  t.same(st.events, [], 'learners are not told');
+  t.match(st.staffEvents, [{ t: 'captions_status', running: false }], 'the staff are');
+  t.match(r.join(member(3, 'prof2', 'instructor')), { room: { speech: { running: false } } }, 'an instructor joining late sees the engine\'s state');
+  t.notOk((r.join(member(4, 'bo', 'learner')) as { room: { speech?: unknown } }).room.speech, 'a learner does not');
 });

@@ -58,7 +58,7 @@ const settingOptions = (c: Command): Command =>
     .option('--guests <on|off>', 'let learners join the engagement hub with just a display name')
     .option('--starts-at <time>', 'scheduled start shown in the waiting room (ISO time, or none)')
     .option('--public <on|off>', 'play without a playback token (default off: private, learners need a join token)')
-    .option('--captions <mode>', 'live captions: off, or human (a captioner or the instructor types them; docs/captions.md)')
+    .option('--captions <mode>', 'live captions: off, human (a captioner or the instructor types them) or auto (a speech engine; docs/captions.md)')
     .option('--caption-languages <tags>', 'caption tracks, e.g. en or en,es (the first is the default; default en)');
 
 export function channelDetails(c: Channel): [string, string | number][] {

@@ -118,6 +118,15 @@ export const SCHEMA = {
   'webrtc.turnUsername': { type: 'string', description: 'User name for webrtc.turnUrl.' },
   'webrtc.turnCredential': { type: 'string', secret: true, description: 'Password for webrtc.turnUrl.' },
   'webrtc.maxPublishers': { type: 'integer', min: 1, max: 1000, description: 'WebRTC publishers this box takes at once (each costs a few per cent of a core before its ladder).' },
+  'captions.engine': {
+    type: 'enum', values: ['pocketsphinx', 'command'],
+    description: 'Speech engine of channels with --captions auto: Debian\'s pocketsphinx (weak: docs/captions.md), or captions.engineCommand.',
+  },
+  'captions.engineCommand': {
+    type: 'string', check: (v: string) => (v.length <= 500 && !/[\u0000-\u001f]/.test(v) ? null : 'a command line of at most 500 printable characters'),
+    description: 'With captions.engine "command": the engine to run per class (program and arguments, split on spaces, no shell): PCM in, JSON lines out (docs/captions.md).',
+  },
+  'captions.pocketsphinxModel': { type: 'string', description: 'A folder with en-us/, en-us.lm.bin and cmudict-en-us.dict to use instead of pocketsphinx-en-us\'s (e.g. an adapted model); empty: the package\'s.' },
   'mux.tokenId': { type: 'string', description: 'Mux API token id (also read from MUX_TOKEN_ID). Empty: no Mux.' },
   'mux.tokenSecret': { type: 'string', secret: true, description: 'Mux API token secret (also read from MUX_TOKEN_SECRET).' },
   'mux.webhookSecret': { type: 'string', secret: true, description: 'Mux webhook signing secret.' },

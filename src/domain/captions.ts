@@ -4,8 +4,9 @@
 
 import { ValidationError } from './errors.js';
 
-/** `off`, or `human`: a captioner (or the instructor) types them. A speech engine (`auto`) is not built yet. */
-export const CAPTION_MODES = ['off', 'human'] as const;
+/** `off`; `human`: a captioner (or the instructor) types them; `auto`: a speech engine hears the class (a captioner
+ * may still type beside it). */
+export const CAPTION_MODES = ['off', 'human', 'auto'] as const;
 export type CaptionMode = (typeof CAPTION_MODES)[number];
 
 export interface CaptionCue {
@@ -32,7 +33,6 @@ export function cueDurationMs(text: string): number {
 }
 
 export function parseCaptionMode(input: string): CaptionMode {
-  if (input === 'auto') throw new ValidationError('captions "auto" (a speech engine) is not available yet: use human or off');
   if (!(CAPTION_MODES as readonly string[]).includes(input)) {
     throw new ValidationError(`invalid captions ${JSON.stringify(input.slice(0, 40))}: expected one of ${CAPTION_MODES.join(', ')}`);
   }

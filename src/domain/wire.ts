@@ -43,7 +43,9 @@ export type RoomEvent =
   | { t: 'chat_state'; locked: boolean; slowModeSeconds: number }
   | ({ t: 'class' } & ClassState)
   | { t: 'kicked'; userId: string; reason: 'banned' }
-  | { t: 'caption'; cue: CaptionCue };
+  | { t: 'caption'; cue: CaptionCue }
+  /** To staff: the class's speech engine started or stopped (and why). */
+  | { t: 'captions_status'; running: boolean; message: string };
 
 export interface Snapshot {
   /** `startsAt`: the scheduled start (ISO time) while waiting, when the channel has one. */
@@ -52,6 +54,8 @@ export interface Snapshot {
   questions: QuestionView[];
   polls: PollView[];
   hands?: HandView[];
+  /** To staff: the speech engine's state, when the class has one. */
+  speech?: { running: boolean; message: string };
   chatState: { locked: boolean; slowModeSeconds: number };
   presence: number;
   reactions: readonly Reaction[];

@@ -2,6 +2,7 @@
 // backplane implements. One process owns each class's room (a lease in Redis); every other process forwards what
 // its sockets say to that owner and fans out what the owner publishes to its own sockets. Pure types and helpers.
 
+import type { CaptionCue } from '../domain/captions.js';
 import type { EngagementOp } from '../domain/records.js';
 import type { ClientMsg } from './protocol.js';
 import type { Identity } from './protocol.js';
@@ -23,7 +24,10 @@ export type InMsg =
   | { k: 'started'; s: string; sessionId: string; startedAt?: number }
   | { k: 'publisher'; s: string; sessionId: string; state: 'reconnecting' | 'live' }
   | { k: 'ended'; s: string; sessionId: string; recorded: boolean }
-  | { k: 'schedule'; s: string };
+  | { k: 'schedule'; s: string }
+  /** A line from the class's speech engine (the box running the class), and the engine's state. */
+  | { k: 'speech'; s: string; sessionId: string; cue: Omit<CaptionCue, 'id'> }
+  | { k: 'speech_status'; s: string; running: boolean; message: string };
 
 /** From the owner `n` of room `s` to every process. `at`: when the owner published it (ms), for the lag. */
 export type OutMsg =

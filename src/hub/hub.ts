@@ -18,6 +18,7 @@ import { parseClientMessage, type Identity, type ServerMsg } from './protocol.js
 import { Room, type Outcome, type RoomInit } from './room.js';
 import { WriteQueue } from './write-queue.js';
 import { replayUrl } from '../domain/media-layout.js';
+import type { CaptionCue } from '../domain/captions.js';
 
 
 export interface HubDeps {
@@ -197,6 +198,16 @@ export class Hub {
     this.own.route({ k: 'ended', s: slug, sessionId, recorded });
   }
 
+  /** A line the class's speech engine heard. */
+  speechCaption(slug: string, sessionId: string, cue: Omit<CaptionCue, 'id'>): void {
+    this.own.route({ k: 'speech', s: slug, sessionId, cue });
+  }
+
+  /** The class's speech engine started or stopped: its staff are told. */
+  speechStatus(slug: string, running: boolean, message: string): void {
+    this.own.route({ k: 'speech_status', s: slug, running, message });
+  }
+
   /** The schedule changed: a waiting room (or one whose class ended) shows the next start. */
   scheduleChanged(slug: string): void {
     this.own.route({ k: 'schedule', s: slug });
@@ -322,6 +333,12 @@ export class Hub {
       case 'ended':
         this.apply(m.s, entry, entry.room.setClass({ state: 'ended', sessionId: m.sessionId, replay: m.recorded ? replayUrl(m.sessionId) : null }));
         this.reattend(entry, m.s, null);
+        return;
+      case 'speech':
+        this.apply(m.s, entry, entry.room.systemCaption(m.sessionId, m.cue));
+        return;
+      case 'speech_status':
+        this.apply(m.s, entry, entry.room.captionsStatus(m.running, m.message));
         return;
       case 'schedule': {
         const cur = entry.room.currentClass();

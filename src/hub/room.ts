@@ -78,6 +78,8 @@ export class Room {
   /** A fast captioner sends a line every second or two; a burst of 10 in 10 s is plenty. */
   private readonly captionLimiter = new RateLimiter(10, 10000);
   private captions: CaptionCue[] = [];
+  /** The speech engine's last word on itself (staff see it in their welcome). */
+  private speech: { running: boolean; message: string } | undefined;
   private pendingReactions = new Map<Reaction, number>();
   private readonly dirtyPolls = new Set<string>();
   private readonly dirtyQuestions = new Set<string>();
@@ -153,6 +155,30 @@ export class Room {
     return { v: 1, t: 'welcome', you: { userId: m.userId, name: m.name, role: m.role, guest: m.guest }, room: this.snapshot(m.role), mine };
   }
 
+  /** A line from the class's speech engine: no one typed it, so no role or rate rules; only the current class's. */
+  systemCaption(sessionId: string, c: Omit<CaptionCue, 'id'>): Outcome {
+    const out = empty();
+    if (this.classState.sessionId !== sessionId || !(this.classState.captions ?? []).includes(c.lang)) return out;
+    const cue: CaptionCue = { ...c, id: `c${this.o.newId()}` };
+    this.keepCaption(cue);
+    out.events.push({ t: 'caption', cue });
+    out.persist.push({ op: 'caption', cue, sessionId });
+    return out;
+  }
+
+  /** The speech engine's state, for the staff (the studio says when captions stopped). */
+  captionsStatus(running: boolean, message: string): Outcome {
+    const out = empty();
+    this.speech = { running, message };
+    out.staffEvents.push({ t: 'captions_status', running, message });
+    return out;
+  }
+
+  private keepCaption(cue: CaptionCue): void {
+    this.captions.push(cue);
+    if (this.captions.length > CAPTIONS_KEPT) this.captions.splice(0, this.captions.length - CAPTIONS_KEPT);
+  }
+
   private caption(m: Member, msg: Extract<ClientMsg, { t: 'caption' }>, now: number, out: Outcome, fail: (code: ErrorCode, message: string) => Outcome): Outcome {
     if (m.role !== 'captioner' && !isStaff(m.role)) return fail('forbidden', 'only a captioner, an instructor or a moderator can send captions');
     const { state, sessionId } = this.classState;
@@ -164,8 +190,7 @@ export class Room {
     if (Math.abs(msg.start - now) > CAPTION_MAX_SKEW_MS) return fail('invalid', '"start" must be the program time the player shows (epoch ms, within 2 minutes of now)');
     if (!this.captionLimiter.take(m.userId, now)) return fail('rate_limited', 'at most 10 caption lines per 10 s');
     const cue: CaptionCue = { id: `c${this.o.newId()}`, start: msg.start, end: msg.start + cueDurationMs(msg.text), text: msg.text, lang, by: m.userId };
-    this.captions.push(cue);
-    if (this.captions.length > CAPTIONS_KEPT) this.captions.splice(0, this.captions.length - CAPTIONS_KEPT);
+    this.keepCaption(cue);
     out.events.push({ t: 'caption', cue });
     out.persist.push({ op: 'caption', cue, sessionId });
     return out;
@@ -193,7 +218,7 @@ export class Room {
       chat: [...this.chat],
       questions: this.orderedQuestions(),
       polls: [...this.polls.values()].map((p) => ({ ...p.view, counts: [...p.view.counts] })),
-      ...(isStaff(role) ? { hands: [...this.hands.values()] } : {}),
+      ...(isStaff(role) ? { hands: [...this.hands.values()], ...(this.speech ? { speech: { ...this.speech } } : {}) } : {}),
       chatState: { locked: this.locked, slowModeSeconds: this.slowModeSeconds },
       presence: this.presence,
       reactions: REACTIONS,
@@ -219,6 +244,7 @@ export class Room {
       this.polls.clear();
       this.hands.clear();
       this.captions = [];
+      this.speech = undefined;
       out.staffEvents.push(this.handsEvent());
     }
     if (state.state === 'ended') {

@@ -43,7 +43,7 @@ export class CaptionDesk {
     this.sent = h('ol', { class: 'caption-sent', 'aria-label': 'Lines sent' });
     this.status = h('p', { class: 'caption-status', role: 'status' }, '');
     this.el = h('section', { class: 'caption-desk', hidden: true, 'aria-labelledby': 'caption-desk-title' },
-      h('h2', { id: 'caption-desk-title' }, 'Captions'),
+      h('h2', { id: 'caption-desk-title', class: 'caption-desk-title' }, 'Captions'),
       h('label', { for: 'caption-line' }, 'Line to send (Enter sends, Shift+Enter adds a line, Esc clears)'),
       this.input,
       h('div', { class: 'caption-actions' }, this.lang, h('button', { type: 'button', onclick: () => this.sendLine() }, 'Send line')),

@@ -7,6 +7,8 @@ import { Player } from './player.js';
 import { ReportsView, timelineChart } from './reports.js';
 import { GoLive } from './golive.js';
 import type { ChannelHealth, ClassReport } from '../domain/reports.js';
+import { CaptionDesk } from './captioner.js';
+import { languageName } from '../domain/captions.js';
 
 const app = $('#app');
 const channel = app.dataset.channel ?? '';
@@ -160,7 +162,19 @@ function scheduleForm(): HTMLFormElement {
   } }, title, starts, minutes, h('button', { type: 'submit' }, 'Schedule'));
 }
 
+// Captions: the engine's state (channels with --captions auto) and a desk to type lines (or correct the engine).
+const engineState = h('p', { class: 'caption-engine', role: 'status' }, '');
+const desk = new CaptionDesk({ send: (m) => hub.send(m), programTime: () => preview.programTime() });
+const captionsCard = h('section', { class: 'card captions-card', hidden: true }, h('h2', {}, 'Captions'), engineState, desk.el);
+let me = '';
+function captionsFor(c: { state: string; captions?: string[] }): void {
+  const on = (c.state === 'live' || c.state === 'reconnecting') && !!c.captions?.length;
+  captionsCard.hidden = !on;
+  desk.show(c.captions, on);
+}
+
 const panel = new Panel({ staff: true, floatLayer, onClass: (c) => {
+  captionsFor(c);
   // The hub says the class ended before the next health poll would: stop the preview at once.
   if (c.state === 'ended' || c.state === 'waiting') {
     preview.stop();
@@ -168,7 +182,26 @@ const panel = new Panel({ staff: true, floatLayer, onClass: (c) => {
   }
 } });
 const hub = new HubClient(hubUrl(params, channel), {
-  welcome: (m) => panel.welcome(m), event: (e) => panel.event(e), direct: (m) => panel.direct(m), status: (s) => panel.status(s),
+  welcome: (m) => {
+    me = m.you.userId;
+    panel.welcome(m);
+    engineState.textContent = m.room.speech?.message ?? '';
+    engineState.classList.toggle('alert', m.room.speech?.running === false);
+  },
+  event: (e) => {
+    if (e.t === 'caption') {
+      preview.liveCaption(e.cue, `${languageName(e.cue.lang)} (live)`);
+      desk.accepted(e.cue, me);
+    } else if (e.t === 'captions_status') {
+      engineState.textContent = e.message;
+      engineState.classList.toggle('alert', !e.running);
+    } else panel.event(e);
+  },
+  direct: (m) => {
+    if (m.t === 'error' && !captionsCard.hidden && /caption/i.test(m.message)) desk.refused(m.message);
+    panel.direct(m);
+  },
+  status: (s) => panel.status(s),
 });
 panel.attach(hub);
 
@@ -178,6 +211,7 @@ const banner = h('div', { class: 'problems', role: 'alert', hidden: true });
 const reports = new ReportsView(channel, auth);
 const golive = new GoLive(channel, token);
 const liveView = h('div', { class: 'view' }, banner, wrap, stage,
+  captionsCard,
   h('section', { class: 'card golive-card' }, h('h2', {}, 'Go live from this browser'), golive.el),
   h('section', { class: 'card' }, h('h2', {}, 'Or stream from OBS'), obs),
   h('section', { class: 'card' }, h('h2', {}, 'Live health'), health, h('h3', {}, 'Viewers'), chart),

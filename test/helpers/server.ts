@@ -72,6 +72,8 @@ export interface PushOptions {
   gop?: number;
   /** x264 input pixel format (yuv420p by default; yuv444p10le makes High 4:4:4 10-bit). */
   pixFmt?: string;
+  /** A sound file played in a loop instead of the sine tone (e.g. espeak-ng speech). */
+  audioFile?: string;
 }
 
 /** A real ffmpeg publisher: 30 fps H.264 (testsrc2) + AAC (sine), paced in real time. */
@@ -79,11 +81,11 @@ export function push(url: string, o: PushOptions = {}): ChildProcess & { done: P
   const args = [
     '-hide_banner', '-loglevel', 'error', '-re',
     '-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '1280x720'}:rate=30`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    ...(o.audioFile ? ['-stream_loop', '-1', '-i', o.audioFile] : ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000']),
     ...(o.seconds ? ['-t', String(o.seconds)] : []),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', o.pixFmt ?? 'yuv420p',
     '-g', String(o.gop ?? 60), '-keyint_min', String(o.gop ?? 60), '-sc_threshold', '0',
-    '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', url,
+    '-map', '0:v', '-map', '1:a', '-c:a', 'aac', '-ar', '48000', '-b:a', '96k', '-f', 'flv', url,
   ];
   const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }) as ChildProcess & { done: Promise<number | null> };
   proc.done = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
