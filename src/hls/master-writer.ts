@@ -38,8 +38,22 @@ export async function writeMasterWhenReady(dir: string, plan: LadderPlan, d: Mas
     if (d.over() || Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 100));
   }
-  // Probe every variant's first segment at once: the master playlist waits on the slowest.
-  const probes = new Map(await Promise.all(names.map(async (n) => [n, await d.probe(first.get(n)!)] as const)));
+  // Probe every variant's first segment at once: the master playlist waits on the slowest. A segment still being
+  // written can fail to probe (a quiet start gives an audio segment of a few hundred bytes): try again shortly, on
+  // the next segment once there is one, until the deadline.
+  const probeOne = async (n: string): Promise<readonly [string, ProbedStream[]]> => {
+    for (;;) {
+      try {
+        return [n, await d.probe(first.get(n)!)] as const;
+      } catch (err) {
+        if (d.over() || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 300));
+        const again = await secondSegment(join(dir, n));
+        if (again) first.set(n, again);
+      }
+    }
+  };
+  const probes = new Map(await Promise.all(names.map(probeOne)));
   const variants: MasterVariant[] = [];
   for (const r of plan.rungs) {
     const v = probes.get(r.name)?.find((s) => s.kind === 'video');
@@ -86,6 +100,16 @@ export function audioOnlyBandwidth(kbps: number, firstSegmentBytes: number, seco
   const measured = (firstSegmentBytes * 8) / Math.max(0.1, seconds);
   const nominal = kbps * 1000 * 1.15; // MPEG-TS or fMP4 framing of small AAC frames: about 15 %
   return { bandwidth: Math.round(Math.max(nominal, measured) * 1.1), averageBandwidth: Math.round(Math.max(nominal, measured)) };
+}
+
+/** The second segment of a variant once there is one (the first is then complete too, but it failed to probe). */
+async function secondSegment(dir: string): Promise<string | undefined> {
+  try {
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort();
+    return files.length >= 3 ? join(dir, files[1]!) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function firstSegment(dir: string): Promise<string | undefined> {
