@@ -40,7 +40,9 @@ import { cdnOrigin } from './hls/cdn.js';
 import { HttpServer, type HttpRequest } from './http/app.js';
 import { authorize, metricsRoute, routes } from './http/routes.js';
 import { parseListen } from './config/urls.js';
-import { instructor, webRoutes } from './http/web-routes.js';
+import { instructor, viewer, webRoutes } from './http/web-routes.js';
+import { captionRoutes } from './http/caption-routes.js';
+import { rebuildRecordingCaptions, recordedLanguages, recordingStart } from './captions/recording.js';
 import { ltiRoutes } from './http/lti-routes.js';
 import { reportRoutes } from './http/report-routes.js';
 import { loadAssets } from './http/pages.js';
@@ -497,7 +499,33 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   let workerMetrics: () => Promise<Awaited<ReturnType<Metrics['json']>>[]> = async () => [];
   const metricsText = async (): Promise<{ text: string; contentType: string }> => ({ text: await metrics.text(await workerMetrics()), contentType: metrics.contentType });
   const whip = whipRoutes({ whip: webrtc, channel: (slug) => read.channel(slug), instructorOf: (req, slug) => instructorOf(req, slug), iceServers });
-  const allRoutes = [...web, ...lti, ...reports, ...whip, ...routes({
+  const captions = captionRoutes({
+    sessionChannel: (id) => read.sessionChannel(id),
+    mayWatch: (req, slug) => {
+      const c = read.channel(slug);
+      return !!c && viewer(req, slug, c, verifyJoin) !== null;
+    },
+    instructorOf: (req, slug) => instructorOf(req, slug),
+    transcript: async (id) => {
+      const dir = vodDir(mediaDir, id);
+      const t0 = await recordingStart(dir);
+      if (t0 === undefined) return undefined;
+      const lines = (await store.engagement.captions(id)).map(({ by: _by, ...line }) => line);
+      return { sessionId: id, t0, languages: await recordedLanguages(dir), lines };
+    },
+    correct: async (id, cueId, text) => {
+      const cues = await store.engagement.captions(id);
+      const cue = cues.find((c) => c.id === cueId);
+      const channelId = read.channel(read.sessionChannel(id) ?? '')?.id;
+      if (!cue || channelId === undefined) return undefined;
+      const fixed = { ...cue, text };
+      await store.engagement.apply([{ op: 'caption', cue: fixed, sessionId: id, channelId }]);
+      const files = await rebuildRecordingCaptions(vodDir(mediaDir, id), cues.map((c) => (c.id === cueId ? fixed : c)));
+      log.info('caption line corrected', { session: id, cue: cueId, files });
+      return fixed;
+    },
+  });
+  const allRoutes = [...web, ...lti, ...reports, ...whip, ...captions, ...routes({
     origin,
     verifyToken,
     status,

@@ -202,3 +202,30 @@ t.test('the speech engine\'s lines in the hub', async (t) => {
   t.match(r.join(member(3, 'prof2', 'instructor')), { room: { speech: { running: false } } }, 'an instructor joining late sees the engine\'s state');
   t.notOk((r.join(member(4, 'bo', 'learner')) as { room: { speech?: unknown } }).room.speech, 'a learner does not');
 });
+
+t.test('the master playlist waits out a first segment that cannot be probed yet', async (t) => {
+  const { writeMasterWhenReady } = await import('../src/hls/master-writer.js');
+  const { mkdirSync, writeFileSync: write, readFileSync: read } = await import('node:fs');
+  const dir = testdir(t);
+  for (const v of ['360p', 'audio']) {
+    mkdirSync(join(dir, v));
+    write(join(dir, v, 'index.m3u8'), '#EXTM3U\n');
+    for (const i of [0, 1, 2]) write(join(dir, v, `s_${i}.ts`), Buffer.alloc(1000 + i));
+  }
+  const plan = { rungs: [{ name: '360p', width: 640, height: 360, fps: 30, videoKbps: 800, copy: false }], segmentSeconds: 1, audio: 'aac', audioKbps: 96, dropped: [], encode: {} } as never;
+  const probed: string[] = [];
+  const ok = await writeMasterWhenReady(dir, plan, {
+    over: () => false, timeoutMs: 5000,
+    probe: async (path) => {
+      probed.push(path.slice(dir.length + 1));
+      // The audio's first segment is a few hundred bytes of a quiet start: ffprobe fails on it once.
+      if (path.endsWith(join('audio', 's_0.ts'))) throw new Error('ffprobe exited with code 1');
+      return path.includes('audio') ? [{ kind: 'audio', codec: 'aac', profile: 'LC' }] as never : [{ kind: 'video', codec: 'h264', profile: 'High', level: 30, width: 640, height: 360 }] as never;
+    },
+  });
+  t.equal(ok, true, 'written');
+  t.same(probed.filter((p) => p.startsWith('audio')), ['audio/s_0.ts', 'audio/s_1.ts'], 'the next segment was probed instead');
+  t.match(read(join(dir, 'master.m3u8'), 'utf8'), /#EXT-X-MEDIA:TYPE=AUDIO/);
+  const failing = await writeMasterWhenReady(dir, plan, { over: () => false, timeoutMs: 600, probe: async () => { throw new Error('ffprobe exited with code 1'); } }).then(() => 'written', (e: Error) => e.message);
+  t.equal(failing, 'ffprobe exited with code 1', 'a segment that never probes still fails at the deadline');
+});

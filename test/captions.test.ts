@@ -222,4 +222,47 @@ t.test('the replay has the captions and a transcript', async (t) => {
     .some((tr) => tr.mode === 'showing' && [...(tr.activeCues ?? [])].some((c) => (c as VTTCue).text.includes('chloroplast'))), undefined, { timeout: 20000 });
   t.ok(await showing(page, 'chloroplast'), `the replay shows the line at ${at.toFixed(1)} s, from the recording's own caption track`);
   await page.screenshot({ path: join(shots, 'captions-replay-1280.png') });
+
+  // The transcript beside the replay: searched, a line seeks, downloads; no corrections for a learner.
+  const lines = page.locator('.transcript-lines li');
+  await lines.first().waitFor();
+  t.match(await page.locator('.transcript-status').innerText(), /^3 lines$/, 'the English lines, not the Spanish one');
+  t.equal(await page.locator('.transcript button.edit').count(), 0, 'a learner cannot correct lines');
+  await page.getByLabel('Search the transcript').fill('CHLOROPLAST');
+  t.equal(await lines.count(), 1, 'search keeps the lines with the word');
+  t.equal(await page.locator('.transcript-lines mark').innerText(), 'chloroplast', 'and marks it');
+  await page.evaluate(() => { document.querySelector('video')!.currentTime = 0.5; });
+  await page.locator('.transcript-lines button.line').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((s) => Math.abs(document.querySelector('video')!.currentTime - s) < 1.5, at, { timeout: 10000 });
+  t.pass('Enter on the line seeks the replay to it');
+  const href = await page.getByRole('link', { name: 'WebVTT' }).getAttribute('href');
+  const dl = await fetch(new URL(href!, ts.base));
+  t.equal(dl.status, 200, 'the WebVTT download link works (with the playback token)');
+  t.match(await dl.text(), /^WEBVTT\n[\s\S]*The chloroplast is green/);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(shots, 'captions-transcript-390.png'), fullPage: true });
+
+  const first = (await (await ts.get(`/api/sessions/${session}/transcript`, { Authorization: `Bearer ${token('amy', 'learner')}` })).json() as { lines: { id: string; text: string }[] }).lines[0]!;
+  const patch = (tok: string, body: string) => fetch(`${ts.base}/api/sessions/${session}/captions/${first.id}`, { method: 'PATCH', headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' }, body });
+  t.equal((await patch(token('amy', 'learner'), '{"text":"hacked"}')).status, 401, 'a learner cannot correct a line');
+  t.equal((await patch(token('prof', 'instructor'), '{"text":""}')).status, 400, 'an empty line is refused');
+  t.equal((await patch(token('prof', 'instructor'), '{"text":"x","more":1}')).status, 400);
+
+  // The instructor corrects a line on the same page; the recording's captions follow.
+  const prof = await b.newPage({ width: 1280, height: 800 });
+  await prof.goto(`${ts.base}/watch/bio?token=${token('prof', 'instructor')}&replay=${session}`);
+  await prof.getByRole('button', { name: /Watch the replay/ }).click({ timeout: 20000 });
+  await prof.locator('.transcript button.edit').first().click();
+  const field = prof.getByLabel(/Corrected line at/);
+  await field.fill('Photosynthesis turns light into glucose');
+  await field.press('Enter');
+  await prof.locator('.transcript-status', { hasText: 'Saved' }).waitFor();
+  t.match(await prof.locator('.transcript-lines li').first().innerText(), /glucose/, 'the page shows the corrected line');
+  await prof.screenshot({ path: join(shots, 'captions-transcript-edit-1280.png') });
+  const vodEn = join(ts.server.config['paths.media'], 'vod', session, 'captions-en');
+  t.match(readFileSync(join(vodEn, 'transcript.txt'), 'utf8'), /\] Photosynthesis turns light into glucose\n/, 'the text transcript says it');
+  const segs = vttSegments(vodEn);
+  t.ok(segs.some((v) => v.text.includes('into glucose')) && !segs.some((v) => v.text.includes('into sugar')), 'every subtitle segment with the line says it');
+  t.match(segs.find((v) => v.text.includes('into glucose'))!.text, /^WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:\d+,LOCAL:01:00:00.000\n/, 'and keeps its place on the video');
 });

@@ -8,6 +8,13 @@ const str = (maxLength: number, description: string) => ({ type: 'string', maxLe
 const num = (description: string) => ({ type: ['number', 'null'], description }) as const;
 
 export const BODY_SCHEMAS = {
+  CaptionEdit: {
+    type: 'object',
+    description: 'A caption line as the instructor corrected it.',
+    required: ['text'],
+    additionalProperties: false,
+    properties: { text: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S', description: 'the line, 1-200 characters (a line break allowed)' } },
+  },
   JoinTokenRequest: {
     type: 'object',
     description: 'Who the join token is for.',

@@ -52,7 +52,7 @@ export function instructor(req: Pick<HttpRequest, 'headers'>, slug: string, veri
 
 /** Who may have a playback token: a join token's user for the channel, or anyone on public or guest channels
  * (''); null when nobody may. */
-function viewer(req: HttpRequest, slug: string, c: { allowGuests: boolean; public: boolean }, verifyJoin: JoinVerifier): string | null {
+export function viewer(req: Pick<HttpRequest, 'headers'>, slug: string, c: { allowGuests: boolean; public: boolean }, verifyJoin: JoinVerifier): string | null {
   const m = /^Bearer\s+(\S+)$/.exec(req.headers.authorization);
   const v = m ? verifyJoin(m[1]!, Math.floor(Date.now() / 1000)) : undefined;
   if (v?.ok && v.claims.channel === slug) return v.claims.sub;

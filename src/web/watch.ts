@@ -6,6 +6,7 @@ import { Panel } from './panel.js';
 import { Player } from './player.js';
 import type { BeaconBody } from '../domain/wire.js';
 import { CaptionDesk } from './captioner.js';
+import { TranscriptView } from './transcript.js';
 import { languageName, type CaptionCue } from '../domain/captions.js';
 
 const app = $('#app');
@@ -47,7 +48,11 @@ function offerReplay(ended: string): void {
   // The local recording, or the Mux archive once the local copy is gone: the server says which, if any.
   void fetch(`/api/sessions/${ended}/replay`, { headers: auth }).then((r) => (r.ok ? r.json() as Promise<{ url: string }> : null)).then((p) => {
     if (!p || (state !== 'ended' && state !== 'waiting')) return;
-    overlay.append(h('button', { type: 'button', class: 'replay', onclick: () => { overlay.replaceChildren(); player.load(p.url); } }, '▶ Watch the replay'));
+    overlay.append(h('button', { type: 'button', class: 'replay', onclick: () => {
+      overlay.replaceChildren();
+      player.load(p.url);
+      void transcript.open(ended, p.url);
+    } }, '▶ Watch the replay'));
   }, () => {});
 }
 
@@ -95,6 +100,7 @@ const panel = new Panel({ staff: false, floatLayer, onClass: (c) => {
   desk.show(c.captions, c.state === 'live' || c.state === 'reconnecting');
   if (myRole !== 'captioner') desk.el.hidden = true;
 } });
+const transcript = new TranscriptView({ video: player.video, auth, get editor() { return myRole === 'instructor'; } });
 const desk = new CaptionDesk({ send: (m) => hub.send(m), programTime: () => player.programTime() });
 const caption = (cue: CaptionCue): void => {
   player.liveCaption(cue, `${languageName(cue.lang)} (live)`);
@@ -162,7 +168,7 @@ stage.append(player.el, overlay, floatLayer);
 app.replaceChildren(h('header', { class: 'top' }, h('h1', {}, app.dataset.title ?? channel), popOut()),
   h('main', { class: 'layout' }, stage, panel.el));
 // The captioner types beside the picture, above the class's chat.
-panel.el.prepend(desk.el);
+panel.el.prepend(desk.el, transcript.el);
 
 function showGuestForm(): void {
   // No join token: offer to join as a guest (this channel allows guests).
