@@ -508,8 +508,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     instructorOf: (req, slug) => instructorOf(req, slug),
     transcript: async (id) => {
       const dir = vodDir(mediaDir, id);
+      if (!(await access(join(dir, MASTER_PLAYLIST)).then(() => true, () => false))) return undefined;
       const t0 = await recordingStart(dir);
-      if (t0 === undefined) return undefined;
+      // A recording without captions has an empty transcript (its replay page asks for it all the same).
+      if (t0 === undefined) return { sessionId: id, t0: null, languages: [], lines: [] };
       const lines = (await store.engagement.captions(id)).map(({ by: _by, ...line }) => line);
       return { sessionId: id, t0, languages: await recordedLanguages(dir), lines };
     },

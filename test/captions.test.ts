@@ -266,3 +266,31 @@ t.test('the replay has the captions and a transcript', async (t) => {
   t.ok(segs.some((v) => v.text.includes('into glucose')) && !segs.some((v) => v.text.includes('into sugar')), 'every subtitle segment with the line says it');
   t.match(segs.find((v) => v.text.includes('into glucose'))!.text, /^WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:\d+,LOCAL:01:00:00.000\n/, 'and keeps its place on the video');
 });
+
+t.test('an ultra (LL-HLS) class carries them too, mapped to its fMP4 decode times', async (t) => {
+  const fast = ts.createChannel('fast', { ladder: ['240p'], latency: 'ultra', captions: ['en'] });
+  const p = push(ts.rtmp(fast.key), { size: '426x240', seconds: 25 });
+  t.teardown(() => p.kill('SIGKILL'));
+  await waitFor('the ultra class', () => existsSync(join(liveDir(ts, 'fast'), 'master.m3u8')), 40000);
+  const master = readFileSync(join(liveDir(ts, 'fast'), 'master.m3u8'), 'utf8');
+  t.match(master, /#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",DEFAULT=YES,AUTOSELECT=YES,FORCED=NO,LANGUAGE="en",URI="captions-en\/index.m3u8"/);
+  const rung = await (await ts.get('/hls/fast/240p/index.m3u8')).text();
+  const dates = [...rung.matchAll(/#EXT-X-PROGRAM-DATE-TIME:(.+)/g)].map((m) => Date.parse(m[1]!));
+  const cap = await ws(token('cap', 'captioner', 'fast'));
+  t.teardown(() => cap.close());
+  await cap.waitFor('welcome', () => cap.messages.find((m) => m.t === 'welcome'));
+  cap.send({ t: 'caption', text: 'Low latency lines', start: dates[dates.length - 1]! });
+  const folder = join(liveDir(ts, 'fast'), 'captions-en');
+  const seg = await waitFor('a subtitle segment with the line', () => vttSegments(folder).find((v) => v.text.includes('Low latency lines')), 20000);
+  const subs = await (await ts.get('/hls/fast/captions-en/index.m3u8')).text();
+  t.match(subs, new RegExp(`#EXT-X-PROGRAM-DATE-TIME:[^\\n]+\\n#EXTINF:[\\d.]+,\\n[^\\n]*_${seg.seq}\\.vtt`), 'the subtitle playlist is served beside the LL-HLS rungs');
+  // The fMP4 segment of the same number: its first video frame's decode time, as a player reads it.
+  const now = await (await ts.get('/hls/fast/240p/index.m3u8')).text();
+  const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(now)![1]!;
+  const media = [...now.matchAll(/\n([^#\n]+\.m4s)/g)].map((m) => m[1]!).find((u) => u.endsWith(`_${seg.seq}.m4s`));
+  t.ok(media, `the video segment ${seg.seq} is still listed`);
+  const bytes = Buffer.concat([Buffer.from(await (await ts.get(`/hls/fast/240p/${init}`)).arrayBuffer()), Buffer.from(await (await ts.get(`/hls/fast/240p/${media}`)).arrayBuffer())]);
+  const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=dts_time', '-read_intervals', '%+#1', '-of', 'json', '-i', 'pipe:0'], { input: bytes }).toString()) as { packets: { dts_time: string }[] };
+  const mpegts = Number(/MPEGTS:(\d+)/.exec(seg.text)![1]);
+  t.ok(Math.abs(mpegts - Number(probe.packets[0]!.dts_time) * 90000) <= 2, `MPEGTS ${mpegts} is the segment's first decode time (${probe.packets[0]!.dts_time} s)`);
+});

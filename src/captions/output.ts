@@ -5,13 +5,13 @@
 // class is over, a recorded class's segments are written again with every line (late ones too) and its
 // transcript (`transcript.vtt`, `transcript.txt`) is written beside them.
 
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CaptionCue } from '../domain/captions.js';
 import { RUNG_PLAYLIST } from '../domain/media-layout.js';
 import type { Logger } from '../log.js';
-import { firstVideoPts } from '../media/ts-pts.js';
-import { parseTimeline, type Timeline } from './timeline.js';
+import type { TimelineSource } from './sources.js';
+import type { Timeline } from './timeline.js';
 import { subtitlePlaylist, transcriptText, transcriptVtt, vttSegment, type SubtitleEntry } from './vtt.js';
 
 /** The folder of one caption language in a class's folder (a sibling of the rungs'). */
@@ -23,8 +23,8 @@ export interface CaptionsOutputOptions {
   /** The class's folder. */
   dir: string;
   sessionId: string;
-  /** The rung whose segments the subtitle segments follow (every rung cuts at the same keyframes). */
-  rung: string;
+  /** The segments the subtitle segments follow: one rung's (every rung cuts at the same keyframes). */
+  source: TimelineSource;
   langs: string[];
   record: boolean;
   /** How old a video segment is before its subtitle segment is written. */
@@ -85,21 +85,17 @@ export class CaptionsOutput {
 
   private async pass(final: boolean): Promise<void> {
     const now = (this.o.now ?? Date.now)();
-    const rungDir = join(this.o.dir, this.o.rung);
-    let text: string;
-    try {
-      text = await readFile(join(rungDir, RUNG_PLAYLIST), 'utf8');
-    } catch {
+    const tl = await this.o.source.read();
+    if (!tl) {
       if (final) await this.finish();
       return; // no segment yet
     }
-    const tl = parseTimeline(text);
     this.timeline = tl;
     const due = tl.segments.filter((s) => !this.written.has(s.seq) && (final || now >= s.pdt + s.duration * 1000 + this.o.holdMs));
     if (due.length) {
       const cues = await this.o.cues(Math.min(...due.map((s) => s.pdt)));
       for (const seg of due) {
-        const pts = await ptsOf(join(rungDir, seg.uri));
+        const pts = await this.o.source.pts(seg);
         if (pts === undefined) continue; // gone with the window already, or not a video segment: nothing to caption
         const entry: Written = { ...seg, pts, uri: `${this.o.sessionId}_${seg.seq}.vtt`, ids: new Map() };
         await this.writeSegment(entry, cues);
@@ -167,19 +163,3 @@ export class CaptionsOutput {
     }
   }
 }
-
-/** The first video PTS of a segment file (its first 64 KiB hold the first PES header), or undefined. */
-async function ptsOf(path: string): Promise<number | undefined> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-    const buf = Buffer.alloc(64 * 1024);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return firstVideoPts(buf.subarray(0, bytesRead));
-  } catch {
-    return undefined;
-  } finally {
-    await fh?.close();
-  }
-}
-

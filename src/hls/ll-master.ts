@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { MASTER_PLAYLIST, RUNG_PLAYLIST } from '../domain/media-layout.js';
 import type { LadderPlan } from '../transcode/ladder.js';
 import { AUDIO_ONLY_VARIANT } from '../transcode/args.js';
-import { masterPlaylist, type AudioOnlyVariant, type MasterVariant } from './master.js';
+import { masterPlaylist, type AudioOnlyVariant, type MasterSubtitles, type MasterVariant } from './master.js';
 import { audioOnlyBandwidth, bandwidth } from './master-writer.js';
 import { MASTER_AFTER_SEGMENTS, type RungReady } from './ll/stream.js';
 
@@ -38,10 +38,10 @@ export function llAudioOnly(plan: LadderPlan, ready: readonly RungReady[]): Audi
 }
 
 /** Resolves true once master.m3u8 is written, false when the class ended before every rung had its segments. */
-export async function writeLlMaster(dir: string, plan: LadderPlan, stream: { ready(minSegments?: number): Promise<RungReady[] | undefined> }): Promise<boolean> {
+export async function writeLlMaster(dir: string, plan: LadderPlan, stream: { ready(minSegments?: number): Promise<RungReady[] | undefined> }, subtitles: MasterSubtitles[] = []): Promise<boolean> {
   const ready = await stream.ready(MASTER_AFTER_SEGMENTS);
   if (!ready) return false;
-  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(llVariants(plan, ready), undefined, llAudioOnly(plan, ready)));
+  await writeFile(join(dir, `${MASTER_PLAYLIST}.tmp`), masterPlaylist(llVariants(plan, ready), undefined, llAudioOnly(plan, ready), subtitles));
   await rename(join(dir, `${MASTER_PLAYLIST}.tmp`), join(dir, MASTER_PLAYLIST));
   return true;
 }

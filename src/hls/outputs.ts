@@ -19,6 +19,8 @@ import { writeLlMaster } from './ll-master.js';
 import { writeMasterWhenReady } from './master-writer.js';
 import { MasterOutput } from './master-output.js';
 import { CaptionsOutput, captionsFolder } from '../captions/output.js';
+import { fileTimeline, llTimeline } from '../captions/sources.js';
+import { join } from 'node:path';
 import { languageName, type CaptionCue } from '../domain/captions.js';
 
 export interface HlsOutputOptions {
@@ -82,10 +84,10 @@ export function hlsOutputs(o: HlsOutputOptions) {
           if (isDiskFailure(failure)) o.onWriteFailed(`ladder of ${sessionId}`);
         },
       }));
-      const captions = captionsFor(o, ctx, !!packager);
+      const captions = captionsFor(o, ctx, packager?.stream);
       const subtitles = captions ? langsOf(ctx).map((l) => ({ uri: `${captionsFolder(l)}/index.m3u8`, language: l, name: languageName(l) })) : [];
       const master = new MasterOutput(
-        (over) => packager ? writeLlMaster(dir, plan, packager.stream) : writeMasterWhenReady(dir, plan, { probe: (path) => probeFile(path, o.ffprobePath), over, subtitles }),
+        (over) => packager ? writeLlMaster(dir, plan, packager.stream, subtitles) : writeMasterWhenReady(dir, plan, { probe: (path) => probeFile(path, o.ffprobePath), over, subtitles }),
         () => o.log.info('class is live', { channel: channel.slug, session: sessionId }),
         (err) => o.log.error('could not write the master playlist', { channel: channel.slug, err }),
       );
@@ -96,15 +98,17 @@ export function hlsOutputs(o: HlsOutputOptions) {
 
 const langsOf = (ctx: Ctx): string[] => ctx.channel.captionLanguages.length ? ctx.channel.captionLanguages : ['en'];
 
-/** A captioned class's WebVTT rendition. Not yet for `ultra` (its fMP4 parts need the mapping from their own
- * timestamps): its learners get the captions through the hub only. */
-function captionsFor(o: HlsOutputOptions, ctx: Ctx, ll: boolean): CaptionsOutput | undefined {
-  if (ctx.channel.captions === 'off' || ll) return undefined;
+/** A captioned class's WebVTT rendition, following its lowest rung: from ffmpeg's playlist and MPEG-TS segments,
+ * or (`ultra`) from the LL-HLS packager's segments, whole ones (not parts: a line is about a second or more of
+ * speech, so parts of a third of a second would only multiply requests). */
+function captionsFor(o: HlsOutputOptions, ctx: Ctx, ll: LlStream | undefined): CaptionsOutput | undefined {
+  if (ctx.channel.captions === 'off') return undefined;
   const { plan, sessionId } = ctx;
   const rung = plan.rungs[plan.rungs.length - 1]?.name;
   if (!rung) return undefined;
   return new CaptionsOutput({
-    dir: ctx.dir, sessionId, rung, langs: langsOf(ctx), record: ctx.record,
+    dir: ctx.dir, sessionId, langs: langsOf(ctx), record: ctx.record,
+    source: ll ? llTimeline(ll, rung) : fileTimeline(join(ctx.dir, rung)),
     // A line about a segment arrives seconds after it (the captioner watches, then types): two segments' time,
     // still ahead of where a player of this latency plays.
     holdMs: plan.segmentSeconds * 2000,

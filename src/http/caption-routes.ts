@@ -8,8 +8,9 @@ import { readBody } from './validate.js';
 
 export interface Transcript {
   sessionId: string;
-  /** Program time (epoch ms) of the recording's start: a line's place in the replay is (start - t0) / 1000 s. */
-  t0: number;
+  /** Program time (epoch ms) of the recording's start: a line's place in the replay is (start - t0) / 1000 s;
+   * null when the recording has no captions (then no lines either). */
+  t0: number | null;
   languages: string[];
   lines: Omit<CaptionCue, 'by'>[];
 }
@@ -39,7 +40,7 @@ export function captionRoutes(d: CaptionRouteDeps): Route[] {
         if (!s) return json(404, { error: 'not_found', message: 'no such session' });
         if (!d.mayWatch(req, s.slug)) return json(401, { error: 'unauthorized', message: 'a join token for this class is required' });
         const t = await d.transcript(s.id);
-        return t ? json(200, t) : json(404, { error: 'not_found', message: 'this session has no captions (or no recording)' });
+        return t ? json(200, t) : json(404, { error: 'not_found', message: 'this session has no recording here' });
       },
     },
     {

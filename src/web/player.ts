@@ -353,11 +353,13 @@ export class Player {
       this.hls.subtitleTrack = on && !hubLines ? 0 : -1;
     }
     const own = new Set(this.liveTracks.values());
-    for (const t of this.video.textTracks) {
-      if (t.kind !== 'captions' && t.kind !== 'subtitles') continue;
-      if (own.has(t)) t.mode = on && hubLines ? (t === this.liveTracks.values().next().value ? 'showing' : 'hidden') : 'hidden';
-      else if (!this.hls) t.mode = on ? 'showing' : 'disabled'; // Safari's native tracks
-    }
+    const first = this.liveTracks.values().next().value;
+    for (const t of own) t.mode = on && hubLines && t === first ? 'showing' : 'hidden';
+    // The stream's own tracks (hls.js's WebVTT or in-band captions, Safari's native ones): one shows, the one
+    // hls.js selected or else the first.
+    const stream = [...this.video.textTracks].filter((t) => (t.kind === 'captions' || t.kind === 'subtitles') && !own.has(t));
+    const chosen = stream.find((t) => t.label === this.hls?.subtitleTracks[0]?.name) ?? stream[0];
+    for (const t of stream) t.mode = on && !hubLines && t === chosen ? 'showing' : 'disabled';
   }
 
   /** A caption line from the hub: placed at the media time of its program time, or now when that has passed. */

@@ -7,7 +7,7 @@ import { clock } from './player.js';
 import { languageName } from '../domain/captions.js';
 
 interface Line { id: string; start: number; end: number; text: string; lang: string }
-interface Transcript { sessionId: string; t0: number; languages: string[]; lines: Line[] }
+interface Transcript { sessionId: string; t0: number | null; languages: string[]; lines: Line[] }
 
 export interface TranscriptDeps {
   video: HTMLVideoElement;

@@ -13,6 +13,8 @@ export interface StoredPart extends PartView {
 export interface StoredSegment extends Omit<SegmentView, 'parts'> {
   parts: StoredPart[];
   bytes: Buffer;
+  /** Media time of its first video frame (seconds, the fMP4's decode time): what a caption segment maps to. */
+  start: number;
 }
 
 interface OpenSegment {
@@ -129,7 +131,7 @@ export class LlRendition {
     if (!open || open.msn !== s.msn) return undefined;
     const seg: StoredSegment = {
       msn: s.msn, duration: s.duration, uri: this.segmentUri(s.msn), programDateTime: open.programDateTime,
-      discontinuity: open.discontinuity, mapUri: open.mapUri, parts: open.parts, bytes: Buffer.concat(open.parts.map((p) => p.bytes)),
+      discontinuity: open.discontinuity, mapUri: open.mapUri, parts: open.parts, bytes: Buffer.concat(open.parts.map((p) => p.bytes)), start: s.start,
     };
     this.segments.push(seg);
     this.open = undefined;
@@ -148,6 +150,11 @@ export class LlRendition {
   end(): void {
     this.ended = true;
     this.changed();
+  }
+
+  /** The complete segments held (the window and two more), oldest first, and the discontinuities before them. */
+  timeline(): { segments: readonly Omit<StoredSegment, 'parts' | 'bytes'>[]; discontinuitySequence: number; targetDuration: number } {
+    return { segments: this.segments, discontinuitySequence: this.discontinuitySeq, targetDuration: this.targetDuration };
   }
 
   /** The last part in the playlist (for other renditions' EXT-X-RENDITION-REPORT). */
