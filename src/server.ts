@@ -179,6 +179,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const archiver = muxApi ? new Archiver({
     mediaDir, ffmpegPath: ffmpeg.path, chunkBytes: config['mux.uploadChunkBytes'],
     deleteLocal: config['mux.deleteLocalAfterArchive'], log, pids, waitForLease: true,
+    // The transcripts go with the archive: Mux fetches them from here (a private class's with a day-long token).
+    captionUrl: (id, lang) => {
+      const c = read.channel(read.sessionChannel(id) ?? '');
+      const pt = c && !c.public ? `?pt=${encodeURIComponent(signPlayback(`s:${id}`, Math.floor(Date.now() / 1000) + 86400, playbackSecret, 'mux'))}` : '';
+      return `${publicBaseUrl(config)}/vod/${id}/captions-${lang}/transcript.vtt${pt}`;
+    },
   }, muxApi, store.mux) : undefined;
 
   // ---- live classes -------------------------------------------------------------------------------------------

@@ -83,6 +83,8 @@ t.test('pocketsphinx hears the class; killed, it comes back', async (t) => {
   pub.kill('SIGKILL');
   await waitFor('the class to end', () => ts.server.live.current('bio') === undefined, 30000);
   t.same(engines(), [], 'the engine stops with the class');
+  const report = await (await ts.get(`/api/sessions/${session}/report`, { Authorization: `Bearer ${token('prof', 'instructor')}` })).json() as { captions?: { fromSpeech: number; typed: number } };
+  t.ok((report.captions?.fromSpeech ?? 0) >= 2 && report.captions?.typed === 0, `the class report counts the lines heard (${report.captions?.fromSpeech})`);
   const transcript = readFileSync(join(ts.server.config['paths.media'], 'vod', session, 'captions-en', 'transcript.txt'), 'utf8');
   t.ok(transcript.split('\n').filter(Boolean).length >= 2, `the transcript holds the heard lines (${transcript.split('\n').filter(Boolean).length})`);
 });

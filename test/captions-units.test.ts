@@ -229,3 +229,11 @@ t.test('the master playlist waits out a first segment that cannot be probed yet'
   const failing = await writeMasterWhenReady(dir, plan, { over: () => false, timeoutMs: 600, probe: async () => { throw new Error('ffprobe exited with code 1'); } }).then(() => 'written', (e: Error) => e.message);
   t.equal(failing, 'ffprobe exited with code 1', 'a segment that never probes still fails at the deadline');
 });
+
+t.test('the class report\'s captions line', async (t) => {
+  const { captionSummary } = await import('../src/reports/service.js');
+  const { captionsText } = await import('../src/web/reports.js').catch(() => ({ captionsText: undefined }));
+  const sum = captionSummary([{ lang: 'en', by: 'cap1' }, { lang: 'en', by: 'speech' }, { lang: 'es', by: 'cap2' }, { lang: 'en', by: 'cap1' }]);
+  t.same(sum, { lines: 4, languages: ['en', 'es'], fromSpeech: 1, typed: 3, captioners: 2 });
+  if (captionsText) t.equal(captionsText(sum), '4 lines in en, es: 3 typed by 2 people, 1 from speech');
+});

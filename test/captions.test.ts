@@ -207,6 +207,9 @@ t.test('the replay has the captions and a transcript', async (t) => {
   t.match(served.headers.get('content-type') ?? '', /^text\/vtt/);
   t.match(await served.text(), /^WEBVTT\n/);
 
+  const report = await (await ts.get(`/api/sessions/${session}/report`, { Authorization: `Bearer ${token('prof', 'instructor')}` })).json() as { captions?: unknown };
+  t.same(report.captions, { lines: 4, languages: ['en', 'es'], fromSpeech: 0, typed: 4, captioners: 1 }, 'the class report says how the class was captioned');
+
   // Played on the watch page: the stream's own WebVTT track shows the line at its moment.
   const cueAt = /\n(\d\d):(\d\d):(\d\d)\.(\d{3}) --> [^\n]+\nThe chloroplast/.exec(readFileSync(join(vod, 'captions-en', 'transcript.vtt'), 'utf8'))!;
   const at = Number(cueAt[1]) * 3600 + Number(cueAt[2]) * 60 + Number(cueAt[3]) + Number(cueAt[4]) / 1000;

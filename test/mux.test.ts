@@ -9,6 +9,9 @@ import { STATUS_FILE, writeStatusFile } from '../src/cli/serve.js';
 import { cli, cliAsync } from './helpers/cli.js';
 import { ffprobe, freePort, listening, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { testdir } from './helpers/testdir.js';
+import { Client } from './helpers/ws.js';
+import { signJoinToken } from '../src/auth/join-token.js';
+import { loadJoinSecret } from '../src/auth/join-secret.js';
 
 const WEBHOOK_SECRET = 'whsec-test-'.padEnd(40, 'x');
 const fake = await startFakeMux();
@@ -146,6 +149,35 @@ t.test('archive: the recording is uploaded whole, survives a restart mid-upload,
   t.match(await again.json(), { duplicate: true }, 'a replayed event is recognised');
   t.equal(ts.server.store.mux.sessionMux(session.id)?.playbackId, 'pb-first', 'and changes nothing');
   t.ok(existsSync(file), 'local files are kept unless mux.deleteLocalAfterArchive is on');
+});
+
+t.test('archive: the transcript goes with the recording as a subtitle track Mux fetches from the box', async (t) => {
+  const dir = testdir(t);
+  const ts = await startTestServer(dir, muxEnv());
+  t.teardown(() => ts.server.stop());
+  const c = ts.createChannel('captioned', { ladder: ['360p'], record: true, public: false, captions: ['en'] });
+  ts.server.store.channels.update('captioned', { archive: true });
+  fake.failUploads = false;
+  fake.failAfterChunks = undefined;
+  const pub = push(ts.rtmp(c.key), { seconds: 10, size: '640x360' });
+  t.teardown(() => pub.kill('SIGKILL'));
+  await waitFor('the class', () => ts.server.live.current('captioned')?.state === 'live', 30000);
+  const secret = loadJoinSecret('', ts.server.config['paths.data']);
+  const cap = await Client.connect(`${ts.base.replace('http', 'ws')}/ws?token=${signJoinToken({ sub: 'cap', name: 'Cap', role: 'captioner', channel: 'captioned', exp: Math.floor(Date.now() / 1000) + 600 }, secret)}`);
+  t.teardown(() => cap.close());
+  await cap.waitFor('welcome', () => cap.messages.find((m) => m.t === 'welcome'));
+  cap.send({ t: 'caption', text: 'Archived with its words', start: Date.now() - 2000 });
+  await cap.waitFor('the line', () => cap.events.find((e) => e.t === 'caption'));
+  await pub.done;
+  const session = await waitFor('the session to end', () => ts.server.store.sessions.list({ channel: 'captioned' }).find((s) => s.endedAt));
+  const job = await waitFor('the upload', () => ts.server.store.mux.job(session.id)?.uploadId ? ts.server.store.mux.job(session.id) : undefined, 60000);
+  const inputs = fake.uploads.get(job!.uploadId!)?.settings?.inputs as { url: string }[] | undefined;
+  t.match(inputs, [{ type: 'text', text_type: 'subtitles', language_code: 'en', name: 'English', closed_captions: true, url: new RegExp(`^${ts.base}/vod/${session.id}/captions-en/transcript\\.vtt\\?pt=`) }],
+    'the upload asks Mux to take the transcript as an English subtitle track');
+  const got = await fetch(inputs![0]!.url); // what Mux does: fetch it, without a join token
+  t.equal(got.status, 200, 'the private class\'s transcript is fetched with the token in its URL');
+  t.match(await got.text(), /^WEBVTT\n[\s\S]*Archived with its words/);
+  t.equal((await fetch(inputs![0]!.url.split('?')[0]!)).status, 403, 'and not without it');
 });
 
 t.test('without Mux the server says so; `kmk-live session archive` uploads a recording later with a progress bar', async (t) => {

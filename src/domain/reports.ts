@@ -47,6 +47,9 @@ export interface ClassReport {
   startup: { bucket: string; count: number }[];
   mostActive: string[];
   silent: string[];
+  /** When the class had captions: its lines (typed by captioners, or heard by the speech engine) and languages;
+   * the transcript is at /vod/<session>/captions-<lang>/transcript.vtt (and .txt) while the recording is kept. */
+  captions?: { lines: number; languages: string[]; typed: number; fromSpeech: number; captioners: number };
 }
 
 export interface ClassCost {

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { MuxRepository } from '../store/ports.js';
 import type { ArchiveJob } from '../domain/records.js';
-import type { MuxApi, MuxEvent } from './client.js';
+import type { MuxApi, MuxEvent, MuxTextTrack } from './client.js';
+import { recordedLanguages } from '../captions/recording.js';
+import { languageName } from '../domain/captions.js';
 import { MASTER_PLAYLIST, vodDir } from '../domain/media-layout.js';
 import { FfmpegProcess } from '../media/ffmpeg-process.js';
 import type { PidFile } from '../media/pid-file.js';
@@ -31,6 +33,8 @@ export interface ArchiverOptions {
    * server: a process that crashed mid-upload holds its lease for up to a minute, and its restart must resume).
    */
   waitForLease?: boolean;
+  /** Where Mux can fetch a recording's transcript of one language (the box's public URL); absent: none sent. */
+  captionUrl?(sessionId: string, lang: string): string | undefined;
 }
 
 export type Progress = (job: ArchiveJob) => void;
@@ -143,7 +147,7 @@ export class Archiver {
     }
     if (job.status === 'remuxing' || job.status === 'pending' || job.status === 'uploading') {
       if (!job.uploadUrl) {
-        const up = await this.untilStopped(this.api.createUpload());
+        const up = await this.untilStopped(this.api.createUpload(await this.textTracks(sessionId)));
         await this.repo.updateJob(sessionId, { uploadId: up.id, uploadUrl: up.url, bytesSent: 0 });
       }
       await this.repo.updateJob(sessionId, { status: 'uploading' });
@@ -153,6 +157,16 @@ export class Archiver {
       progress?.(job);
     }
     return this.awaitAsset(sessionId, progress);
+  }
+
+  /** The recording's transcripts, as subtitle tracks Mux fetches from this box when it makes the asset. */
+  private async textTracks(sessionId: string): Promise<MuxTextTrack[]> {
+    if (!this.o.captionUrl) return [];
+    const langs = await recordedLanguages(vodDir(this.o.mediaDir, sessionId));
+    return langs.flatMap((lang) => {
+      const url = this.o.captionUrl!(sessionId, lang);
+      return url ? [{ url, languageCode: lang, name: languageName(lang) }] : [];
+    });
   }
 
   /** Sends the file in chunks from wherever the upload server says it stands. */

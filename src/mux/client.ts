@@ -35,7 +35,8 @@ export interface MuxEvent {
 export interface MuxApi {
   createLiveStream(): Promise<MuxLiveStream>;
   liveStream(id: string): Promise<MuxLiveStream>;
-  createUpload(): Promise<MuxUpload>;
+  /** `textTracks`: caption files Mux fetches by URL and keeps with the asset (subtitle tracks). */
+  createUpload(textTracks?: MuxTextTrack[]): Promise<MuxUpload>;
   upload(id: string): Promise<MuxUpload>;
   asset(id: string): Promise<MuxAsset>;
   /** Verifies the signature over the raw body and parses the event; throws when it does not verify. */
@@ -55,6 +56,13 @@ export interface MuxOptions {
   signingKeyPrivate?: string;
 }
 
+/** A WebVTT file Mux downloads into the asset as a subtitle track. */
+export interface MuxTextTrack {
+  url: string;
+  languageCode: string;
+  name: string;
+}
+
 export async function createMuxApi(o: MuxOptions): Promise<MuxApi> {
   const { default: Mux } = await import('@mux/mux-node');
   const mux: MuxSdk = new Mux({
@@ -69,8 +77,9 @@ export async function createMuxApi(o: MuxOptions): Promise<MuxApi> {
   return {
     createLiveStream: async () => live(await mux.video.liveStreams.create({ playback_policies: policy, new_asset_settings: { playback_policies: policy } })),
     liveStream: async (id) => live(await mux.video.liveStreams.retrieve(id)),
-    createUpload: async () => {
-      const u = await mux.video.uploads.create({ cors_origin: '*', new_asset_settings: { playback_policies: policy } });
+    createUpload: async (textTracks = []) => {
+      const inputs = textTracks.map((t) => ({ url: t.url, type: 'text' as const, text_type: 'subtitles' as const, language_code: t.languageCode, name: t.name, closed_captions: true }));
+      const u = await mux.video.uploads.create({ cors_origin: '*', new_asset_settings: { playback_policies: policy, ...(inputs.length ? { inputs } : {}) } });
       return { id: u.id, url: u.url ?? '', status: u.status, assetId: u.asset_id ?? null };
     },
     upload: async (id) => {

@@ -1,7 +1,7 @@
 // Gathers one class's records from the store and runs the pure report over them; the CSV tables of a report.
 // The only place reports meet the store, so HTTP, CLI and the studio all show the same numbers.
 
-import type { ClassRepository, ReportRepository, SessionRepository } from '../store/ports.js';
+import type { ClassRepository, EngagementRepository, ReportRepository, SessionRepository } from '../store/ports.js';
 import { classReport } from './class-report.js';
 import type { ClassReport, CostReport } from '../domain/reports.js';
 import { ingestName } from '../domain/records.js';
@@ -12,6 +12,8 @@ export interface ReportStore {
   sessions: Pick<SessionRepository, 'find'>;
   classes: Pick<ClassRepository, 'bySession' | 'roster' | 'list'>;
   reports: Pick<ReportRepository, 'records' | 'sessionsBetween' | 'bytesServed'>;
+  /** The session's caption lines (absent: the report says nothing of captions). */
+  engagement?: Pick<EngagementRepository, 'captions'>;
 }
 
 /** undefined when there is no such session. A live session gives a partial report (report.session.partial). */
@@ -24,8 +26,21 @@ export async function sessionReport(store: ReportStore, sessionId: string, now: 
     session: { id: s.id, channel: s.channel, startedAt: Date.parse(s.startedAt), endedAt: s.endedAt ? Date.parse(s.endedAt) : null },
     now, roster, ...(await store.reports.records(sessionId)),
   });
+  const lines = (await store.engagement?.captions(sessionId)) ?? [];
   // How the class was delivered: its top rung passed through or encoded, and why (transcode/top-rung.ts).
-  return { ...report, session: { ...report.session, topRung: s.topRung, ...(s.source.ingest ? { source: ingestName(s.source.ingest) } : {}) } };
+  return {
+    ...report, session: { ...report.session, topRung: s.topRung, ...(s.source.ingest ? { source: ingestName(s.source.ingest) } : {}) },
+    ...(lines.length ? { captions: captionSummary(lines) } : {}),
+  };
+}
+
+/** How a class was captioned: lines per language, typed or heard, and the transcript's path. Pure. */
+export function captionSummary(lines: readonly { lang: string; by: string }[]): NonNullable<ClassReport['captions']> {
+  const languages = [...new Set(lines.map((l) => l.lang))];
+  return {
+    lines: lines.length, languages, fromSpeech: lines.filter((l) => l.by === 'speech').length,
+    typed: lines.filter((l) => l.by !== 'speech').length, captioners: new Set(lines.filter((l) => l.by !== 'speech').map((l) => l.by)).size,
+  };
 }
 
 export const REPORT_TABLES = ['learners', 'polls', 'timeline', 'renditions'] as const;

@@ -152,6 +152,8 @@ export class ReportsView {
         h('ul', {}, ...p.options.map((o) => h('li', {}, `${o.text}: ${o.votes} (${o.pct}%)`)))))] : [h('p', { class: 'empty' }, 'No polls in this class.')]),
       h('p', {}, h('strong', {}, 'Most active: '), r.mostActive.join(', ') || '—'),
       h('p', {}, h('strong', {}, 'Silent: '), r.silent.join(', ') || '—'),
+      ...(r.captions ? [h('p', { class: 'captions-summary' }, h('strong', {}, 'Captions: '), captionsText(r.captions), ' — ',
+        h('a', { href: `/watch/${r.session.channel}?replay=${r.session.id}&token=${encodeURIComponent(new URLSearchParams(location.search).get('token') ?? '')}` }, 'transcript with the replay'))] : []),
     );
   }
 
@@ -187,4 +189,10 @@ export class ReportsView {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
+}
+
+/** "42 lines in en, es: 30 typed by 1 captioner, 12 from speech". */
+export function captionsText(c: NonNullable<ClassReport['captions']>): string {
+  const parts = [c.typed ? `${c.typed} typed by ${c.captioners} ${c.captioners === 1 ? 'person' : 'people'}` : '', c.fromSpeech ? `${c.fromSpeech} from speech` : ''].filter(Boolean);
+  return `${c.lines} lines in ${c.languages.join(', ')}: ${parts.join(', ')}`;
 }

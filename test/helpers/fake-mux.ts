@@ -8,7 +8,8 @@ export interface FakeMux {
   url: string;
   requests: { method: string; path: string; auth: string }[];
   chunks: { upload: string; start: number; end: number }[];
-  uploads: Map<string, { received: Buffer[]; size: number; bytes: number; complete: boolean; assetId: string }>;
+  /** `settings`: the new_asset_settings the upload was created with. */
+  uploads: Map<string, { received: Buffer[]; size: number; bytes: number; complete: boolean; assetId: string; settings?: Record<string, unknown> }>;
   /** Answer chunk PUTs with 503 while true (Mux unreachable). */
   failUploads: boolean;
   /** Once an upload has received this many chunks, answer its further chunk PUTs with 503 (Mux gone mid-upload). */
@@ -56,7 +57,8 @@ export async function startFakeMux(): Promise<FakeMux> {
       if (req.method === 'GET' && (m = /^\/video\/v1\/live-streams\/([\w-]+)$/.exec(path))) return send(200, { data: liveStream(m[1]!) });
       if (req.method === 'POST' && path === '/video/v1/uploads') {
         const id = `up${++n}`;
-        fake.uploads.set(id, { received: [], size: -1, bytes: 0, complete: false, assetId: `as${n}` });
+        const settings = (JSON.parse(data.toString() || '{}') as { new_asset_settings?: Record<string, unknown> }).new_asset_settings;
+        fake.uploads.set(id, { received: [], size: -1, bytes: 0, complete: false, assetId: `as${n}`, settings });
         return send(201, { data: { id, url: `${fake.url}/upload/${id}`, status: 'waiting', timeout: 3600 } });
       }
       if (req.method === 'GET' && (m = /^\/video\/v1\/uploads\/([\w-]+)$/.exec(path))) {
