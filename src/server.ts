@@ -33,7 +33,8 @@ import { probeFile } from './transcode/probe.js';
 import { PlaybackGate } from './hls/access.js';
 import { Origin } from './hls/origin.js';
 import { LlRegistry } from './hls/ll/registry.js';
-import { allOutputs, speechOutputs } from './captions/outputs.js';
+import { speechOutputs } from './captions/outputs.js';
+import type { LocalOutputs } from './live/outputs.js';
 import { engineCommand } from './captions/engine.js';
 import { hlsOutputs } from './hls/outputs.js';
 import { cdnOrigin } from './hls/cdn.js';
@@ -619,4 +620,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log.info('stopped');
     })()),
   };
+}
+
+/** Several output factories as one: a class's outputs in their order. */
+function allOutputs(...parts: LocalOutputs[]): LocalOutputs {
+  return { create: (ctx) => parts.flatMap((p) => p.create(ctx)) };
 }

@@ -7,7 +7,7 @@ import { dirname, join, normalize, relative } from 'node:path';
 
 /** Top to bottom, as in docs/architecture.md. A layer is a folder of src/ or one file at its top. */
 export const LAYERS = [
-  'cli', 'server.ts', 'worker.ts', 'http', 'hub', 'lti', 'mux', 'classes', 'reports', 'cluster', 'ingest', 'live', 'hls', 'hls/ll',
+  'cli', 'server.ts', 'worker.ts', 'http', 'hub', 'lti', 'mux', 'classes', 'reports', 'cluster', 'ingest', 'live', 'hls', 'captions', 'hls/ll',
   'transcode', 'store', 'media', 'auth', 'config', 'metrics.ts', 'domain', 'lifecycle.ts', 'log.ts',
 ];
 /** Upward imports the architecture allows, each for types only: hub/socket.ts binds itself to the HTTP server's /ws. */

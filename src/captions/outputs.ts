@@ -4,7 +4,8 @@
 import type { CaptionCue } from '../domain/captions.js';
 import type { Logger } from '../log.js';
 import type { PidFile } from '../media/pid-file.js';
-import type { ClassOutput, LocalOutputs, OutputContext } from '../live/outputs.js';
+import type { Channel } from '../domain/channel.js';
+import type { MediaSink } from '../media/sink.js';
 import type { EngineCommand } from './engine.js';
 import { SpeechOutput } from './speech.js';
 
@@ -17,9 +18,17 @@ export interface SpeechOutputsOptions {
   onStatus(slug: string, running: boolean, message: string): void;
 }
 
-export function speechOutputs(o: SpeechOutputsOptions): LocalOutputs {
+/** The class as this factory sees it (live/outputs.ts OutputContext, without importing the layer above). */
+interface Ctx {
+  channel: Channel;
+  sessionId: string;
+  plan: { input?: 'mkv' };
+  feed(sink: MediaSink): () => void;
+}
+
+export function speechOutputs(o: SpeechOutputsOptions): { create(ctx: Ctx): SpeechOutput[] } {
   return {
-    create(ctx: OutputContext): ClassOutput[] {
+    create(ctx: Ctx): SpeechOutput[] {
       const { channel, sessionId } = ctx;
       if (channel.captions !== 'auto') return [];
       return [new SpeechOutput({
@@ -30,9 +39,4 @@ export function speechOutputs(o: SpeechOutputsOptions): LocalOutputs {
       })];
     },
   };
-}
-
-/** Several factories as one: the class's outputs in their order. */
-export function allOutputs(...parts: LocalOutputs[]): LocalOutputs {
-  return { create: (ctx) => parts.flatMap((p) => p.create(ctx)) };
 }
