@@ -12,6 +12,7 @@ import { signJoinToken } from '../src/auth/join-token.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
 import type { Role } from '../src/domain/roles.js';
 import { childrenOf } from './helpers/procs.js';
+import { launch } from './helpers/browser.js';
 import { liveDir, push, startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { testdir } from './helpers/testdir.js';
 import { Client } from './helpers/ws.js';
@@ -62,14 +63,24 @@ t.test('pocketsphinx hears the class; killed, it comes back', async (t) => {
   t.ok(first.end > first.start);
   t.notOk(statuses(amy).length, 'learners are not told the engine\'s state');
 
-  // The engine dies mid-class.
+  // The engine dies mid-class, while the instructor has the studio open.
+  const b = await launch();
+  t.teardown(() => b.close());
+  const studio = await b.newPage({ width: 1280, height: 900 });
+  await studio.goto(`${ts.base}/studio/bio?token=${token('prof', 'instructor')}`);
+  await studio.locator('.caption-engine', { hasText: 'captions from speech are on' }).waitFor({ timeout: 20000 });
   const [pid] = engines();
   process.kill(pid!, 'SIGKILL');
   const stopped = await prof.waitFor('the studio to be told', () => statuses(prof).find((s) => !s.running), 10000);
+  await studio.locator('.caption-engine.alert', { hasText: 'captions stopped' }).waitFor({ timeout: 10000 });
+  t.pass('the studio\'s Captions card says captions stopped');
+  await studio.screenshot({ path: join(dir, 'studio-engine-stopped-1280.png') });
   t.match(stopped.message, /captions stopped: the speech engine was killed \(SIGKILL\); restarting in 1 s/);
   t.equal(ts.server.live.current('bio')?.state, 'live', 'the class goes on');
   const back = await prof.waitFor('the engine to come back', () => statuses(prof).slice(statuses(prof).indexOf(stopped) + 1).find((s) => s.running), 15000);
   t.match(back.message, /captions from speech are on/);
+  await studio.locator('.caption-engine:not(.alert)', { hasText: 'captions from speech are on' }).waitFor({ timeout: 10000 });
+  t.pass('and that they are back');
   t.not(engines()[0], pid, 'a new engine process');
   const before = cues(amy).length;
   await amy.waitFor('lines again', () => cues(amy).length > before, 40000);

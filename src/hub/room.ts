@@ -244,10 +244,12 @@ export class Room {
       this.polls.clear();
       this.hands.clear();
       this.captions = [];
-      this.speech = undefined;
       out.staffEvents.push(this.handsEvent());
     }
     if (state.state === 'ended') {
+      // The engine stops with the class (its state may come before the class is announced, so it is not cleared
+      // when one starts).
+      this.speech = undefined;
       // Open polls close with their final results; raised hands go down.
       for (const p of this.polls.values()) {
         if (p.view.closed) continue;
