@@ -117,6 +117,7 @@ export function registerSession(program: Command): void {
         ['engagement', `${s.chat} chat, ${s.questions} questions, ${s.upvotes} upvotes, ${s.pollAnswers} poll answers, ${s.reactions} reactions, ${s.hands} hands`],
         ['quality', `median startup ${s.medianStartupMs ?? '-'} ms, rebuffering ${s.rebufferPct ?? '-'}%, ${s.playbackErrors} playback errors, ${s.exitsBeforeStart} left before the video started, ${s.badExperience} with a bad experience`],
         ['most active', r.mostActive.join(', ') || '-'], ['silent', r.silent.join(', ') || '-'],
+        ...(r.stage ? [['on stage', r.stage.map((s) => `${s.name} ${s.minutes >= 1 ? `${s.minutes} min` : `${s.seconds} s`}`).join(', ')] as [string, string]] : []),
         ...(r.captions ? [['captions', `${r.captions.lines} lines in ${r.captions.languages.join(', ')} (${r.captions.typed} typed, ${r.captions.fromSpeech} from speech); transcript: /vod/${r.session.id}/captions-${r.captions.languages[0]}/transcript.txt`] as [string, string]] : []),
       ]));
       if (r.learners.length) {

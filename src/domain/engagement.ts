@@ -37,6 +37,24 @@ export interface PollView {
   at: number;
 }
 
+/** Someone on the class's stage (speaking to the class over WebRTC). */
+export interface StageMember {
+  userId: string;
+  name: string;
+  role: Role;
+  /** When they came on stage (epoch ms). */
+  since: number;
+  /** Muted by the instructor. */
+  muted: boolean;
+}
+
+/** An invitation to the stage not yet answered (staff see them). */
+export interface StageInvite {
+  userId: string;
+  name: string;
+  expiresAt: number;
+}
+
 export interface HandView {
   userId: string;
   name: string;
@@ -58,7 +76,9 @@ export type PersistOp =
   | { op: 'mute'; userId: string; until: number }
   /** One more reaction or raised hand by a learner in a session, for the class report. */
   | { op: 'tally'; kind: 'reaction' | 'hand'; userId: string; sessionId: string; n: number }
-  | { op: 'caption'; cue: CaptionCue; sessionId: string };
+  | { op: 'caption'; cue: CaptionCue; sessionId: string }
+  /** A spell on stage: opened when someone comes up (leftAt null), closed when they step down. */
+  | { op: 'stage'; userId: string; name: string; sessionId: string; joinedAt: number; leftAt: number | null };
 
 export interface RoomInit {
   chat?: ChatMessage[];

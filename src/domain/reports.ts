@@ -50,6 +50,8 @@ export interface ClassReport {
   /** When the class had captions: its lines (typed by captioners, or heard by the speech engine) and languages;
    * the transcript is at /vod/<session>/captions-<lang>/transcript.vtt (and .txt) while the recording is kept. */
   captions?: { lines: number; languages: string[]; typed: number; fromSpeech: number; captioners: number };
+  /** Who was on the stage and for how long (summed over their spells), when anyone was. */
+  stage?: { userId: string; name: string; seconds: number; minutes: number; spells: number }[];
 }
 
 export interface ClassCost {

@@ -1,7 +1,7 @@
 // The hub's wire shapes, shared by the server (hub/protocol.ts parses and sends them) and the pages (src/web):
 // types only, so the browser bundle takes nothing from here but their checking. docs/protocol.md documents each.
 
-import type { ChatMessage, ClassState, HandView, Participant, PollView, QuestionView, Reaction } from './engagement.js';
+import type { ChatMessage, ClassState, HandView, Participant, PollView, QuestionView, Reaction, StageInvite, StageMember } from './engagement.js';
 import type { CaptionCue } from './captions.js';
 
 export type ClientMsg =
@@ -25,6 +25,13 @@ export type ClientMsg =
   | { t: 'slow_mode'; seconds: number }
   /** A caption line: `start` is the program time (epoch ms) of the picture the captioner saw when the line began. */
   | { t: 'caption'; text: string; start: number; lang?: string }
+  | { t: 'stage_invite'; userId: string }
+  | { t: 'stage_accept' }
+  | { t: 'stage_decline' }
+  | { t: 'stage_join' }
+  | { t: 'stage_leave' }
+  | { t: 'stage_remove'; userId: string }
+  | { t: 'stage_mute'; userId: string; muted: boolean }
   | { t: 'ping' };
 
 export type ErrorCode =
@@ -45,7 +52,11 @@ export type RoomEvent =
   | { t: 'kicked'; userId: string; reason: 'banned' }
   | { t: 'caption'; cue: CaptionCue }
   /** To staff: the class's speech engine started or stopped (and why). */
-  | { t: 'captions_status'; running: boolean; message: string };
+  | { t: 'captions_status'; running: boolean; message: string }
+  /** Who is on stage now (everyone). */
+  | { t: 'stage'; members: StageMember[] }
+  /** Invitations not yet answered (staff). */
+  | { t: 'stage_invites'; pending: StageInvite[] };
 
 export interface Snapshot {
   /** `startsAt`: the scheduled start (ISO time) while waiting, when the channel has one. */
@@ -61,6 +72,9 @@ export interface Snapshot {
   reactions: readonly Reaction[];
   /** The class's last caption lines (a page that joins late shows the one on screen). */
   captions?: CaptionCue[];
+  /** Who is on stage (when anyone is); `stageInvites` to staff. */
+  stage?: StageMember[];
+  stageInvites?: StageInvite[];
 }
 
 export type ServerMsg =
@@ -71,6 +85,10 @@ export type ServerMsg =
   | { v: 1; t: 'hand'; raised: boolean }
   | { v: 1; t: 'muted'; until: number }
   | { v: 1; t: 'pong' }
+  /** You are invited to the stage (accept with stage_accept before expiresAt). */
+  | { v: 1; t: 'stage_invited'; by: string; expiresAt: number }
+  /** You were taken off the stage, or your invitation was withdrawn. */
+  | { v: 1; t: 'stage_removed'; reason: 'removed' | 'declined' | 'expired' }
   /** Sent first to a guest who joined with a name: reconnect with this token to stay the same person. */
   | { v: 1; t: 'guest_token'; token: string; expiresAt: string };
 

@@ -47,6 +47,8 @@ export interface HubOptions {
   presenceEveryMs: number;
   /** Most engagement writes queued before a flush is forced. */
   maxQueue: number;
+  /** People on a class's stage at once (stage.maxMembers). */
+  stageMax?: number;
 }
 
 export const DEFAULT_HUB_OPTIONS: HubOptions = {
@@ -390,7 +392,7 @@ export class Hub {
   private open(slug: string, channelId: number, init: RoomInit): RoomEntry {
     const room = new Room(slug, {
       chatMaxLength: this.o.chatMaxLength, chatBurst: this.o.chatBurst, chatWindowMs: this.o.chatWindowMs,
-      historySize: this.o.historySize, presenceEveryMs: this.o.presenceEveryMs, newId,
+      historySize: this.o.historySize, presenceEveryMs: this.o.presenceEveryMs, newId, stageMax: this.o.stageMax,
     }, init);
     const entry = { room, channelId, outbox: new Outbox() };
     this.rooms.set(slug, entry);

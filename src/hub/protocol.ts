@@ -84,6 +84,10 @@ export function parseClientMessage(frame: string, limits: Limits): Parsed {
       return ok({ t: 'poll_vote', id: o.id, option: o.option });
     case 'react':
       return (REACTIONS as readonly unknown[]).includes(o.emoji) ? ok({ t: 'react', emoji: o.emoji as Reaction }) : bad(`"emoji" must be one of ${REACTIONS.join(' ')}`, ref);
+    case 'stage_accept':
+    case 'stage_decline':
+    case 'stage_join':
+    case 'stage_leave':
     case 'hand_raise':
     case 'participants':
     case 'clear_reactions':
@@ -103,6 +107,12 @@ export function parseClientMessage(frame: string, limits: Limits): Parsed {
       if (!USER(o.userId)) return bad('"userId" must be a user id', ref);
       if (typeof o.minutes !== 'number' || !Number.isInteger(o.minutes) || o.minutes < 1 || o.minutes > 1440) return bad('"minutes" must be 1-1440', ref);
       return ok({ t: 'mute', userId: o.userId, minutes: o.minutes });
+    case 'stage_invite':
+    case 'stage_remove':
+      return USER(o.userId) ? ok({ t: o.t, userId: o.userId }) : bad('"userId" must be a user id', ref);
+    case 'stage_mute':
+      if (!USER(o.userId)) return bad('"userId" must be a user id', ref);
+      return typeof o.muted === 'boolean' ? ok({ t: 'stage_mute', userId: o.userId, muted: o.muted }) : bad('"muted" must be true or false', ref);
     case 'ban':
       return USER(o.userId) ? ok({ t: 'ban', userId: o.userId }) : bad('"userId" must be a user id', ref);
     case 'lock_chat':

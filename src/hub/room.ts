@@ -4,6 +4,7 @@
 
 import type { Role } from '../domain/roles.js';
 import { CAPTION_MAX_SKEW_MS, cueDurationMs, type CaptionCue } from '../domain/captions.js';
+import { Stage, type StageChange, type StageResult } from './stage.js';
 import type { PersistOp, RoomInit } from '../domain/engagement.js';
 
 export type { PersistOp, RoomInit } from '../domain/engagement.js';
@@ -34,6 +35,8 @@ export interface RoomOptions {
   historySize: number;
   presenceEveryMs: number;
   newId: () => string;
+  /** People on a class's stage at once (stage.maxMembers). */
+  stageMax?: number;
 }
 
 interface Question extends QuestionView {
@@ -78,6 +81,7 @@ export class Room {
   /** A fast captioner sends a line every second or two; a burst of 10 in 10 s is plenty. */
   private readonly captionLimiter = new RateLimiter(10, 10000);
   private captions: CaptionCue[] = [];
+  private readonly stage: Stage;
   /** The speech engine's last word on itself (staff see it in their welcome). */
   private speech: { running: boolean; message: string } | undefined;
   private pendingReactions = new Map<Reaction, number>();
@@ -92,6 +96,7 @@ export class Room {
 
   constructor(readonly channel: string, private readonly o: RoomOptions, init: RoomInit = {}) {
     this.chatLimiter = new RateLimiter(o.chatBurst, o.chatWindowMs);
+    this.stage = new Stage(o.stageMax ?? 6);
     this.chat = (init.chat ?? []).slice(-o.historySize);
     for (const q of init.questions ?? []) this.questions.set(q.id, { ...q, voters: new Set(q.voters) });
     for (const p of init.polls ?? []) {
@@ -155,6 +160,63 @@ export class Room {
     return { v: 1, t: 'welcome', you: { userId: m.userId, name: m.name, role: m.role, guest: m.guest }, room: this.snapshot(m.role), mine };
   }
 
+  /** Whether this user may send audio and video to the stage now (the media side asks). */
+  mayPublish(userId: string): { video: boolean; audio: boolean } {
+    return this.stage.mayPublish(userId);
+  }
+
+  private onStage(m: Member, msg: Extract<ClientMsg, { t: `stage_${string}` }>, now: number, out: Outcome, fail: (code: ErrorCode, message: string) => Outcome): Outcome {
+    const { state, sessionId } = this.classState;
+    if ((state !== 'live' && state !== 'reconnecting') || !sessionId) return fail('class_ended', 'the stage is open while the class is live');
+    const staff = isStaff(m.role);
+    const onlyStaff = (): Outcome | undefined => (staff ? undefined : fail('forbidden', 'only instructors and moderators can do that'));
+    let r: StageResult;
+    switch (msg.t) {
+      case 'stage_invite': {
+        const denied = onlyStaff();
+        if (denied) return denied;
+        const target = this.connsOf(msg.userId).map((c) => this.members.get(c)!).find(Boolean);
+        if (target && (target.role === 'viewer' || target.role === 'captioner')) return fail('forbidden', `a ${target.role} cannot be brought on stage`);
+        r = this.stage.invite(m.name, target, now);
+        break;
+      }
+      case 'stage_accept':
+        if (m.role === 'viewer') return fail('forbidden', 'viewers cannot come on stage');
+        r = this.stage.accept(m, now);
+        break;
+      case 'stage_decline':
+        r = this.stage.decline(m.userId);
+        break;
+      case 'stage_join': {
+        const denied = onlyStaff();
+        if (denied) return denied;
+        r = this.stage.join(m, now);
+        break;
+      }
+      case 'stage_leave':
+        r = this.stage.remove(m.userId, now, 'left');
+        break;
+      case 'stage_remove':
+      case 'stage_mute': {
+        const denied = onlyStaff();
+        if (denied) return denied;
+        if (this.staffRoles.get(msg.userId) === 'instructor' && m.role !== 'instructor' && msg.userId !== m.userId) return fail('forbidden', 'only an instructor can do that to an instructor');
+        r = msg.t === 'stage_remove' ? this.stage.remove(msg.userId, now, 'removed') : this.stage.mute(msg.userId, msg.muted);
+        break;
+      }
+    }
+    if (!r.ok) return fail(r.code, r.message);
+    this.applyStage(r.change, out, sessionId, now);
+    return out;
+  }
+
+  private applyStage(c: StageChange, out: Outcome, sessionId: string | null, now: number): void {
+    if (c.members) out.events.push({ t: 'stage', members: this.stage.view() });
+    if (c.invites) out.staffEvents.push({ t: 'stage_invites', pending: this.stage.pending(now) });
+    if (c.toUser) out.toUser.push({ userId: c.toUser.userId, msg: { v: 1, ...c.toUser.msg } });
+    if (c.spell && sessionId) out.persist.push({ op: 'stage', ...c.spell, sessionId });
+  }
+
   /** A line from the class's speech engine: no one typed it, so no role or rate rules; only the current class's. */
   systemCaption(sessionId: string, c: Omit<CaptionCue, 'id'>): Outcome {
     const out = empty();
@@ -208,6 +270,11 @@ export class Room {
       this.connsByUser.delete(m.userId);
       if (watches(m.role)) this.watching -= 1;
       if (this.hands.delete(m.userId)) out.staffEvents.push(this.handsEvent());
+      // Gone from the class (every tab closed): off the stage too.
+      if (this.stage.has(m.userId)) {
+        const r = this.stage.remove(m.userId, Date.now(), 'left');
+        if (r.ok) this.applyStage(r.change, out, this.classState.sessionId, Date.now());
+      }
     }
     return out;
   }
@@ -218,7 +285,8 @@ export class Room {
       chat: [...this.chat],
       questions: this.orderedQuestions(),
       polls: [...this.polls.values()].map((p) => ({ ...p.view, counts: [...p.view.counts] })),
-      ...(isStaff(role) ? { hands: [...this.hands.values()], ...(this.speech ? { speech: { ...this.speech } } : {}) } : {}),
+      ...(isStaff(role) ? { hands: [...this.hands.values()], ...(this.speech ? { speech: { ...this.speech } } : {}), stageInvites: this.stage.pending(Date.now()) } : {}),
+      ...(this.stage.view().length ? { stage: this.stage.view() } : {}),
       chatState: { locked: this.locked, slowModeSeconds: this.slowModeSeconds },
       presence: this.presence,
       reactions: REACTIONS,
@@ -247,6 +315,10 @@ export class Room {
       out.staffEvents.push(this.handsEvent());
     }
     if (state.state === 'ended') {
+      // Everyone steps down; their spells on stage end with the class.
+      const sessionId = this.classState.sessionId;
+      const ended = this.stage.clear(Date.now());
+      for (const c of ended) this.applyStage(c, out, sessionId, Date.now());
       // The engine stops with the class (its state may come before the class is announced, so it is not cleared
       // when one starts).
       this.speech = undefined;
@@ -296,6 +368,14 @@ export class Room {
     switch (msg.t) {
       case 'caption':
         return this.caption(m, msg, now, out, fail);
+      case 'stage_invite':
+      case 'stage_accept':
+      case 'stage_decline':
+      case 'stage_join':
+      case 'stage_leave':
+      case 'stage_remove':
+      case 'stage_mute':
+        return this.onStage(m, msg, now, out, fail);
       case 'chat': {
         if (!staff) {
           if (this.locked) return fail('chat_locked', 'chat is locked by the instructor');

@@ -13,7 +13,7 @@ export interface ReportStore {
   classes: Pick<ClassRepository, 'bySession' | 'roster' | 'list'>;
   reports: Pick<ReportRepository, 'records' | 'sessionsBetween' | 'bytesServed'>;
   /** The session's caption lines (absent: the report says nothing of captions). */
-  engagement?: Pick<EngagementRepository, 'captions'>;
+  engagement?: Pick<EngagementRepository, 'captions' | 'stageSpells'>;
 }
 
 /** undefined when there is no such session. A live session gives a partial report (report.session.partial). */
@@ -27,11 +27,25 @@ export async function sessionReport(store: ReportStore, sessionId: string, now: 
     now, roster, ...(await store.reports.records(sessionId)),
   });
   const lines = (await store.engagement?.captions(sessionId)) ?? [];
+  const spells = (await store.engagement?.stageSpells(sessionId)) ?? [];
   // How the class was delivered: its top rung passed through or encoded, and why (transcode/top-rung.ts).
   return {
     ...report, session: { ...report.session, topRung: s.topRung, ...(s.source.ingest ? { source: ingestName(s.source.ingest) } : {}) },
     ...(lines.length ? { captions: captionSummary(lines) } : {}),
+    ...(spells.length ? { stage: stageSummary(spells, s.endedAt ? Date.parse(s.endedAt) : now) } : {}),
   };
+}
+
+/** Who was on stage, in the order they first came up, with their minutes (a spell still open ends at `end`). Pure. */
+export function stageSummary(spells: readonly { userId: string; name: string; joinedAt: number; leftAt: number | null }[], end: number): NonNullable<ClassReport['stage']> {
+  const by = new Map<string, { userId: string; name: string; ms: number; spells: number }>();
+  for (const s of spells) {
+    const row = by.get(s.userId) ?? { userId: s.userId, name: s.name, ms: 0, spells: 0 };
+    row.ms += Math.max(0, (s.leftAt ?? end) - s.joinedAt);
+    row.spells += 1;
+    by.set(s.userId, row);
+  }
+  return [...by.values()].map((r) => ({ userId: r.userId, name: r.name, seconds: Math.round(r.ms / 1000), minutes: Math.round(r.ms / 6000) / 10, spells: r.spells }));
 }
 
 /** How a class was captioned: lines per language, typed or heard, and the transcript's path. Pure. */

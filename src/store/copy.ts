@@ -13,7 +13,7 @@ import { ConflictError, UserError } from '../domain/errors.js';
 export const COPY_ORDER = [
   'channels', 'stream_keys', 'api_tokens', 'lti_platforms', 'lti_deployments', 'lti_keys', 'lti_logins', 'lti_nonces', 'courses',
   'sessions', 'classes', 'lti_links', 'lti_outbox', 'roster', 'archive_jobs', 'mux_events', 'chat_messages', 'questions',
-  'question_votes', 'polls', 'poll_votes', 'bans', 'mutes', 'attendance', 'engagement_counts', 'beacons', 'session_traffic', 'captions',
+  'question_votes', 'polls', 'poll_votes', 'bans', 'mutes', 'attendance', 'engagement_counts', 'beacons', 'session_traffic', 'captions', 'stage_spells',
 ] as const;
 
 /** Tables whose id PostgreSQL numbers itself (an identity to move past the copied ids). */

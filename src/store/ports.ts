@@ -171,6 +171,8 @@ export interface EngagementRepository {
   attendance(sessionId: string): Promise<AttendanceRow[]>;
   /** A session's caption lines in program-time order (`since`, epoch ms: those still on screen at or after it). */
   captions(sessionId: string, since?: number): Promise<CaptionCue[]>;
+  /** Who was on a session's stage, each spell in order. */
+  stageSpells(sessionId: string): Promise<{ userId: string; name: string; joinedAt: number; leftAt: number | null }[]>;
   closeOpenAttendance(at: number): Promise<void>;
 }
 

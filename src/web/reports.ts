@@ -152,6 +152,7 @@ export class ReportsView {
         h('ul', {}, ...p.options.map((o) => h('li', {}, `${o.text}: ${o.votes} (${o.pct}%)`)))))] : [h('p', { class: 'empty' }, 'No polls in this class.')]),
       h('p', {}, h('strong', {}, 'Most active: '), r.mostActive.join(', ') || '—'),
       h('p', {}, h('strong', {}, 'Silent: '), r.silent.join(', ') || '—'),
+      ...(r.stage ? [h('p', { class: 'stage-summary' }, h('strong', {}, 'On stage: '), r.stage.map((s) => `${s.name} (${s.minutes >= 1 ? `${s.minutes} min` : `${s.seconds} s`})`).join(', '))] : []),
       ...(r.captions ? [h('p', { class: 'captions-summary' }, h('strong', {}, 'Captions: '), captionsText(r.captions), ' — ',
         h('a', { href: `/watch/${r.session.channel}?replay=${r.session.id}&token=${encodeURIComponent(new URLSearchParams(location.search).get('token') ?? '')}` }, 'transcript with the replay'))] : []),
     );

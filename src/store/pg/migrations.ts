@@ -358,4 +358,18 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
       CREATE INDEX captions_session ON captions (session_id, start_ms);`,
   },
+  {
+    version: 20,
+    name: 'the stage: who came up in a session and when they stepped down',
+    sql: `
+      CREATE TABLE stage_spells (
+        session_id TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        joined_at  BIGINT NOT NULL,
+        left_at    BIGINT,
+        PRIMARY KEY (session_id, user_id, joined_at)
+      );
+    `,
+  },
 ];

@@ -29,6 +29,8 @@ const SQL = {
                             ON CONFLICT(session_id, user_id) DO UPDATE SET reactions = engagement_counts.reactions + excluded.reactions`,
   caption: `INSERT INTO captions (id, session_id, lang, start_ms, end_ms, text, by_user, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                             ON CONFLICT(id) DO UPDATE SET text = excluded.text, start_ms = excluded.start_ms, end_ms = excluded.end_ms`,
+  stage: `INSERT INTO stage_spells (session_id, user_id, name, joined_at, left_at) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT(session_id, user_id, joined_at) DO UPDATE SET left_at = excluded.left_at`,
   hand: `INSERT INTO engagement_counts (session_id, user_id, hands) VALUES (?, ?, ?)
                         ON CONFLICT(session_id, user_id) DO UPDATE SET hands = engagement_counts.hands + excluded.hands`,
 };
@@ -79,6 +81,9 @@ export class EngagementRepo {
             break;
           case 'caption':
             yield* run(SQL.caption, o.cue.id, o.sessionId, o.cue.lang, o.cue.start, o.cue.end, o.cue.text, o.cue.by, Date.now());
+            break;
+          case 'stage':
+            yield* run(SQL.stage, o.sessionId, o.userId, o.name, o.joinedAt, o.leftAt);
             break;
           case 'attend':
             yield* run(SQL.attend, o.key, o.channelId, o.sessionId, o.userId, o.name, o.role, o.at);
@@ -142,6 +147,13 @@ export class EngagementRepo {
     return ((yield* all('SELECT * FROM captions WHERE session_id = ? AND end_ms > ? ORDER BY start_ms, id', sessionId, since)) as
       { id: string; lang: string; start_ms: number | string; end_ms: number | string; text: string; by_user: string }[])
       .map((r) => ({ id: r.id, lang: r.lang, start: Number(r.start_ms), end: Number(r.end_ms), text: r.text, by: r.by_user }));
+  }
+
+  /** Who was on a session's stage, each spell in order (leftAt null: still up, or the box stopped meanwhile). */
+  *stageSpells(sessionId: string): Work<{ userId: string; name: string; joinedAt: number; leftAt: number | null }[]> {
+    return ((yield* all('SELECT * FROM stage_spells WHERE session_id = ? ORDER BY joined_at, user_id', sessionId)) as
+      { user_id: string; name: string; joined_at: number | string; left_at: number | string | null }[])
+      .map((r) => ({ userId: r.user_id, name: r.name, joinedAt: Number(r.joined_at), leftAt: r.left_at === null ? null : Number(r.left_at) }));
   }
 
   /** Attendance left open by a crash is closed at start-up. */

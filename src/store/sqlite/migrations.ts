@@ -488,6 +488,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX captions_session ON captions (session_id, start_ms);
     `,
   },
+  {
+    version: 20,
+    name: 'the stage: who came up in a session and when they stepped down',
+    sql: `
+      CREATE TABLE stage_spells (
+        session_id TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        joined_at  INTEGER NOT NULL,
+        left_at    INTEGER,
+        PRIMARY KEY (session_id, user_id, joined_at)
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
