@@ -155,6 +155,7 @@ t.test('in the browser: the captioner types, the learner reads', async (t) => {
   await writer.keyboard.press('Backspace');
   await writer.keyboard.type('n');
   t.equal(await box.inputValue(), 'The chloroplast is green', 'corrected before it is sent');
+  t.equal(await writer.locator('.chat-form input').isDisabled(), true, 'the captioner is offered no chat (the server would refuse it)');
   const latency = await learner.evaluate(() => (window as unknown as { kmk: { player: { qoe(): { latencyMs: number | null } } } }).kmk.player.qoe().latencyMs ?? 0);
   const sent = Date.now();
   await writer.keyboard.press('Enter');

@@ -73,9 +73,12 @@ export class Panel {
   welcome(m: Welcome): void {
     const { you, room, mine } = m;
     this.me = { userId: you.userId, role: you.role };
-    if (you.role === 'viewer') {
-      // LTI mentors and other non-course roles watch and read; the server refuses their posts, so offer none.
-      this.notice.textContent = 'You are watching as a viewer: chat, questions and polls are read-only.';
+    if (you.role === 'viewer' || you.role === 'captioner') {
+      // LTI mentors and other non-course roles watch and read; a captioner captions; the server refuses their
+      // posts, so offer none.
+      this.notice.textContent = you.role === 'captioner'
+        ? 'You are the captioner: chat, questions and polls are read-only for you.'
+        : 'You are watching as a viewer: chat, questions and polls are read-only.';
       for (const el of this.el.querySelectorAll<HTMLInputElement | HTMLButtonElement>('form input, form button, .reaction-bar button')) el.disabled = true;
       this.handBtn.disabled = true;
     }
@@ -97,7 +100,7 @@ export class Panel {
 
   /** After the class (learners): everything that posts is disabled, with a notice saying why. */
   private classState(state: string): void {
-    if (this.o.staff || this.me?.role === 'viewer') return;
+    if (this.o.staff || this.me?.role === 'viewer' || this.me?.role === 'captioner') return;
     const ended = state === 'ended';
     for (const el of this.el.querySelectorAll<HTMLInputElement | HTMLButtonElement>('form input, form button, .reaction-bar button, .poll button')) el.disabled = ended;
     this.handBtn.disabled = ended;
