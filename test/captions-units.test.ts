@@ -237,3 +237,13 @@ t.test('the class report\'s captions line', async (t) => {
   t.same(sum, { lines: 4, languages: ['en', 'es'], fromSpeech: 1, typed: 3, captioners: 2 });
   if (captionsText) t.equal(captionsText(sum), '4 lines in en, es: 3 typed by 2 people, 1 from speech');
 });
+
+t.test('doctor says whether channels with --captions auto have their engine', async (t) => {
+  const { speechCheck } = await import('../src/cli/doctor.js');
+  const base = { 'captions.engine': 'pocketsphinx', 'captions.engineCommand': '', 'captions.pocketsphinxModel': '' } as never;
+  t.equal(speechCheck(base, []), undefined, 'no channel needs one: no line');
+  t.match(speechCheck(base, ['bio']), { ok: true, required: false, detail: /pocketsphinx_continuous \(weak: .*\); channels with --captions auto: bio/ }, 'found (Debian\'s, here)');
+  t.match(speechCheck({ 'captions.engine': 'command', 'captions.engineCommand': '/nonexistent/asr --x', 'captions.pocketsphinxModel': '' } as never, ['bio', 'chem']),
+    { ok: false, detail: /\/nonexistent\/asr is not found \(check captions.engineCommand\); channels with --captions auto: bio, chem get no captions from speech/ });
+  t.match(speechCheck({ 'captions.engine': 'command', 'captions.engineCommand': '', 'captions.pocketsphinxModel': '' } as never, ['bio']), { ok: false, detail: /engineCommand is empty/ });
+});

@@ -11,6 +11,9 @@ import { inspectTool, locateTool, type Tool } from '../transcode/locate.js';
 import { contextFor } from './context.js';
 import { publicBaseUrl } from '../config/urls.js';
 import { print, printJson } from './output.js';
+import { spawnSync } from 'node:child_process';
+import type { Channel } from '../domain/channel.js';
+import { engineCommand } from '../captions/engine.js';
 
 export interface Check {
   name: string;
@@ -165,13 +168,35 @@ async function platformCount(config: Config): Promise<number> {
   }
 }
 
-async function ultraChannels(config: Config): Promise<string[]> {
+async function channelsWhere(config: Config, keep: (c: Channel) => boolean): Promise<string[]> {
   const store = connectStore(storeSettings(config), { readonly: true, migrate: false });
   try {
-    return (await store.channels.list()).filter((c) => c.latency === 'ultra').map((c) => c.slug);
+    return (await store.channels.list()).filter(keep).map((c) => c.slug);
   } finally {
     await store.close();
   }
+}
+
+const ultraChannels = (config: Config): Promise<string[]> => channelsWhere(config, (c) => c.latency === 'ultra');
+
+/** The speech engine channels with --captions auto need: found and runnable, or what to install. */
+export function speechCheck(config: Config, autoChannels: readonly string[]): Check | undefined {
+  if (!autoChannels.length) return undefined;
+  let engine;
+  try {
+    engine = engineCommand({ engine: config['captions.engine'], command: config['captions.engineCommand'], pocketsphinxModel: config['captions.pocketsphinxModel'] });
+  } catch (err) {
+    return { name: 'speech engine', ok: false, required: false, detail: (err as Error).message };
+  }
+  const which = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', engine.cmd]);
+  const found = which.status === 0 ? which.stdout.toString().trim() : '';
+  const used = `channels with --captions auto: ${autoChannels.slice(0, 5).join(', ')}${autoChannels.length > 5 ? ', …' : ''}`;
+  if (!found) {
+    const hint = engine.cmd === 'pocketsphinx_continuous' ? 'apt-get install pocketsphinx pocketsphinx-en-us' : 'check captions.engineCommand';
+    return { name: 'speech engine', ok: false, required: false, detail: `${engine.cmd} is not found (${hint}); ${used} get no captions from speech` };
+  }
+  const weak = engine.cmd === 'pocketsphinx_continuous' ? ' (weak: about three words in four wrong on a test lecture; docs/captions.md)' : '';
+  return { name: 'speech engine', ok: true, required: false, detail: `${found}${weak}; ${used}` };
 }
 
 /** True when a kmk-live server answers /healthz on the configured HTTP port (doctor run beside it). */
@@ -197,9 +222,11 @@ export async function runChecks(config: Config): Promise<Check[]> {
   const db = await dbCheck(config);
   let ll: Check | undefined;
   let lms: Check | undefined;
+  let speech: Check | undefined;
   try {
     ll = db.ok ? llTlsCheck(config.publicUrl, await ultraChannels(config)) : undefined;
     lms = db.ok ? lmsReachCheck(publicBaseUrl(config), await platformCount(config)) : undefined;
+    speech = db.ok ? speechCheck(config, await channelsWhere(config, (c) => c.captions === 'auto')) : undefined;
   } catch {
     ll = undefined; // the database check above already says what is wrong with it
   }
@@ -216,6 +243,7 @@ export async function runChecks(config: Config): Promise<Check[]> {
     metricsCheck(config),
     ...(ll ? [ll] : []),
     ...(lms ? [lms] : []),
+    ...(speech ? [speech] : []),
   ];
 }
 
