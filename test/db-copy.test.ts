@@ -51,6 +51,8 @@ t.test('db copy: every row into PostgreSQL, counts checked, the same answers, id
     { op: 'mute', userId: 'loud', until: now + 3600_000, channelId: channel.id },
     { op: 'attend', key: 'a1', userId: 'u1', name: 'Ana', role: 'learner', sessionId: s.id, at: now, channelId: channel.id },
     { op: 'tally', kind: 'hand', userId: 'u1', sessionId: s.id, n: 1, channelId: channel.id },
+    { op: 'caption', cue: { id: 'c1', start: now, end: now + 2000, text: 'hello', lang: 'en', by: 'cap' }, sessionId: s.id, channelId: channel.id },
+    { op: 'stage', userId: 'u1', name: 'Ana', sessionId: s.id, joinedAt: now, leftAt: now + 5000, channelId: channel.id },
   ];
   sync.engagement.apply(ops);
   sync.beacons.add({ channelId: channel.id, sessionId: s.id, userId: 'u1', at: now, startupMs: 800, rebuffers: 1, rebufferMs: 300, playedMs: 60000, bitrate: 900000, rendition: '720p', latencyMs: 5000, errors: ['x'] });
@@ -84,6 +86,9 @@ t.test('db copy: every row into PostgreSQL, counts checked, the same answers, id
   t.same(await shared.sessions.get(s.id), await fileStore.sessions.get(s.id));
   t.same(await shared.reports.records(s.id), await fileStore.reports.records(s.id));
   t.same(await shared.engagement.loadRoom(channel.id, s.id, 10), await fileStore.engagement.loadRoom(channel.id, s.id, 10));
+  t.same(await shared.engagement.captions(s.id), await fileStore.engagement.captions(s.id), 'caption lines (number columns read back as numbers)');
+  t.equal((await shared.engagement.captions(s.id))[0]?.text, 'hello');
+  t.same(await shared.engagement.stageSpells(s.id), await fileStore.engagement.stageSpells(s.id), 'stage spells');
   t.same(await shared.lti.platforms(), await fileStore.lti.platforms());
   t.same(await shared.lti.outbox({ all: true }), await fileStore.lti.outbox({ all: true }));
   t.same(await shared.classes.list(), await fileStore.classes.list());
