@@ -4,6 +4,7 @@
 
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
 import { signJoinToken } from '../src/auth/join-token.js';
@@ -43,6 +44,7 @@ async function check(t: Tap.Test, page: Page, what: string): Promise<void> {
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
       await page.waitForTimeout(150);
+      await page.screenshot({ path: join(dir, 'screenshots', `${what.replace(/\W+/g, '-')}-${width}-${scheme}.png`), fullPage: width === 390 });
       const vs = await axe(page);
       t.same(vs.map((v) => v.id), [], `${what}, ${width} px, ${scheme}: no serious violation${vs.length ? ` — ${described(vs)}` : ''}`);
     }
