@@ -50,7 +50,10 @@ export function stageSummary(spells: readonly { userId: string; name: string; jo
 
 /** How a class was captioned: lines per language, typed or heard, and the transcript's path. Pure. */
 export function captionSummary(lines: readonly { lang: string; by: string }[]): NonNullable<ClassReport['captions']> {
-  const languages = [...new Set(lines.map((l) => l.lang))];
+  // The most used language first (ties alphabetical): the class's main one leads whatever line came first.
+  const count = new Map<string, number>();
+  for (const l of lines) count.set(l.lang, (count.get(l.lang) ?? 0) + 1);
+  const languages = [...count.keys()].sort((a, b) => count.get(b)! - count.get(a)! || a.localeCompare(b));
   return {
     lines: lines.length, languages, fromSpeech: lines.filter((l) => l.by === 'speech').length,
     typed: lines.filter((l) => l.by !== 'speech').length, captioners: new Set(lines.filter((l) => l.by !== 'speech').map((l) => l.by)).size,
