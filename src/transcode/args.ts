@@ -28,8 +28,30 @@ export function aacArgs(kbps: number, n: number | ''): string[] {
   return [`-c:a${s}`, 'aac', `-b:a${s}`, `${kbps}k`, `-ac:a${s}`, '2', `-ar:a${s}`, '48000'];
 }
 
+/** How many encoded audio streams the outputs take (each gets its own copy of the stage mix). */
+export type AudioOutputs = number;
+
+/** What output audio stream `i` maps: the class's sound, or the stage mix's i-th copy. */
+export const audioSource = (plan: LadderPlan, i: number): string => (plan.stageAudio ? `[sa${i}]` : '0:a:0');
+
+/** The filter that mixes the stage's voices (input 1) into the class's sound, split for `outputs` encoders. */
+export function stageAudioFilter(plan: LadderPlan, outputs: AudioOutputs): string | undefined {
+  if (!plan.stageAudio || outputs === 0) return undefined;
+  const labels = Array.from({ length: outputs }, (_x, i) => `[sa${i}]`).join('');
+  // normalize=0: each voice at its own level (amix would otherwise halve both, and the class sounds quieter with
+  // nobody on stage); duration=first: the class's sound decides when the mix ends.
+  const mixed = plan.stageAudio === 'alone' ? '[1:a:0]anull' : '[0:a:0]aresample=48000[ca];[ca][1:a:0]amix=inputs=2:duration=first:normalize=0';
+  return `${mixed},asplit=${outputs}${labels}`;
+}
+
+/** The stage input: raw PCM written by the box in step with the class's media (transcode/stage-audio.ts). */
+export function stageInputArgs(plan: LadderPlan, fd: number): string[] {
+  if (!plan.stageAudio) return [];
+  return ['-thread_queue_size', '1024', '-f', 's16le', '-ar', '48000', '-ac', '1', '-i', `pipe:${fd}`];
+}
+
 /** Input, the one decode and the scalers: shared by the HLS (TS) and the LL-HLS (fMP4) outputs. */
-export function inputArgs(plan: LadderPlan): string[] {
+export function inputArgs(plan: LadderPlan, stage?: { fd: number; outputs: AudioOutputs }): string[] {
   const a: string[] = [
     '-hide_banner',
     '-loglevel', 'warning', // warnings and errors only: stderr is matched against known failures
@@ -40,7 +62,9 @@ export function inputArgs(plan: LadderPlan): string[] {
     '-analyzeduration', '1000000', // the FLV header and metadata arrive first; 1 s is plenty
     // Media arrives through our bounded pipe, not a second hop: FLV from RTMP, Matroska from WebRTC (VP8, Opus).
     '-f', plan.input === 'mkv' ? 'matroska' : 'flv', '-i', 'pipe:0',
+    ...(stage ? stageInputArgs(plan, stage.fd) : []),
   ];
+  const graph: string[] = [];
   const encoded = plan.rungs.map((r, i) => ({ r, i })).filter(({ r }) => !r.copy);
   if (encoded.length > 0) {
     // Decode once, split into one scaler per encoded rung.
@@ -51,8 +75,11 @@ export function inputArgs(plan: LadderPlan): string[] {
     // A browser's frames come when they come (15–30 a second, by load and network): made constant before the split,
     // or ffmpeg takes Matroska's 1 ms time base for the rate and repeats frames a thousand times a second.
     const cfr = plan.input === 'mkv' ? `fps=${encoded[0]!.r.fps},` : '';
-    a.push('-filter_complex', `[0:v:0]${cfr}split=${encoded.length}${splits};${scales}`);
+    graph.push(`[0:v:0]${cfr}split=${encoded.length}${splits};${scales}`);
   }
+  const mix = stage ? stageAudioFilter(plan, stage.outputs) : undefined;
+  if (mix) graph.push(mix);
+  if (graph.length) a.push('-filter_complex', graph.join(';'));
   return a;
 }
 
@@ -81,9 +108,13 @@ export function x264Args(plan: LadderPlan, r: LadderPlan['rungs'][number], n: nu
   ];
 }
 
+/** The stage input's descriptor for a classic ladder (its only extra pipe). */
+export const STAGE_FD = 3;
+
 export function ffmpegArgs(plan: LadderPlan, o: ArgsOptions): string[] {
   const seg = plan.segmentSeconds;
-  const a = inputArgs(plan);
+  const audioOutputs = (plan.audio !== 'none' ? 1 : 0) + (plan.audioOnlyKbps ? 1 : 0);
+  const a = inputArgs(plan, { fd: STAGE_FD, outputs: audioOutputs });
   plan.rungs.forEach((r, i) => {
     if (r.copy) {
       a.push('-map', '0:v:0', `-c:v:${i}`, 'copy'); // the source is already a fitting H.264 stream
@@ -92,12 +123,12 @@ export function ffmpegArgs(plan: LadderPlan, o: ArgsOptions): string[] {
     a.push('-map', `[v${i}]`, ...x264Args(plan, r, i, o.preset));
   });
   if (plan.audio !== 'none') {
-    a.push('-map', '0:a:0');
+    a.push('-map', audioSource(plan, 0));
     if (plan.audio === 'copy') a.push('-c:a:0', 'copy'); // AAC already: no re-encode
     else a.push(...aacArgs(plan.audioKbps, 0)); // encoded once, shared by all rungs
   }
   // The audio-only rendition: always encoded, a fixed small rate whatever the publisher sends.
-  if (plan.audioOnlyKbps) a.push('-map', '0:a:0', ...aacArgs(plan.audioOnlyKbps, 1));
+  if (plan.audioOnlyKbps) a.push('-map', audioSource(plan, plan.audio !== 'none' ? 1 : 0), ...aacArgs(plan.audioOnlyKbps, 1));
   const flags = ['independent_segments', 'program_date_time'];
   if (!o.record) flags.push('delete_segments'); // sliding window: old segments leave the disk
   if (o.resume) flags.push('append_list', 'discont_start'); // restart continues the playlist after a discontinuity

@@ -73,6 +73,15 @@ export interface LadderPlan {
   audioOnlyKbps?: number;
   /** Matroska from a WebRTC publisher; absent: FLV from RTMP. */
   input?: 'mkv';
+  /** The stage's voices come in on a second input and are mixed with the class's sound ('alone': the source has none). */
+  stageAudio?: 'mix' | 'alone';
+}
+
+/** The plan with the stage's voices mixed in: the sound is then always encoded (a mix cannot be copied). Pure. */
+export function withStageAudio(plan: LadderPlan): LadderPlan {
+  if (plan.stageAudio) return plan;
+  const alone = plan.audio === 'none';
+  return { ...plan, audio: 'aac', audioOnlyKbps: plan.audioOnlyKbps ?? AUDIO_ONLY_KBPS, stageAudio: alone ? 'alone' : 'mix' };
 }
 
 /** Encoded pixels per second one core sustains with x264 veryfast, measured on the reference box. */

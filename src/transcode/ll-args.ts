@@ -2,7 +2,7 @@
 // ladder, but each rung leaves as fragmented MP4 on its own pipe (fd 3, 4, …) in fragments of one part each (and a
 // new fragment at every keyframe), so our LL-HLS packager can publish a part the moment ffmpeg flushes it. Pure; golden-tested in test/transcode-args.test.ts.
 
-import { aacArgs, AUDIO_ONLY_VARIANT, inputArgs, x264Args } from './args.js';
+import { aacArgs, audioSource, AUDIO_ONLY_VARIANT, inputArgs, x264Args } from './args.js';
 import type { LadderPlan } from './ladder.js';
 
 export interface LlArgsOptions {
@@ -21,11 +21,15 @@ export function llOutputNames(plan: LadderPlan): string[] {
 
 export const llOutputCount = (plan: LadderPlan): number => llOutputNames(plan).length;
 
+/** The stage input's descriptor: after the output pipes. */
+export const llStageFd = (plan: LadderPlan): number => 3 + llOutputCount(plan);
+
 /** One AAC frame at 48 kHz (seconds). */
 const AAC_FRAME = 1024 / 48000;
 
 export function llFfmpegArgs(plan: LadderPlan, o: LlArgsOptions): string[] {
-  const a = inputArgs(plan);
+  const audioOutputs = (plan.audio !== 'none' ? plan.rungs.length : 0) + (plan.audioOnlyKbps ? 1 : 0);
+  const a = inputArgs(plan, { fd: llStageFd(plan), outputs: audioOutputs });
   plan.rungs.forEach((r, i) => {
     if (r.copy) a.push('-map', '0:v:0', '-c:v', 'copy'); // the source is already a fitting H.264 stream
     else {
@@ -36,7 +40,7 @@ export function llFfmpegArgs(plan: LadderPlan, o: LlArgsOptions): string[] {
       );
     }
     if (plan.audio !== 'none') {
-      a.push('-map', '0:a:0');
+      a.push('-map', audioSource(plan, i));
       // Each rung carries its own audio (muxed), so a player needs one playlist per rung, not two.
       if (plan.audio === 'copy') a.push('-c:a', 'copy');
       else a.push('-c:a', 'aac', '-b:a', `${plan.audioKbps}k`, '-ac', '2', '-ar', '48000');
@@ -54,7 +58,7 @@ export function llFfmpegArgs(plan: LadderPlan, o: LlArgsOptions): string[] {
   });
   if (plan.audioOnlyKbps) {
     a.push(
-      '-map', '0:a:0', ...aacArgs(plan.audioOnlyKbps, ''),
+      '-map', audioSource(plan, plan.audio !== 'none' ? plan.rungs.length : 0), ...aacArgs(plan.audioOnlyKbps, ''),
       '-f', 'mp4',
       // Every AAC frame is a sync sample: fragments by time only. ffmpeg closes a fragment once it holds at least
       // -frag_duration, so ask for one frame less than the part: no part is then longer than the part target.

@@ -11,9 +11,13 @@ import type { PidFile } from '../media/pid-file.js';
 import type { MediaSink } from '../media/sink.js';
 import type { FfmpegFailure } from '../media/failures.js';
 import { cpuMsOf } from './cpu.js';
-import type { Readable } from 'node:stream';
-import { ffmpegArgs } from './args.js';
-import { llFfmpegArgs, llOutputCount, llOutputFd } from './ll-args.js';
+import type { Readable, Writable } from 'node:stream';
+import { ffmpegArgs, STAGE_FD } from './args.js';
+import { llFfmpegArgs, llOutputCount, llOutputFd, llStageFd } from './ll-args.js';
+import { StageAudioFeed, type MixSource } from './stage-audio.js';
+
+/** No stage voices: silence (a plan with the stage input but no mixer given). */
+const SILENCE: MixSource = { take: (n) => new Int16Array(n) };
 import type { LadderPlan } from './ladder.js';
 import { ProgressParser, type Progress } from './progress.js';
 
@@ -42,6 +46,8 @@ export interface TranscoderOptions {
   onFailure?(failure: { reason: string; failure?: FfmpegFailure }): void;
   /** Low-Latency HLS: each rung leaves as fMP4 on its own pipe, handed to this packager on every run. */
   ll?: { partSeconds: number; attach(outputs: readonly Readable[]): void; finish(): Promise<void> };
+  /** The stage's voices, mixed into the class's sound (the plan says stageAudio). */
+  stage?: MixSource;
   /** Test seams and the pid file (defaults: real processes and clock, no pid file). */
   spawn?: Spawner;
   clock?: Clock;
@@ -97,7 +103,8 @@ export class Transcoder {
       },
       stdin: true,
       stdout: true,
-      extraOutputs: o.ll ? llOutputCount(o.plan) : 0,
+      // The LL-HLS outputs (fd 3…), then the stage input.
+      extraOutputs: (o.ll ? llOutputCount(o.plan) : 0) + (o.plan.stageAudio ? 1 : 0),
       restart: { kind: 'backoff', initialMs: o.backoff?.initialMs ?? 500, maxMs: o.backoff?.maxMs ?? 10000 },
       onSpawn: (child) => this.attach(child),
       onExit: (info) => {
@@ -180,7 +187,10 @@ export class Transcoder {
     }, 1000);
     this.watch.unref();
     if (this.o.ll) this.o.ll.attach(Array.from({ length: llOutputCount(this.o.plan) }, (_x, i) => child.stdio?.[llOutputFd(i)] as Readable));
-    this.detach = this.o.feed(pipe);
+    const stageFd = this.o.ll ? llStageFd(this.o.plan) : STAGE_FD;
+    const stageIn = this.o.plan.stageAudio ? child.stdio?.[stageFd] as Writable | undefined : undefined;
+    const stage = stageIn ? new StageAudioFeed(stageIn, this.o.stage ?? SILENCE) : undefined;
+    this.detach = this.o.feed(stage ? stage.wrap(pipe) : pipe);
     this.o.log.info('ffmpeg started', { pid: child.pid, rungs: this.o.plan.rungs.map((r) => r.name + (r.copy ? '(copy)' : '')).join(','), resume: this.resume });
   }
 
