@@ -22,6 +22,8 @@ import { RtmpIngest } from './ingest/rtmp.js';
 import { WebRtcIngest } from './ingest/webrtc.js';
 import { iceServersOf } from './config/webrtc.js';
 import { whipRoutes } from './http/whip-routes.js';
+import { stageRoutes } from './http/stage-routes.js';
+import { StageSfu } from './ingest/stage-sfu.js';
 import { IngestRouter, type Ingest } from './live/ports.js';
 import { LiveManager, type LiveChannelView } from './live/manager.js';
 import { defaultBudget } from './live/admission.js';
@@ -95,6 +97,8 @@ export interface RunningServer {
   ingest: RtmpIngest;
   /** The WebRTC (WHIP) ingest, when webrtc.enabled. */
   webrtc?: WebRtcIngest;
+  /** The stage's media (WebRTC among stage members, their voices into the ladder), when webrtc.enabled. */
+  stage?: StageSfu;
   http: HttpServer;
   origin: Origin;
   hub: Hub;
@@ -195,6 +199,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // Low-Latency HLS (latency 'ultra'): the packagers of live classes, which the origin serves from memory.
   const llStreams = new LlRegistry();
   let cluster!: ClusterNode;
+  let stageSfu: StageSfu | undefined;
   const live = new LiveManager(
     {
       mediaDir, graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000,
@@ -228,6 +233,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         },
         onWriteFailed: (what) => disk.writeFailed(what),
         captionCues: (sessionId, since) => store.engagement.captions(sessionId, since),
+        stageMix: (slug: string) => stageSfu?.mix(slug),
       }), speechOutputs({
         ffmpegPath: ffmpeg.path, log, pids,
         engine: speechEngine,
@@ -270,6 +276,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ended: (id) => live.ended(id),
   }) : undefined;
   if (webrtc) ingests.push(webrtc);
+  // The stage (issue 27): members' media among themselves, and their voices into the class's ladder.
+  let stageHub: Pick<Hub, 'mayPublish'> | undefined;
+  const stage = stageSfu = config['webrtc.enabled'] ? new StageSfu({
+    ...(config['webrtc.publicIp'] ? { publicIp: config['webrtc.publicIp'] } : {}),
+    ...(portRange(config['webrtc.udpPorts']) ? { udpPorts: portRange(config['webrtc.udpPorts'])! } : {}),
+    iceServers, maxConnections: config['webrtc.maxPublishers'] * config['stage.maxMembers'], log,
+  }, { mayPublish: (slug, userId) => stageHub?.mayPublish(slug, userId) }) : undefined;
   const playbackFacts: PlaybackFacts = {
     live: (slug) => live.playback(slug),
     recordingKept: (id) => access(join(vodDir(mediaDir, id), MASTER_PLAYLIST)).then(() => true, () => false),
@@ -435,6 +448,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       return { key, fingerprint: info.fingerprint, server: obsServerUrl(config) };
     },
   });
+  stageHub = hub;
   const verifyToken = (t: string) => store.apiTokens.verify(t);
   const instructorOf = (req: Pick<HttpRequest, 'headers'>, slug: string): boolean => instructor(req, slug, verifyJoin);
   const lti = ltiRoutes({
@@ -506,6 +520,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   let workerMetrics: () => Promise<Awaited<ReturnType<Metrics['json']>>[]> = async () => [];
   const metricsText = async (): Promise<{ text: string; contentType: string }> => ({ text: await metrics.text(await workerMetrics()), contentType: metrics.contentType });
   const whip = whipRoutes({ whip: webrtc, channel: (slug) => read.channel(slug), instructorOf: (req, slug) => instructorOf(req, slug), iceServers });
+  const stageHttp = stageRoutes({ ...(stage ? { stage } : {}), channel: (slug) => read.channel(slug), verifyJoin, iceServers });
   const captions = captionRoutes({
     sessionChannel: (id) => read.sessionChannel(id),
     mayWatch: (req, slug) => {
@@ -534,7 +549,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       return fixed;
     },
   });
-  const allRoutes = [...web, ...lti, ...reports, ...whip, ...captions, ...routes({
+  const allRoutes = [...web, ...lti, ...reports, ...whip, ...stageHttp, ...captions, ...routes({
     origin,
     verifyToken,
     status,
@@ -599,6 +614,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await running.start('live classes', live);
     await running.start('ingest', ingest);
     await running.start('webrtc ingest', webrtc ?? {});
+    await running.start('stage', stage ?? {});
   } catch (err) {
     await running.stop();
     throw err;
@@ -607,7 +623,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   let stopping: Promise<void> | undefined;
   return {
-    config, store: sqlite!, shared: store, live, ingest, webrtc, http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
+    config, store: sqlite!, shared: store, live, ingest, webrtc, ...(stage ? { stage } : {}), http, origin, hub, disk, archiver, passback, httpPort: http.boundPort, rtmpPort: ingest.port, status,
     internalPort: internal?.boundPort,
     metricsPort: metricsHttp?.boundPort,
     routeTable: allRoutes.map((r) => ({ method: r.method, pattern: r.pattern })),

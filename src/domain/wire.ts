@@ -75,6 +75,8 @@ export interface Snapshot {
   /** Who is on stage (when anyone is); `stageInvites` to staff. */
   stage?: StageMember[];
   stageInvites?: StageInvite[];
+  /** People the stage holds at once (stage.maxMembers): a member's page offers one slot for each of the others. */
+  stageMax?: number;
 }
 
 export type ServerMsg =

@@ -8,7 +8,8 @@ import type { MediaSink } from '../media/sink.js';
 import { isDiskFailure } from '../media/failures.js';
 import type { Channel } from '../domain/channel.js';
 import { LadderOutput } from '../transcode/ladder-output.js';
-import type { LadderPlan } from '../transcode/ladder.js';
+import { withStageAudio, type LadderPlan } from '../transcode/ladder.js';
+import type { MixSource } from '../transcode/stage-audio.js';
 import { probeFile } from '../transcode/probe.js';
 import { Transcoder } from '../transcode/supervisor.js';
 import { llOutputNames } from '../transcode/ll-args.js';
@@ -42,6 +43,8 @@ export interface HlsOutputOptions {
   onWriteFailed(what: string): void;
   /** A session's caption lines still on screen at or after `since` (epoch ms). */
   captionCues(sessionId: string, since: number): Promise<CaptionCue[]>;
+  /** The class's stage voices, when this box has a stage (WebRTC on): mixed into the ladder's sound. */
+  stageMix?(slug: string): MixSource | undefined;
 }
 
 /** The class as the outputs see it (live/outputs.ts OutputContext). */
@@ -72,12 +75,16 @@ class LlPackagerOutput {
 export function hlsOutputs(o: HlsOutputOptions) {
   return {
     create(ctx: Ctx) {
-      const { channel, sessionId, dir, plan } = ctx;
+      const { channel, sessionId, dir } = ctx;
+      const mix = o.stageMix?.(channel.slug);
+      const plan = mix ? withStageAudio(ctx.plan) : ctx.plan;
+      ctx = { ...ctx, plan };
       const packager = channel.latency === 'ultra' ? llPackager(o, ctx) : undefined;
       const ladder = new LadderOutput(() => new Transcoder({
         ll: packager ? { partSeconds: packager.stream.partTarget, attach: (outputs) => packager.stream.attach(outputs), finish: async () => {} } : undefined,
         ffmpegPath: o.ffmpegPath, plan, outDir: dir, record: ctx.record, segmentPrefix: sessionId,
         preset: o.preset, liveWindow: o.liveWindow, maxBufferedBytes: 8 * 1024 * 1024, feed: ctx.feed, log: o.log, pids: o.pids,
+        ...(mix ? { stage: mix } : {}),
         onSlowChange: ctx.onSlowChange, inputFlowing: ctx.inputFlowing,
         onProcessCpu: (ms) => o.onEncodeCpu(sessionId, ms),
         onFailure: ({ failure }) => {

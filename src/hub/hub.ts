@@ -215,6 +215,11 @@ export class Hub {
     this.own.route({ k: 'schedule', s: slug });
   }
 
+  /** What the stage lets this user publish in this class; undefined when the class's room is not on this process. */
+  mayPublish(slug: string, userId: string): { video: boolean; audio: boolean } | undefined {
+    return this.ownedRoom(slug)?.room.mayPublish(userId);
+  }
+
   presence(slug: string): number {
     return this.rooms.get(slug)?.room.presence ?? this.remotePresence.get(slug) ?? 0;
   }

@@ -287,6 +287,7 @@ export class Room {
       polls: [...this.polls.values()].map((p) => ({ ...p.view, counts: [...p.view.counts] })),
       ...(isStaff(role) ? { hands: [...this.hands.values()], ...(this.speech ? { speech: { ...this.speech } } : {}), stageInvites: this.stage.pending(Date.now()) } : {}),
       ...(this.stage.view().length ? { stage: this.stage.view() } : {}),
+      stageMax: this.o.stageMax ?? 6,
       chatState: { locked: this.locked, slowModeSeconds: this.slowModeSeconds },
       presence: this.presence,
       reactions: REACTIONS,

@@ -22,6 +22,26 @@ export function checkOffer(sdp: string): OfferCheck {
   return { ok: true };
 }
 
+/**
+ * A stage member's offer: a microphone (a camera optional) to send, and pairs of audio and video receive slots for the
+ * others (ingest/stage-sfu.ts), at most `maxSlots` pairs and one track of each kind to send.
+ */
+export function checkStageOffer(sdp: string, maxSlots: number): OfferCheck {
+  if (sdp.length === 0) return { ok: false, reason: 'the body is empty: send an SDP offer (Content-Type: application/sdp)' };
+  if (Buffer.byteLength(sdp) > MAX_SDP_BYTES) return { ok: false, reason: `the SDP offer is larger than ${MAX_SDP_BYTES / 1024} KiB` };
+  if (!/^v=0\r?\n/.test(sdp)) return { ok: false, reason: 'the body is not an SDP offer (it must begin with "v=0")' };
+  const sections = sdp.split(/^(?=m=)/m).slice(1);
+  const dir = (s: string): string => /^a=(sendrecv|sendonly|recvonly|inactive)/m.exec(s)?.[1] ?? 'sendrecv';
+  const media = sections.map((s) => ({ kind: /^m=(\w+)/.exec(s)?.[1], dir: dir(s) }));
+  const sending = (k: string): number => media.filter((m) => m.kind === k && (m.dir === 'sendonly' || m.dir === 'sendrecv')).length;
+  if (sending('audio') !== 1) return { ok: false, reason: 'the offer must send one microphone track' };
+  if (sending('video') > 1) return { ok: false, reason: 'the offer sends more than one camera' };
+  if (media.filter((m) => m.dir === 'recvonly').length > 2 * maxSlots) return { ok: false, reason: `the offer has more than ${maxSlots} receive slots` };
+  if (!/^a=ice-ufrag:/m.test(sdp) || !/^a=fingerprint:/m.test(sdp)) return { ok: false, reason: 'the offer lacks ICE credentials or a DTLS fingerprint' };
+  if (!/^a=rtpmap:\d+ opus\/48000/im.test(sdp)) return { ok: false, reason: 'the offer has no Opus audio' };
+  return { ok: true };
+}
+
 /** The codecs an answer settled on: the first payload type of each m-line, by name. */
 export function answeredCodecs(sdp: string): { video?: MkvVideoCodec; audio?: 'opus' } {
   const out: { video?: MkvVideoCodec; audio?: 'opus' } = {};

@@ -8,6 +8,8 @@ import type { RoomEvent } from '../domain/wire.js';
 
 export interface PanelOptions {
   staff: boolean;
+  /** Staff: a button inviting this person on stage (raised hands, participants). */
+  stageInvite?: (userId: string, name: string) => HTMLElement;
   /** Where floating reactions rise (over the player). */
   floatLayer?: HTMLElement;
   onClass?(c: ClassState): void;
@@ -31,6 +33,7 @@ export class Panel {
   private readonly qList = h('ol', { class: 'q-list' });
   private readonly pollList = h('div', { class: 'poll-list' });
   private readonly handList = h('ol', { class: 'hand-list' });
+  private readonly people = h('ul', { class: 'people', 'aria-label': 'participants', hidden: true });
   private readonly viewers = h('span', { class: 'viewers' }, '');
   private readonly notice = h('p', { class: 'notice', role: 'status' }, '');
   private readonly reactionBar = h('div', { class: 'reaction-bar', role: 'group', 'aria-label': 'reactions' });
@@ -158,7 +161,11 @@ export class Panel {
     } else if (m.t === 'muted') this.notice.textContent = `You are muted until ${timeOf(m.until)}.`;
     else if (m.t === 'participants') {
       const list = m.list;
-      this.notice.textContent = `Participants: ${list.map((p) => `${p.name} (${p.role})`).join(', ')}`;
+      if (this.o.staff && this.o.stageInvite) {
+        this.people.replaceChildren(...list.map((p) => h('li', {}, h('span', {}, `${p.name} (${p.role})`),
+          p.userId !== this.me?.userId && p.role !== 'captioner' ? this.o.stageInvite!(p.userId, p.name) : null)));
+        this.people.hidden = list.length === 0;
+      } else this.notice.textContent = `Participants: ${list.map((p) => `${p.name} (${p.role})`).join(', ')}`;
     }
   }
 
@@ -253,7 +260,8 @@ export class Panel {
     clear(this.handList);
     for (const hand of this.hands) {
       this.handList.append(h('li', {}, h('span', {}, hand.name), h('time', {}, timeOf(hand.at)),
-        h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'hand_lower', userId: hand.userId }) }, 'Lower')));
+        h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'hand_lower', userId: hand.userId }) }, 'Lower'),
+        this.o.stageInvite?.(hand.userId, hand.name)));
     }
     if (this.hands.length === 0) this.handList.append(h('li', { class: 'empty' }, 'No raised hands.'));
   }
@@ -294,6 +302,6 @@ export class Panel {
       ...[0, 10, 30, 60].map((s) => h('option', { value: String(s) }, s ? `Slow mode: ${s} s` : 'Slow mode off')));
     const lock = h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'lock_chat', locked: !this.chatState.locked }) }, 'Lock / unlock chat');
     const who = h('button', { type: 'button', onclick: () => this.hub?.send({ t: 'participants' }) }, 'Participants');
-    return h('section', { class: 'moderation', 'aria-label': 'moderation' }, h('h2', {}, 'Moderation'), slow, lock, who);
+    return h('section', { class: 'moderation', 'aria-label': 'moderation' }, h('h2', {}, 'Moderation'), slow, lock, who, this.people);
   }
 }

@@ -2,6 +2,7 @@
 
 import { $, clear, h, popOut } from './dom.js';
 import { HubClient, hubUrl } from './hub-client.js';
+import { StageView } from './stage.js';
 import { Panel } from './panel.js';
 import { Player } from './player.js';
 import { ReportsView, timelineChart } from './reports.js';
@@ -173,7 +174,9 @@ function captionsFor(c: { state: string; captions?: string[] }): void {
   desk.show(c.captions, on);
 }
 
-const panel = new Panel({ staff: true, floatLayer, onClass: (c) => {
+const stageView = new StageView({ channel, token: () => token, send: (m) => hub.send(m), staff: true });
+const stageCard = h('section', { class: 'card stage-card' }, stageView.el);
+const panel = new Panel({ staff: true, floatLayer, stageInvite: (userId, name) => stageView.inviteButton(userId, name), onClass: (c) => {
   captionsFor(c);
   // The hub says the class ended before the next health poll would: stop the preview at once.
   if (c.state === 'ended' || c.state === 'waiting') {
@@ -185,6 +188,7 @@ const hub = new HubClient(hubUrl(params, channel), {
   welcome: (m) => {
     me = m.you.userId;
     panel.welcome(m);
+    stageView.welcome(m);
     engineState.textContent = m.room.speech?.message ?? '';
     engineState.classList.toggle('alert', m.room.speech?.running === false);
   },
@@ -195,11 +199,15 @@ const hub = new HubClient(hubUrl(params, channel), {
     } else if (e.t === 'captions_status') {
       engineState.textContent = e.message;
       engineState.classList.toggle('alert', !e.running);
-    } else panel.event(e);
+    } else {
+      panel.event(e);
+      stageView.event(e);
+    }
   },
   direct: (m) => {
     if (m.t === 'error' && !captionsCard.hidden && /caption/i.test(m.message)) desk.refused(m.message);
     panel.direct(m);
+    stageView.direct(m);
   },
   status: (s) => panel.status(s),
 });
@@ -211,7 +219,7 @@ const banner = h('div', { class: 'problems', role: 'alert', hidden: true });
 const reports = new ReportsView(channel, auth);
 const golive = new GoLive(channel, token);
 const liveView = h('div', { class: 'view' }, banner, wrap, stage,
-  captionsCard,
+  captionsCard, stageCard,
   h('section', { class: 'card golive-card' }, h('h2', {}, 'Go live from this browser'), golive.el),
   h('section', { class: 'card' }, h('h2', {}, 'Or stream from OBS'), obs),
   h('section', { class: 'card' }, h('h2', {}, 'Live health'), health, h('h3', {}, 'Viewers'), chart),
@@ -259,3 +267,6 @@ void instructorOnly().then((ok) => {
   let resized: number | undefined;
   window.addEventListener('resize', () => { clearTimeout(resized); resized = window.setTimeout(() => void drawChart(), 300); });
 });
+
+// For tests and the curious: the stage's connection.
+(window as unknown as { kmk: unknown }).kmk = { stage: stageView };

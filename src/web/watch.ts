@@ -6,6 +6,7 @@ import { Panel } from './panel.js';
 import { Player } from './player.js';
 import type { BeaconBody } from '../domain/wire.js';
 import { CaptionDesk } from './captioner.js';
+import { StageView } from './stage.js';
 import { TranscriptView } from './transcript.js';
 import { languageName, type CaptionCue } from '../domain/captions.js';
 
@@ -111,16 +112,21 @@ const guestParams = (): URLSearchParams => {
   if (guestToken) p.set('token', guestToken);
   return p;
 };
+const stageView = new StageView({ channel, token: () => params.get('token') ?? guestToken, send: (m) => hub.send(m), staff: false });
 const hub = new HubClient(hubUrl(guestParams(), channel), {
   welcome: (m) => {
     me = m.you.userId;
     myRole = m.you.role;
     panel.welcome(m);
+    stageView.welcome(m);
     for (const c of m.room.captions ?? []) caption(c);
   },
   event: (e) => {
     if (e.t === 'caption') caption(e.cue);
-    else panel.event(e);
+    else {
+      panel.event(e);
+      stageView.event(e);
+    }
   },
   direct: (m) => {
     if (m.t === 'guest_token' && typeof m.token === 'string') {
@@ -135,6 +141,7 @@ const hub = new HubClient(hubUrl(guestParams(), channel), {
     }
     if (m.t === 'error' && !desk.el.hidden) desk.refused(m.message);
     panel.direct(m);
+    stageView.direct(m);
   },
   status: (s) => {
     // A stored guest token that no longer works (expired, ended): join again as a new guest with the name.
@@ -168,7 +175,7 @@ stage.append(player.el, overlay, floatLayer);
 app.replaceChildren(h('header', { class: 'top' }, h('h1', {}, app.dataset.title ?? channel), popOut()),
   h('main', { class: 'layout' }, stage, panel.el));
 // The captioner types beside the picture, above the class's chat.
-panel.el.prepend(desk.el, transcript.el);
+panel.el.prepend(stageView.el, desk.el, transcript.el);
 
 function showGuestForm(): void {
   // No join token: offer to join as a guest (this channel allows guests).
@@ -203,4 +210,4 @@ setInterval(() => {
 }, 10000);
 
 // For tests and the curious: what the player offers.
-(window as unknown as { kmk: unknown }).kmk = { player, levels: () => player.levels() };
+(window as unknown as { kmk: unknown }).kmk = { player, levels: () => player.levels(), stage: stageView };
