@@ -1,7 +1,8 @@
 // Golden tests: the whole ffmpeg argument list for each profile. A flag change shows up as a diff here.
 import t from 'tap';
 import { ffmpegArgs } from '../src/transcode/args.js';
-import { planLadder } from '../src/transcode/ladder.js';
+import { planLadder, withStageAudio } from '../src/transcode/ladder.js';
+import { llFfmpegArgs, llStageFd } from '../src/transcode/ll-args.js';
 import { encodeQuality } from '../src/transcode/quality.js';
 
 const common = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1',
@@ -160,4 +161,31 @@ t.test('the relay to Mux of a browser class: Matroska in, VP8 encoded once to H.
     '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2', '-f', 'flv', 'rtmps://ingest.example/app/KEY',
   ]);
   t.match(relayArgs('rtmps://x/app/K', undefined, { container: 'mkv', videoCodec: 'h264' }).join(' '), /-map 0:v:0 -map 0:a:0\? -c:v copy -c:a aac/, 'H.264 from OBS over WHIP is kept');
+});
+
+t.test('the stage\'s voices: a second input (raw PCM on fd 3) mixed with the class\'s sound, one copy per audio encoder', async (t) => {
+  const plan = withStageAudio(planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac', keyframeInterval: 2, videoKbps: 3000 },
+    { profile: ['720p', '480p'], segmentSeconds: 2, encode: encodeQuality('motion') }));
+  t.equal(plan.audio, 'aac', 'a mix is encoded: the publisher\'s AAC is no longer copied');
+  t.same(ffmpegArgs(plan, { outDir: '/m/live/math', record: true, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 's_y' }).slice(0, 32), [
+    ...common,
+    '-thread_queue_size', '1024', '-f', 's16le', '-ar', '48000', '-ac', '1', '-i', 'pipe:3',
+    '-filter_complex', '[0:v:0]split=1[s1];[s1]scale=854:480,setsar=1[v1];'
+      + '[0:a:0]aresample=48000[ca];[ca][1:a:0]amix=inputs=2:duration=first:normalize=0,asplit=2[sa0][sa1]',
+    '-map', '0:v:0', '-c:v:0', 'copy',
+  ]);
+  const args = ffmpegArgs(plan, { outDir: '/m/live/math', record: true, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 's_y' });
+  t.same(args.filter((a, i) => args[i - 1] === '-map' && a.startsWith('[sa')), ['[sa0]', '[sa1]'], 'the audio variant and the audio-only rendition each take a copy');
+  t.notOk(args.includes('0:a:0'), 'no output maps the class\'s sound directly');
+
+  const ll = withStageAudio(planLadder({ videoCodec: 'h264', width: 1280, height: 720, fps: 30, audioCodec: 'aac' }, { profile: ['720p', '480p'], segmentSeconds: 1 }));
+  const llArgs = llFfmpegArgs(ll, { preset: 'veryfast', partSeconds: 0.333 });
+  t.equal(llStageFd(ll), 6, 'LL-HLS: after the three output pipes (two rungs and the audio-only rendition)');
+  t.ok(llArgs.join(' ').includes('-i pipe:6'), 'the stage input on fd 6');
+  t.ok(llArgs.join(' ').includes('amix=inputs=2:duration=first:normalize=0,asplit=3[sa0][sa1][sa2]'), 'one copy per rung and the audio-only rendition');
+
+  const silent = withStageAudio(planLadder({ videoCodec: 'h264', width: 640, height: 360, fps: 30, audioCodec: 'none' }, { profile: ['360p'], segmentSeconds: 2 }));
+  t.equal(silent.stageAudio, 'alone', 'a source without sound: the stage is the sound');
+  t.ok(ffmpegArgs(silent, { outDir: '/m', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 's' }).join(' ').includes('[1:a:0]anull,asplit=2[sa0][sa1]'));
+  t.equal(withStageAudio(plan), plan, 'applied once');
 });

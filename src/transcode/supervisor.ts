@@ -79,6 +79,8 @@ const EMPTY_PIPE: PipeStats = { writtenBytes: 0, droppedTags: 0, droppedBytes: 0
 export class Transcoder {
   private readonly proc: FfmpegProcess;
   private pipe?: BoundedFlvPipe;
+  /** The stage's input of the running ffmpeg (plans with stageAudio). */
+  private stageIn?: Writable;
   private detach?: () => void;
   private child?: ChildLike;
   private progress?: Progress;
@@ -159,6 +161,7 @@ export class Transcoder {
     this.detach?.();
     this.detach = undefined;
     this.pipe?.end();
+    this.stageIn?.end(); // the stage's input ends with the class's: ffmpeg then finishes and closes the playlists
     await this.proc.stop(timeoutMs);
   }
 
@@ -190,6 +193,7 @@ export class Transcoder {
     const stageFd = this.o.ll ? llStageFd(this.o.plan) : STAGE_FD;
     const stageIn = this.o.plan.stageAudio ? child.stdio?.[stageFd] as Writable | undefined : undefined;
     const stage = stageIn ? new StageAudioFeed(stageIn, this.o.stage ?? SILENCE) : undefined;
+    this.stageIn = stageIn;
     this.detach = this.o.feed(stage ? stage.wrap(pipe) : pipe);
     this.o.log.info('ffmpeg started', { pid: child.pid, rungs: this.o.plan.rungs.map((r) => r.name + (r.copy ? '(copy)' : '')).join(','), resume: this.resume });
   }

@@ -267,7 +267,7 @@ export class StageView {
         const v = h('video', { autoplay: true, playsinline: true, muted: true, class: 'self' });
         v.muted = true;
         v.srcObject = this.local;
-        this.selfFig = { stream: this.local, fig: h('figure', { class: 'tile' }, this.local.getVideoTracks().length ? v : h('div', { class: 'voice', 'aria-hidden': 'true' }, 'You'), h('figcaption', {}, 'You (microphone only)')) };
+        this.selfFig = { stream: this.local, fig: h('figure', { class: 'tile' }, this.local.getVideoTracks().length ? v : h('div', { class: 'voice', 'aria-hidden': 'true' }, 'You'), h('figcaption', {}, this.local.getVideoTracks().length ? 'You' : 'You (microphone only)')) };
       }
       tiles.push(this.selfFig.fig);
     } else this.selfFig = undefined;
