@@ -7,11 +7,14 @@
 // - Server CPU per stage member: the server process's CPU (forwarding, decoding each voice for the broadcast's mix)
 //   over a window with N members, minus the same window with nobody on stage, over N. The class's ladder (ffmpeg,
 //   its own process) runs throughout and is not counted (its stage mix runs whether anybody is on stage).
+// All the pages run on this machine beside the server and the ladder: the machine's load is printed, since a
+// saturated machine delays the browsers' audio (their jitter buffers grow), not the server. Each page's HLS player
+// is stopped for the same reason.
 // Target: mouth-to-ear <= 400 ms on loopback.
 // Usage: npm run bench:stage [-- --members 2,4] [-- --seconds 15]
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -133,35 +136,54 @@ async function addMember(i) {
   await page.goto(`http://127.0.0.1:${server.httpPort}/watch/${slug}?token=${token(`m${i}`, 'learner')}`);
   await page.waitForFunction(() => document.querySelector('.panel-head') !== null);
   await sleep(500);
+  // The HLS player is stopped: several pages decoding the class's video would load this 2-core machine, not the stage.
+  await page.evaluate(() => window.kmk.player.stop());
   prof.send(JSON.stringify({ v: 1, t: 'stage_invite', userId: `m${i}` }));
   await page.getByRole('button', { name: 'Join with microphone' }).click({ timeout: 15000 });
   for (let k = 0; k < 100 && !server.stage.stats(slug).some((m) => m.userId === `m${i}` && m.audioIn > 10); k += 1) await sleep(100);
   pages.push(page);
 }
 
+/** The whole machine's busy and total jiffies (/proc/stat): how loaded the box running pages and server was. */
+const machine = () => {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + f[4];
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+};
+let machineBusy = 0;
 async function windowCpu() {
   const a = process.cpuUsage();
+  const m0 = machine();
   const t0 = performance.now();
   await sleep(SECONDS * 1000);
   const u = process.cpuUsage(a);
+  const m1 = machine();
+  machineBusy = (m1.busy - m0.busy) / (m1.total - m0.total);
   return (u.user + u.system) / 1000 / (performance.now() - t0); // cores
 }
 
 const idle = await windowCpu();
-console.log(`server CPU with nobody on stage: ${(idle * 100).toFixed(1)} % of a core`);
+console.log(`server CPU with nobody on stage: ${(idle * 100).toFixed(1)} % of a core; the machine ${(machineBusy * 100).toFixed(0)} % busy`);
 const rows = [];
 for (const n of COUNTS) {
   while (pages.length < n) await addMember(pages.length);
-  await sleep(3000);
+  // Joining loads the machine for a moment (a page, its microphone, the connection): the listeners' jitter buffers
+  // grow with it and come back down over some seconds. Measured once they have.
+  await sleep(10_000);
   for (const p of pages) await p.evaluate(() => { window.onsets = []; window.beeps = []; });
   const cpu = await windowCpu();
   const beeps = await pages[0].evaluate(() => window.beeps);
   const delays = [];
+  const perListener = [];
   for (const p of pages.slice(1)) {
+    const mine = [];
     for (const at of await p.evaluate(() => window.onsets)) {
       const b = beeps.filter((x) => x <= at && at - x < 1000).at(-1);
-      if (b !== undefined) delays.push(at - b);
+      if (b !== undefined) mine.push(at - b);
     }
+    delays.push(...mine);
+    perListener.push(pct(mine, 50));
   }
   const stats = server.stage.stats(slug);
   const row = {
@@ -171,7 +193,8 @@ for (const n of COUNTS) {
   rows.push(row);
   console.log(`${n} on stage: mouth-to-ear p50 ${row.p50.toFixed(0)} ms, p90 ${row.p90.toFixed(0)} ms, max ${row.max.toFixed(0)} ms `
     + `(${row.heard} beeps heard of ${row.beeps * (n - 1)} sent to ${n - 1} listener${n > 2 ? 's' : ''}); `
-    + `server CPU ${(cpu * 100).toFixed(1)} % of a core, ${(row.cpuPerMember * 100).toFixed(1)} % per member over the idle class`);
+    + `server CPU ${(cpu * 100).toFixed(1)} % of a core, ${(row.cpuPerMember * 100).toFixed(1)} % per member over the idle class; `
+    + `the whole machine (server, ladder, ${n} Chromium pages) ${(machineBusy * 100).toFixed(0)} % busy; p50 by listener ${perListener.map((x) => x.toFixed(0)).join(' / ')} ms`);
 }
 const worst = Math.max(...rows.map((r) => r.p90));
 console.log(`target: mouth-to-ear <= 400 ms on loopback: ${worst <= 400 ? 'met' : 'MISSED'} (worst p90 ${worst.toFixed(0)} ms)`);
