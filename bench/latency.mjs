@@ -7,7 +7,7 @@
 // Then the cost of held blocking reloads: 10, 100 and 1000 requests waiting for the same part.
 // With --source browser: the source is a browser instead of ffmpeg — a page in Chromium paints the same barcode on a
 // canvas and goes live over WebRTC (WHIP) as the studio does; measured beside the RTMP source in the same run.
-// Usage: npm run bench:latency [-- --seconds 20] [-- --source browser] [-- --modes ultra,low]
+// Usage: npm run bench:latency [-- --seconds 20] [-- --source browser] [-- --modes ultra,low] [-- --no-stage]
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -201,10 +201,13 @@ const config = loadConfig({
   env: {
     KMK_BIND_ADDRESS: '127.0.0.1', KMK_HTTP_PORT: String(httpPort), KMK_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
     KMK_RTMP_PORT: String(await freePort()), KMK_LOG_LEVEL: 'warn', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1',
+    // --no-stage: WebRTC off, so the ladder has no stage input (the baseline for the stage mixer's cost in latency).
+    ...(process.argv.includes('--no-stage') ? { KMK_WEBRTC_ENABLED: 'false' } : {}),
   },
   cwd: dir,
 });
 const server = await startServer(config, { log: createLogger('warn') });
+console.log(`stage mixer in the ladder: ${server.stage ? 'on' : 'off (--no-stage)'}`);
 const base = `http://127.0.0.1:${server.httpPort}`;
 const secret = loadJoinSecret('', config['paths.data']);
 let heldReport;

@@ -92,6 +92,16 @@ t.test('a learner on stage: heard by the instructor and in the broadcast, then r
   t.equal(r.status, 403, 'a learner cannot join as the host');
   r = await fetch(`${ts.base}/stage/bio`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer });
   t.equal(r.status, 401, 'no token: 401');
+  r = await fetch(`${ts.base}/stage/bio`, { method: 'POST', headers: { 'Content-Type': 'text/plain', Authorization: `Bearer ${token('b', 'learner')}` }, body: offer });
+  t.equal(r.status, 415, 'not SDP: 415');
+  r = await fetch(`${ts.base}/stage/nope`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token('b', 'learner')}` }, body: offer });
+  t.equal(r.status, 404, 'no such channel: 404');
+  r = await fetch(`${ts.base}/stage/bio`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${signJoinToken({ sub: 'b', name: 'B', role: 'learner', channel: 'other', exp: Math.floor(Date.now() / 1000) + 600 }, secret)}` }, body: offer });
+  t.equal(r.status, 401, 'another channel\'s token: 401');
+  t.equal((await fetch(`${ts.base}/stage/bio`)).status, 405, 'GET says what it is');
+  t.equal((await fetch(`${ts.base}/stage/bio/stage-${'0'.repeat(32)}`, { method: 'DELETE', headers: { Authorization: `Bearer ${token('b', 'learner')}` } })).status, 404, 'an unknown connection: 404');
+  t.equal((await fetch(`${ts.base}/stage/bio/..%2f..`, { method: 'DELETE', headers: { Authorization: `Bearer ${token('b', 'learner')}` } })).status, 404, 'a path that is no connection: 404');
+  t.equal((await fetch(`${ts.base}/stage/bio`, { method: 'OPTIONS' })).status, 204);
 
   // The instructor steps on stage (their voice is in the broadcast already: host).
   await studio.getByRole('button', { name: 'Join the stage' }).click();
