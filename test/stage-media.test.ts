@@ -133,6 +133,13 @@ t.test('a learner on stage: heard by the instructor and in the broadcast, then r
   t.pass('the studio shows A\'s camera');
   t.match(await watchB.locator('.stage-members').innerText(), /Learner A/, 'B sees who is on stage');
   await studio.screenshot({ path: join(shots, 'stage-studio-1280.png'), fullPage: true });
+  await studio.emulateMedia({ colorScheme: 'dark' });
+  await studio.setViewportSize({ width: 390, height: 844 });
+  await studio.screenshot({ path: join(shots, 'stage-studio-dark-390.png'), fullPage: true });
+  await studio.setViewportSize({ width: 1280, height: 900 });
+  await watchB.screenshot({ path: join(shots, 'stage-watching-1280.png') });
+  await watchB.emulateMedia({ colorScheme: 'dark' });
+  await watchB.screenshot({ path: join(shots, 'stage-watching-dark-1280.png') });
   await watchA.screenshot({ path: join(shots, 'stage-member-390.png'), fullPage: true });
   await watchA.emulateMedia({ colorScheme: 'dark' });
   await watchA.screenshot({ path: join(shots, 'stage-member-dark-390.png'), fullPage: true });

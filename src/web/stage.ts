@@ -113,7 +113,7 @@ export class StageView {
       void this.connect(video, false);
     };
     this.prompt.replaceChildren(
-      h('p', {}, `${by} invites you on stage: the class will hear you (and see you, with the camera).`), left,
+      h('p', {}, `${by} invites you on stage: the whole class will hear you (with the camera, the others on stage also see you).`), left,
       h('div', { class: 'row' },
         h('button', { type: 'button', class: 'primary', onclick: () => join(false) }, 'Join with microphone'),
         h('button', { type: 'button', onclick: () => join(true) }, 'Join with camera and microphone'),
