@@ -5,9 +5,10 @@ import t from 'tap';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { diskFiles } from '../src/live/manager.js';
+import { testdir } from './helpers/testdir.js';
 
 t.test('keep closes open playlists and leaves closed ones alone', async (t) => {
-  const dir = t.testdir();
+  const dir = testdir(t);
   const live = join(dir, 'live', 'bio');
   const open = '#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:2.0,\ns_a_00000.ts\n';
   const closed = `${open}#EXT-X-ENDLIST\n`;

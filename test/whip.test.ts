@@ -11,6 +11,7 @@ import { whipPublish, type WhipClient } from './helpers/whip-client.js';
 import type { WhipStats } from '../src/ingest/webrtc.js';
 import { signJoinToken } from '../src/auth/join-token.js';
 import { loadJoinSecret } from '../src/auth/join-secret.js';
+import { testdir } from './helpers/testdir.js';
 
 const token = (ts: TestServer, channel: string, role: 'instructor' | 'learner'): string =>
   signJoinToken({ sub: `u-${role}`, name: role, role, channel, exp: Math.floor(Date.now() / 1000) + 3600 }, loadJoinSecret('', join(ts.dir, 'data')));
@@ -24,7 +25,7 @@ const playing = (ts: TestServer, slug: string, rung: string, ms = 30000): Promis
 }, ms);
 
 async function server(t: Tap.Test): Promise<TestServer> {
-  const ts = await startTestServer(t.testdir(), { KMK_WEBRTC_ENABLED: 'true' });
+  const ts = await startTestServer(testdir(t), { KMK_WEBRTC_ENABLED: 'true' });
   t.teardown(() => ts.server.stop());
   return ts;
 }
@@ -76,7 +77,7 @@ t.test('whip refusals', async (t) => {
 });
 
 t.test('whip off', async (t) => {
-  const ts = await startTestServer(t.testdir(), { KMK_WEBRTC_ENABLED: 'false' });
+  const ts = await startTestServer(testdir(t), { KMK_WEBRTC_ENABLED: 'false' });
   t.teardown(() => ts.server.stop());
   const { key } = ts.createChannel('bio', { ladder: ['360p'] });
   const r = await whipPublish(`${ts.base}/whip/bio`, key);
@@ -86,7 +87,7 @@ t.test('whip off', async (t) => {
 
 t.test('network settings', async (t) => {
   // The UDP range, the advertised address and the ICE servers of the configuration reach the answer and the browser.
-  const ts = await startTestServer(t.testdir(), {
+  const ts = await startTestServer(testdir(t), {
     KMK_WEBRTC_ENABLED: 'true', KMK_WEBRTC_UDP_PORTS: '45100-45140', KMK_WEBRTC_PUBLIC_IP: '203.0.113.7',
     KMK_WEBRTC_STUN_URLS: 'stun:stun.school.example:3478', KMK_WEBRTC_TURN_URL: 'turn:turn.school.example:3478?transport=tcp',
     KMK_WEBRTC_TURN_USERNAME: 'kmk', KMK_WEBRTC_TURN_CREDENTIAL: 'pw-1',
@@ -193,7 +194,7 @@ t.test('over budget to mux', async (t) => {
   const fake = await startFakeMux();
   t.teardown(() => fake.close());
   const sinkPort = await freePort();
-  const ts = await startTestServer(t.testdir(), {
+  const ts = await startTestServer(testdir(t), {
     KMK_WEBRTC_ENABLED: 'true', KMK_MUX_TOKEN_ID: 'test-id', KMK_MUX_TOKEN_SECRET: 'test-secret-value', KMK_MUX_BASE_URL: fake.url,
     KMK_TRANSCODE_BUDGET_PIXELS_PER_SECOND: '5000000', KMK_MUX_INGEST_URL: `rtmp://127.0.0.1:${sinkPort}/app`,
   });
