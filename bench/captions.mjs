@@ -10,7 +10,7 @@
 // Beside the default model: pocketsphinx with a language model made from the class's slides (src/captions/lm.ts).
 // Usage: npm run bench:captions [-- --repeat 2]
 import { execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:http';
+import { freePort, pct, sleep } from './lib.mjs';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,17 +26,6 @@ import { writeFileSync } from 'node:fs';
 
 const REPEAT = process.argv.includes('--repeat') ? Number(process.argv[process.argv.indexOf('--repeat') + 1]) : 1;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
-const pct = (v, p) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
-};
 const cpuMs = (pid) => {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');

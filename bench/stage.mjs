@@ -13,7 +13,7 @@
 // Target: mouth-to-ear <= 400 ms on loopback.
 // Usage: npm run bench:stage [-- --members 2,4] [-- --seconds 15]
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
+import { freePort, pct, sleep } from './lib.mjs';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,17 +28,6 @@ import { loadJoinSecret } from '../dist/auth/join-secret.js';
 const arg = (name, def) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : def);
 const COUNTS = arg('--members', '2,4').split(',').map(Number).sort((a, b) => a - b);
 const SECONDS = Number(arg('--seconds', '15'));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
-const pct = (v, p) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
-};
 
 const dir = mkdtempSync(join(tmpdir(), 'kmk-bench-stage-'));
 const httpPort = await freePort();

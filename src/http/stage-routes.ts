@@ -3,12 +3,11 @@
 // publish is the hub's word (the stage invitation), checked by the SFU on join and while connected. `?host=1` from
 // an instructor: the class's own publisher at the studio (heard by the stage, not mixed into the broadcast again).
 
-import { createHash } from 'node:crypto';
-import type { HttpAnswer, HttpRequest, Route } from './app.js';
+import type { HttpAnswer, Route } from './app.js';
 import { MAX_SDP_BYTES } from '../ingest/sdp.js';
 import type { StageJoin, StageWho } from '../ingest/stage-sfu.js';
 import type { JoinVerifier } from '../auth/join-token.js';
-import { iceLinks } from './whip-routes.js';
+import { bearer, iceLinks, ownerOf, SLUG, text } from './whip-routes.js';
 import type { IceServer } from '../config/webrtc.js';
 
 export interface StageEndpoint {
@@ -25,12 +24,7 @@ export interface StageRouteDeps {
   iceServers: IceServer[];
 }
 
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 const CONNECTION = /^stage-[0-9a-f]{32}$/;
-const text = (status: number, body: string, headers: Record<string, string> = {}): HttpAnswer =>
-  ({ status, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers }, body: `${body}\n` });
-const bearer = (req: HttpRequest): string | undefined => /^Bearer\s+(\S{1,4096})$/.exec(req.headers.authorization)?.[1];
-const ownerOf = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 function parts(path: string): { slug?: string; id?: string } {
   const [, , slug, id, extra] = path.split('/');

@@ -22,9 +22,10 @@ export interface WhipRouteDeps {
   iceServers: IceServer[];
 }
 
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 const SESSION = /^whip-[0-9a-f]{32}$/;
-const text = (status: number, body: string, headers: Record<string, string> = {}): HttpAnswer =>
+/** A plain-text answer, never cached (the WebRTC endpoints' refusals carry their reason as text). */
+export const text = (status: number, body: string, headers: Record<string, string> = {}): HttpAnswer =>
   ({ status, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers }, body: `${body}\n` });
 
 /** RFC 9725 4.6: each ICE server as a Link header value. */
@@ -35,8 +36,9 @@ export function iceLinks(servers: readonly IceServer[]): string {
   }).join(', ');
 }
 
-const bearer = (req: HttpRequest): string | undefined => /^Bearer\s+(\S{1,4096})$/.exec(req.headers.authorization)?.[1];
-const ownerOf = (token: string): string => createHash('sha256').update(token).digest('hex');
+export const bearer = (req: HttpRequest): string | undefined => /^Bearer\s+(\S{1,4096})$/.exec(req.headers.authorization)?.[1];
+/** The hash of a bearer that made a WebRTC session: later requests on the session must carry the same. */
+export const ownerOf = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 function parts(path: string): { slug?: string; id?: string } {
   const [, , slug, id, extra] = path.split('/');

@@ -166,7 +166,7 @@ export class StageSfu {
       const video = recv.filter((t) => t.kind === 'video');
       const n = Math.min(audio.length, video.length, MAX_SLOTS);
       for (const t of recv) t.setDirection('sendonly');
-      for (let i = 0; i < n; i += 1) m.slots.push(this.slot(m, audio[i]!, video[i]!));
+      for (let i = 0; i < n; i += 1) m.slots.push(this.slot(audio[i]!, video[i]!));
       await pc.setLocalDescription(await pc.createAnswer());
       answer = advertise(pc.localDescription?.sdp ?? '', this.o.publicIp);
     } catch (err) {
@@ -205,7 +205,7 @@ export class StageSfu {
     return true;
   }
 
-  private slot(_m: Member, audio: RTCRtpTransceiver, video: RTCRtpTransceiver): Slot {
+  private slot(audio: RTCRtpTransceiver, video: RTCRtpTransceiver): Slot {
     return { audio: audio.sender, video: video.sender, audioMid: audio.mid ?? '', videoMid: video.mid ?? '', rebase: { audio: true, video: true } };
   }
 

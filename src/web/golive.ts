@@ -3,6 +3,7 @@
 // shown; WHIP to /whip/<channel> with the instructor's join token; mute, switch, End class, and a reconnect when the
 // connection drops. Errors are said in words a teacher can act on.
 
+import { connected, gathered } from './rtc.js';
 import { h } from './dom.js';
 
 export type Mode = 'camera' | 'screen' | 'both';
@@ -287,15 +288,7 @@ export class GoLive {
     const videoSender = pc.addTransceiver(video, { direction: 'sendonly', streams: [this.out!], sendEncodings: [{ maxBitrate: MAX_BITRATE }] }).sender;
     this.audioSender = (mic ? pc.addTransceiver(mic, { direction: 'sendonly', streams: [this.out!] }) : pc.addTransceiver('audio', { direction: 'sendonly' })).sender;
     await pc.setLocalDescription(await pc.createOffer());
-    // Gather first (the server takes no trickled candidates from behind a proxy), a second at most.
-    await new Promise<void>((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      const done = (): void => {
-        if (pc.iceGatheringState === 'complete') resolve();
-      };
-      pc.addEventListener('icegatheringstatechange', done);
-      setTimeout(resolve, 1000);
-    });
+    await gathered(pc);
     let r: Response;
     try {
       r = await fetch(`/whip/${this.channel}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${this.token}` }, body: pc.localDescription!.sdp });
@@ -320,15 +313,7 @@ export class GoLive {
     } catch {
       // an older browser: it may lower the resolution on a slow link
     }
-    const connected = await new Promise<boolean>((resolve) => {
-      const check = (): void => {
-        if (pc.connectionState === 'connected') resolve(true);
-        if (pc.connectionState === 'failed') resolve(false);
-      };
-      pc.addEventListener('connectionstatechange', check);
-      setTimeout(() => resolve(pc.connectionState === 'connected'), CONNECT_MS);
-    });
-    if (!connected) {
+    if (!(await connected(pc, CONNECT_MS))) {
       pc.close();
       void this.deleteResource();
       return 'Your network blocks the connection to the server (WebRTC uses UDP). Ask IT to open the server\'s WebRTC ports or to set up a TURN server (docs/webrtc.md), or use OBS.';

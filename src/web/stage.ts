@@ -4,6 +4,7 @@
 // step up themselves. The server decides who may publish: this page only asks.
 
 import { h } from './dom.js';
+import { connected, gathered } from './rtc.js';
 import type { ClientMsg, ServerMsg, RoomEvent } from '../domain/wire.js';
 import type { StageInvite, StageMember } from '../domain/engagement.js';
 
@@ -51,10 +52,6 @@ export class StageView {
     this.el.append(h('h2', {}, 'On stage'), this.prompt, this.list, this.tiles, this.controls, ...(o.staff ? [this.pendingTitle, this.pending] : []), this.say);
     if (o.staff) this.el.hidden = false;
     this.render();
-  }
-
-  get connected(): boolean {
-    return this.pc?.connectionState === 'connected';
   }
 
   welcome(m: Extract<ServerMsg, { t: 'welcome' }>): void {
@@ -173,11 +170,7 @@ export class StageView {
       if (pc.connectionState === 'failed') void this.hangUp('The stage connection failed: the network may block WebRTC (UDP).');
     };
     await pc.setLocalDescription(await pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') resolve(); });
-      setTimeout(resolve, 1000);
-    });
+    await gathered(pc);
     this.say.textContent = 'Connecting to the stage…';
     const r = await fetch(`/stage/${this.o.channel}${host ? '?host=1' : ''}`, {
       method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${this.o.token() ?? ''}` }, body: pc.localDescription!.sdp,
@@ -189,15 +182,7 @@ export class StageView {
     }
     this.resource = r.headers.get('location') ?? undefined;
     await pc.setRemoteDescription({ type: 'answer', sdp: body });
-    const ok = await new Promise<boolean>((resolve) => {
-      const check = (): void => {
-        if (pc.connectionState === 'connected') resolve(true);
-        if (pc.connectionState === 'failed') resolve(false);
-      };
-      pc.addEventListener('connectionstatechange', check);
-      setTimeout(() => resolve(pc.connectionState === 'connected'), MEDIA_WAIT_MS);
-    });
-    if (!ok) {
+    if (!(await connected(pc, MEDIA_WAIT_MS))) {
       await this.hangUp('The stage connection did not come up: the network may block WebRTC (UDP).');
       return;
     }
