@@ -200,10 +200,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const llStreams = new LlRegistry();
   let cluster!: ClusterNode;
   let stageSfu: StageSfu | undefined;
+  // The stage's picture in the broadcast (members' tiles over the class's video): every local ladder encodes its top rung.
+  const composeStage = config['webrtc.enabled'] && config['stage.picture'];
   const live = new LiveManager(
     {
       mediaDir, graceMs: config['ingest.reconnectGraceSeconds'] * 1000, budget, stallMs: config['ingest.stallSeconds'] * 1000,
-      crf: { lecture: config['transcode.lectureCrf'], motion: config['transcode.motionCrf'] },
+      crf: { lecture: config['transcode.lectureCrf'], motion: config['transcode.motionCrf'] }, composeStage,
     },
     {
       channelForKey: (key) => {
@@ -234,6 +236,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         onWriteFailed: (what) => disk.writeFailed(what),
         captionCues: (sessionId, since) => store.engagement.captions(sessionId, since),
         stageMix: (slug: string) => stageSfu?.mix(slug),
+        stagePicture: (slug: string) => (composeStage ? stageSfu?.picture(slug) : undefined),
       }), speechOutputs({
         ffmpegPath: ffmpeg.path, log, pids,
         engine: speechEngine,
@@ -282,6 +285,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ...(config['webrtc.publicIp'] ? { publicIp: config['webrtc.publicIp'] } : {}),
     ...(portRange(config['webrtc.udpPorts']) ? { udpPorts: portRange(config['webrtc.udpPorts'])! } : {}),
     iceServers, maxConnections: config['webrtc.maxPublishers'] * config['stage.maxMembers'], log,
+    ...(composeStage ? { picture: { ffmpegPath: ffmpeg.path, pids } } : {}),
   }, { mayPublish: (slug, userId) => stageHub?.mayPublish(slug, userId) }) : undefined;
   const playbackFacts: PlaybackFacts = {
     live: (slug) => live.playback(slug),

@@ -24,6 +24,12 @@ const tone = (hz: number): string => {
   return path;
 };
 const fake = (wav: string): string[] => ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`];
+/** A camera that sees plain red: A's tile is found in the broadcast's picture by its colour. */
+const redCamera = (): string => {
+  const path = join(dir, 'red.y4m');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0xff0000:s=640x360:r=30:d=2', '-pix_fmt', 'yuv420p', path]);
+  return `--use-file-for-fake-video-capture=${path}`;
+};
 
 const ts = await startTestServer(dir);
 t.teardown(() => ts.server.stop());
@@ -47,6 +53,20 @@ const inbound = (page: Page): Promise<{ packets: number; energy: number }> => pa
   return { packets, energy };
 });
 
+/** Share of the pixels of a rectangle of a segment's middle frame that are red (R high, G and B low). */
+function redShare(file: string, w: number, h: number, box: { x: number; y: number; w: number; h: number }): number {
+  const rgb = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', file, '-ss', '0.5', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 * 1024 * 1024 });
+  if (rgb.length < w * h * 3) return -1;
+  let red = 0;
+  for (let y = box.y; y < box.y + box.h; y += 1) {
+    for (let x = box.x; x < box.x + box.w; x += 1) {
+      const i = (y * w + x) * 3;
+      if (rgb[i]! > 170 && rgb[i + 1]! < 90 && rgb[i + 2]! < 90) red += 1;
+    }
+  }
+  return red / (box.w * box.h);
+}
+
 /** RMS level (dB) of a band around `hz` in a segment of the recording. */
 function level(file: string, hz: number): number {
   const r = execFileSync('sh', ['-c', `ffmpeg -hide_banner -i '${file}' -af 'bandpass=f=${hz}:width_type=h:w=60,bandpass=f=${hz}:width_type=h:w=60,astats=metadata=0:measure_overall=RMS_level' -f null - 2>&1 | grep 'RMS level' | tail -1`], { encoding: 'utf8' });
@@ -67,7 +87,7 @@ t.test('a learner on stage: heard by the instructor and in the broadcast, then r
   studio.on('pageerror', (e) => errors.push(`studio: ${e.message}`));
   await studio.goto(`${ts.base}/studio/bio?token=${token('prof', 'instructor')}`);
 
-  const learnerA = await launch(fake(tone(1000)));
+  const learnerA = await launch([...fake(tone(1000)), redCamera()]);
   t.teardown(() => learnerA.close());
   const watchA = await learnerA.newPage({ width: 390, height: 844 });
   watchA.on('pageerror', (e) => errors.push(`A: ${e.message}`));
@@ -118,6 +138,10 @@ t.test('a learner on stage: heard by the instructor and in the broadcast, then r
   await watchA.getByRole('button', { name: 'Join with camera and microphone' }).click();
   await waitFor('A connected and mixed', () => ts.server.stage?.stats('bio').find((m) => m.userId === 'a' && m.mixed > 0), 20000, 20);
   const mixingAt = Date.now();
+  // The broadcast's picture: A's tile shows A's camera once its decoder has a frame.
+  const cameraAt = await waitFor('A\'s camera in the picture', () => (ts.server.stage?.picture('bio').shown(Date.now()).find((m) => m.camera) ? Date.now() : false), 10000, 20);
+  t.ok(cameraAt - joinedAt < 8000, `A's camera is in the broadcast's picture ${cameraAt - joinedAt} ms after A chose to join`);
+  t.same(ts.server.stage?.picture('bio').shown(Date.now()).map((m) => m.name), ['Learner A'], 'the picture has A\'s tile, not the host\'s (the instructor is the picture)');
 
   // Each hears the other: packets arrive and the browser decodes sound (energy grows).
   const a0 = await inbound(watchA);
@@ -190,5 +214,18 @@ t.test('a learner on stage: heard by the instructor and in the broadcast, then r
   t.ok(class440.every((l) => l > -40), `the class's own sound goes on beside it (${class440.map((l) => l.toFixed(1)).join(', ')} dB at 440 Hz)`);
   const host = segs.map((s) => level(s.file, 2500));
   t.ok(host.every((l) => l < -70), `the host's stage microphone is not mixed in again (2500 Hz: at most ${Math.max(...host).toFixed(1)} dB)`);
+
+  // The composed picture: A's camera is a tile over the class's video (bottom right) while A is on stage, and not
+  // before or after; joining and leaving changed the strip, never the ladder (no discontinuity, one ffmpeg run).
+  t.notMatch(readFileSync(join(vod, '240p', 'index.m3u8'), 'utf8'), /#EXT-X-DISCONTINUITY/, 'no gap in the picture: the layout changed in the same stream');
+  const video = (s: { file: string }): string => s.file.replace(rung, join(vod, '240p'));
+  // The strip at 426 × 240: 362 × 40 px, 8 px from the corner; its last tile spans x 347–418 (its name band below y 225).
+  const tileBox = { x: 352, y: 196, w: 60, h: 24 };
+  const redDuring = during.filter((s) => s.from >= cameraAt).map((s) => redShare(video(s), 426, 240, tileBox));
+  const redAfter = after.map((s) => redShare(video(s), 426, 240, tileBox));
+  const redBefore = before.map((s) => redShare(video(s), 426, 240, tileBox));
+  t.ok(redDuring.every((r) => r > 0.8), `A's camera (red) is a tile in the broadcast while A is on stage (${redDuring.map((r) => r.toFixed(2)).join(', ')} of the tile red)`);
+  t.ok(redAfter.every((r) => r >= 0 && r < 0.2), `and gone after A left (${redAfter.map((r) => r.toFixed(2)).join(', ')})`);
+  t.ok(redBefore.every((r) => r >= 0 && r < 0.2), `and not there before (${redBefore.map((r) => r.toFixed(2)).join(', ')})`);
   t.same(errors, [], 'no script errors on the three pages');
 });

@@ -119,6 +119,10 @@ export const SCHEMA = {
   'webrtc.turnCredential': { type: 'string', secret: true, description: 'Password for webrtc.turnUrl.' },
   'webrtc.maxPublishers': { type: 'integer', min: 1, max: 1000, description: 'WebRTC publishers this box takes at once (each costs a few per cent of a core before its ladder).' },
   'stage.maxMembers': { type: 'integer', min: 1, max: 20, description: 'People on a class\'s stage at once (invited learners, co-teachers): they speak to the class over WebRTC.' },
+  'stage.picture': {
+    type: 'boolean',
+    description: 'Lay the stage members\' cameras (or names) as tiles over the class\'s video in the broadcast; the top rung is then always encoded. Off: learners hear the stage, the picture stays the instructor\'s.',
+  },
   'captions.engine': {
     type: 'enum', values: ['pocketsphinx', 'command'],
     description: 'Speech engine of channels with --captions auto: Debian\'s pocketsphinx (weak: docs/captions.md), or captions.engineCommand.',

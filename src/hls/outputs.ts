@@ -8,7 +8,8 @@ import type { MediaSink } from '../media/sink.js';
 import { isDiskFailure } from '../media/failures.js';
 import type { Channel } from '../domain/channel.js';
 import { LadderOutput } from '../transcode/ladder-output.js';
-import { withStageAudio, type LadderPlan } from '../transcode/ladder.js';
+import { withStageAudio, withStagePicture, type LadderPlan } from '../transcode/ladder.js';
+import type { PictureSource } from '../media/stage-picture.js';
 import type { MixSource } from '../transcode/stage-audio.js';
 import { probeFile } from '../transcode/probe.js';
 import { Transcoder } from '../transcode/supervisor.js';
@@ -45,6 +46,8 @@ export interface HlsOutputOptions {
   captionCues(sessionId: string, since: number): Promise<CaptionCue[]>;
   /** The class's stage voices, when this box has a stage (WebRTC on): mixed into the ladder's sound. */
   stageMix?(slug: string): MixSource | undefined;
+  /** The class's stage picture, when this box composes it (stage.picture): laid over the ladder's video. */
+  stagePicture?(slug: string): PictureSource | undefined;
 }
 
 /** The class as the outputs see it (live/outputs.ts OutputContext). */
@@ -77,7 +80,9 @@ export function hlsOutputs(o: HlsOutputOptions) {
     create(ctx: Ctx) {
       const { channel, sessionId, dir } = ctx;
       const mix = o.stageMix?.(channel.slug);
-      const plan = mix ? withStageAudio(ctx.plan) : ctx.plan;
+      const picture = mix ? o.stagePicture?.(channel.slug) : undefined;
+      const voiced = mix ? withStageAudio(ctx.plan) : ctx.plan;
+      const plan = picture ? withStagePicture(voiced) : voiced;
       ctx = { ...ctx, plan };
       const packager = channel.latency === 'ultra' ? llPackager(o, ctx) : undefined;
       const ladder = new LadderOutput(() => new Transcoder({
@@ -85,6 +90,7 @@ export function hlsOutputs(o: HlsOutputOptions) {
         ffmpegPath: o.ffmpegPath, plan, outDir: dir, record: ctx.record, segmentPrefix: sessionId,
         preset: o.preset, liveWindow: o.liveWindow, maxBufferedBytes: 8 * 1024 * 1024, feed: ctx.feed, log: o.log, pids: o.pids,
         ...(mix ? { stage: mix } : {}),
+        ...(picture && plan.stagePicture ? { picture } : {}),
         onSlowChange: ctx.onSlowChange, inputFlowing: ctx.inputFlowing,
         onProcessCpu: (ms) => o.onEncodeCpu(sessionId, ms),
         onFailure: ({ failure }) => {

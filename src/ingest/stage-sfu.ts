@@ -18,6 +18,8 @@ import { PcmMix } from '../media/pcm-mix.js';
 import { advertise, checkStageOffer } from './sdp.js';
 import type { IceServer } from '../config/webrtc.js';
 import { slotPlan, type SlotView } from './stage-slots.js';
+import { StagePicture } from '../media/stage-picture.js';
+import { CameraDecoder, drawName, type Pids } from './stage-video.js';
 
 /** How often the hub is asked whether each member may still publish (ms). */
 export const POLL_MS = 250;
@@ -34,6 +36,8 @@ export interface StageSfuOptions {
   /** Connections on this box at most (all classes). */
   maxConnections: number;
   log: Logger;
+  /** Compose the stage's picture for the broadcast (stage.picture): members' cameras decoded by ffmpeg into tiles. */
+  picture?: { ffmpegPath: string; pids?: Pids };
 }
 
 export interface StageSfuDeps {
@@ -73,6 +77,7 @@ interface Member {
   pli?: () => void;
   lastPli: number;
   decoder?: OpusDecoder;
+  camera?: CameraDecoder;
   closed: boolean;
   timer?: NodeJS.Timeout;
   stats: { audioIn: number; videoIn: number; forwarded: number; mixed: number };
@@ -90,6 +95,7 @@ export interface StageMemberStats {
 export class StageSfu {
   private readonly members = new Map<string, Member>();
   private readonly mixes = new Map<string, PcmMix>();
+  private readonly pictures = new Map<string, StagePicture>();
   private poll?: NodeJS.Timeout;
 
   constructor(private readonly o: StageSfuOptions, private readonly d: StageSfuDeps) {}
@@ -109,6 +115,13 @@ export class StageSfu {
     let m = this.mixes.get(slug);
     if (!m) this.mixes.set(slug, (m = new PcmMix()));
     return m;
+  }
+
+  /** The class's stage as the broadcast shows it, read by its ladder (one per class, kept while the box runs it). */
+  picture(slug: string): StagePicture {
+    let p = this.pictures.get(slug);
+    if (!p) this.pictures.set(slug, (p = new StagePicture()));
+    return p;
   }
 
   /** Members connected now, per class (tests, metrics). */
@@ -193,6 +206,7 @@ export class StageSfu {
     }, CONNECT_TIMEOUT_MS);
     m.timer.unref();
     this.reslot(who.slug);
+    this.showInPicture(m);
     this.o.log.info('stage member joined', { channel: who.slug, user: who.userId, host: who.host, slots: m.slots.length });
     return { ok: true, id, answer };
   }
@@ -224,6 +238,7 @@ export class StageSfu {
       else m.stats.videoIn += 1;
       if (!m.allowed[kind]) return; // muted (or the camera not allowed): neither forwarded nor mixed
       this.forward(m, kind, rtp);
+      if (kind === 'video') this.toPicture(m, rtp);
       if (kind === 'audio' && m.decoder) {
         const pcm = m.decoder.decode(rtp.payload);
         if (pcm.length) {
@@ -232,6 +247,28 @@ export class StageSfu {
         }
       }
     });
+  }
+
+  /** A member other than the host gets a tile in the broadcast's picture: its name until its camera's frames come. */
+  private showInPicture(m: Member): void {
+    if (!this.o.picture || m.who.host) return;
+    const picture = this.picture(m.who.slug);
+    picture.add(m.id, m.who.name, false);
+    void drawName(this.o.picture.ffmpegPath, m.who.name).then((drawn) => {
+      if (drawn && !m.closed) picture.setName(m.id, drawn.tile, drawn.label);
+      else if (!drawn) this.o.log.warn('could not draw a stage member\'s name tile (ffmpeg drawtext, fonts-dejavu-core)', { channel: m.who.slug });
+    });
+  }
+
+  /** A camera packet to the member's decoder (started on the first one), whose tiles go to the class's picture. */
+  private toPicture(m: Member, rtp: RtpPacket): void {
+    if (!this.o.picture || m.who.host || m.closed) return;
+    if (!m.camera) {
+      const picture = this.picture(m.who.slug);
+      m.camera = new CameraDecoder(this.o.picture.ffmpegPath, (tile) => picture.setFrame(m.id, tile, Date.now()), () => this.askKeyframe(m), this.o.picture.pids);
+      picture.setCamera(m.id, true);
+    }
+    m.camera.push({ seq: rtp.header.sequenceNumber, ts: rtp.header.timestamp, marker: rtp.header.marker, payload: rtp.payload });
   }
 
   private forward(from: Member, kind: 'audio' | 'video', rtp: RtpPacket): void {
@@ -304,6 +341,7 @@ export class StageSfu {
         m.allowed = now;
         changed.add(m.who.slug);
         if (!now.audio) this.mixes.get(m.who.slug)?.remove(m.id);
+        this.pictures.get(m.who.slug)?.setCamera(m.id, now.video && m.camera !== undefined);
       }
     }
     for (const slug of changed) for (const m of this.members.values()) if (m.who.slug === slug) this.sendSlots(m);
@@ -316,6 +354,8 @@ export class StageSfu {
     this.members.delete(m.id);
     this.mixes.get(m.who.slug)?.remove(m.id);
     m.decoder?.close();
+    m.camera?.close();
+    this.pictures.get(m.who.slug)?.remove(m.id);
     this.o.log.info('stage member left', { channel: m.who.slug, user: m.who.userId, why });
     this.reslot(m.who.slug);
     await m.pc.close().catch(() => undefined);

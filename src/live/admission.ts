@@ -53,13 +53,15 @@ export function planClass(
   source: SourceInfo,
   channel: Pick<Channel, 'ladder' | 'latency' | 'overflow'>,
   free: number,
-  opts: { muxAvailable: boolean; policy?: Overflow; encode?: EncodeQuality; expect?: Expectation },
+  opts: { muxAvailable: boolean; policy?: Overflow; encode?: EncodeQuality; expect?: Expectation; composeStage?: boolean | undefined },
 ): ClassPlan {
   const policy = opts.policy ?? channel.overflow;
   const segmentSeconds = SEGMENT_SECONDS[channel.latency];
   const encode = opts.encode ?? encodeQuality('lecture');
-  const passed = planLadder(source, { profile: channel.ladder, segmentSeconds, encode });
-  const top = topRung(source, passed, encode, opts.expect);
+  // The stage's picture is laid over the video: a passed-through top rung could not show it, so none is.
+  const encodeTop = opts.composeStage === true;
+  const passed = planLadder(source, { profile: channel.ladder, segmentSeconds, encode, encodeTop });
+  const top = encodeTop ? undefined : topRung(source, passed, encode, opts.expect);
   // Encoding the top rung is worth its CPU only if the box has it: else the top rung is passed through as before.
   const encoded = top?.encode ? planLadder(source, { profile: channel.ladder, segmentSeconds, encode, encodeTop: true }) : undefined;
   const affordable = encoded && pixelRate(encoded.rungs) <= free ? encoded : undefined;
@@ -70,7 +72,7 @@ export function planClass(
   if (decision.kind === 'full') return { kind: 'local', plan: full, ...(topNote ? { top: topNote } : {}) };
   if (policy === 'mux' && opts.muxAvailable) return { kind: 'mux' };
   if (decision.kind === 'refuse') return decision;
-  const plan = planLadder(source, { profile: channel.ladder, segmentSeconds, budget: decision.budget, encode });
+  const plan = planLadder(source, { profile: channel.ladder, segmentSeconds, budget: decision.budget, encode, encodeTop });
   return { kind: 'local', plan, note: `${decision.note}; dropped ${plan.dropped.join(', ')}` };
 }
 

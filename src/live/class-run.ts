@@ -57,6 +57,8 @@ export interface RunOptions {
   mediaDir: string;
   /** The channel's encoding profile with the box's configured quality. */
   encode?: EncodeQuality;
+  /** The box lays the stage's picture over this class's video: every rung encoded. */
+  composeStage?: boolean;
   graceMs: number;
   probeTimeoutMs: number;
   /** Drop a publisher that sent nothing this long with its connection open (0: never). */
@@ -105,7 +107,7 @@ export class ClassRun {
     private readonly d: RunDeps,
     private readonly listener: RunListener,
   ) {
-    this.model = initialModel(channel, publisherId, o.encode);
+    this.model = initialModel(channel, publisherId, o.encode, o.composeStage);
     this.meter = new PublisherMeter((id) => d.ingest.meta(id)?.inBytes);
     this.since = new Date(d.clock.now()).toISOString();
   }

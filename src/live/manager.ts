@@ -53,6 +53,8 @@ export interface LiveOptions {
   takeoverMs?: number;
   /** The configured CRF of each encoding profile (transcode.lectureCrf, transcode.motionCrf). */
   crf?: CrfTable;
+  /** The stage's picture is composed into every local ladder (stage.picture with WebRTC on): top rungs encoded. */
+  composeStage?: boolean;
 }
 
 export type ChannelState = RunView['state'];
@@ -180,7 +182,7 @@ export class LiveManager extends EventEmitter<LiveEvents> {
     }
     const session = this.d.sessions.start(channel.id, channel.record);
     const run: ClassRun = new ClassRun(channel, session.id, a.id, {
-      mediaDir: this.o.mediaDir, encode: encodeQuality(channel.profile, this.o.crf), graceMs: this.o.graceMs, probeTimeoutMs: this.o.probeTimeoutMs ?? 10000, stallMs: this.o.stallMs ?? 0,
+      mediaDir: this.o.mediaDir, encode: encodeQuality(channel.profile, this.o.crf), ...(this.o.composeStage ? { composeStage: true } : {}), graceMs: this.o.graceMs, probeTimeoutMs: this.o.probeTimeoutMs ?? 10000, stallMs: this.o.stallMs ?? 0,
     }, {
       sessions: this.d.sessions,
       ingest: this.d.ingest,

@@ -17,6 +17,8 @@ export interface RunModel {
   readonly channel: Channel;
   /** The channel's encoding profile with the box's configured quality (default: planLadder's). */
   readonly encode?: EncodeQuality;
+  /** The stage's picture is laid over this class's video (planned with every rung encoded). */
+  readonly composeStage?: boolean;
   readonly phase: RunPhase;
   /** The publisher the class follows now. */
   readonly publisher: string;
@@ -102,8 +104,8 @@ export interface Step {
   effects: RunEffect[];
 }
 
-export function initialModel(channel: Channel, publisher: string, encode?: EncodeQuality): RunModel {
-  return { channel, ...(encode ? { encode } : {}), phase: 'admitted', publisher, mode: 'local', carrier: 'none', muxPlaybackId: null, reconnects: 0, notes: [] };
+export function initialModel(channel: Channel, publisher: string, encode?: EncodeQuality, composeStage?: boolean): RunModel {
+  return { channel, ...(encode ? { encode } : {}), ...(composeStage ? { composeStage } : {}), phase: 'admitted', publisher, mode: 'local', carrier: 'none', muxPlaybackId: null, reconnects: 0, notes: [] };
 }
 
 /**
@@ -132,7 +134,7 @@ export function step(m: RunModel, e: RunEvent): Step {
       if (m.endAsked || m.carrier !== 'none' || m.plan) return none(m);
       const refusal = sourceRefusal(e.source);
       if (refusal) return refuse(m, refusal);
-      const decision = planClass(e.source, m.channel, e.free, { muxAvailable: e.muxAvailable, encode: m.encode, expect: e.expect });
+      const decision = planClass(e.source, m.channel, e.free, { muxAvailable: e.muxAvailable, encode: m.encode, expect: e.expect, composeStage: m.composeStage });
       const known = { ...m, source: e.source, ...(e.expect ? { expect: e.expect } : {}), ...(e.elsewhere ? { elsewhere: e.elsewhere } : {}) };
       if (decision.kind === 'mux') {
         return { model: known, effects: [{ t: 'record_source', source: describeSource(e.source), ladder: ['mux'] }, { t: 'find_mux' }] };
@@ -161,7 +163,7 @@ export function step(m: RunModel, e: RunEvent): Step {
     case 'mux_unavailable': {
       if (m.endAsked || !m.source) return none(m);
       const noted = { ...m, notes: [...m.notes, 'Mux overflow unavailable; running a reduced local ladder instead'] };
-      return startLocal(noted, m.source, planClass(m.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade', encode: m.encode, expect: m.expect }));
+      return startLocal(noted, m.source, planClass(m.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade', encode: m.encode, expect: m.expect, composeStage: m.composeStage }));
     }
 
     case 'relay_gave_up': {
@@ -170,7 +172,7 @@ export function step(m: RunModel, e: RunEvent): Step {
         ...m, mode: 'local', carrier: 'none', muxPlaybackId: null,
         notes: [...m.notes, `Mux relay failed (${e.reason}); fell back to a reduced local ladder`],
       };
-      const next = startLocal(local, e.source, planClass(e.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade', encode: m.encode, expect: m.expect }));
+      const next = startLocal(local, e.source, planClass(e.source, m.channel, e.free, { muxAvailable: false, policy: 'degrade', encode: m.encode, expect: m.expect, composeStage: m.composeStage }));
       return { model: next.model, effects: [{ t: 'drop_relay' }, ...next.effects] };
     }
 

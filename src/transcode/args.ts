@@ -4,6 +4,8 @@
 import { join } from 'node:path';
 import type { LadderPlan } from './ladder.js';
 import { tuneOf } from './quality.js';
+import { STRIP_H, STRIP_W } from '../media/tiles.js';
+import { PICTURE_FPS } from './stage-picture.js';
 
 export interface ArgsOptions {
   /** Folder the variant playlists and segments go to (one subfolder per variant). */
@@ -44,10 +46,38 @@ export function stageAudioFilter(plan: LadderPlan, outputs: AudioOutputs): strin
   return `${mixed},asplit=${outputs}${labels}`;
 }
 
-/** The stage input: raw PCM written by the box in step with the class's media (transcode/stage-audio.ts). */
+/** The stage inputs: raw PCM on `fd` (transcode/stage-audio.ts), then the picture's strips on `fd + 1`
+ * (transcode/stage-picture.ts), both written by the box in step with the class's media. */
 export function stageInputArgs(plan: LadderPlan, fd: number): string[] {
   if (!plan.stageAudio) return [];
-  return ['-thread_queue_size', '1024', '-f', 's16le', '-ar', '48000', '-ac', '1', '-i', `pipe:${fd}`];
+  const a = ['-thread_queue_size', '1024', '-f', 's16le', '-ar', '48000', '-ac', '1', '-i', `pipe:${fd}`];
+  if (plan.stagePicture) {
+    a.push(
+      '-thread_queue_size', '16', // strips are large (half a megabyte): a few queued are plenty
+      '-f', 'rawvideo', '-pixel_format', 'yuva420p', '-video_size', `${STRIP_W}x${STRIP_H}`, '-framerate', String(PICTURE_FPS),
+      '-i', `pipe:${fd + 1}`,
+    );
+  }
+  return a;
+}
+
+/** Pipes the stage takes from `fd` on: its sound, and its picture when composed. */
+export const stagePipes = (plan: LadderPlan): number => (plan.stageAudio ? 1 : 0) + (plan.stagePicture ? 1 : 0);
+
+/** Share of the picture's width the stage's strip spans (its tiles are right-aligned in it). */
+const STRIP_SHARE = 0.85;
+const evenOf = (n: number): number => Math.max(2, Math.round(n / 2) * 2);
+
+/** The overlay of the stage's strip (input 2) on the class's video at the top rung's size, before the split. */
+export function stagePictureFilter(w: number, h: number): { base: string; over: string } {
+  const sw = evenOf(w * STRIP_SHARE);
+  const sh = evenOf((sw * STRIP_H) / STRIP_W);
+  const margin = evenOf(h * 0.03);
+  return {
+    base: `scale=${w}:${h},setsar=1`,
+    // eof_action=pass: the class's picture goes on alone if the strips end first (the class is stopping).
+    over: `[2:v:0]scale=${sw}:${sh}[tiles];[base][tiles]overlay=x=${w - sw - margin}:y=${h - sh - margin}:eof_action=pass`,
+  };
 }
 
 /** Input, the one decode and the scalers: shared by the HLS (TS) and the LL-HLS (fMP4) outputs. */
@@ -75,7 +105,12 @@ export function inputArgs(plan: LadderPlan, stage?: { fd: number; outputs: Audio
     // A browser's frames come when they come (15–30 a second, by load and network): made constant before the split,
     // or ffmpeg takes Matroska's 1 ms time base for the rate and repeats frames a thousand times a second.
     const cfr = plan.input === 'mkv' ? `fps=${encoded[0]!.r.fps},` : '';
-    graph.push(`[0:v:0]${cfr}split=${encoded.length}${splits};${scales}`);
+    if (stage && plan.stagePicture) {
+      // The stage's tiles go on at the top rung's size, so every rung shows the same picture.
+      const top = encoded[0]!.r;
+      const p = stagePictureFilter(top.width, top.height);
+      graph.push(`[0:v:0]${cfr}${p.base}${format}[base];${p.over},split=${encoded.length}${splits};${scales}`);
+    } else graph.push(`[0:v:0]${cfr}split=${encoded.length}${splits};${scales}`);
   }
   const mix = stage ? stageAudioFilter(plan, stage.outputs) : undefined;
   if (mix) graph.push(mix);

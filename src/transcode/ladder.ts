@@ -75,6 +75,8 @@ export interface LadderPlan {
   input?: 'mkv';
   /** The stage's voices come in on a second input and are mixed with the class's sound ('alone': the source has none). */
   stageAudio?: 'mix' | 'alone';
+  /** The stage's picture (a strip of members' tiles) comes in on a third input and is laid over the video. */
+  stagePicture?: boolean;
 }
 
 /** The plan with the stage's voices mixed in: the sound is then always encoded (a mix cannot be copied). Pure. */
@@ -82,6 +84,13 @@ export function withStageAudio(plan: LadderPlan): LadderPlan {
   if (plan.stageAudio) return plan;
   const alone = plan.audio === 'none';
   return { ...plan, audio: 'aac', audioOnlyKbps: plan.audioOnlyKbps ?? AUDIO_ONLY_KBPS, stageAudio: alone ? 'alone' : 'mix' };
+}
+
+/** The plan with the stage's picture laid over its video: only when every rung is encoded (a copied rung cannot
+ * show it; the shell plans with the top rung encoded when the box composes the stage, see live/admission.ts). Pure. */
+export function withStagePicture(plan: LadderPlan): LadderPlan {
+  if (plan.stagePicture || plan.rungs.length === 0 || plan.rungs.some((r) => r.copy)) return plan;
+  return { ...withStageAudio(plan), stagePicture: true };
 }
 
 /** Encoded pixels per second one core sustains with x264 veryfast, measured on the reference box. */

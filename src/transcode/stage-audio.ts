@@ -37,10 +37,30 @@ export class MediaClock {
   }
 }
 
-export class StageAudioFeed {
-  private readonly clock = new MediaClock();
+/** Something written to the ladder in step with the class's media (the stage's sound, its picture). */
+export interface StageFiller {
+  /** The class's media has advanced to this elapsed time (ms): write up to it plus the filler's lead. */
+  fill(elapsedMs: number): void;
+}
+
+/** The ladder's sink, passing each unit on and moving every filler to the class's media time (one clock for all). */
+export function stageClocked(sink: MediaSink, fillers: readonly StageFiller[]): MediaSink {
+  const clock = new MediaClock();
+  let started = false;
+  return {
+    write: (u) => {
+      sink.write(u);
+      const before = clock.elapsed;
+      const now = clock.advance(u);
+      if (now === before && started) return;
+      started = true;
+      for (const f of fillers) f.fill(now);
+    },
+  };
+}
+
+export class StageAudioFeed implements StageFiller {
   private written = 0;
-  private started = false;
   droppedBytes = 0;
 
   constructor(private readonly target: Writable, private readonly mix: MixSource) {
@@ -49,19 +69,11 @@ export class StageAudioFeed {
 
   /** The ladder's sink, passing each unit on and keeping the stage's sound ahead of it. */
   wrap(sink: MediaSink): MediaSink {
-    return {
-      write: (u) => {
-        sink.write(u);
-        const before = this.clock.elapsed;
-        const now = this.clock.advance(u);
-        if (now !== before || !this.started) this.fill(now);
-      },
-    };
+    return stageClocked(sink, [this]);
   }
 
-  private fill(elapsedMs: number): void {
+  fill(elapsedMs: number): void {
     if (isNaN(elapsedMs)) return;
-    this.started = true;
     const want = Math.floor(((elapsedMs + LEAD_MS) * MIX_RATE) / 1000) - this.written;
     if (want <= 0) return;
     const pcm = this.mix.take(want);

@@ -12,9 +12,11 @@ import type { MediaSink } from '../media/sink.js';
 import type { FfmpegFailure } from '../media/failures.js';
 import { cpuMsOf } from './cpu.js';
 import type { Readable, Writable } from 'node:stream';
-import { ffmpegArgs, STAGE_FD } from './args.js';
+import { ffmpegArgs, STAGE_FD, stagePipes } from './args.js';
 import { llFfmpegArgs, llOutputCount, llOutputFd, llStageFd } from './ll-args.js';
-import { StageAudioFeed, type MixSource } from './stage-audio.js';
+import { stageClocked, StageAudioFeed, type MixSource, type StageFiller } from './stage-audio.js';
+import { NO_PICTURE, StagePictureFeed } from './stage-picture.js';
+import type { PictureSource } from '../media/stage-picture.js';
 
 /** No stage voices: silence (a plan with the stage input but no mixer given). */
 const SILENCE: MixSource = { take: (n) => new Int16Array(n) };
@@ -48,6 +50,8 @@ export interface TranscoderOptions {
   ll?: { partSeconds: number; attach(outputs: readonly Readable[]): void; finish(): Promise<void> };
   /** The stage's voices, mixed into the class's sound (the plan says stageAudio). */
   stage?: MixSource;
+  /** The stage's picture, laid over the class's video (the plan says stagePicture). */
+  picture?: PictureSource;
   /** Test seams and the pid file (defaults: real processes and clock, no pid file). */
   spawn?: Spawner;
   clock?: Clock;
@@ -79,8 +83,8 @@ const EMPTY_PIPE: PipeStats = { writtenBytes: 0, droppedTags: 0, droppedBytes: 0
 export class Transcoder {
   private readonly proc: FfmpegProcess;
   private pipe?: BoundedFlvPipe;
-  /** The stage's input of the running ffmpeg (plans with stageAudio). */
-  private stageIn?: Writable;
+  /** The stage's inputs of the running ffmpeg (its sound, its picture). */
+  private stageIn: Writable[] = [];
   private detach?: () => void;
   private child?: ChildLike;
   private progress?: Progress;
@@ -106,7 +110,7 @@ export class Transcoder {
       stdin: true,
       stdout: true,
       // The LL-HLS outputs (fd 3…), then the stage input.
-      extraOutputs: (o.ll ? llOutputCount(o.plan) : 0) + (o.plan.stageAudio ? 1 : 0),
+      extraOutputs: (o.ll ? llOutputCount(o.plan) : 0) + stagePipes(o.plan),
       restart: { kind: 'backoff', initialMs: o.backoff?.initialMs ?? 500, maxMs: o.backoff?.maxMs ?? 10000 },
       onSpawn: (child) => this.attach(child),
       onExit: (info) => {
@@ -161,7 +165,7 @@ export class Transcoder {
     this.detach?.();
     this.detach = undefined;
     this.pipe?.end();
-    this.stageIn?.end(); // the stage's input ends with the class's: ffmpeg then finishes and closes the playlists
+    for (const w of this.stageIn) w.end(); // the stage's inputs end with the class's: ffmpeg then finishes and closes the playlists
     await this.proc.stop(timeoutMs);
   }
 
@@ -192,9 +196,13 @@ export class Transcoder {
     if (this.o.ll) this.o.ll.attach(Array.from({ length: llOutputCount(this.o.plan) }, (_x, i) => child.stdio?.[llOutputFd(i)] as Readable));
     const stageFd = this.o.ll ? llStageFd(this.o.plan) : STAGE_FD;
     const stageIn = this.o.plan.stageAudio ? child.stdio?.[stageFd] as Writable | undefined : undefined;
-    const stage = stageIn ? new StageAudioFeed(stageIn, this.o.stage ?? SILENCE) : undefined;
-    this.stageIn = stageIn;
-    this.detach = this.o.feed(stage ? stage.wrap(pipe) : pipe);
+    const pictureIn = this.o.plan.stagePicture ? child.stdio?.[stageFd + 1] as Writable | undefined : undefined;
+    const fillers: StageFiller[] = [
+      ...(stageIn ? [new StageAudioFeed(stageIn, this.o.stage ?? SILENCE)] : []),
+      ...(pictureIn ? [new StagePictureFeed(pictureIn, this.o.picture ?? NO_PICTURE)] : []),
+    ];
+    this.stageIn = [stageIn, pictureIn].filter((w): w is Writable => w !== undefined);
+    this.detach = this.o.feed(fillers.length ? stageClocked(pipe, fillers) : pipe);
     this.o.log.info('ffmpeg started', { pid: child.pid, rungs: this.o.plan.rungs.map((r) => r.name + (r.copy ? '(copy)' : '')).join(','), resume: this.resume });
   }
 
