@@ -63,3 +63,15 @@ t.test('class planning applies the decision and counts an encoded top rung in th
   const unaligned = planClass({ ...source, keyframeInterval: 3 }, channel, 1e12, { muxAvailable: false, encode: encodeQuality('lecture'), expect });
   t.equal(unaligned.kind === 'local' ? unaligned.top : 'x', undefined, 'nothing to decide when the top rung cannot be passed through');
 });
+
+t.test('with the stage\'s picture composed, the top rung is always encoded, and the decision says why', async (t) => {
+  const motion = planClass(source, channel, 1e12, { muxAvailable: false, encode: encodeQuality('motion'), expect, composeStage: true });
+  t.equal(motion.kind === 'local' && motion.plan.rungs[0]?.copy, false, 'motion, which would pass it through: encoded');
+  t.match(motion.kind === 'local' ? motion.top?.reason : '', /^top rung encoded: the stage's picture is laid over it \(stage\.picture\); 300 learners expected/);
+  t.equal(motion.kind === 'local' && motion.top?.encode, true);
+  const unknown = planClass(source, channel, 1e12, { muxAvailable: false, encode: encodeQuality('lecture'), composeStage: true });
+  t.equal(unknown.kind === 'local' && unknown.plan.rungs[0]?.copy, false, 'nothing expected: encoded all the same');
+  // The budget counts the encoded top rung: room for 360p only drops 720p rather than passing it through.
+  const tight = planClass(source, channel, 20_000_000, { muxAvailable: false, encode: encodeQuality('lecture'), expect, composeStage: true });
+  t.same(tight.kind === 'local' && tight.plan.rungs.map((r) => `${r.name}${r.copy ? ' copy' : ''}`), ['360p'], 'a full box: the ladder reduced, no rung copied');
+});

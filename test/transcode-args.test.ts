@@ -1,7 +1,7 @@
 // Golden tests: the whole ffmpeg argument list for each profile. A flag change shows up as a diff here.
 import t from 'tap';
-import { ffmpegArgs } from '../src/transcode/args.js';
-import { planLadder, withStageAudio } from '../src/transcode/ladder.js';
+import { ffmpegArgs, stagePipes } from '../src/transcode/args.js';
+import { planLadder, withStageAudio, withStagePicture } from '../src/transcode/ladder.js';
 import { llFfmpegArgs, llStageFd } from '../src/transcode/ll-args.js';
 import { encodeQuality } from '../src/transcode/quality.js';
 
@@ -188,4 +188,27 @@ t.test('the stage\'s voices: a second input (raw PCM on fd 3) mixed with the cla
   t.equal(silent.stageAudio, 'alone', 'a source without sound: the stage is the sound');
   t.ok(ffmpegArgs(silent, { outDir: '/m', record: false, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 's' }).join(' ').includes('[1:a:0]anull,asplit=2[sa0][sa1]'));
   t.equal(withStageAudio(plan), plan, 'applied once');
+});
+
+t.test('the stage\'s picture: a third input (yuva420p strips on fd 4) laid over the video at the top rung\'s size, before the split', async (t) => {
+  const source = { videoCodec: 'h264' as const, width: 1280, height: 720, fps: 30, audioCodec: 'aac' as const, keyframeInterval: 2, videoKbps: 3000 };
+  const copied = withStageAudio(planLadder(source, { profile: ['720p', '480p'], segmentSeconds: 2 }));
+  t.equal(withStagePicture(copied), copied, 'a passed-through top rung cannot show the picture: the plan is unchanged');
+  const plan = withStagePicture(planLadder(source, { profile: ['720p', '480p'], segmentSeconds: 2, encodeTop: true }));
+  t.ok(plan.stagePicture && plan.stageAudio === 'mix', 'the picture comes with the stage\'s sound');
+  t.equal(stagePipes(plan), 2);
+  const args = ffmpegArgs(plan, { outDir: '/m/live/math', record: true, resume: false, preset: 'veryfast', liveWindow: 6, segmentPrefix: 's_y' });
+  const i = args.indexOf('pipe:3');
+  t.same(args.slice(i + 1, i + 14), [
+    '-thread_queue_size', '16', '-f', 'rawvideo', '-pixel_format', 'yuva420p', '-video_size', '1312x144', '-framerate', '10', '-i', 'pipe:4',
+    '-filter_complex',
+  ]);
+  t.equal(args[i + 14], '[0:v:0]scale=1280:720,setsar=1[base];[2:v:0]scale=1088:120[tiles];[base][tiles]overlay=x=170:y=578:eof_action=pass,split=2[s0][s1];'
+    + '[s0]scale=1280:720,setsar=1[v0];[s1]scale=854:480,setsar=1[v1];'
+    + '[0:a:0]aresample=48000[ca];[ca][1:a:0]amix=inputs=2:duration=first:normalize=0,asplit=2[sa0][sa1]');
+  const ll = withStagePicture(planLadder({ ...source, container: 'mkv' }, { profile: ['720p'], segmentSeconds: 1, encodeTop: true }));
+  const llArgs = llFfmpegArgs(ll, { preset: 'veryfast', partSeconds: 0.333 });
+  t.equal(llStageFd(ll), 5, 'LL-HLS: the sound after the two output pipes (the rung, the audio-only rendition)…');
+  t.ok(llArgs.join(' ').includes('-i pipe:6'), '…and the picture after it');
+  t.ok(llArgs.join(' ').includes('[0:v:0]fps=30,scale=1280:720,setsar=1[base]'), 'a browser\'s frames made constant first');
 });

@@ -226,7 +226,8 @@ t.test('the studio API: live health and key rotation need an instructor join tok
     const j = (await r.json()) as { state: string; ingest: { kbps: number; fps: number } | null; ladder: string[]; viewers: number; obsServer: string };
     return j.state === 'live' && j.ingest && j.ingest.kbps > 0 ? j : undefined;
   }, 30000);
-  t.match(health, { ingest: { fps: 30 }, ladder: ['360p (copy)'], obsServer: /^rtmp:\/\/localhost:\d+\/live$/ });
+  // The stage's picture is composed by default (stage.picture): the top rung is encoded, never copied.
+  t.match(health, { ingest: { fps: 30 }, ladder: ['360p'], obsServer: /^rtmp:\/\/localhost:\d+\/live$/ });
   const rotate = (tok: string) => fetch(`${ts.base}/api/channels/studio-api/stream-key`, { method: 'POST', headers: { Authorization: `Bearer ${tok}` }, body: '' });
   t.equal((await rotate(token('studio-api', 'l', 'learner'))).status, 401);
   const r = await rotate(teach);

@@ -61,7 +61,7 @@ export function planClass(
   // The stage's picture is laid over the video: a passed-through top rung could not show it, so none is.
   const encodeTop = opts.composeStage === true;
   const passed = planLadder(source, { profile: channel.ladder, segmentSeconds, encode, encodeTop });
-  const top = encodeTop ? undefined : topRung(source, passed, encode, opts.expect);
+  const top = encodeTop ? composedTop(source, channel, segmentSeconds, encode, opts.expect) : topRung(source, passed, encode, opts.expect);
   // Encoding the top rung is worth its CPU only if the box has it: else the top rung is passed through as before.
   const encoded = top?.encode ? planLadder(source, { profile: channel.ladder, segmentSeconds, encode, encodeTop: true }) : undefined;
   const affordable = encoded && pixelRate(encoded.rungs) <= free ? encoded : undefined;
@@ -82,6 +82,13 @@ function topRung(source: SourceInfo, passed: LadderPlan, encode: EncodeQuality, 
   const top = passed.rungs[0];
   if (!expect || !top?.copy) return undefined;
   return decideTopRung({ ...expect, profile: encode.profile, sourceKbps: source.videoKbps ?? top.videoKbps, width: top.width, height: top.height, fps: top.fps });
+}
+
+/** With the stage's picture composed, the top rung is encoded whatever the arithmetic says; the decision says so
+ * (and what passing it through would have been) when the source could have been passed through. */
+function composedTop(source: SourceInfo, channel: Pick<Channel, 'ladder'>, segmentSeconds: number, encode: EncodeQuality, expect: Expectation | undefined): TopRungDecision | undefined {
+  const top = topRung(source, planLadder(source, { profile: channel.ladder, segmentSeconds, encode }), encode, expect);
+  return top && { ...top, encode: true, reason: `top rung encoded: the stage's picture is laid over it (stage.picture); ${top.arithmetic}` };
 }
 
 /** Whether a new class may even begin (before its source is known): a box with nothing free refuses at once. */
