@@ -7,7 +7,7 @@
 // Then the cost of held blocking reloads: 10, 100 and 1000 requests waiting for the same part.
 // With --source browser: the source is a browser instead of ffmpeg — a page in Chromium paints the same barcode on a
 // canvas and goes live over WebRTC (WHIP) as the studio does; measured beside the RTMP source in the same run.
-// Usage: npm run bench:latency [-- --seconds 20] [-- --source browser] [-- --modes ultra,low] [-- --no-stage]
+// Usage: npm run bench:latency [-- --seconds 20] [-- --source browser] [-- --modes ultra,low] [-- --no-stage] [-- --no-picture]
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -194,7 +194,7 @@ const context = await chromium.launchPersistentContext(profile, {
 console.log(`machine: ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, ${SAMPLE_SECONDS} s of samples per mode after ${WARMUP_SECONDS} s of warm-up`);
 console.log(process.argv.includes('browser')
   ? 'ladder: 360p (encoded, veryfast); sources: 1280x720p30 x264 over RTMP, and a 1280x720 canvas in Chromium over WebRTC (VP8, up to 2.5 Mbit/s)\n'
-  : 'ladder: 720p (copied) + 360p (encoded, veryfast), source 1280x720p30 x264 veryfast zerolatency, 1 s GOP\n');
+  : 'ladder: 720p (copied, or encoded under the stage picture) + 360p (encoded, veryfast), source 1280x720p30 x264 veryfast zerolatency, 1 s GOP\n');
 
 const httpPort = await freePort();
 const config = loadConfig({
@@ -203,11 +203,27 @@ const config = loadConfig({
     KMK_RTMP_PORT: String(await freePort()), KMK_LOG_LEVEL: 'warn', KMK_INGEST_RECONNECT_GRACE_SECONDS: '1',
     // --no-stage: WebRTC off, so the ladder has no stage input (the baseline for the stage mixer's cost in latency).
     ...(process.argv.includes('--no-stage') ? { KMK_WEBRTC_ENABLED: 'false' } : {}),
+    // --no-picture: the stage's voices mixed, its picture not composed (the baseline for the compositor's cost).
+    ...(process.argv.includes('--no-picture') ? { KMK_STAGE_PICTURE: 'false' } : {}),
   },
   cwd: dir,
 });
 const server = await startServer(config, { log: createLogger('warn') });
-console.log(`stage mixer in the ladder: ${server.stage ? 'on' : 'off (--no-stage)'}`);
+console.log(`stage mixer in the ladder: ${server.stage ? 'on' : 'off (--no-stage)'}; stage picture (compositor): ${server.stage && config['stage.picture'] ? 'on' : 'off'}`);
+
+/** CPU seconds so far of the server's ffmpeg children (the ladder), from /proc and the server's pid file. */
+function ladderCpu() {
+  let ticks = 0;
+  try {
+    for (const pid of readFileSync(join(config['paths.media'], '.ffmpeg-pids'), 'utf8').split('\n').filter(Boolean)) {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        ticks += Number(f[11]) + Number(f[12]);
+      } catch { /* gone */ }
+    }
+  } catch { /* no file yet */ }
+  return ticks / 100;
+}
 const base = `http://127.0.0.1:${server.httpPort}`;
 const secret = loadJoinSecret('', config['paths.data']);
 let heldReport;
@@ -227,7 +243,11 @@ for (const latency of ['ultra', 'low', 'standard'].filter((m) => modes.includes(
     const liveSince = Date.now();
     while (server.live.current(slug)?.state !== 'live' && Date.now() - liveSince < 30000) await sleep(200);
     await sleep(6000);
+    const cpu0 = ladderCpu();
+    const at0 = performance.now();
     results.push(await measure(context, `${base}/watch/${slug}?token=${token}`, from === 'browser' ? `${latency} (browser, WHIP)` : `${latency} (kmk-live)`));
+    results[results.length - 1].ladderCpu = (ladderCpu() - cpu0) / ((performance.now() - at0) / 1000);
+    console.log(`${slug}: ladder ${server.live.current(slug)?.ladder.join(' + ')}, its ffmpeg ${(results[results.length - 1].ladderCpu * 100).toFixed(0)} % of a core while measured`);
     if (latency === 'ultra' && from === 'rtmp' && SOURCE !== 'browser') heldReport = await heldRequests(base, slug);
     await src.stop();
     await sleep(3000);

@@ -133,6 +133,7 @@ t.test('a learner on stage: heard by the instructor and in the broadcast, then r
   await studio.getByRole('button', { name: 'invite Learner A on stage' }).click();
   await watchA.getByRole('alertdialog', { name: 'invitation to the stage' }).waitFor({ timeout: 10000 });
   t.match(await watchA.locator('.stage-invite').innerText(), /Prof\. Byron invites you on stage[\s\S]*s left to answer/);
+  t.match(await watchA.locator('.stage-invite').innerText(), /the whole class will hear you and see you in a small picture over the lesson/, 'the invitation says the class will see A (stage.picture is on)');
   await watchA.screenshot({ path: join(shots, 'stage-invited-390.png'), fullPage: true });
   const joinedAt = Date.now();
   await watchA.getByRole('button', { name: 'Join with camera and microphone' }).click();

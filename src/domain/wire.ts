@@ -77,6 +77,8 @@ export interface Snapshot {
   stageInvites?: StageInvite[];
   /** People the stage holds at once (stage.maxMembers): a member's page offers one slot for each of the others. */
   stageMax?: number;
+  /** The broadcast shows the stage's members as tiles over the class's video (their camera, or their name). */
+  stagePicture?: boolean;
 }
 
 export type ServerMsg =

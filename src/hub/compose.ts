@@ -39,7 +39,7 @@ export function createHub(config: Config, store: { read: ReadModel; engagement: 
   const backplane = url ? new RedisBackplane({ url, log: p.log }) : undefined;
   const hub = new Hub({
     tickMs: config['hub.tickMs'], flushMs: 250, chatMaxLength: config['hub.chatMaxLength'], chatBurst: config['hub.chatBurst'],
-    chatWindowMs: config['hub.chatWindowSeconds'] * 1000, historySize: 100, presenceEveryMs: 2000, maxQueue: 5000, stageMax: config['stage.maxMembers'],
+    chatWindowMs: config['hub.chatWindowSeconds'] * 1000, historySize: 100, presenceEveryMs: 2000, maxQueue: 5000, stageMax: config['stage.maxMembers'], stagePicture: config['webrtc.enabled'] && config['stage.picture'],
   }, {
     channelId: (slug) => store.read.channel(slug)?.id,
     startsAt: (slug) => {

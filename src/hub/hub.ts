@@ -49,6 +49,8 @@ export interface HubOptions {
   maxQueue: number;
   /** People on a class's stage at once (stage.maxMembers). */
   stageMax?: number;
+  /** The broadcast shows the stage's members as tiles (stage.picture with WebRTC on). */
+  stagePicture?: boolean;
 }
 
 export const DEFAULT_HUB_OPTIONS: HubOptions = {
@@ -397,7 +399,7 @@ export class Hub {
   private open(slug: string, channelId: number, init: RoomInit): RoomEntry {
     const room = new Room(slug, {
       chatMaxLength: this.o.chatMaxLength, chatBurst: this.o.chatBurst, chatWindowMs: this.o.chatWindowMs,
-      historySize: this.o.historySize, presenceEveryMs: this.o.presenceEveryMs, newId, stageMax: this.o.stageMax,
+      historySize: this.o.historySize, presenceEveryMs: this.o.presenceEveryMs, newId, stageMax: this.o.stageMax, stagePicture: this.o.stagePicture,
     }, init);
     const entry = { room, channelId, outbox: new Outbox() };
     this.rooms.set(slug, entry);

@@ -37,6 +37,8 @@ export interface RoomOptions {
   newId: () => string;
   /** People on a class's stage at once (stage.maxMembers). */
   stageMax?: number;
+  /** The broadcast shows the stage's members as tiles. */
+  stagePicture?: boolean;
 }
 
 interface Question extends QuestionView {
@@ -288,6 +290,7 @@ export class Room {
       ...(isStaff(role) ? { hands: [...this.hands.values()], ...(this.speech ? { speech: { ...this.speech } } : {}), stageInvites: this.stage.pending(Date.now()) } : {}),
       ...(this.stage.view().length ? { stage: this.stage.view() } : {}),
       stageMax: this.o.stageMax ?? 6,
+      ...(this.o.stagePicture ? { stagePicture: true } : {}),
       chatState: { locked: this.locked, slowModeSeconds: this.slowModeSeconds },
       presence: this.presence,
       reactions: REACTIONS,

@@ -54,12 +54,16 @@ export class StageView {
     this.render();
   }
 
+  /** The broadcast shows stage members as tiles (the server's stage.picture). */
+  private picture = false;
+
   welcome(m: Extract<ServerMsg, { t: 'welcome' }>): void {
     this.me = m.you.userId;
     this.members = m.room.stage ?? [];
     this.invites = m.room.stageInvites ?? [];
     this.live = m.room.class.state === 'live' || m.room.class.state === 'reconnecting';
     this.slotCount = Math.max(1, (m.room.stageMax ?? 6) - 1);
+    this.picture = m.room.stagePicture === true;
     this.render();
   }
 
@@ -110,7 +114,9 @@ export class StageView {
       void this.connect(video, false);
     };
     this.prompt.replaceChildren(
-      h('p', {}, `${by} invites you on stage: the whole class will hear you (with the camera, the others on stage also see you).`), left,
+      h('p', {}, `${by} invites you on stage: the whole class will hear you${this.picture
+        ? ' and see you in a small picture over the lesson (your camera, or your name without it).'
+        : ' (with the camera, the others on stage also see you).'}`), left,
       h('div', { class: 'row' },
         h('button', { type: 'button', class: 'primary', onclick: () => join(false) }, 'Join with microphone'),
         h('button', { type: 'button', onclick: () => join(true) }, 'Join with camera and microphone'),
