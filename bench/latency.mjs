@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { ffmpegCpu, freePort, sleep } from './lib.mjs';
 import { loadConfig } from '../dist/config/load.js';
 import { createLogger } from '../dist/log.js';
 import { startServer } from '../dist/server.js';
@@ -29,13 +30,6 @@ const FPS = 30;
 const BLOCK = 32; // barcode cell, px (16 px on the 360p rung)
 const EPOCH = Date.now();
 
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The source: Node paints ms-since-EPOCH into gray frames at 30 fps; ffmpeg encodes them like OBS and pushes. */
 function startSource(outputArgs) {
@@ -210,20 +204,6 @@ const config = loadConfig({
 });
 const server = await startServer(config, { log: createLogger('warn') });
 console.log(`stage mixer in the ladder: ${server.stage ? 'on' : 'off (--no-stage)'}; stage picture (compositor): ${server.stage && config['stage.picture'] ? 'on' : 'off'}`);
-
-/** CPU seconds so far of the server's ffmpeg children (the ladder), from /proc and the server's pid file. */
-function ladderCpu() {
-  let ticks = 0;
-  try {
-    for (const pid of readFileSync(join(config['paths.media'], '.ffmpeg-pids'), 'utf8').split('\n').filter(Boolean)) {
-      try {
-        const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-        ticks += Number(f[11]) + Number(f[12]);
-      } catch { /* gone */ }
-    }
-  } catch { /* no file yet */ }
-  return ticks / 100;
-}
 const base = `http://127.0.0.1:${server.httpPort}`;
 const secret = loadJoinSecret('', config['paths.data']);
 let heldReport;
@@ -243,11 +223,11 @@ for (const latency of ['ultra', 'low', 'standard'].filter((m) => modes.includes(
     const liveSince = Date.now();
     while (server.live.current(slug)?.state !== 'live' && Date.now() - liveSince < 30000) await sleep(200);
     await sleep(6000);
-    const cpu0 = ladderCpu();
+    const cpu0 = ffmpegCpu(config['paths.media']);
     const at0 = performance.now();
     results.push(await measure(context, `${base}/watch/${slug}?token=${token}`, from === 'browser' ? `${latency} (browser, WHIP)` : `${latency} (kmk-live)`));
-    results[results.length - 1].ladderCpu = (ladderCpu() - cpu0) / ((performance.now() - at0) / 1000);
-    console.log(`${slug}: ladder ${server.live.current(slug)?.ladder.join(' + ')}, its ffmpeg ${(results[results.length - 1].ladderCpu * 100).toFixed(0)} % of a core while measured`);
+    results[results.length - 1].ladderCpu = (ffmpegCpu(config['paths.media']) - cpu0) / ((performance.now() - at0) / 1000);
+    console.log(`${slug}: ladder ${server.live.snapshot().channels.find((v) => v.channel === slug)?.ladder.join(' + ')}, its ffmpeg ${(results[results.length - 1].ladderCpu * 100).toFixed(0)} % of a core while measured`);
     if (latency === 'ultra' && from === 'rtmp' && SOURCE !== 'browser') heldReport = await heldRequests(base, slug);
     await src.stop();
     await sleep(3000);

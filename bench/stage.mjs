@@ -11,9 +11,12 @@
 // saturated machine delays the browsers' audio (their jitter buffers grow), not the server. Each page's HLS player
 // is stopped for the same reason.
 // Target: mouth-to-ear <= 400 ms on loopback.
-// Usage: npm run bench:stage [-- --members 2,4] [-- --seconds 15]
+// - With --camera, every member also sends a camera (a 640x360 canvas, 15 fps, painted in the page): the broadcast's
+//   picture then decodes each member's camera into its tile; the CPU of the server's ffmpeg children (the ladder with
+//   its compositor, the camera decoders) is printed per window as well.
+// Usage: npm run bench:stage [-- --members 2,4] [-- --seconds 15] [-- --camera]
 import { spawn } from 'node:child_process';
-import { freePort, pct, sleep } from './lib.mjs';
+import { ffmpegCpu, freePort, pct, sleep } from './lib.mjs';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +59,8 @@ const prof = new WebSocket(`ws://127.0.0.1:${server.httpPort}/ws?token=${token('
 await new Promise((r) => prof.once('open', r));
 
 // Every page's microphone is a WebAudio stream; the speaker's beeps. Every page listens to what it receives.
-const init = ({ speaker }) => {
+const CAMERA = process.argv.includes('--camera');
+const init = ({ speaker, camera }) => {
   const w = window;
   w.beeps = [];
   w.onsets = [];
@@ -78,7 +82,20 @@ const init = ({ speaker }) => {
         w.beeps.push(Date.now() + 20 + ctx.baseLatency * 1000);
       }, 1000);
     }
-    return dest.stream;
+    if (!camera) return dest.stream;
+    const canvas = document.createElement('canvas');
+    canvas.width = 640;
+    canvas.height = 360;
+    const g = canvas.getContext('2d');
+    let n = 0;
+    setInterval(() => {
+      n += 1;
+      g.fillStyle = `hsl(${(n * 7) % 360} 70% 50%)`;
+      g.fillRect(0, 0, 640, 360);
+      g.fillStyle = '#fff';
+      g.fillRect((n * 9) % 600, 150, 40, 40);
+    }, 66);
+    return new MediaStream([...dest.stream.getAudioTracks(), ...canvas.captureStream(15).getVideoTracks()]);
   };
   const Native = RTCPeerConnection;
   w.RTCPeerConnection = function (...a) {
@@ -121,14 +138,14 @@ const pages = [];
 async function addMember(i) {
   const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
   const page = await ctx.newPage();
-  await page.addInitScript(init, { speaker: i === 0 });
+  await page.addInitScript(init, { speaker: i === 0, camera: CAMERA });
   await page.goto(`http://127.0.0.1:${server.httpPort}/watch/${slug}?token=${token(`m${i}`, 'learner')}`);
   await page.waitForFunction(() => document.querySelector('.panel-head') !== null);
   await sleep(500);
   // The HLS player is stopped: several pages decoding the class's video would load this 2-core machine, not the stage.
   await page.evaluate(() => window.kmk.player.stop());
   prof.send(JSON.stringify({ v: 1, t: 'stage_invite', userId: `m${i}` }));
-  await page.getByRole('button', { name: 'Join with microphone' }).click({ timeout: 15000 });
+  await page.getByRole('button', { name: CAMERA ? 'Join with camera and microphone' : 'Join with microphone' }).click({ timeout: 15000 });
   for (let k = 0; k < 100 && !server.stage.stats(slug).some((m) => m.userId === `m${i}` && m.audioIn > 10); k += 1) await sleep(100);
   pages.push(page);
 }
@@ -141,19 +158,24 @@ const machine = () => {
   return { busy: total - idle, total };
 };
 let machineBusy = 0;
+let childCores = 0;
 async function windowCpu() {
   const a = process.cpuUsage();
+  const c0 = ffmpegCpu(config['paths.media']);
   const m0 = machine();
   const t0 = performance.now();
   await sleep(SECONDS * 1000);
   const u = process.cpuUsage(a);
   const m1 = machine();
   machineBusy = (m1.busy - m0.busy) / (m1.total - m0.total);
+  childCores = (ffmpegCpu(config['paths.media']) - c0) / ((performance.now() - t0) / 1000);
   return (u.user + u.system) / 1000 / (performance.now() - t0); // cores
 }
 
 const idle = await windowCpu();
-console.log(`server CPU with nobody on stage: ${(idle * 100).toFixed(1)} % of a core; the machine ${(machineBusy * 100).toFixed(0)} % busy`);
+const idleChildren = childCores;
+console.log(`server CPU with nobody on stage: ${(idle * 100).toFixed(1)} % of a core; its ffmpeg (the ladder) ${(idleChildren * 100).toFixed(1)} %; the machine ${(machineBusy * 100).toFixed(0)} % busy`);
+console.log(`members send a camera: ${CAMERA ? 'yes (--camera)' : 'no'}; the broadcast's picture (stage.picture): ${config['stage.picture'] ? 'composed' : 'off'}`);
 const rows = [];
 for (const n of COUNTS) {
   while (pages.length < n) await addMember(pages.length);
@@ -183,6 +205,7 @@ for (const n of COUNTS) {
   console.log(`${n} on stage: mouth-to-ear p50 ${row.p50.toFixed(0)} ms, p90 ${row.p90.toFixed(0)} ms, max ${row.max.toFixed(0)} ms `
     + `(${row.heard} beeps heard of ${row.beeps * (n - 1)} sent to ${n - 1} listener${n > 2 ? 's' : ''}); `
     + `server CPU ${(cpu * 100).toFixed(1)} % of a core, ${(row.cpuPerMember * 100).toFixed(1)} % per member over the idle class; `
+    + `its ffmpeg children ${(childCores * 100).toFixed(1)} % (${(((childCores - idleChildren) / n) * 100).toFixed(1)} % per member: camera decoders, tiles); `
     + `the whole machine (server, ladder, ${n} Chromium pages) ${(machineBusy * 100).toFixed(0)} % busy; p50 by listener ${perListener.map((x) => x.toFixed(0)).join(' / ')} ms`);
 }
 const worst = Math.max(...rows.map((r) => r.p90));
