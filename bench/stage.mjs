@@ -100,6 +100,7 @@ const init = ({ speaker, camera }) => {
   const Native = RTCPeerConnection;
   w.RTCPeerConnection = function (...a) {
     const pc = new Native(...a);
+    (w.pcs ??= []).push(pc);
     pc.addEventListener('track', (e) => {
       if (e.track.kind !== 'audio') return;
       const src = ctx.createMediaStreamSource(new MediaStream([e.track]));
@@ -187,6 +188,7 @@ for (const n of COUNTS) {
   const beeps = await pages[0].evaluate(() => window.beeps);
   const delays = [];
   const perListener = [];
+  const jitter = [];
   for (const p of pages.slice(1)) {
     const mine = [];
     for (const at of await p.evaluate(() => window.onsets)) {
@@ -195,6 +197,20 @@ for (const n of COUNTS) {
     }
     delays.push(...mine);
     perListener.push(pct(mine, 50));
+    // Where the listener's browser holds the sound: its jitter buffer (incl. any wait to keep in step with the picture).
+    jitter.push(await p.evaluate(async () => {
+      let delay = 0;
+      let count = 0;
+      for (const pc of window.pcs ?? []) {
+        for (const s of (await pc.getStats()).values()) {
+          if (s.type === 'inbound-rtp' && s.kind === 'audio' && s.jitterBufferEmittedCount > 0) {
+            delay += s.jitterBufferDelay;
+            count += s.jitterBufferEmittedCount;
+          }
+        }
+      }
+      return count ? (delay / count) * 1000 : NaN;
+    }));
   }
   const stats = server.stage.stats(slug);
   const row = {
@@ -206,7 +222,8 @@ for (const n of COUNTS) {
     + `(${row.heard} beeps heard of ${row.beeps * (n - 1)} sent to ${n - 1} listener${n > 2 ? 's' : ''}); `
     + `server CPU ${(cpu * 100).toFixed(1)} % of a core, ${(row.cpuPerMember * 100).toFixed(1)} % per member over the idle class; `
     + `its ffmpeg children ${(childCores * 100).toFixed(1)} % (${(((childCores - idleChildren) / n) * 100).toFixed(1)} % per member: camera decoders, tiles); `
-    + `the whole machine (server, ladder, ${n} Chromium pages) ${(machineBusy * 100).toFixed(0)} % busy; p50 by listener ${perListener.map((x) => x.toFixed(0)).join(' / ')} ms`);
+    + `the whole machine (server, ladder, ${n} Chromium pages) ${(machineBusy * 100).toFixed(0)} % busy; p50 by listener ${perListener.map((x) => x.toFixed(0)).join(' / ')} ms; `
+    + `their browsers' audio jitter buffers (mean since joining) ${jitter.map((x) => x.toFixed(0)).join(' / ')} ms`);
 }
 const worst = Math.max(...rows.map((r) => r.p90));
 console.log(`target: mouth-to-ear <= 400 ms on loopback: ${worst <= 400 ? 'met' : 'MISSED'} (worst p90 ${worst.toFixed(0)} ms)`);

@@ -54,8 +54,8 @@ const inbound = (page: Page): Promise<{ packets: number; energy: number }> => pa
 });
 
 /** Share of the pixels of a rectangle of a segment's middle frame that are red (R high, G and B low). */
-function redShare(file: string, w: number, h: number, box: { x: number; y: number; w: number; h: number }): number {
-  const rgb = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', file, '-ss', '0.5', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 * 1024 * 1024 });
+function redShare(file: string, w: number, h: number, box: { x: number; y: number; w: number; h: number }, seconds: number): number {
+  const rgb = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', file, '-ss', (seconds / 2).toFixed(3), '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 * 1024 * 1024 });
   if (rgb.length < w * h * 3) return -1;
   let red = 0;
   for (let y = box.y; y < box.y + box.h; y += 1) {
@@ -222,9 +222,9 @@ t.test('a learner on stage: heard by the instructor and in the broadcast, then r
   const video = (s: { file: string }): string => s.file.replace(rung, join(vod, '240p'));
   // The strip at 426 × 240: 362 × 40 px, 8 px from the corner; its last tile spans x 347–418 (its name band below y 225).
   const tileBox = { x: 352, y: 196, w: 60, h: 24 };
-  const redDuring = during.filter((s) => s.from >= cameraAt).map((s) => redShare(video(s), 426, 240, tileBox));
-  const redAfter = after.map((s) => redShare(video(s), 426, 240, tileBox));
-  const redBefore = before.map((s) => redShare(video(s), 426, 240, tileBox));
+  const redDuring = during.filter((s) => s.from >= cameraAt).map((s) => redShare(video(s), 426, 240, tileBox, (s.to - s.from - 1000) / 1000));
+  const redAfter = after.map((s) => redShare(video(s), 426, 240, tileBox, (s.to - s.from - 1000) / 1000));
+  const redBefore = before.map((s) => redShare(video(s), 426, 240, tileBox, (s.to - s.from - 1000) / 1000));
   t.ok(redDuring.every((r) => r > 0.8), `A's camera (red) is a tile in the broadcast while A is on stage (${redDuring.map((r) => r.toFixed(2)).join(', ')} of the tile red)`);
   t.ok(redAfter.every((r) => r >= 0 && r < 0.2), `and gone after A left (${redAfter.map((r) => r.toFixed(2)).join(', ')})`);
   t.ok(redBefore.every((r) => r >= 0 && r < 0.2), `and not there before (${redBefore.map((r) => r.toFixed(2)).join(', ')})`);

@@ -11,8 +11,8 @@ import type { StageFiller } from './stage-audio.js';
 export const PICTURE_FPS = 10;
 /** How far ahead of the class's media the strips are written (ms): two strips, so a frame never waits for one. */
 export const PICTURE_LEAD_MS = 200;
-/** Bytes allowed to wait in the pipe; past it, strips are owed (written once ffmpeg reads again), never skipped. */
-const MAX_BUFFERED = 16 * 1024 * 1024;
+/** Bytes allowed to wait in the pipe (about 8 strips); past it, strips are owed (written once ffmpeg reads again), never skipped. */
+const MAX_BUFFERED = 4 * 1024 * 1024;
 
 /** No stage picture on this box: always transparent. */
 export const NO_PICTURE: PictureSource = { strip: (() => { const s = emptyStrip(); return () => s; })() };
