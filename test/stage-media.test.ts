@@ -55,7 +55,9 @@ const inbound = (page: Page): Promise<{ packets: number; energy: number }> => pa
 
 /** Share of the pixels of a rectangle of a segment's middle frame that are red (R high, G and B low). */
 function redShare(file: string, w: number, h: number, box: { x: number; y: number; w: number; h: number }, seconds: number): number {
-  const rgb = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', file, '-ss', (seconds / 2).toFixed(3), '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 * 1024 * 1024 });
+  const frame = (seek: string[]): Buffer => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', file, ...seek, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 * 1024 * 1024 });
+  let rgb = frame(['-ss', (seconds / 2).toFixed(3)]);
+  if (rgb.length < w * h * 3) rgb = frame([]); // a video segment shorter than the sound's: its first frame
   if (rgb.length < w * h * 3) return -1;
   let red = 0;
   for (let y = box.y; y < box.y + box.h; y += 1) {
