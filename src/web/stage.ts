@@ -192,7 +192,7 @@ export class StageView {
       await this.hangUp('The stage connection did not come up: the network may block WebRTC (UDP).');
       return;
     }
-    this.say.textContent = 'You are on stage: the class hears you.';
+    this.say.textContent = this.picture ? 'You are on stage: the class hears you and sees your tile in the picture.' : 'You are on stage: the class hears you.';
     this.render();
   }
 
