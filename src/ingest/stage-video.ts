@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LABEL_BYTES, LABEL_H, TILE_BYTES, TILE_H, TILE_W } from '../media/tiles.js';
 import { RtpToMkv } from './rtp-mkv.js';
+import { nameHash } from '../media/stage-picture.js';
 import type { RtpIn } from './jitter.js';
 
 /** Tiles decoded a second per camera: what the broadcast's strip is refreshed at. */
@@ -152,9 +153,7 @@ export async function drawName(ffmpegPath: string, name: string): Promise<{ tile
   try {
     await writeFile(join(dir, 'initials.txt'), initials(name));
     await writeFile(join(dir, 'name.txt'), shortName(name));
-    let h = 0;
-    for (const ch of name) h = (h * 31 + (ch.codePointAt(0) ?? 0)) >>> 0;
-    const out = await run(ffmpegPath, nameArgs(dir, COLOURS[h % COLOURS.length]!));
+    const out = await run(ffmpegPath, nameArgs(dir, COLOURS[nameHash(name) % COLOURS.length]!));
     if (!out || out.length < TILE_BYTES + LABEL_BYTES) return undefined;
     return splitStack(out);
   } finally {

@@ -25,11 +25,16 @@ interface Entry {
 /** Some solid colours (Y, U, V) a name tile starts with until its drawn tile arrives. */
 const PALETTE: [number, number, number][] = [[82, 170, 110], [110, 90, 180], [96, 120, 190], [120, 180, 80], [70, 150, 150]];
 
-/** A solid tile (yuv420p) in a colour picked from the name. Pure. */
-export function plainTile(name: string): Buffer {
+/** A number picked from a name (the same name, the same colour: its plain tile and its drawn one). Pure. */
+export function nameHash(name: string): number {
   let h = 0;
   for (const ch of name) h = (h * 31 + (ch.codePointAt(0) ?? 0)) >>> 0;
-  const [y, u, v] = PALETTE[h % PALETTE.length]!;
+  return h;
+}
+
+/** A solid tile (yuv420p) in a colour picked from the name. Pure. */
+export function plainTile(name: string): Buffer {
+  const [y, u, v] = PALETTE[nameHash(name) % PALETTE.length]!;
   const b = Buffer.alloc(TILE_BYTES);
   const ys = TILE_W * TILE_H;
   const cs = ys / 4;
